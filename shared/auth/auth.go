@@ -1,0 +1,100 @@
+// Package auth authenticates API callers: API keys (stored only as hashes)
+// and, when a secret is configured, HS256 JWTs whose subject is the user.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrUnauthenticated: missing, malformed, unknown or expired credentials.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// ErrKeyNotFound: no API key with that hash.
+var ErrKeyNotFound = errors.New("api key not found")
+
+// KeyPrefix starts every API key, so that leaked keys are easy to spot.
+const KeyPrefix = "mt_"
+
+// APIKey is a stored key: its hash, never the key itself.
+type APIKey struct {
+	ID        string
+	UserID    string
+	Hash      string
+	CreatedAt time.Time
+}
+
+// KeyStore is the port for stored API keys.
+type KeyStore interface {
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error) // ErrKeyNotFound
+	CountAPIKeys(ctx context.Context) (int, error)
+}
+
+// NewKey makes a random API key for user and the record to store for it.
+func NewKey(userID string, now time.Time) (key string, rec APIKey, err error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", APIKey{}, fmt.Errorf("new api key: %w", err)
+	}
+	key = KeyPrefix + hex.EncodeToString(raw[:])
+	return key, APIKey{ID: hex.EncodeToString(raw[:6]), UserID: userID, Hash: HashKey(key), CreatedAt: now}, nil
+}
+
+// HashKey hashes an API key for storage and lookup. Keys carry 256 random
+// bits, so a fast hash is enough: there is nothing to brute-force.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Authenticator resolves a bearer credential to a user id.
+type Authenticator struct {
+	Keys      KeyStore
+	JWTSecret []byte // empty: JWTs are not accepted
+	Now       func() time.Time
+}
+
+// Authenticate returns the user of an Authorization header value.
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (string, error) {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", ErrUnauthenticated
+	}
+	cred = strings.TrimSpace(cred)
+	if strings.HasPrefix(cred, KeyPrefix) {
+		k, err := a.Keys.APIKeyByHash(ctx, HashKey(cred))
+		if errors.Is(err, ErrKeyNotFound) {
+			return "", ErrUnauthenticated
+		}
+		if err != nil {
+			return "", fmt.Errorf("look up api key: %w", err)
+		}
+		return k.UserID, nil
+	}
+	if len(a.JWTSecret) == 0 {
+		return "", ErrUnauthenticated
+	}
+	return a.verifyJWT(cred)
+}
+
+func (a *Authenticator) verifyJWT(token string) (string, error) {
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired()}
+	if a.Now != nil {
+		opts = append(opts, jwt.WithTimeFunc(a.Now))
+	}
+	claims := jwt.RegisteredClaims{}
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.JWTSecret, nil }, opts...)
+	if err != nil || claims.Subject == "" {
+		return "", ErrUnauthenticated
+	}
+	return claims.Subject, nil
+}

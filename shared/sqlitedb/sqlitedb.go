@@ -1,0 +1,270 @@
+// Package sqlitedb opens the embedded SQLite database (pure Go, WAL) that the
+// SQLite store and queue adapters share, applies their schemas, and commits
+// writes in groups.
+//
+// Group commit is written here by hand because database/sql and the SQLite
+// driver offer none: SQLite allows one writer at a time and every commit pays
+// an fsync, so concurrent writers queue up behind each other. One goroutine
+// owns the write connection, takes every write waiting at that moment, runs
+// each in a savepoint of one transaction (so one write's failure undoes only
+// that write) and commits them with a single fsync.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// maxGroup bounds how many writes share one commit, keeping each
+// transaction short enough that readers' WAL checkpoints keep up.
+const maxGroup = 256
+
+// DB is an open database: a pool of read connections and one writer.
+type DB struct {
+	// Read is for queries; it never writes.
+	Read *sql.DB
+
+	write    *sql.DB
+	requests chan *writeRequest
+	closing  chan struct{}
+	done     chan struct{}
+	once     sync.Once
+}
+
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+// Options tune Open.
+type Options struct {
+	// Synchronous is SQLite's synchronous setting: "FULL" (default: a
+	// commit survives power loss) or "NORMAL" (survives a process crash).
+	Synchronous string
+	// ReadConns is the size of the read pool (default 4).
+	ReadConns int
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = "FULL"
+	}
+	if opts.Synchronous != "FULL" && opts.Synchronous != "NORMAL" {
+		return nil, fmt.Errorf("open sqlite: synchronous must be FULL or NORMAL, not %q", opts.Synchronous)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(" + opts.Synchronous + ")",
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_txlock=immediate"
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.Ping(); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	pragmas.Add("_pragma", "query_only(1)")
+	read, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
+	}
+	read.SetMaxOpenConns(opts.ReadConns)
+	read.SetMaxIdleConns(opts.ReadConns)
+	db := &DB{
+		Read:     read,
+		write:    write,
+		requests: make(chan *writeRequest, maxGroup),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go db.writer()
+	return db, nil
+}
+
+// ErrClosed: the database was closed.
+var ErrClosed = errors.New("sqlite database closed")
+
+// Write runs fn in a write transaction, possibly together with other
+// writes, and returns once the transaction is durably committed (or fn's
+// error, in which case nothing fn did is kept). fn must only use tx and
+// must not block on anything else: other writes wait for it.
+func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.requests <- req:
+	case <-db.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, the write is waited for even if ctx ends: the
+	// caller must learn whether it was committed.
+	return <-req.done
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	group := make([]*writeRequest, 0, maxGroup)
+	for {
+		group = group[:0]
+		select {
+		case req := <-db.requests:
+			group = append(group, req)
+		case <-db.closing:
+			db.drainOnClose()
+			return
+		}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case req := <-db.requests:
+				group = append(group, req)
+			default:
+				break fill
+			}
+		}
+		db.commitGroup(group)
+	}
+}
+
+func (db *DB) drainOnClose() {
+	for {
+		select {
+		case req := <-db.requests:
+			db.commitGroup([]*writeRequest{req})
+		default:
+			return
+		}
+	}
+}
+
+// commitGroup runs the group's writes in one transaction. Alone, a write
+// needs no savepoint; together, each runs in its own.
+func (db *DB) commitGroup(group []*writeRequest) {
+	results := make([]error, len(group))
+	fail := func(err error) {
+		for _, req := range group {
+			req.done <- err
+		}
+	}
+	tx, err := db.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("begin write: %w", err))
+		return
+	}
+	single := len(group) == 1
+	kept := 0
+	for i, req := range group {
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if single {
+			results[i] = req.fn(tx)
+			if results[i] == nil {
+				kept++
+			}
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		results[i] = req.fn(tx)
+		if results[i] != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		} else {
+			kept++
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if kept == 0 {
+		err = tx.Rollback()
+	} else {
+		err = tx.Commit()
+	}
+	if err != nil {
+		fail(fmt.Errorf("commit: %w", err))
+		return
+	}
+	for i, req := range group {
+		req.done <- results[i]
+	}
+}
+
+// Migrate applies the named component's schema steps that are not yet
+// applied, in order; steps are never edited once released, only appended.
+func (db *DB) Migrate(ctx context.Context, component string, steps []string) error {
+	return db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+			component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("migrate %s: %w", component, err)
+		}
+		var version int
+		err := tx.QueryRow(`SELECT version FROM schema_migrations WHERE component = ?`, component).Scan(&version)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("migrate %s: read version: %w", component, err)
+		}
+		for i := version; i < len(steps); i++ {
+			if _, err := tx.Exec(steps[i]); err != nil {
+				return fmt.Errorf("migrate %s: step %d: %w", component, i+1, err)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO schema_migrations (component, version) VALUES (?, ?)
+			ON CONFLICT (component) DO UPDATE SET version = excluded.version`, component, len(steps)); err != nil {
+			return fmt.Errorf("migrate %s: record version: %w", component, err)
+		}
+		return nil
+	})
+}
+
+// Ping checks both connections.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return db.Write(ctx, func(*sql.Tx) error { return nil })
+}
+
+// Close stops the writer after the writes already handed to it, and closes
+// the connections.
+func (db *DB) Close() error {
+	db.once.Do(func() { close(db.closing) })
+	select {
+	case <-db.done:
+	case <-time.After(30 * time.Second):
+	}
+	return errors.Join(db.Read.Close(), db.write.Close())
+}

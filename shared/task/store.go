@@ -1,0 +1,111 @@
+package task
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the port for task records: SQLite on one machine, DynamoDB in
+// the cloud. Every adapter passes the conformance suite in shared/store/storetest.
+type Store interface {
+	// Create stores new tasks, the batch they form (if any), their events
+	// and the request's idempotency record (if any): all or nothing.
+	// ErrIdempotencyKeyExists when the record's key is taken, ErrDuplicateID
+	// when an id is.
+	Create(ctx context.Context, c Creation) error
+
+	// GetTask returns the user's task. An empty userID reads any owner's
+	// task (for the workers, never for the API).
+	GetTask(ctx context.Context, userID, id string) (*Task, error)
+
+	// UpdateTask replaces prev with next, conditional on the stored version
+	// still being prev.Version and the stored status not being terminal;
+	// next.Version must be prev.Version+1. It appends events, and when the
+	// task belongs to a batch and its status changes, moves the batch's
+	// counters in the same write (Batch.Move), appending batch.completed
+	// when the last task ends. ErrTerminal when the stored task is terminal,
+	// ErrConflict when its version moved on, ErrNotFound when absent.
+	UpdateTask(ctx context.Context, prev, next *Task, events ...Event) error
+
+	// ListTasks returns the user's tasks, newest first, one page at a time.
+	ListTasks(ctx context.Context, userID string, f ListFilter) (Page, error)
+
+	// GetBatch returns the user's batch (userID "" reads any owner's).
+	GetBatch(ctx context.Context, userID, id string) (*Batch, error)
+
+	// ListEvents returns the events of a task or batch with Seq > afterSeq,
+	// oldest first, at most limit.
+	ListEvents(ctx context.Context, subjectID string, afterSeq int64, limit int) ([]Event, error)
+
+	// GetIdempotency returns the user's record for key, or ErrNotFound
+	// (expired records are not found).
+	GetIdempotency(ctx context.Context, userID, key string) (*IdempotencyRecord, error)
+	// PutIdempotency stores a record unless one exists for its key
+	// (ErrIdempotencyKeyExists).
+	PutIdempotency(ctx context.Context, rec IdempotencyRecord) error
+
+	// StaleQueued returns up to limit tasks, of any user, still queued and
+	// last updated before the given time: the sweeper re-sends them.
+	StaleQueued(ctx context.Context, updatedBefore time.Time, limit int) ([]*Task, error)
+
+	// Stats summarises the user's tasks.
+	Stats(ctx context.Context, userID string) (Stats, error)
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+}
+
+// Creation is what one submit writes.
+type Creation struct {
+	Tasks       []*Task
+	Batch       *Batch
+	Events      []Event
+	Idempotency *IdempotencyRecord
+}
+
+// ListFilter narrows and pages a listing. Empty fields do not filter.
+type ListFilter struct {
+	Status  Status
+	Type    Type
+	BatchID string
+	Limit   int    // 1 to 100; 0 means the default (20)
+	Cursor  string // opaque, from Page.NextCursor
+}
+
+// Page is one page of a listing; NextCursor is empty on the last page.
+type Page struct {
+	Tasks      []*Task
+	NextCursor string
+}
+
+// IdempotencyRecord remembers the answer to a POST made with an
+// Idempotency-Key, so that the same request answers the same again.
+type IdempotencyRecord struct {
+	UserID      string
+	Key         string
+	RequestHash string // method, path and body, hashed
+	StatusCode  int
+	Headers     map[string]string
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Stats summarises one user's tasks.
+type Stats struct {
+	Counts    map[Type]map[Status]int `json:"counts"`
+	Total     int                     `json:"total"`
+	Succeeded int                     `json:"succeeded"`
+	Failed    int                     `json:"failed"`
+	// SuccessRate is completed / (completed + failed), or 0 with none ended.
+	SuccessRate float64                  `json:"success_rate"`
+	Providers   map[string]ProviderStats `json:"providers"`
+}
+
+// ProviderStats is the duration of completed tasks per provider.
+type ProviderStats struct {
+	Completed   int     `json:"completed"`
+	Failed      int     `json:"failed"`
+	MeanSeconds float64 `json:"mean_seconds"`
+	P95Seconds  float64 `json:"p95_seconds"`
+}

@@ -1,0 +1,421 @@
+// Package app is the core of mediatasks over its ports: it creates tasks and
+// batches and their queue messages, reads, lists and cancels them, keeps
+// uploads, waits for and streams changes, dispatches queued tasks to the
+// workflow runner and sweeps what a crash left behind. The HTTP API, the
+// local server and the Lambda functions all drive this one App.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/blob"
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Runner starts and stops a task's workflow. Starting is idempotent by
+// task id: a redelivered queue message starts nothing new.
+type Runner interface {
+	Start(ctx context.Context, t *task.Task) error
+	Stop(ctx context.Context, taskID string) error
+}
+
+// Limits are the operator's settings that shape what clients may do.
+type Limits struct {
+	BatchMax             int           // tasks in one batch (default 50)
+	SubmitsPerMinute     int           // per API key (default 600)
+	PreferWaitMax        time.Duration // longest Prefer: wait (default 60 s)
+	IdempotencyTTL       time.Duration // how long an Idempotency-Key is remembered (default 24 h)
+	UploadMaxBytes       int64         // largest upload (default 100 MiB)
+	SignedURLTTL         time.Duration // life of a file URL shown in a task (default 1 h)
+	RequeueAfter         time.Duration // a task queued this long is re-sent (default 5 min)
+	DispatchVisibility   time.Duration // how long the dispatcher holds a message (default 5 min)
+	DispatcherConcurrent int           // messages handled at once (default 4)
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if l.BatchMax <= 0 {
+		l.BatchMax = 50
+	}
+	if l.SubmitsPerMinute <= 0 {
+		l.SubmitsPerMinute = 600
+	}
+	if l.UploadMaxBytes <= 0 {
+		l.UploadMaxBytes = 100 << 20
+	}
+	if l.DispatcherConcurrent <= 0 {
+		l.DispatcherConcurrent = 4
+	}
+	def(&l.PreferWaitMax, 60*time.Second)
+	def(&l.IdempotencyTTL, 24*time.Hour)
+	def(&l.SignedURLTTL, time.Hour)
+	def(&l.RequeueAfter, 5*time.Minute)
+	def(&l.DispatchVisibility, 5*time.Minute)
+	return l
+}
+
+// Deps are the adapters the App runs on.
+type Deps struct {
+	Store  task.Store
+	Keys   auth.KeyStore
+	Tasks  queue.Queue // the admission queue
+	Blobs  blob.Store
+	Runner Runner // nil: tasks stay queued until a runner is wired
+	Limits Limits
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// App is the core. It holds no state that another process would need:
+// everything shared lives in the store, the queue and the blob store; the
+// in-process notifier only lets waiters here learn of changes sooner.
+type App struct {
+	store   task.Store
+	keys    auth.KeyStore
+	tasks   queue.Queue
+	blobs   blob.Store
+	runner  Runner
+	limits  Limits
+	now     func() time.Time
+	log     *slog.Logger
+	changes *notifier
+	Metrics *Metrics
+}
+
+// New builds the App.
+func New(d Deps) (*App, error) {
+	if d.Store == nil || d.Tasks == nil || d.Blobs == nil || d.Keys == nil {
+		return nil, errors.New("new app: store, keys, task queue and blob store are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{
+		store:   d.Store,
+		keys:    d.Keys,
+		tasks:   d.Tasks,
+		blobs:   d.Blobs,
+		runner:  d.Runner,
+		limits:  d.Limits.withDefaults(),
+		now:     d.Now,
+		log:     d.Log,
+		changes: newNotifier(),
+	}
+	a.Metrics = newMetrics(a)
+	return a, nil
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (a *App) Limits() Limits { return a.limits }
+
+// Store returns the task store (for the workflow's step actions).
+func (a *App) Store() task.Store { return a.store }
+
+// Keys returns the API key store.
+func (a *App) Keys() auth.KeyStore { return a.keys }
+
+// Now returns the App's clock reading.
+func (a *App) Now() time.Time { return a.now() }
+
+// TaskSpec is a validated request for one task.
+type TaskSpec struct {
+	Type          task.Type
+	Input         json.RawMessage
+	Priority      task.Priority // empty: normal
+	Metadata      map[string]string
+	WebhookURL    string
+	WebhookEvents []task.EventType
+}
+
+// BatchSpec is a validated request for a batch.
+type BatchSpec struct {
+	Tasks         []TaskSpec
+	WebhookURL    string
+	WebhookEvents []task.EventType
+}
+
+// Submission is what a submit created.
+type Submission struct {
+	Tasks []*task.Task
+	Batch *task.Batch
+}
+
+// IdempotencyFunc builds the record that remembers a submit's answer, from
+// the tasks and batch about to be created, so that it is stored in the same
+// write as they are. It returns nil when the request carries no key.
+type IdempotencyFunc func(s Submission) (*task.IdempotencyRecord, error)
+
+// NewID returns a new time-ordered identifier.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// SubmitTask creates one queued task and its queue message.
+func (a *App) SubmitTask(ctx context.Context, userID string, spec TaskSpec, idem IdempotencyFunc) (*task.Task, error) {
+	s, err := a.submit(ctx, userID, []TaskSpec{spec}, nil, idem)
+	if err != nil {
+		return nil, err
+	}
+	return s.Tasks[0], nil
+}
+
+// SubmitBatch creates a batch and all its tasks, all or nothing.
+func (a *App) SubmitBatch(ctx context.Context, userID string, spec BatchSpec, idem IdempotencyFunc) (Submission, error) {
+	if n := len(spec.Tasks); n == 0 || n > a.limits.BatchMax {
+		return Submission{}, fmt.Errorf("batch of %d tasks (1 to %d allowed): %w", n, a.limits.BatchMax, ErrBatchSize)
+	}
+	return a.submit(ctx, userID, spec.Tasks, &spec, idem)
+}
+
+// ErrBatchSize: a batch has no task or more than the limit allows.
+var ErrBatchSize = errors.New("batch size out of range")
+
+func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec *BatchSpec, idem IdempotencyFunc) (Submission, error) {
+	now := a.now().UTC()
+	var s Submission
+	var events []task.Event
+	if bspec != nil {
+		s.Batch = &task.Batch{
+			ID:            NewID(),
+			UserID:        userID,
+			Status:        task.BatchRunning,
+			Counts:        task.NewCounts(len(specs)),
+			WebhookURL:    bspec.WebhookURL,
+			WebhookEvents: bspec.WebhookEvents,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+			Version:       1,
+		}
+	}
+	for _, spec := range specs {
+		t := &task.Task{
+			ID:            NewID(),
+			UserID:        userID,
+			Type:          spec.Type,
+			Status:        task.StatusQueued,
+			Priority:      spec.Priority,
+			Input:         spec.Input,
+			Metadata:      spec.Metadata,
+			WebhookURL:    spec.WebhookURL,
+			WebhookEvents: spec.WebhookEvents,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+			Version:       1,
+		}
+		if t.Priority == "" {
+			t.Priority = task.PriorityNormal
+		}
+		if s.Batch != nil {
+			t.BatchID = s.Batch.ID
+			s.Batch.TaskIDs = append(s.Batch.TaskIDs, t.ID)
+		}
+		s.Tasks = append(s.Tasks, t)
+		events = append(events, task.NewTaskEvent(t, task.EventTaskQueued, now))
+	}
+	c := task.Creation{Tasks: s.Tasks, Batch: s.Batch, Events: events}
+	if idem != nil {
+		rec, err := idem(s)
+		if err != nil {
+			return Submission{}, fmt.Errorf("submit: idempotency record: %w", err)
+		}
+		c.Idempotency = rec
+	}
+	if err := a.store.Create(ctx, c); err != nil {
+		return Submission{}, fmt.Errorf("submit %d tasks: %w", len(s.Tasks), err)
+	}
+	// The task is stored before its message is sent: a crash in between
+	// leaves a queued task without a message, which the sweeper re-sends.
+	if err := a.enqueue(ctx, s.Tasks...); err != nil {
+		a.log.WarnContext(ctx, "task stored but not yet sent; the sweeper will re-send it", "err", err)
+	}
+	for _, t := range s.Tasks {
+		a.Metrics.observeTransition(t.Type, task.StatusQueued)
+		a.changes.notify(t.ID)
+	}
+	return s, nil
+}
+
+// dispatchMessage is the body of a task queue message.
+type dispatchMessage struct {
+	TaskID string `json:"task_id"`
+}
+
+func (a *App) enqueue(ctx context.Context, tasks ...*task.Task) error {
+	msgs := make([]queue.Message, 0, len(tasks))
+	for _, t := range tasks {
+		body, _ := json.Marshal(dispatchMessage{TaskID: t.ID}) // cannot fail
+		msgs = append(msgs, queue.Message{Priority: t.Priority, Body: body})
+	}
+	if err := a.tasks.Send(ctx, msgs...); err != nil {
+		return fmt.Errorf("enqueue %d tasks: %w", len(tasks), err)
+	}
+	return nil
+}
+
+// GetTask returns the user's task, with signed URLs for its files.
+func (a *App) GetTask(ctx context.Context, userID, id string) (*task.Task, error) {
+	t, err := a.store.GetTask(ctx, userID, id)
+	if err != nil {
+		return nil, fmt.Errorf("get task %s: %w", id, err)
+	}
+	return a.present(ctx, t)
+}
+
+// ListTasks returns a page of the user's tasks, newest first.
+func (a *App) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
+	p, err := a.store.ListTasks(ctx, userID, f)
+	if err != nil {
+		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	for i, t := range p.Tasks {
+		if p.Tasks[i], err = a.present(ctx, t); err != nil {
+			return task.Page{}, err
+		}
+	}
+	return p, nil
+}
+
+// present fills the signed URLs of a task's output files.
+func (a *App) present(ctx context.Context, t *task.Task) (*task.Task, error) {
+	if t.Output == nil || len(t.Output.Files) == 0 {
+		return t, nil
+	}
+	for i, f := range t.Output.Files {
+		if f.Key == "" {
+			continue
+		}
+		url, err := a.blobs.SignedURL(ctx, f.Key, a.limits.SignedURLTTL)
+		if err != nil {
+			return nil, fmt.Errorf("sign url of task %s file %s: %w", t.ID, f.Key, err)
+		}
+		t.Output.Files[i].URL = url
+	}
+	return t, nil
+}
+
+// GetBatch returns the user's batch.
+func (a *App) GetBatch(ctx context.Context, userID, id string) (*task.Batch, error) {
+	b, err := a.store.GetBatch(ctx, userID, id)
+	if err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// Cancel cancels the user's task unless it has already ended
+// (task.ErrTerminal), and stops its workflow.
+func (a *App) Cancel(ctx context.Context, userID, id string) (*task.Task, error) {
+	t, err := a.Change(ctx, userID, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		ev, err := t.Transition(task.StatusCanceled, now)
+		if err != nil {
+			return nil, err
+		}
+		t.Error = &task.Error{Code: "canceled", Message: "canceled by the client"}
+		return []task.Event{ev}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.runner != nil {
+		if err := a.runner.Stop(ctx, t.ID); err != nil {
+			// The task is canceled in the store: a late result is dropped
+			// by the conditional write, so a failed stop only wastes work.
+			a.log.WarnContext(ctx, "stop workflow of canceled task", "task_id", t.ID, "err", err)
+		}
+	}
+	return a.present(ctx, t)
+}
+
+// Change applies mutate to the user's task (any user's when userID is
+// empty) and stores it conditionally, re-reading and re-applying when a
+// concurrent change wins. mutate gets a copy and returns the events of its
+// change; a mutate error (such as task.ErrTerminal) is returned as is.
+func (a *App) Change(ctx context.Context, userID, id string, mutate func(t *task.Task, now time.Time) ([]task.Event, error)) (*task.Task, error) {
+	for attempt := 0; ; attempt++ {
+		prev, err := a.store.GetTask(ctx, userID, id)
+		if err != nil {
+			return nil, fmt.Errorf("change task %s: %w", id, err)
+		}
+		next := prev.Clone()
+		events, err := mutate(next, a.now().UTC())
+		if err != nil {
+			return nil, fmt.Errorf("change task %s: %w", id, err)
+		}
+		err = a.store.UpdateTask(ctx, prev, next, events...)
+		if errors.Is(err, task.ErrConflict) && attempt < 10 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("change task %s: %w", id, err)
+		}
+		if prev.Status != next.Status {
+			a.Metrics.observeTransition(next.Type, next.Status)
+		}
+		a.changes.notify(id)
+		if next.BatchID != "" {
+			a.changes.notify(next.BatchID)
+		}
+		return next, nil
+	}
+}
+
+// Events returns the events of the user's task after seq.
+func (a *App) Events(ctx context.Context, userID, id string, afterSeq int64) ([]task.Event, error) {
+	if _, err := a.store.GetTask(ctx, userID, id); err != nil {
+		return nil, fmt.Errorf("events of task %s: %w", id, err)
+	}
+	evs, err := a.store.ListEvents(ctx, id, afterSeq, 100)
+	if err != nil {
+		return nil, fmt.Errorf("events of task %s: %w", id, err)
+	}
+	return evs, nil
+}
+
+// pollInterval is how often waiters re-read the store, to see changes made
+// by other processes (changes made here wake them at once).
+const pollInterval = time.Second
+
+// WaitChange returns when the task or batch id may have changed, after at
+// most pollInterval, or when ctx ends.
+func (a *App) WaitChange(ctx context.Context, id string) {
+	ch, cancel := a.changes.subscribe(id)
+	defer cancel()
+	t := time.NewTimer(pollInterval)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// WaitTerminal returns the user's task once it has ended, or as it is when
+// d has passed.
+func (a *App) WaitTerminal(ctx context.Context, userID, id string, d time.Duration) (*task.Task, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		t, err := a.store.GetTask(context.WithoutCancel(ctx), userID, id)
+		if err != nil {
+			return nil, fmt.Errorf("wait for task %s: %w", id, err)
+		}
+		if t.Status.Terminal() || ctx.Err() != nil {
+			return a.present(context.WithoutCancel(ctx), t)
+		}
+		a.WaitChange(ctx, id)
+	}
+}

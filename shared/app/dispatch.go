@@ -1,0 +1,149 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// RunDispatcher takes task messages by priority and hands each task to the
+// runner until ctx ends. Without a runner it returns at once: tasks stay
+// queued, and their messages stay in the queue for a runner to come.
+func (a *App) RunDispatcher(ctx context.Context) {
+	if a.runner == nil {
+		a.log.InfoContext(ctx, "no workflow runner: the dispatcher does not start, tasks stay queued")
+		return
+	}
+	var wg sync.WaitGroup
+	for range a.limits.DispatcherConcurrent {
+		wg.Go(func() { a.dispatchLoop(ctx) })
+	}
+	wg.Wait()
+}
+
+func (a *App) dispatchLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		ds, err := a.tasks.Receive(ctx, queue.ReceiveOptions{Max: 1, Visibility: a.limits.DispatchVisibility, Wait: time.Second})
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.ErrorContext(ctx, "receive task messages", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, d := range ds {
+			a.dispatch(ctx, d)
+		}
+	}
+}
+
+// dispatch starts the workflow of one message's task. The message is
+// deleted once the start is recorded, or when there is nothing to start;
+// otherwise it becomes visible again after its visibility timeout, and
+// after too many receives it goes to the dead-letter queue.
+func (a *App) dispatch(ctx context.Context, d queue.Delivery) {
+	var msg dispatchMessage
+	if err := json.Unmarshal(d.Body, &msg); err != nil || msg.TaskID == "" {
+		a.log.ErrorContext(ctx, "task message without a task id: dropped", "message_id", d.ID, "err", err)
+		a.deleteMessage(ctx, d)
+		return
+	}
+	t, err := a.store.GetTask(ctx, "", msg.TaskID)
+	if errors.Is(err, task.ErrNotFound) {
+		a.log.WarnContext(ctx, "task message for a missing task: dropped", "task_id", msg.TaskID)
+		a.deleteMessage(ctx, d)
+		return
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "read task to dispatch", "task_id", msg.TaskID, "err", err)
+		return
+	}
+	if t.Status != task.StatusQueued {
+		// Already started (a redelivery or a sweeper's re-send) or ended.
+		a.deleteMessage(ctx, d)
+		return
+	}
+	if err := a.runner.Start(ctx, t); err != nil {
+		a.log.ErrorContext(ctx, "start workflow", "task_id", t.ID, "receive_count", d.ReceiveCount, "err", err)
+		return
+	}
+	a.deleteMessage(ctx, d)
+}
+
+func (a *App) deleteMessage(ctx context.Context, d queue.Delivery) {
+	if err := a.tasks.Delete(ctx, d.Receipt); err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
+		a.log.ErrorContext(ctx, "delete task message", "message_id", d.ID, "err", err)
+	}
+}
+
+// IdempotencyPurger is implemented by stores whose expired idempotency
+// records are not removed by the database itself (DynamoDB has TTL).
+type IdempotencyPurger interface {
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// RunSweeper repairs what a crash can leave behind, every interval until
+// ctx ends: queued tasks whose message was lost are re-sent (a duplicate
+// message is harmless: the dispatcher starts nothing twice), and expired
+// idempotency records are purged.
+func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
+	for {
+		a.Sweep(ctx)
+		if !sleep(ctx, interval) {
+			return
+		}
+	}
+}
+
+// Sweep runs the sweeper once.
+func (a *App) Sweep(ctx context.Context) {
+	now := a.now().UTC()
+	stale, err := a.store.StaleQueued(ctx, now.Add(-a.limits.RequeueAfter), 500)
+	if err != nil {
+		a.log.ErrorContext(ctx, "sweep: list stale queued tasks", "err", err)
+	}
+	for _, t := range stale {
+		if err := a.enqueue(ctx, t); err != nil {
+			a.log.ErrorContext(ctx, "sweep: re-send task", "task_id", t.ID, "err", err)
+			continue
+		}
+		// Touch the task so that it is re-sent once per RequeueAfter, not
+		// on every sweep.
+		_, err := a.Change(ctx, "", t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+			if t.Status != task.StatusQueued {
+				return nil, task.ErrInvalidTransition
+			}
+			t.UpdatedAt = now
+			t.Version++
+			return nil, nil
+		})
+		if err != nil && !errors.Is(err, task.ErrInvalidTransition) && !errors.Is(err, task.ErrTerminal) {
+			a.log.WarnContext(ctx, "sweep: touch re-sent task", "task_id", t.ID, "err", err)
+		}
+		a.log.InfoContext(ctx, "sweep: re-sent a queued task", "task_id", t.ID)
+	}
+	if p, ok := a.store.(IdempotencyPurger); ok {
+		if n, err := p.PurgeExpired(ctx, now); err != nil {
+			a.log.ErrorContext(ctx, "sweep: purge idempotency records", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "sweep: purged expired idempotency records", "count", n)
+		}
+	}
+}
+
+// sleep waits d or until ctx ends, reporting whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,86 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// ComponentHealth is one component's state in /health.
+type ComponentHealth struct {
+	Status string `json:"status"` // "up", "down" or "idle"
+	Error  string `json:"error,omitempty"`
+	Detail any    `json:"detail,omitempty"`
+}
+
+// Health is the platform's state: OK is false when a component is down.
+type Health struct {
+	OK         bool                       `json:"-"`
+	Status     string                     `json:"status"` // "ok" or "degraded"
+	Components map[string]ComponentHealth `json:"components"`
+	Providers  map[string]ComponentHealth `json:"providers"`
+	CheckedAt  time.Time                  `json:"checked_at"`
+}
+
+// ProviderHealth reports each provider's state; the workflow's provider
+// registry implements it.
+type ProviderHealth interface {
+	ProviderHealth(ctx context.Context) map[string]ComponentHealth
+}
+
+// Health checks the store, the queue, the blob store and the workers.
+func (a *App) Health(ctx context.Context) Health {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	h := Health{OK: true, Components: map[string]ComponentHealth{}, Providers: map[string]ComponentHealth{}, CheckedAt: a.now().UTC()}
+	check := func(name string, err error, detail any) {
+		c := ComponentHealth{Status: "up", Detail: detail}
+		if err != nil {
+			c = ComponentHealth{Status: "down", Error: err.Error()}
+			h.OK = false
+		}
+		h.Components[name] = c
+	}
+	check("store", a.store.Ping(ctx), nil)
+	st, err := a.tasks.Stats(ctx)
+	check("queue", err, queueDetail(st))
+	check("blobs", a.blobs.Ping(ctx), nil)
+	h.Components["workers"] = a.workersHealth()
+	if p, ok := a.runner.(ProviderHealth); ok {
+		for name, c := range p.ProviderHealth(ctx) {
+			h.Providers[name] = c
+		}
+	}
+	h.Status = "ok"
+	if !h.OK {
+		h.Status = "degraded"
+	}
+	return h
+}
+
+func queueDetail(st queue.Stats) map[string]any {
+	visible := map[string]int{}
+	for _, p := range task.Priorities {
+		visible[string(p)] = st.Visible[p]
+	}
+	return map[string]any{"visible": visible, "dead_letters": st.Dead, "oldest_age_seconds": st.OldestVisibleAge.Seconds()}
+}
+
+func (a *App) workersHealth() ComponentHealth {
+	if a.runner == nil {
+		return ComponentHealth{Status: "idle", Detail: "no workflow runner is configured: tasks stay queued"}
+	}
+	return ComponentHealth{Status: "up", Detail: fmt.Sprintf("dispatcher with %d workers", a.limits.DispatcherConcurrent)}
+}
+
+// Stats summarises the user's tasks.
+func (a *App) Stats(ctx context.Context, userID string) (task.Stats, error) {
+	s, err := a.store.Stats(ctx, userID)
+	if err != nil {
+		return task.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Metrics are the App's Prometheus collectors, on a registry of its own
+// (never the global one), served at /metrics.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests    *prometheus.CounterVec
+	HTTPDuration    *prometheus.HistogramVec
+	Transitions     *prometheus.CounterVec
+	ProviderCalls   *prometheus.CounterVec
+	ProviderErrors  *prometheus.CounterVec
+	ProviderLatency *prometheus.HistogramVec
+}
+
+func newMetrics(a *App) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediatasks_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mediatasks_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route"}),
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediatasks_task_transitions_total", Help: "Tasks entering each status, by task type.",
+		}, []string{"task_type", "status"}),
+		ProviderCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediatasks_provider_calls_total", Help: "Provider calls by provider and operation.",
+		}, []string{"provider", "operation"}),
+		ProviderErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediatasks_provider_errors_total", Help: "Provider errors by provider and kind (transient, throttled, permanent).",
+		}, []string{"provider", "kind"}),
+		ProviderLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "mediatasks_provider_call_duration_seconds", Help: "Provider call latency by provider.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}, []string{"provider"}),
+	}
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency,
+		&depthCollector{app: a})
+	return m
+}
+
+func (m *Metrics) observeTransition(typ task.Type, to task.Status) {
+	m.Transitions.WithLabelValues(string(typ), string(to)).Inc()
+}
+
+var (
+	queueDepthDesc = prometheus.NewDesc("mediatasks_queue_depth",
+		"Messages in the task queue by priority and state (visible, in_flight).", []string{"priority", "state"}, nil)
+	queueDeadDesc = prometheus.NewDesc("mediatasks_queue_dead_letters",
+		"Messages in the task queue's dead-letter queue.", nil, nil)
+	tasksDesc = prometheus.NewDesc("mediatasks_tasks",
+		"Tasks in the store by status.", []string{"status"}, nil)
+	queueAgeDesc = prometheus.NewDesc("mediatasks_queue_oldest_message_age_seconds",
+		"Age of the oldest visible message in the task queue.", nil, nil)
+)
+
+// depthCollector reads the queue's depth at scrape time, so the figure is
+// the shared queue's, not this process's view of it.
+type depthCollector struct{ app *App }
+
+func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDepthDesc
+	ch <- queueDeadDesc
+	ch <- queueAgeDesc
+	ch <- tasksDesc
+}
+
+// StatusCounter is implemented by stores that can count all tasks by
+// status cheaply; /metrics shows the counts when the store can.
+type StatusCounter interface {
+	CountByStatus(ctx context.Context) (map[task.Status]int, error)
+}
+
+func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.app.tasks.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
+		return
+	}
+	for _, p := range task.Priorities {
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(st.Visible[p]), string(p), "visible")
+		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(st.InFlight[p]), string(p), "in_flight")
+	}
+	ch <- prometheus.MustNewConstMetric(queueDeadDesc, prometheus.GaugeValue, float64(st.Dead))
+	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, st.OldestVisibleAge.Seconds())
+	counter, ok := c.app.store.(StatusCounter)
+	if !ok {
+		return
+	}
+	counts, err := counter.CountByStatus(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
+		return
+	}
+	for _, s := range task.Statuses {
+		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(counts[s]), string(s))
+	}
+}

@@ -1,0 +1,490 @@
+// Package config reads the operator's configuration file of
+// `mediatasks serve`: YAML (so JSON too) with the providers, the client
+// limits, the webhook delivery settings, the storage durability and the
+// queue's dead-letter threshold.
+//
+// The file is converted to JSON and checked field by field before it is
+// decoded, so that every error, an unknown field and a value of the wrong
+// type as much as a value out of range, names the field's path, such as
+// `limits.batch_max` or `providers[1].task_types[0]`.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Config is a validated configuration with every default filled in.
+type Config struct {
+	Providers []Provider
+	Limits    Limits
+	Webhooks  Webhooks
+	Storage   Storage
+	Queue     Queue
+}
+
+// Provider is one configured provider. The workflow's registry builds it
+// from Type and Options.
+type Provider struct {
+	Name           string
+	Type           string
+	TaskTypes      []task.Type
+	Weight         float64         // share of the load among the providers of a task type (default 1)
+	MaxConcurrency int             // calls at once; 0 means no cap
+	Options        json.RawMessage // the type's own settings, a JSON object (nil when absent)
+}
+
+// Limits shape what clients may do.
+type Limits struct {
+	BatchMax         int           // tasks in one batch (default 50)
+	SubmitsPerMinute int           // per API key (default 600)
+	PreferWaitMax    time.Duration // longest Prefer: wait (default 60 s)
+	UploadMaxBytes   int64         // largest upload (default 100 MiB)
+	RequeueAfter     time.Duration // a task queued this long is re-sent (default 5 min)
+}
+
+// Webhooks are the delivery settings.
+type Webhooks struct {
+	RetrySchedule []time.Duration // delays after the first try; empty: no retry
+	Timeout       time.Duration   // of one attempt (default 15 s)
+	AllowPrivate  bool            // lift the private-address guard (local development only)
+}
+
+// Storage is the embedded database's durability.
+type Storage struct {
+	Synchronous string // "FULL" (default) or "NORMAL"
+}
+
+// Queue settings of the task queue.
+type Queue struct {
+	MaxReceives int // receives before a message goes to the dead-letter queue (default 5)
+}
+
+// Defaults of the settings, as documented in the README.
+const (
+	DefaultBatchMax         = 50
+	DefaultSubmitsPerMinute = 600
+	DefaultPreferWaitMax    = 60 * time.Second
+	DefaultUploadMaxBytes   = 100 << 20
+	DefaultRequeueAfter     = 5 * time.Minute
+	DefaultWebhookTimeout   = 15 * time.Second
+	DefaultSynchronous      = "FULL"
+	DefaultMaxReceives      = 5
+)
+
+// DefaultRetrySchedule is the webhook retry schedule after the first try.
+func DefaultRetrySchedule() []time.Duration {
+	return []time.Duration{
+		5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+		2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+	}
+}
+
+// Default returns the configuration used when there is no file.
+func Default() Config {
+	c, err := Parse(nil)
+	if err != nil {
+		panic("config: defaults do not validate: " + err.Error()) // a bug, caught by the tests
+	}
+	return c
+}
+
+// AppLimits returns the limits as the App takes them; settings the file
+// does not cover keep the App's defaults.
+func (c Config) AppLimits() app.Limits {
+	return app.Limits{
+		BatchMax:         c.Limits.BatchMax,
+		SubmitsPerMinute: c.Limits.SubmitsPerMinute,
+		PreferWaitMax:    c.Limits.PreferWaitMax,
+		UploadMaxBytes:   c.Limits.UploadMaxBytes,
+		RequeueAfter:     c.Limits.RequeueAfter,
+	}
+}
+
+// FieldError is a problem with one field of the file.
+type FieldError struct {
+	Path    string // e.g. "providers[1].task_types[0]"; empty for the whole file
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return e.Message
+	}
+	return e.Path + ": " + e.Message
+}
+
+// Errors are all the problems found in a file, in the file's order of
+// fields as far as it is known.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse parses and validates a YAML or JSON document. An empty document
+// is the default configuration. The error is an Errors value naming each
+// bad field.
+func Parse(b []byte) (Config, error) {
+	js, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return Config{}, Errors{{Message: "not valid YAML: " + err.Error()}}
+	}
+	var f file
+	if trimmed := bytes.TrimSpace(js); len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
+		var generic any
+		if err := json.Unmarshal(trimmed, &generic); err != nil {
+			return Config{}, Errors{{Message: "not valid YAML: " + err.Error()}}
+		}
+		var errs Errors
+		checkShape(generic, reflect.TypeFor[file](), "", &errs)
+		if len(errs) > 0 {
+			return Config{}, errs
+		}
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			// checkShape has caught what it can name; this is a backstop.
+			return Config{}, Errors{{Message: decodeMessage(err)}}
+		}
+	}
+	return f.resolve()
+}
+
+func decodeMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field + ": must be " + te.Type.String()
+	}
+	return err.Error()
+}
+
+// file is the document as written: pointers tell an absent setting (the
+// default) from a zero one (an error where zero is not allowed).
+type file struct {
+	Providers []providerFile `json:"providers"`
+	Limits    *struct {
+		BatchMax             *int64  `json:"batch_max"`
+		SubmitsPerMinute     *int64  `json:"submits_per_minute"`
+		PreferWaitMaxSeconds *int64  `json:"prefer_wait_max_seconds"`
+		UploadMaxBytes       *int64  `json:"upload_max_bytes"`
+		RequeueAfter         *string `json:"requeue_after"`
+	} `json:"limits"`
+	Webhooks *struct {
+		RetrySchedule  []string `json:"retry_schedule"`
+		TimeoutSeconds *float64 `json:"timeout_seconds"`
+		AllowPrivate   bool     `json:"allow_private"`
+	} `json:"webhooks"`
+	Storage *struct {
+		Synchronous *string `json:"synchronous"`
+	} `json:"storage"`
+	Queue *struct {
+		MaxReceives *int64 `json:"max_receives"`
+	} `json:"queue"`
+}
+
+type providerFile struct {
+	Name           string                     `json:"name"`
+	Type           string                     `json:"type"`
+	TaskTypes      []string                   `json:"task_types"`
+	Weight         *float64                   `json:"weight"`
+	MaxConcurrency *int64                     `json:"max_concurrency"`
+	Options        map[string]json.RawMessage `json:"options"`
+}
+
+// Bounds of the settings.
+const (
+	maxBatch            = 1000
+	maxSubmitsPerMinute = 1_000_000
+	maxPreferWait       = 60
+	maxUploadBytes      = 5 << 30 // 5 GiB
+	maxRetries          = 20
+	maxWebhookTimeout   = 300
+	maxMaxReceives      = 1000
+	maxConcurrency      = 10_000
+)
+
+func (f file) resolve() (Config, error) {
+	c := Config{
+		Limits: Limits{
+			BatchMax:         DefaultBatchMax,
+			SubmitsPerMinute: DefaultSubmitsPerMinute,
+			PreferWaitMax:    DefaultPreferWaitMax,
+			UploadMaxBytes:   DefaultUploadMaxBytes,
+			RequeueAfter:     DefaultRequeueAfter,
+		},
+		Webhooks: Webhooks{RetrySchedule: DefaultRetrySchedule(), Timeout: DefaultWebhookTimeout},
+		Storage:  Storage{Synchronous: DefaultSynchronous},
+		Queue:    Queue{MaxReceives: DefaultMaxReceives},
+	}
+	var errs Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	intIn := func(path string, v *int64, lo, hi int64, dst func(int64)) {
+		if v == nil {
+			return
+		}
+		if *v < lo || *v > hi {
+			bad(path, "must be between %d and %d, not %d", lo, hi, *v)
+			return
+		}
+		dst(*v)
+	}
+
+	names := map[string]int{}
+	for i, p := range f.Providers {
+		path := fmt.Sprintf("providers[%d]", i)
+		out := Provider{Name: p.Name, Type: p.Type, Weight: 1}
+		switch {
+		case strings.TrimSpace(p.Name) == "":
+			bad(path+".name", "is required")
+		case p.Name != strings.TrimSpace(p.Name):
+			bad(path+".name", "must not start or end with spaces")
+		default:
+			if j, dup := names[p.Name]; dup {
+				bad(path+".name", "%q is already the name of providers[%d]", p.Name, j)
+			} else {
+				names[p.Name] = i
+			}
+		}
+		if strings.TrimSpace(p.Type) == "" {
+			bad(path+".type", "is required")
+		}
+		if len(p.TaskTypes) == 0 {
+			bad(path+".task_types", "must list at least one task type (%s)", typeList())
+		}
+		seen := map[task.Type]bool{}
+		for j, s := range p.TaskTypes {
+			tp := task.Type(s)
+			switch {
+			case !tp.Valid():
+				bad(fmt.Sprintf("%s.task_types[%d]", path, j), "unknown task type %q (known: %s)", s, typeList())
+			case seen[tp]:
+				bad(fmt.Sprintf("%s.task_types[%d]", path, j), "task type %q is listed twice", s)
+			default:
+				seen[tp] = true
+				out.TaskTypes = append(out.TaskTypes, tp)
+			}
+		}
+		if p.Weight != nil {
+			if *p.Weight < 0 || math.IsNaN(*p.Weight) || math.IsInf(*p.Weight, 0) {
+				bad(path+".weight", "must be 0 or more, not %v", *p.Weight)
+			} else {
+				out.Weight = *p.Weight
+			}
+		}
+		intIn(path+".max_concurrency", p.MaxConcurrency, 0, maxConcurrency, func(v int64) { out.MaxConcurrency = int(v) })
+		if p.Options != nil {
+			b, err := json.Marshal(p.Options)
+			if err != nil {
+				bad(path+".options", "%v", err)
+			}
+			out.Options = b
+		}
+		c.Providers = append(c.Providers, out)
+	}
+
+	if l := f.Limits; l != nil {
+		intIn("limits.batch_max", l.BatchMax, 1, maxBatch, func(v int64) { c.Limits.BatchMax = int(v) })
+		intIn("limits.submits_per_minute", l.SubmitsPerMinute, 1, maxSubmitsPerMinute, func(v int64) { c.Limits.SubmitsPerMinute = int(v) })
+		intIn("limits.prefer_wait_max_seconds", l.PreferWaitMaxSeconds, 1, maxPreferWait, func(v int64) { c.Limits.PreferWaitMax = time.Duration(v) * time.Second })
+		intIn("limits.upload_max_bytes", l.UploadMaxBytes, 1, maxUploadBytes, func(v int64) { c.Limits.UploadMaxBytes = v })
+		if l.RequeueAfter != nil {
+			if d, ok := duration("limits.requeue_after", *l.RequeueAfter, &errs); ok {
+				if d < time.Second {
+					bad("limits.requeue_after", "must be at least 1s, not %s", d)
+				} else {
+					c.Limits.RequeueAfter = d
+				}
+			}
+		}
+	}
+
+	if w := f.Webhooks; w != nil {
+		if w.RetrySchedule != nil {
+			if len(w.RetrySchedule) > maxRetries {
+				bad("webhooks.retry_schedule", "must have at most %d entries, not %d", maxRetries, len(w.RetrySchedule))
+			}
+			c.Webhooks.RetrySchedule = []time.Duration{}
+			for i, s := range w.RetrySchedule {
+				path := fmt.Sprintf("webhooks.retry_schedule[%d]", i)
+				if d, ok := duration(path, s, &errs); ok {
+					c.Webhooks.RetrySchedule = append(c.Webhooks.RetrySchedule, d)
+				}
+			}
+		}
+		if w.TimeoutSeconds != nil {
+			if v := *w.TimeoutSeconds; !(v > 0 && v <= maxWebhookTimeout) {
+				bad("webhooks.timeout_seconds", "must be more than 0 and at most %d, not %v", maxWebhookTimeout, v)
+			} else {
+				c.Webhooks.Timeout = time.Duration(v * float64(time.Second))
+			}
+		}
+		c.Webhooks.AllowPrivate = w.AllowPrivate
+	}
+
+	if s := f.Storage; s != nil && s.Synchronous != nil {
+		switch v := strings.ToUpper(strings.TrimSpace(*s.Synchronous)); v {
+		case "FULL", "NORMAL":
+			c.Storage.Synchronous = v
+		default:
+			bad("storage.synchronous", "must be FULL or NORMAL, not %q", *s.Synchronous)
+		}
+	}
+
+	if q := f.Queue; q != nil {
+		intIn("queue.max_receives", q.MaxReceives, 1, maxMaxReceives, func(v int64) { c.Queue.MaxReceives = int(v) })
+	}
+
+	if len(errs) > 0 {
+		return Config{}, errs
+	}
+	return c, nil
+}
+
+// duration parses a Go duration that must be more than zero.
+func duration(path, s string, errs *Errors) (time.Duration, bool) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		*errs = append(*errs, &FieldError{Path: path, Message: fmt.Sprintf("%q is not a Go duration such as \"5s\" or \"2h\"", s)})
+		return 0, false
+	}
+	if d <= 0 {
+		*errs = append(*errs, &FieldError{Path: path, Message: fmt.Sprintf("must be more than 0, not %q", s)})
+		return 0, false
+	}
+	return d, true
+}
+
+func typeList() string {
+	names := make([]string, len(task.Types))
+	for i, t := range task.Types {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkShape walks the decoded document beside the Go type it will be
+// decoded into, and reports, with their paths, fields the type does not
+// have and values of the wrong JSON type. Maps of raw JSON (a provider's
+// options) are checked only for being objects.
+func checkShape(v any, t reflect.Type, path string, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if v == nil {
+		return // null: the setting's default
+	}
+	bad := func(msg string) {
+		*errs = append(*errs, &FieldError{Path: path, Message: msg})
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok && path == "" {
+			bad("the file must be a mapping of settings (providers, limits, webhooks, storage, queue)")
+			return
+		}
+		if !ok {
+			bad("must be a mapping of settings")
+			return
+		}
+		fields := map[string]reflect.StructField{}
+		var known []string
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			fields[name] = sf
+			known = append(known, name)
+		}
+		// Sorted keys make the message stable; the file's own order is
+		// lost in the YAML-to-JSON conversion.
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			sf, ok := fields[key]
+			sub := join(path, key)
+			if !ok {
+				*errs = append(*errs, &FieldError{Path: sub, Message: "unknown field (known: " + strings.Join(known, ", ") + ")"})
+				continue
+			}
+			checkShape(obj[key], sf.Type, sub, errs)
+		}
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			bad("must be a list")
+			return
+		}
+		for i, item := range arr {
+			checkShape(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+	case reflect.Map:
+		if _, ok := v.(map[string]any); !ok {
+			bad("must be a mapping")
+		}
+	case reflect.String:
+		switch v.(type) {
+		case string:
+		case bool:
+			bad("must be a string (YAML reads unquoted yes, no, on and off as true or false: quote the value)")
+		default:
+			bad("must be a string")
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			bad("must be true or false")
+		}
+	case reflect.Int, reflect.Int64:
+		f, ok := v.(float64)
+		if !ok {
+			bad("must be a whole number")
+			return
+		}
+		if f != math.Trunc(f) || f > math.MaxInt64/2 || f < math.MinInt64/2 {
+			bad("must be a whole number, not " + strconv.FormatFloat(f, 'g', -1, 64))
+		}
+	case reflect.Float64:
+		if _, ok := v.(float64); !ok {
+			bad("must be a number")
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -1,0 +1,489 @@
+// Package fsblob is the blob.Store adapter on files under a root folder,
+// with expiring signed URLs served by its own http.Handler: the one-machine
+// stand-in for S3 and its presigned GET URLs. Presigned URLs for local
+// files have no library, so this is written by hand and kept small.
+//
+// Layout: an object's sidecar, "<name>~meta" (JSON: content type, size,
+// SHA-256, time, data file), is what makes the object exist; its data is in
+// "<name>~<random>". Keys cannot contain '~', so neither name can clash with
+// a key, and key "a" can live beside key "a/b" as in S3. Put writes and
+// syncs a new data file, then replaces the sidecar by an atomic rename,
+// then removes the old data file: a crash at any point leaves either the
+// old object or the new one (at worst plus an unreferenced data file),
+// never half of one.
+package fsblob
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/blob"
+)
+
+var _ blob.Store = (*Store)(nil)
+
+const (
+	metaSuffix = "~meta"
+	maxKeyLen  = 512
+	// maxSegmentLen keeps "<segment>~<16 hex>" within the 255 bytes most
+	// file systems allow in a name.
+	maxSegmentLen = 200
+	// defaultContentType is what S3 answers for an object stored without one.
+	defaultContentType = "application/octet-stream"
+)
+
+// Options configure a Store.
+type Options struct {
+	// BaseURL is where the server that mounts Handler is reached, for
+	// example "http://127.0.0.1:8080". Signed URLs start with it.
+	BaseURL string
+	// Secret signs URLs: at least 32 random bytes, which the caller keeps
+	// across restarts (or every URL handed out stops working).
+	Secret []byte
+	// Prefix is the URL path Handler is mounted on (default "/files/").
+	Prefix string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Store keeps objects under a root folder.
+type Store struct {
+	root string
+	opts Options
+	// locks serialise Put and Delete on one key within the process, so two
+	// replacing each other cannot strand a data file.
+	locks [64]sync.Mutex
+}
+
+// New returns a Store on root, creating the folder if needed.
+func New(root string, opts Options) (*Store, error) {
+	if len(opts.Secret) < 32 {
+		return nil, fmt.Errorf("fs blob store: the signing secret has %d bytes, want at least 32", len(opts.Secret))
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "/files/"
+	}
+	if !strings.HasPrefix(opts.Prefix, "/") || !strings.HasSuffix(opts.Prefix, "/") {
+		return nil, fmt.Errorf("fs blob store: prefix %q must start and end with /", opts.Prefix)
+	}
+	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("fs blob store: %w", err)
+	}
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, fmt.Errorf("fs blob store: %w", err)
+	}
+	return &Store{root: root, opts: opts}, nil
+}
+
+// sidecar is the JSON kept beside each object.
+type sidecar struct {
+	Data        string    `json:"data"` // data file name, in the same folder
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"`
+	ModTime     time.Time `json:"mod_time"`
+}
+
+// ValidKey reports whether key is a relative path of [A-Za-z0-9._-]
+// segments joined by '/', with no empty, "." or ".." segment, at most 512
+// bytes: the keys every adapter accepts. This adapter also refuses a
+// segment longer than 200 bytes, which its file names could not hold.
+func ValidKey(key string) bool {
+	if key == "" || len(key) > maxKeyLen {
+		return false
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg == "." || seg == ".." || len(seg) > maxSegmentLen {
+			return false
+		}
+		for _, c := range []byte(seg) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// paths returns the key's folder and its sidecar's path.
+func (s *Store) paths(key string) (dir, meta string) {
+	p := filepath.Join(s.root, filepath.FromSlash(key))
+	return filepath.Dir(p), p + metaSuffix
+}
+
+func (s *Store) lock(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// Put stores r under key, replacing any object there.
+func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, maxBytes int64) (blob.Object, error) {
+	if !ValidKey(key) {
+		return blob.Object{}, fmt.Errorf("put %q: %w", key, blob.ErrInvalidKey)
+	}
+	if maxBytes < 0 {
+		return blob.Object{}, fmt.Errorf("put %s: negative size limit %d", key, maxBytes)
+	}
+	if contentType == "" {
+		contentType = defaultContentType
+	}
+	dir, metaPath := s.paths(key)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	// Write the data before taking the key's lock: a slow upload must not
+	// hold up others.
+	name := path.Base(key) + "~" + randomHex(8)
+	dataPath := filepath.Join(dir, name)
+	size, sum, err := writeData(ctx, dataPath, r, maxBytes)
+	if err != nil {
+		os.Remove(dataPath)
+		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	meta := sidecar{
+		Data:        name,
+		ContentType: contentType,
+		Size:        size,
+		SHA256:      sum,
+		ModTime:     s.opts.Now().UTC().Truncate(time.Millisecond),
+	}
+	unlock := s.lock(key)
+	defer unlock()
+	old, oldErr := readSidecar(metaPath)
+	if err := writeSidecar(metaPath, meta); err != nil {
+		os.Remove(dataPath)
+		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if oldErr == nil && old.Data != name {
+		// Readers that opened it keep reading it; it is only unlinked.
+		os.Remove(filepath.Join(dir, old.Data))
+	}
+	return meta.object(key), nil
+}
+
+// writeData streams r into a new file at p, counting and hashing, and
+// syncs it. Past maxBytes (when not 0) it stops with blob.ErrTooLarge.
+func writeData(ctx context.Context, p string, r io.Reader, maxBytes int64) (int64, string, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	src := io.Reader(ctxReader{ctx: ctx, r: r})
+	if maxBytes > 0 {
+		src = io.LimitReader(src, maxBytes+1) // one byte more tells too large from just fitting
+	}
+	n, err := io.Copy(io.MultiWriter(f, h), src)
+	if err != nil {
+		return 0, "", fmt.Errorf("write data: %w", err)
+	}
+	if maxBytes > 0 && n > maxBytes {
+		return 0, "", fmt.Errorf("more than %d bytes: %w", maxBytes, blob.ErrTooLarge)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, "", fmt.Errorf("sync data: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, "", fmt.Errorf("close data: %w", err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeSidecar replaces the sidecar atomically: temp file, sync, rename,
+// and a sync of the folder so the rename itself survives a crash.
+func writeSidecar(p string, meta sidecar) error {
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("encode sidecar: %w", err)
+	}
+	tmp := p + "~tmp" + randomHex(8)
+	if err := writeFileSync(tmp, b); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write sidecar: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("commit sidecar: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func writeFileSync(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	return nil
+}
+
+func readSidecar(p string) (sidecar, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return sidecar{}, blob.ErrNotFound
+		}
+		return sidecar{}, err
+	}
+	var meta sidecar
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return sidecar{}, fmt.Errorf("decode sidecar: %w", err)
+	}
+	if meta.Data == "" || strings.ContainsAny(meta.Data, `/\`) {
+		return sidecar{}, fmt.Errorf("sidecar names data file %q", meta.Data)
+	}
+	return meta, nil
+}
+
+func (m sidecar) object(key string) blob.Object {
+	return blob.Object{Key: key, ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256, ModTime: m.ModTime}
+}
+
+// Get opens the object's data. A Put replacing the object between reading
+// the sidecar and opening the data removes the data file it named; reading
+// the sidecar again then finds the new one.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error) {
+	f, meta, err := s.open(key)
+	if err != nil {
+		return nil, blob.Object{}, err
+	}
+	return f, meta.object(key), nil
+}
+
+func (s *Store) open(key string) (*os.File, sidecar, error) {
+	if !ValidKey(key) {
+		return nil, sidecar{}, fmt.Errorf("get %q: %w", key, blob.ErrInvalidKey)
+	}
+	dir, metaPath := s.paths(key)
+	for range 3 {
+		meta, err := readSidecar(metaPath)
+		if err != nil {
+			return nil, sidecar{}, fmt.Errorf("get %s: %w", key, err)
+		}
+		f, err := os.Open(filepath.Join(dir, meta.Data))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // replaced or deleted meanwhile
+		}
+		if err != nil {
+			return nil, sidecar{}, fmt.Errorf("get %s: %w", key, err)
+		}
+		return f, meta, nil
+	}
+	return nil, sidecar{}, fmt.Errorf("get %s: %w", key, blob.ErrNotFound)
+}
+
+// Stat reads the object's sidecar.
+func (s *Store) Stat(ctx context.Context, key string) (blob.Object, error) {
+	if !ValidKey(key) {
+		return blob.Object{}, fmt.Errorf("stat %q: %w", key, blob.ErrInvalidKey)
+	}
+	_, metaPath := s.paths(key)
+	meta, err := readSidecar(metaPath)
+	if err != nil {
+		return blob.Object{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	return meta.object(key), nil
+}
+
+// Delete removes the object: the sidecar first (from then on the object
+// is gone), then its data. Empty folders are left: removing them would
+// race with a Put creating a file in them.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("delete %q: %w", key, blob.ErrInvalidKey)
+	}
+	dir, metaPath := s.paths(key)
+	unlock := s.lock(key)
+	defer unlock()
+	meta, err := readSidecar(metaPath)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := os.Remove(metaPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := os.Remove(filepath.Join(dir, meta.Data)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: data: %w", key, err)
+	}
+	return nil
+}
+
+// Ping checks that the root folder is there.
+func (s *Store) Ping(ctx context.Context) error {
+	fi, err := os.Stat(s.root)
+	if err != nil {
+		return fmt.Errorf("ping fs blob store: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("ping fs blob store: %s is not a folder", s.root)
+	}
+	return nil
+}
+
+// SignedURL returns BaseURL + Prefix + key + "?expires=<unix>&sig=<sig>".
+// The expiry is rounded up to the second, so a URL lives at least ttl (and
+// less than a second more).
+func (s *Store) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	if !ValidKey(key) {
+		return "", fmt.Errorf("sign %q: %w", key, blob.ErrInvalidKey)
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("sign %s: ttl %s is not positive", key, ttl)
+	}
+	end := s.opts.Now().Add(ttl)
+	expires := end.Unix()
+	if end.After(time.Unix(expires, 0)) {
+		expires++
+	}
+	exp := strconv.FormatInt(expires, 10)
+	return s.opts.BaseURL + s.opts.Prefix + key + "?expires=" + exp + "&sig=" + s.sign(key, exp), nil
+}
+
+// sign is base64url(HMAC-SHA256(secret, key "\n" expires)). The newline,
+// which no key holds, keeps key "a1" with expiry 23 apart from key "a" with
+// expiry 123.
+func (s *Store) sign(key, expires string) string {
+	m := hmac.New(sha256.New, s.opts.Secret)
+	m.Write([]byte(key))
+	m.Write([]byte{'\n'})
+	m.Write([]byte(expires))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// verify checks a URL's signature and expiry.
+func (s *Store) verify(key, expires, sig string) error {
+	// Comparing the encoded forms refuses every other spelling of the
+	// same bytes as well.
+	if !hmac.Equal([]byte(sig), []byte(s.sign(key, expires))) {
+		return errors.New("signature does not match")
+	}
+	exp, err := strconv.ParseInt(expires, 10, 64)
+	if err != nil {
+		return errors.New("malformed expiry")
+	}
+	if s.opts.Now().After(time.Unix(exp, 0)) {
+		return errors.New("URL expired")
+	}
+	return nil
+}
+
+// Handler serves GET and HEAD of signed URLs, ranges included. Mount it
+// at Prefix, for example mux.Handle("/files/", store.Handler()).
+func (s *Store) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			problem(w, http.StatusMethodNotAllowed, "only GET and HEAD")
+			return
+		}
+		key, ok := strings.CutPrefix(r.URL.Path, s.opts.Prefix)
+		if !ok || !ValidKey(key) {
+			problem(w, http.StatusNotFound, "no such file")
+			return
+		}
+		q := r.URL.Query()
+		if err := s.verify(key, q.Get("expires"), q.Get("sig")); err != nil {
+			problem(w, http.StatusForbidden, err.Error())
+			return
+		}
+		f, meta, err := s.open(key)
+		if errors.Is(err, blob.ErrNotFound) {
+			problem(w, http.StatusNotFound, "no such file")
+			return
+		}
+		if err != nil {
+			problem(w, http.StatusInternalServerError, "cannot read the file")
+			return
+		}
+		defer f.Close()
+		h := w.Header()
+		h.Set("Content-Type", meta.ContentType)
+		h.Set("ETag", `"`+meta.SHA256+`"`)
+		// Objects are user content served from the API's own origin: never
+		// sniff them into something runnable, and sandbox any HTML.
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "sandbox")
+		http.ServeContent(w, r, "", meta.ModTime, f)
+	})
+}
+
+// problem writes an RFC 9457 problem document.
+func problem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"type":   "about:blank",
+		"title":  http.StatusText(status),
+		"status": status,
+		"detail": detail,
+	})
+}
+
+// ctxReader stops a long copy when the caller gives up.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	return hex.EncodeToString(b)
+}

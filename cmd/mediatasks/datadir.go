@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+)
+
+// The data folder's layout.
+const (
+	dbFile         = "mediatasks.db"
+	blobDir        = "blobs"
+	signingKeyFile = "signing.key"
+	apiKeyFile     = "api-key"
+	signingKeySize = 32
+)
+
+// dataDir is an opened data folder: the database and the task store on it.
+type dataDir struct {
+	path  string
+	db    *sqlitedb.DB
+	store *sqlitestore.Store
+}
+
+// openData creates the data folder if needed (mode 0700: it holds the
+// database and secrets) and opens its database and task store.
+func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
+	if path == "" {
+		return nil, usagef("the data folder must not be empty")
+	}
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	db, err := sqlitedb.Open(filepath.Join(path, dbFile), sqlitedb.Options{Synchronous: synchronous})
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &dataDir{path: path, db: db, store: st}, nil
+}
+
+func (d *dataDir) Close() error { return d.db.Close() }
+
+// signingKey returns the secret that signs file URLs, made once per data
+// folder (32 random bytes, mode 0600) so that URLs stay valid across
+// restarts.
+func signingKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, signingKeyFile)
+	for range 2 {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			if len(b) != signingKeySize {
+				return nil, fmt.Errorf("signing key %s: %d bytes, want %d (delete it to make a new one; signed URLs already given out stop working)", path, len(b), signingKeySize)
+			}
+			return b, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read signing key: %w", err)
+		}
+		key := make([]byte, signingKeySize)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("make signing key: %w", err)
+		}
+		err = writeNew(path, key)
+		if errors.Is(err, fs.ErrExist) {
+			continue // another process made it first: read theirs
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write signing key: %w", err)
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("signing key %s: neither readable nor creatable", path)
+}
+
+// writeNew writes a new file of mode 0600 (fs.ErrExist when there is
+// one), complete and synced, or not at all.
+func writeNew(path string, data []byte) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	// A hard link fails when path exists, unlike a rename: the first
+	// writer wins and nobody sees a partial file.
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeReplace writes a file of mode 0600, replacing any there.
+func writeReplace(path string, data []byte) error {
+	tmp, err := writeTemp(path, data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func writeTemp(path string, data []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", err
+	}
+	// CreateTemp makes the file 0600 already; say so for the reader.
+	err = errors.Join(f.Chmod(0o600), write(f, data), f.Sync(), f.Close())
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func write(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/api"
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+)
+
+const serveUsage = `mediatasks serve [--addr ADDR] [--data DIR] [--config FILE] [--webhook-allow-private]
+
+Serves the media-task API, with its embedded store, queue and files, on
+one machine. On a data folder without API keys it makes one for user
+"local" and writes it to DIR/api-key. SIGTERM or SIGINT stops it.
+
+Environment: MEDIATASKS_ADDR, MEDIATASKS_DATA, MEDIATASKS_CONFIG (flags win),
+MEDIATASKS_BASE_URL (the address clients reach this server at, for file
+URLs; default http:// and the listening address), MEDIATASKS_JWT_SECRET
+(accept HS256 JWTs whose sub is the user), MEDIATASKS_LOG_LEVEL (debug,
+info, warn, error; default info).
+`
+
+// Defaults of serve.
+const (
+	defaultAddr = "127.0.0.1:8080"
+	defaultData = "./data"
+
+	// sweepInterval is how often the sweeper looks for what a crash left.
+	sweepInterval = 30 * time.Second
+	// shutdownGrace is how long requests in flight may take to finish on
+	// SIGTERM before long-lived ones (event streams, Prefer: wait) are
+	// told to end; shutdownTimeout bounds the whole HTTP shutdown, so the
+	// process exits within 10 s.
+	shutdownGrace   = 3 * time.Second
+	shutdownTimeout = 7 * time.Second
+	// backgroundTimeout bounds the wait for the dispatcher and sweeper.
+	backgroundTimeout = 1500 * time.Millisecond
+)
+
+type serveOptions struct {
+	Addr                string
+	Data                string
+	Config              string
+	BaseURL             string
+	WebhookAllowPrivate bool
+
+	// ready, when set, is called with the base URL once the server
+	// listens (tests).
+	ready func(baseURL string)
+}
+
+// parseServe reads serve's flags over the environment: a flag wins over
+// its variable, which wins over the default.
+func parseServe(args []string, getenv func(string) string, stdout io.Writer) (serveOptions, error) {
+	envOr := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var o serveOptions
+	fs := newFlagSet("serve", serveUsage, stdout)
+	fs.StringVar(&o.Addr, "addr", envOr("MEDIATASKS_ADDR", defaultAddr), "the address to listen on (port 0: any free port) [MEDIATASKS_ADDR]")
+	fs.StringVar(&o.Data, "data", envOr("MEDIATASKS_DATA", defaultData), "the data folder: database, files, keys [MEDIATASKS_DATA]")
+	fs.StringVar(&o.Config, "config", getenv("MEDIATASKS_CONFIG"), "the YAML config file; none: the defaults [MEDIATASKS_CONFIG]")
+	fs.StringVar(&o.BaseURL, "base-url", getenv("MEDIATASKS_BASE_URL"), "the URL clients reach this server at, for file URLs (default http:// and the listening address) [MEDIATASKS_BASE_URL]")
+	fs.BoolVar(&o.WebhookAllowPrivate, "webhook-allow-private", false, "deliver webhooks to private and loopback addresses too (local development only)")
+	if err := parseFlags(fs, args); err != nil {
+		return serveOptions{}, err
+	}
+	if o.Addr == "" {
+		return serveOptions{}, usagef("serve: --addr must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return serveOptions{}, usagef("serve: --addr %q: %v", o.Addr, err)
+	}
+	if o.Data == "" {
+		return serveOptions{}, usagef("serve: --data must not be empty")
+	}
+	if o.BaseURL != "" && !strings.HasPrefix(o.BaseURL, "http://") && !strings.HasPrefix(o.BaseURL, "https://") {
+		return serveOptions{}, usagef("serve: --base-url %q: must start with http:// or https://", o.BaseURL)
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	return o, nil
+}
+
+// newLogger returns the JSON logger on w, at the level MEDIATASKS_LOG_LEVEL
+// names (default info).
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if level != "" {
+		if err := l.UnmarshalText([]byte(level)); err != nil {
+			return nil, usagef("MEDIATASKS_LOG_LEVEL %q: must be debug, info, warn or error", level)
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// serve runs the server until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, o serveOptions, getenv func(string) string, stderr io.Writer) (err error) {
+	log, err := newLogger(stderr, getenv("MEDIATASKS_LOG_LEVEL"))
+	if err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if o.Config != "" {
+		if cfg, err = config.Load(o.Config); err != nil {
+			// A bad field, and a missing or unreadable file, are the
+			// operator's mistakes: exit 2.
+			return usagef("%v", err)
+		}
+	}
+	allowPrivate := cfg.Webhooks.AllowPrivate || o.WebhookAllowPrivate
+
+	d, err := openData(ctx, o.Data, cfg.Storage.Synchronous)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := d.Close(); cerr != nil {
+			log.Error("close database", "err", cerr)
+			err = errors.Join(err, cerr)
+		}
+	}()
+	tasks, err := sqlitequeue.New(ctx, d.db, "tasks", sqlitequeue.Options{MaxReceives: cfg.Queue.MaxReceives})
+	if err != nil {
+		return err
+	}
+	secret, err := signingKey(o.Data)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
+	}
+	defer ln.Close() // after Serve has returned: a no-op; before: frees the port
+	listenURL := "http://" + ln.Addr().String()
+	baseURL := o.BaseURL
+	if baseURL == "" {
+		baseURL = reachableURL(ln.Addr())
+	}
+
+	blobs, err := fsblob.New(filepath.Join(o.Data, blobDir), fsblob.Options{BaseURL: baseURL, Secret: secret})
+	if err != nil {
+		return err
+	}
+	a, err := app.New(app.Deps{
+		Store:  d.store,
+		Keys:   d.store,
+		Tasks:  tasks,
+		Blobs:  blobs,
+		Limits: cfg.AppLimits(),
+		Now:    time.Now,
+		Log:    log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := ensureKey(ctx, d.store, o.Data, log); err != nil {
+		return err
+	}
+	authn := &auth.Authenticator{Keys: d.store, Now: time.Now}
+	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
+		authn.JWTSecret = []byte(s)
+	}
+	handler := api.New(a, api.Options{
+		Authenticator: authn,
+		FilesHandler:  blobs.Handler(),
+		Logger:        log,
+	})
+
+	// Requests' contexts derive from baseCtx: cancelling it tells event
+	// streams and long waits to end, so they cannot hold the shutdown.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Uploads of up to the limit may take a while; no WriteTimeout,
+		// since event streams stay open for as long as a task runs.
+		ReadTimeout:    10 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	var bg sync.WaitGroup
+	bg.Go(func() { a.RunDispatcher(bgCtx) })
+	bg.Go(func() { a.RunSweeper(bgCtx, sweepInterval) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening on "+listenURL, "addr", ln.Addr().String(), "base_url", baseURL,
+		"data", o.Data, "config", o.Config, "webhook_allow_private", allowPrivate,
+		"jwt", len(authn.JWTSecret) > 0, "version", versionString())
+	if o.ready != nil {
+		o.ready(listenURL)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: finishing requests in flight")
+	case err := <-serveErr:
+		stopBackground()
+		bg.Wait()
+		return fmt.Errorf("serve http: %w", err)
+	}
+	if err := shutdown(srv, cancelBase, log); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopBackground()
+	if !waitTimeout(&bg, backgroundTimeout) {
+		log.Warn("background workers did not stop in time")
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// shutdown stops accepting connections and lets requests in flight
+// finish; after shutdownGrace it cancels the requests' base context so
+// that event streams and long waits end too; after shutdownTimeout it
+// closes whatever is left.
+func shutdown(srv *http.Server, cancelBase context.CancelFunc, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		cancelBase()
+		return err
+	case <-grace.C:
+		log.Info("ending long-lived requests (event streams, waits)")
+		cancelBase()
+	}
+	err := <-done
+	if err != nil {
+		return errors.Join(err, srv.Close())
+	}
+	return nil
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// reachableURL is the URL of a listening address, with a loopback host
+// in place of an unspecified one (0.0.0.0 or ::), which no client can
+// reach.
+func reachableURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

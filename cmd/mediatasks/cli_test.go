@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -119,6 +122,20 @@ func TestRunExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestServeAddressInUseExits1(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--addr", ln.Addr().String(), "--data", t.TempDir()}, envMap(nil), &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "listen on "+ln.Addr().String()) {
+		t.Errorf("exit %d, stderr %q; want 1 and the address named", code, stderr.String())
 	}
 }
 
@@ -282,6 +299,39 @@ func TestServeInProcess(t *testing.T) {
 	c.mustDo("POST", "/api/v1/media/subtitles/generate", map[string]any{"audio_url": "https://example.com/a.mp3", "format": "srt"}, http.StatusAccepted, &created)
 	c.mustDo("GET", "/api/v1/media/tasks/"+created.ID, nil, http.StatusOK, nil)
 	newClient(t, base, "").mustDo("GET", "/metrics", nil, http.StatusOK, nil)
+	// An upload is served back at its signed URL, on this server's
+	// address, without a bearer token.
+	req, err := http.NewRequestWithContext(t.Context(), "POST", base+"/api/v1/media/uploads", strings.NewReader("WEBVTT\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", "text/vtt")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		URL string `json:"url"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %v", resp.StatusCode, err)
+	}
+	if !strings.HasPrefix(up.URL, base+"/files/") {
+		t.Fatalf("upload url %q, want under %s/files/", up.URL, base)
+	}
+	resp, err = http.Get(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(got) != "WEBVTT\n" {
+		t.Errorf("GET signed url: %d %q", resp.StatusCode, got)
+	}
+
 	// MEDIATASKS_JWT_SECRET turns JWTs on; the subject is the user.
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
 		Subject: "jwt-user", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),

@@ -38,7 +38,15 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	db, err := sqlitedb.Open(filepath.Join(path, dbFile), sqlitedb.Options{Synchronous: synchronous})
+	dbPath := filepath.Join(path, dbFile)
+	// Made empty (a valid database) with mode 0600 first: SQLite gives
+	// its WAL and shared-memory files the database file's mode.
+	if f, err := os.OpenFile(dbPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create database file: %w", err)
+	}
+	db, err := sqlitedb.Open(dbPath, sqlitedb.Options{Synchronous: synchronous})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,11 @@ func TestServeFreshDataFolderMakesFirstKey(t *testing.T) {
 	if sk.Mode().Perm() != 0o600 || sk.Size() != signingKeySize {
 		t.Errorf("signing key: mode %o size %d, want 600 and %d", sk.Mode().Perm(), sk.Size(), signingKeySize)
 	}
+	for _, f := range []string{dbFile, dbFile + "-wal"} {
+		if fi, err := os.Stat(filepath.Join(data, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want mode 600", f, err)
+		}
+	}
 	if log := srv.stderr.String(); strings.Contains(log, key) {
 		t.Error("the log shows the API key itself")
 	} else if !strings.Contains(log, filepath.Join(data, apiKeyFile)) {

@@ -1,0 +1,276 @@
+// Package api is the HTTP face of mediatasks: a plain net/http handler with
+// the routes the VideoAI clients use (all under /api/v1/media), bearer
+// authentication, per-user rate limits, Idempotency-Key replay, request
+// validation, RFC 9457 problem answers and an embedded OpenAPI 3.1
+// document. The same handler serves the local server and the Lambda
+// functions.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/auth"
+)
+
+// Prefix is where every route of the API lives, but /metrics and /files/.
+const Prefix = "/api/v1/media"
+
+// Options configure the handler.
+type Options struct {
+	// Authenticator resolves bearer credentials; required for every route
+	// but health, the OpenAPI document, metrics and files.
+	Authenticator *auth.Authenticator
+	// FilesHandler serves the signed file URLs under "/files/" (the
+	// signature is the credential: no bearer token is asked for). Nil
+	// answers 404.
+	FilesHandler http.Handler
+	// WebhookURLGuard, when set, vets a webhook_url beyond its syntax (for
+	// example against private and loopback addresses); its error's text
+	// is shown to the client as the field's message.
+	WebhookURLGuard func(rawURL string) error
+	// Logger receives the 5xx answers and panics. Nil discards.
+	Logger *slog.Logger
+	// Now is the clock of rate limits and SSE heartbeats (default time.Now).
+	Now func() time.Time
+	// HeartbeatInterval is how often an idle event stream sends a comment
+	// (default 15 s).
+	HeartbeatInterval time.Duration
+}
+
+// handlerFunc is a route's handler. user is the authenticated caller
+// (empty on public routes). A returned error is answered by fail, the one
+// place that maps errors to HTTP.
+type handlerFunc func(s *server, w http.ResponseWriter, r *http.Request, user string) error
+
+// route is one entry of the route table the mux is built from (the
+// OpenAPI test reads the same table).
+type route struct {
+	method  string
+	pattern string
+	public  bool // no bearer token needed
+	handle  handlerFunc
+}
+
+var routes = []route{
+	{"POST", Prefix + "/images/generate", false, (*server).submitImage},
+	{"POST", Prefix + "/videos/generate", false, (*server).submitVideo},
+	{"POST", Prefix + "/audio/transcribe", false, (*server).submitAudio},
+	{"POST", Prefix + "/subtitles/generate", false, (*server).submitSubtitles},
+	{"POST", Prefix + "/uploads", false, (*server).upload},
+	{"GET", Prefix + "/tasks", false, (*server).listTasks},
+	{"GET", Prefix + "/tasks/{id}", false, (*server).getTask},
+	{"POST", Prefix + "/tasks/{id}/cancel", false, (*server).cancelTask},
+	{"GET", Prefix + "/tasks/{id}/events", false, (*server).taskEvents},
+	{"POST", Prefix + "/batches", false, (*server).submitBatch},
+	{"GET", Prefix + "/batches/{id}", false, (*server).getBatch},
+	{"GET", Prefix + "/health", true, (*server).health},
+	{"GET", Prefix + "/stats", false, (*server).stats},
+	{"GET", Prefix + "/openapi.json", true, (*server).openapi},
+	{"GET", "/metrics", true, (*server).metrics},
+	{"GET", "/files/{key...}", true, (*server).files},
+}
+
+type server struct {
+	app      *app.App
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	limiter  *limiter
+	authc    *authCache
+	promh    http.Handler
+	paths    *http.ServeMux // every route's path, any method: tells 405 from 404
+	allow    map[string]string
+	notFound *routeMetrics
+}
+
+// New returns the API handler over a.
+func New(a *app.App, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 15 * time.Second
+	}
+	lim := a.Limits()
+	s := &server{
+		app:     a,
+		opts:    opts,
+		log:     opts.Logger,
+		now:     opts.Now,
+		limiter: newLimiter(lim.SubmitsPerMinute, opts.Now),
+		authc:   newAuthCache(opts.Now),
+		promh:   promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}),
+		paths:   http.NewServeMux(),
+		allow:   map[string]string{},
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+		if _, ok := s.allow[rt.pattern]; !ok {
+			s.paths.Handle(rt.pattern, http.NotFoundHandler())
+			s.allow[rt.pattern] = rt.method
+		} else {
+			s.allow[rt.pattern] += ", " + rt.method
+		}
+	}
+	s.notFound = newRouteMetrics(a.Metrics, "unmatched")
+	mux.HandleFunc("/", s.unmatched)
+	return mux
+}
+
+// routeMetrics holds one route's collectors, curried once.
+type routeMetrics struct {
+	requests *prometheus.CounterVec
+	duration prometheus.Observer
+	codes    sync.Map // status code -> prometheus.Counter, filled on first use
+}
+
+func newRouteMetrics(m *app.Metrics, pattern string) *routeMetrics {
+	return &routeMetrics{
+		requests: m.HTTPRequests.MustCurryWith(prometheus.Labels{"route": pattern}),
+		duration: m.HTTPDuration.WithLabelValues(pattern),
+	}
+}
+
+func (m *routeMetrics) observe(code int, d time.Duration) {
+	m.duration.Observe(d.Seconds())
+	if c, ok := m.codes.Load(code); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.requests.WithLabelValues(strconv.Itoa(code))
+	m.codes.Store(code, c)
+	c.Inc()
+}
+
+// wrap adds to a route's handler what every route does: metrics, panic
+// recovery, authentication and the mapping of its error to an answer.
+func (s *server) wrap(rt route) http.Handler {
+	name := rt.method + " " + rt.pattern
+	m := newRouteMetrics(s.app.Metrics, name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic in handler", "route", name, "panic", fmt.Sprint(p))
+				if !sw.wrote {
+					s.fail(sw, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			m.observe(sw.code(), time.Since(start))
+		}()
+		var user string
+		if !rt.public {
+			var err error
+			if user, err = s.authenticate(r); err != nil {
+				s.fail(sw, r, err)
+				return
+			}
+		}
+		if err := rt.handle(s, sw, r, user); err != nil {
+			s.fail(sw, r, err)
+		}
+	})
+}
+
+// unmatched answers requests no route takes: 405 when the path exists with
+// other methods, else 404, both as problems.
+func (s *server) unmatched(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	if _, pattern := s.paths.Handler(r); pattern != "" {
+		sw.Header().Set("Allow", s.allow[pattern])
+		s.fail(sw, r, &Problem{Status: http.StatusMethodNotAllowed, Detail: fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, s.allow[pattern])})
+	} else {
+		s.fail(sw, r, &Problem{Status: http.StatusNotFound, Detail: "no such route"})
+	}
+	s.notFound.observe(sw.code(), time.Since(start))
+}
+
+func (s *server) authenticate(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", fmt.Errorf("no Authorization header: %w", auth.ErrUnauthenticated)
+	}
+	if s.opts.Authenticator == nil {
+		return "", errors.New("api: no authenticator configured")
+	}
+	if user, ok := s.authc.get(h); ok {
+		return user, nil
+	}
+	user, err := s.opts.Authenticator.Authenticate(r.Context(), h)
+	if err != nil {
+		return "", err
+	}
+	// Only API keys are cached: a JWT carries its own expiry, and checking
+	// its signature costs less than the key lookup the cache saves.
+	if _, cred, _ := strings.Cut(h, " "); strings.HasPrefix(strings.TrimSpace(cred), auth.KeyPrefix) {
+		s.authc.put(h, user)
+	}
+	return user, nil
+}
+
+// statusWriter remembers the status code written, for metrics and so that
+// a panic after the header is out does not write a second one.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		w.wrote = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status = http.StatusOK
+		w.wrote = true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+func (s *server) metrics(w http.ResponseWriter, r *http.Request, _ string) error {
+	s.promh.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *server) files(w http.ResponseWriter, r *http.Request, _ string) error {
+	if s.opts.FilesHandler == nil {
+		return &Problem{Status: http.StatusNotFound, Detail: "files are not served here"}
+	}
+	s.opts.FilesHandler.ServeHTTP(w, r)
+	return nil
+}

@@ -1,0 +1,136 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// maxJSONBody caps a JSON request body (413 past it).
+const maxJSONBody = 1 << 20
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readJSONBody reads a JSON request body of at most maxJSONBody bytes. The
+// caller returns buf to bufPool once done with its bytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, &Problem{Status: http.StatusUnsupportedMediaType, Detail: "the body must be application/json",
+				Errors: []FieldError{{Field: "Content-Type", Message: "must be application/json"}}}
+		}
+	}
+	if r.ContentLength > maxJSONBody {
+		return nil, &http.MaxBytesError{Limit: maxJSONBody}
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		putBuf(buf)
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, err
+		}
+		return nil, invalid(fieldError("body", "could not be read: %v", err))
+	}
+	return buf, nil
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 { // keep small buffers only
+		bufPool.Put(b)
+	}
+}
+
+// decodeStrict decodes one JSON value from data into v, refusing unknown
+// fields and anything after the value. Errors name the JSON path, under
+// prefix ("" at the root of the body).
+func decodeStrict(data []byte, prefix string, v any) *Problem {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	root := prefix
+	if root == "" {
+		root = "body"
+	}
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case errors.As(err, &typeErr):
+			field := jsonPath(prefix, typeErr.Field)
+			if field == "" {
+				return invalid(fieldError(root, "must be a JSON object"))
+			}
+			return invalid(fieldError(field, "must be %s, not %s", expected(typeErr.Type), typeErr.Value))
+		case errors.As(err, &syntaxErr):
+			return invalid(fieldError(root, "not valid JSON: %v", syntaxErr))
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return invalid(fieldError(root, "the JSON is empty or cut short"))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalid(fieldError(jsonPath(prefix, name), "unknown field"))
+		default:
+			return invalid(fieldError(root, "not valid JSON: %v", err))
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return invalid(fieldError(root, "unexpected data after the JSON object"))
+	}
+	return nil
+}
+
+// jsonPath joins prefix and a Go decoder field path, dropping the names of
+// embedded Go structs (they start with a capital letter; JSON names here
+// never do).
+func jsonPath(prefix, goPath string) string {
+	out := prefix
+	for seg := range strings.SplitSeq(goPath, ".") {
+		if seg == "" || (seg[0] >= 'A' && seg[0] <= 'Z') {
+			continue
+		}
+		if out != "" {
+			out += "."
+		}
+		out += seg
+	}
+	return out
+}
+
+// expected says in words what JSON a Go type takes.
+func expected(t reflect.Type) string {
+	if t == nil {
+		return "another JSON type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map:
+		if t.Elem().Kind() == reflect.String {
+			return "an object of strings"
+		}
+		return "an object"
+	case reflect.Struct:
+		return "an object"
+	}
+	return "another JSON type"
+}

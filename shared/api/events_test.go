@@ -1,0 +1,141 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// sseEvent is one parsed server-sent event.
+type sseEvent struct {
+	id, event, data string
+}
+
+// readEvent reads the next event, skipping comments; io.EOF at the end.
+func readEvent(r *bufio.Reader) (sseEvent, error) {
+	var ev sseEvent
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ev, err
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case line == "":
+			if ev.event != "" {
+				return ev, nil
+			}
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "id: "):
+			ev.id = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			ev.event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.data = strings.TrimPrefix(line, "data: ")
+		}
+	}
+}
+
+func openStream(t *testing.T, srv *httptest.Server, key, path string, header map[string]string) *http.Response {
+	t.Helper()
+	hr, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+key)
+	for k, v := range header {
+		hr.Header.Set(k, v)
+	}
+	resp, err := srv.Client().Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// The stream sends the queued event, then the canceled one, and closes.
+func TestEventStream(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t, withOptions(func(o *Options) { o.HeartbeatInterval = 50 * time.Millisecond }))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tk := submitImage(t, h, b.keyA, "stream me")
+
+	resp := openStream(t, srv, b.keyA, Prefix+"/tasks/"+tk.ID+"/events", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream answer %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	r := bufio.NewReader(resp.Body)
+	ev, err := readEvent(r)
+	if err != nil || ev.event != string(task.EventTaskQueued) || ev.id != "1" {
+		t.Fatalf("first event %+v, %v", ev, err)
+	}
+	// Heartbeats keep an idle stream alive.
+	line := ""
+	for !strings.HasPrefix(line, ":") {
+		if line, err = r.ReadString('\n'); err != nil {
+			t.Fatalf("waiting for a heartbeat: %v", err)
+		}
+	}
+
+	wantStatus(t, do(t, h, req{method: "POST", path: Prefix + "/tasks/" + tk.ID + "/cancel", key: b.keyA}), http.StatusOK)
+	ev, err = readEvent(r)
+	if err != nil || ev.event != string(task.EventTaskCanceled) || ev.id != "2" {
+		t.Fatalf("second event %+v, %v", ev, err)
+	}
+	var got task.Task
+	if err := json.Unmarshal([]byte(ev.data), &got); err != nil || got.Status != task.StatusCanceled || got.ID != tk.ID {
+		t.Fatalf("event data %s: %v", ev.data, err)
+	}
+	if _, err := readEvent(r); err != io.EOF {
+		t.Fatalf("the stream goes on after a terminal event: %v", err)
+	}
+
+	// A stream of an ended task replays and closes at once; after the
+	// last event it closes without sending any.
+	tests := map[string]struct {
+		path   string
+		header map[string]string
+		want   []string
+	}{
+		"replay":               {"/events", nil, []string{"task.queued", "task.canceled"}},
+		"after 1":              {"/events?after=1", nil, []string{"task.canceled"}},
+		"Last-Event-ID 1":      {"/events", map[string]string{"Last-Event-ID": "1"}, []string{"task.canceled"}},
+		"after the last event": {"/events?after=2", nil, nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resp := openStream(t, srv, b.keyA, Prefix+"/tasks/"+tk.ID+tc.path, tc.header)
+			r := bufio.NewReader(resp.Body)
+			var names []string
+			for {
+				ev, err := readEvent(r)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, ev.event)
+			}
+			if strings.Join(names, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("events %q, want %q", names, tc.want)
+			}
+		})
+	}
+	t.Run("bad after", func(t *testing.T) {
+		t.Parallel()
+		wantProblem(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + tk.ID + "/events?after=x", key: b.keyA}), http.StatusBadRequest, "after")
+		wantProblem(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + tk.ID + "/events", key: b.keyA,
+			header: map[string]string{"Last-Event-ID": "-3"}}), http.StatusBadRequest, "Last-Event-ID")
+	})
+}

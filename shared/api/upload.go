@@ -1,0 +1,160 @@
+package api
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// multipartSlack is what a multipart body may carry beyond the file: its
+// boundaries, part headers and small other fields.
+const multipartSlack = 64 << 10
+
+// watchReader remembers the first read error that is not io.EOF, so that
+// the client's faults (a body over the limit, a malformed multipart
+// stream) are told from the blob store's.
+type watchReader struct {
+	r   io.Reader
+	err error
+}
+
+func (w *watchReader) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	if err != nil && err != io.EOF && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// upload stores a file: multipart/form-data with the file in field "file"
+// (streamed, never held in memory whole), or any other body as the file
+// itself with its Content-Type. 201 with the upload.
+func (s *server) upload(w http.ResponseWriter, r *http.Request, user string) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	limit := s.app.Limits().UploadMaxBytes
+	if r.ContentLength > limit+multipartSlack {
+		return app.ErrUploadTooLarge
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, params, mterr := mime.ParseMediaType(ct)
+	if ct != "" && mterr != nil {
+		return &Problem{Status: http.StatusUnsupportedMediaType, Detail: "the Content-Type cannot be parsed",
+			Errors: []FieldError{{Field: "Content-Type", Message: "is not a media type"}}}
+	}
+	hasher := newRequestHash(r)
+	body := &watchReader{r: io.TeeReader(http.MaxBytesReader(w, r.Body, limit+multipartSlack), hasher)}
+	sum := func() (string, error) {
+		if _, err := io.Copy(io.Discard, body); err != nil { // the rest, if any, is hashed too
+			return "", clientBodyError(err)
+		}
+		return hex.EncodeToString(hasher.Sum(nil)), nil
+	}
+
+	idem := idempotent{user: user, key: key}
+	if key != "" {
+		rec, err := s.app.Store().GetIdempotency(r.Context(), user, key)
+		switch {
+		case err == nil:
+			if idem.hash, err = sum(); err != nil {
+				return err
+			}
+			if rec.RequestHash != idem.hash {
+				return reusedKey()
+			}
+			idem.stored = rec
+			idem.replay(w)
+			return nil
+		case !errors.Is(err, task.ErrNotFound):
+			return err
+		}
+	}
+
+	var up app.Upload
+	if mt == "multipart/form-data" {
+		up, err = s.storeMultipart(r, user, body, params["boundary"])
+	} else {
+		up, err = s.app.StoreUpload(r.Context(), user, ct, body)
+		if err != nil && body.err != nil && !errors.Is(err, app.ErrUploadTooLarge) {
+			err = clientBodyError(body.err)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if idem.hash, err = sum(); err != nil {
+		s.dropUpload(r, user, up.ID)
+		return err
+	}
+	if up.SizeBytes == 0 {
+		s.dropUpload(r, user, up.ID)
+		return invalid(fieldError("file", "is empty"))
+	}
+	out, err := json.Marshal(up)
+	if err != nil {
+		s.dropUpload(r, user, up.ID)
+		return fmt.Errorf("encode upload: %w", err)
+	}
+	replayed, err := idem.remember(s, w, r, idem.record(s, http.StatusCreated, "", out))
+	if replayed || err != nil {
+		s.dropUpload(r, user, up.ID) // the first request's upload stands
+		return err
+	}
+	writeBody(w, http.StatusCreated, "application/json", out)
+	return nil
+}
+
+// storeMultipart stores the part named "file", skipping the others.
+func (s *server) storeMultipart(r *http.Request, user string, body *watchReader, boundary string) (app.Upload, error) {
+	if boundary == "" {
+		return app.Upload{}, invalid(fieldError("Content-Type", "multipart/form-data needs a boundary"))
+	}
+	mr := multipart.NewReader(body, boundary)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return app.Upload{}, invalid(fieldError("file", "is required: send the file in the multipart field \"file\""))
+		}
+		if err != nil {
+			return app.Upload{}, clientBodyError(err)
+		}
+		if part.FormName() != "file" {
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return app.Upload{}, clientBodyError(err)
+			}
+			continue
+		}
+		pr := &watchReader{r: part}
+		up, err := s.app.StoreUpload(r.Context(), user, part.Header.Get("Content-Type"), pr)
+		if err != nil && pr.err != nil && !errors.Is(err, app.ErrUploadTooLarge) {
+			err = clientBodyError(pr.err)
+		}
+		return up, err
+	}
+}
+
+// clientBodyError maps a failure to read the request body: over the size
+// limit is 413, anything else (malformed, cut short) is 400.
+func clientBodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return app.ErrUploadTooLarge
+	}
+	return invalid(fieldError("body", "could not be read: %v", err))
+}
+
+func (s *server) dropUpload(r *http.Request, user, id string) {
+	if err := s.app.DeleteUpload(r.Context(), user, id); err != nil {
+		s.log.WarnContext(r.Context(), "drop an upload that was not kept", "upload_id", id, "err", err)
+	}
+}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -206,6 +209,10 @@ func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
 			t.Errorf("batch %s after the restart has %d tasks, want %d", id, len(b.TaskIDs), batchSize)
 		}
 	}
+	// /metrics agrees: at least one message per acknowledged task.
+	if depth := queueDepth(t, srv.URL); depth < len(ack) {
+		t.Errorf("mediatasks_queue_depth sums to %d, want at least %d", depth, len(ack))
+	}
 	if code, _ := srv.stop(syscall.SIGTERM, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
@@ -269,4 +276,37 @@ func queuedTaskMessages(t *testing.T, data string, limit int) map[string]queue.D
 	}
 	t.Fatalf("the task queue holds more than %d messages", limit)
 	return nil
+}
+
+// queueDepth sums mediatasks_queue_depth over priorities and states.
+func queueDepth(t *testing.T, base string) int {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", resp.StatusCode)
+	}
+	sum, seen := 0.0, 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "mediatasks_queue_depth{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		sum += v
+		seen++
+	}
+	if seen == 0 {
+		t.Fatal("/metrics has no mediatasks_queue_depth")
+	}
+	return int(sum)
 }

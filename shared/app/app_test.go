@@ -1,0 +1,374 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// clock is a settable time source shared by the app and its adapters.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// recordingRunner is a workflow runner that remembers what it was asked.
+type recordingRunner struct {
+	mu      sync.Mutex
+	started map[string]int
+	stopped []string
+	fail    atomic.Bool
+}
+
+func (r *recordingRunner) Start(_ context.Context, t *task.Task) error {
+	if r.fail.Load() {
+		return errors.New("engine unavailable")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started[t.ID]++
+	return nil
+}
+
+func (r *recordingRunner) Stop(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = append(r.stopped, id)
+	return nil
+}
+
+func (r *recordingRunner) starts(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started[id]
+}
+
+type bundle struct {
+	app    *app.App
+	store  *sqlitestore.Store
+	queue  *sqlitequeue.Queue
+	clock  *clock
+	runner *recordingRunner
+}
+
+func setup(t *testing.T, withRunner bool) bundle {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlitedb.Open(filepath.Join(dir, "app.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqlitequeue.New(ctx, db, "tasks", sqlitequeue.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bundle{store: st, queue: q, clock: clk, runner: &recordingRunner{started: map[string]int{}}}
+	deps := app.Deps{Store: st, Keys: st, Tasks: q, Blobs: blobs, Now: clk.Now,
+		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2}}
+	if withRunner {
+		deps.Runner = b.runner
+	}
+	if b.app, err = app.New(deps); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func imageSpec(p task.Priority) app.TaskSpec {
+	return app.TaskSpec{Type: task.TypeImageGeneration, Input: json.RawMessage(`{"prompt":"a fox"}`), Priority: p}
+}
+
+// receiveTaskIDs takes every visible message and returns their task ids.
+func receiveTaskIDs(t *testing.T, q queue.Queue) []string {
+	t.Helper()
+	var ids []string
+	for {
+		ds, err := q.Receive(context.Background(), queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			return ids
+		}
+		for _, d := range ds {
+			var m struct {
+				TaskID string `json:"task_id"`
+			}
+			if err := json.Unmarshal(d.Body, &m); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.TaskID)
+			if err := q.Delete(context.Background(), d.Receipt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestSubmitStoresTaskAndSendsItsMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityHigh), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusQueued || got.Priority != task.PriorityHigh || got.Version != 1 {
+		t.Fatalf("stored task = %+v", got)
+	}
+	evs, err := b.app.Events(ctx, "alice", tk.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != task.EventTaskQueued {
+		t.Fatalf("events = %+v", evs)
+	}
+	if ids := receiveTaskIDs(t, b.queue); len(ids) != 1 || ids[0] != tk.ID {
+		t.Fatalf("queued messages = %v, want [%s]", ids, tk.ID)
+	}
+	if _, err := b.app.GetTask(ctx, "bob", tk.ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("another user's read: err = %v, want not found", err)
+	}
+}
+
+func TestSubmitBatchIsAllOrNothingAndCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	specs := []app.TaskSpec{imageSpec(task.PriorityLow), imageSpec(task.PriorityNormal), imageSpec(task.PriorityHigh)}
+	s, err := b.app.SubmitBatch(ctx, "alice", app.BatchSpec{Tasks: specs}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Batch.TaskIDs) != 3 || s.Batch.Counts[task.StatusQueued] != 3 {
+		t.Fatalf("batch = %+v", s.Batch)
+	}
+	if ids := receiveTaskIDs(t, b.queue); len(ids) != 3 {
+		t.Fatalf("messages = %d, want 3", len(ids))
+	}
+	_, err = b.app.SubmitBatch(ctx, "alice", app.BatchSpec{Tasks: make([]app.TaskSpec, 51)}, nil)
+	if !errors.Is(err, app.ErrBatchSize) {
+		t.Fatalf("batch of 51: err = %v, want ErrBatchSize", err)
+	}
+	for _, id := range s.Batch.TaskIDs {
+		if _, err := b.app.Cancel(ctx, "alice", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.app.GetBatch(ctx, "alice", s.Batch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.BatchCompleted || got.Counts[task.StatusCanceled] != 3 || got.Counts[task.StatusQueued] != 0 {
+		t.Fatalf("batch after cancels = %+v", got)
+	}
+}
+
+func TestCancelStopsTheWorkflowOnceAndRefusesAnEndedTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.app.Cancel(ctx, "bob", tk.ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("cancel by another user: err = %v", err)
+	}
+	got, err := b.app.Cancel(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCanceled || got.CompletedAt == nil || got.Error == nil || got.Error.Code != "canceled" {
+		t.Fatalf("canceled task = %+v", got)
+	}
+	if _, err := b.app.Cancel(ctx, "alice", tk.ID); !errors.Is(err, task.ErrTerminal) {
+		t.Fatalf("second cancel: err = %v, want ErrTerminal", err)
+	}
+	if len(b.runner.stopped) != 1 || b.runner.stopped[0] != tk.ID {
+		t.Fatalf("stopped = %v", b.runner.stopped)
+	}
+}
+
+func TestDispatcherStartsEachQueuedTaskOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var ids []string
+	for i := range 20 {
+		tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.Priorities[i%3]), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	// A canceled task's message is dropped without a start.
+	if _, err := b.app.Cancel(ctx, "alice", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { b.app.RunDispatcher(ctx); close(done) }()
+	waitFor(t, func() bool {
+		st, err := b.queue.Stats(ctx)
+		return err == nil && total(st.Visible)+total(st.InFlight) == 0
+	})
+	cancel()
+	<-done
+	if n := b.runner.starts(ids[0]); n != 0 {
+		t.Fatalf("canceled task started %d times", n)
+	}
+	for _, id := range ids[1:] {
+		if n := b.runner.starts(id); n != 1 {
+			t.Fatalf("task %s started %d times, want 1", id, n)
+		}
+	}
+}
+
+func TestDispatcherLeavesTheMessageWhenTheRunnerFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.runner.fail.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { b.app.RunDispatcher(ctx); close(done) }()
+	waitFor(t, func() bool {
+		st, err := b.queue.Stats(ctx)
+		return err == nil && total(st.InFlight) == 1
+	})
+	cancel()
+	<-done
+	st, err := b.queue.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total(st.Visible)+total(st.InFlight) != 1 {
+		t.Fatalf("queue after a failed start = %+v, want the message kept", st)
+	}
+}
+
+func TestSweeperResendsAQueuedTaskWhoseMessageWasLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityLow), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receiveTaskIDs(t, b.queue) // the message is lost
+	b.app.Sweep(ctx)
+	if ids := receiveTaskIDs(t, b.queue); len(ids) != 0 {
+		t.Fatalf("a fresh task was re-sent: %v", ids)
+	}
+	b.clock.Add(2 * time.Minute)
+	b.app.Sweep(ctx)
+	if ids := receiveTaskIDs(t, b.queue); len(ids) != 1 || ids[0] != tk.ID {
+		t.Fatalf("re-sent = %v, want [%s]", ids, tk.ID)
+	}
+	// Touched: the next sweep within RequeueAfter sends nothing more.
+	b.app.Sweep(ctx)
+	if ids := receiveTaskIDs(t, b.queue); len(ids) != 0 {
+		t.Fatalf("re-sent twice: %v", ids)
+	}
+	got, err := b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusQueued {
+		t.Fatalf("status = %s", got.Status)
+	}
+}
+
+func TestWaitTerminalWakesOnAChange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		b.app.Cancel(ctx, "alice", tk.ID)
+	}()
+	got, err := b.app.WaitTerminal(ctx, "alice", tk.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCanceled {
+		t.Fatalf("status = %s, want canceled", got.Status)
+	}
+	// Without a change it answers the task as it is when the wait ends.
+	tk2, _ := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	got, err = b.app.WaitTerminal(ctx, "alice", tk2.ID, 10*time.Millisecond)
+	if err != nil || got.Status != task.StatusQueued {
+		t.Fatalf("wait without change = %v, %v", got, err)
+	}
+}
+
+func TestHealthReportsComponents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	h := b.app.Health(context.Background())
+	if !h.OK || h.Components["store"].Status != "up" || h.Components["queue"].Status != "up" ||
+		h.Components["blobs"].Status != "up" || h.Components["workers"].Status != "idle" {
+		t.Fatalf("health = %+v", h)
+	}
+}
+
+func total(m map[task.Priority]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

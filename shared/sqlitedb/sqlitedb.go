@@ -70,6 +70,9 @@ func Open(path string, opts Options) (*DB, error) {
 		"synchronous(" + opts.Synchronous + ")",
 		"busy_timeout(10000)",
 		"foreign_keys(ON)",
+		// Grouped writes run in savepoints, whose undo pages would
+		// otherwise go to a temporary file: a write syscall per page.
+		"temp_store(MEMORY)",
 	} {
 		pragmas.Add("_pragma", p)
 	}
@@ -248,6 +251,17 @@ func (db *DB) Migrate(ctx context.Context, component string, steps []string) err
 		}
 		return nil
 	})
+}
+
+// PrepareWrite prepares a statement on the write connection once, for
+// writes that run it often: inside Write, tx.Stmt(stmt) reuses the compiled
+// statement instead of compiling the SQL again on every call.
+func (db *DB) PrepareWrite(ctx context.Context, query string) (*sql.Stmt, error) {
+	stmt, err := db.write.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare write: %w", err)
+	}
+	return stmt, nil
 }
 
 // Ping checks both connections.

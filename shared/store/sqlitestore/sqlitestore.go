@@ -1,0 +1,201 @@
+// Package sqlitestore keeps task records, batches, events, idempotency
+// records and API keys in the embedded SQLite database: the task.Store and
+// auth.KeyStore of the one-machine runtime.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+var (
+	_ task.Store    = (*Store)(nil)
+	_ auth.KeyStore = (*Store)(nil)
+)
+
+// component names this package's schema in the shared database.
+const component = "store"
+
+// migrations are append-only: a released step is never edited.
+var migrations = []string{
+	`CREATE TABLE tasks (
+		id             TEXT PRIMARY KEY,
+		user_id        TEXT NOT NULL,
+		task_type      TEXT NOT NULL,
+		status         TEXT NOT NULL,
+		progress       REAL NOT NULL,
+		priority       TEXT NOT NULL,
+		input          TEXT,
+		output         TEXT,
+		error          TEXT,
+		provider       TEXT NOT NULL,
+		attempts       INTEGER NOT NULL,
+		batch_id       TEXT,
+		metadata       TEXT,
+		webhook_url    TEXT NOT NULL,
+		webhook_events TEXT,
+		created_at     INTEGER NOT NULL,
+		updated_at     INTEGER NOT NULL,
+		started_at     INTEGER,
+		completed_at   INTEGER,
+		version        INTEGER NOT NULL
+	)`,
+	`CREATE INDEX tasks_by_user ON tasks (user_id, created_at DESC, id DESC)`,
+	`CREATE INDEX tasks_by_user_status ON tasks (user_id, status, created_at DESC, id DESC)`,
+	`CREATE INDEX tasks_by_user_type ON tasks (user_id, task_type, created_at DESC, id DESC)`,
+	// batch_id is NULL for tasks outside a batch, so they cost this index nothing.
+	`CREATE INDEX tasks_by_user_batch ON tasks (user_id, batch_id, created_at DESC, id DESC) WHERE batch_id IS NOT NULL`,
+	`CREATE INDEX tasks_queued ON tasks (updated_at, id) WHERE status = 'queued'`,
+	`CREATE TABLE batches (
+		id             TEXT PRIMARY KEY,
+		user_id        TEXT NOT NULL,
+		task_ids       TEXT NOT NULL,
+		status         TEXT NOT NULL,
+		counts         TEXT NOT NULL,
+		webhook_url    TEXT NOT NULL,
+		webhook_events TEXT,
+		created_at     INTEGER NOT NULL,
+		updated_at     INTEGER NOT NULL,
+		completed_at   INTEGER,
+		version        INTEGER NOT NULL
+	)`,
+	`CREATE TABLE events (
+		subject_id TEXT NOT NULL,
+		seq        INTEGER NOT NULL,
+		id         TEXT NOT NULL,
+		user_id    TEXT NOT NULL,
+		type       TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		data       TEXT NOT NULL,
+		PRIMARY KEY (subject_id, seq)
+	)`,
+	`CREATE TABLE idempotency_records (
+		user_id      TEXT NOT NULL,
+		key          TEXT NOT NULL,
+		request_hash TEXT NOT NULL,
+		status_code  INTEGER NOT NULL,
+		headers      TEXT,
+		body         BLOB,
+		created_at   INTEGER NOT NULL,
+		expires_at   INTEGER NOT NULL,
+		PRIMARY KEY (user_id, key)
+	)`,
+	`CREATE INDEX idempotency_records_by_expiry ON idempotency_records (expires_at)`,
+	`CREATE TABLE api_keys (
+		id         TEXT PRIMARY KEY,
+		user_id    TEXT NOT NULL,
+		hash       TEXT NOT NULL UNIQUE,
+		created_at INTEGER NOT NULL
+	)`,
+}
+
+// Options tune New.
+type Options struct {
+	// Now is the clock (default time.Now): it decides which idempotency
+	// records have expired and stamps batch changes.
+	Now func() time.Time
+}
+
+// Store is the SQLite task store. It is safe for concurrent use.
+type Store struct {
+	db  *sqlitedb.DB
+	now func() time.Time
+
+	// Statements of the submit and update paths, prepared once on the
+	// writer: compiling them costs about as much as running them.
+	insertTask     *sql.Stmt
+	updateTask     *sql.Stmt
+	insertEvent    *sql.Stmt
+	putIdempotency *sql.Stmt
+}
+
+// New applies the store's migrations to db and returns the store.
+func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := db.Migrate(ctx, component, migrations); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	s := &Store{db: db, now: opts.Now}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&s.insertTask, insertTaskSQL}, {&s.updateTask, updateTaskSQL}, {&s.insertEvent, insertEventSQL}, {&s.putIdempotency, putIdempotencySQL}} {
+		stmt, err := db.PrepareWrite(ctx, p.query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite store: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return s, nil
+}
+
+// Ping checks that the database answers reads and writes.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.Ping(ctx); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+// isConstraint reports whether err is SQLite refusing a duplicate primary
+// key or unique value.
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
+}
+
+// Times are stored as Unix nanoseconds (UTC): compact, and they sort.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func nullNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func fromNullNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

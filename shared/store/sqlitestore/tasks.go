@@ -1,0 +1,404 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+const taskColumns = `id, user_id, task_type, status, progress, priority, input, output, error,
+	provider, attempts, batch_id, metadata, webhook_url, webhook_events,
+	created_at, updated_at, started_at, completed_at, version`
+
+const insertTaskSQL = `INSERT INTO tasks (` + taskColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// updateTaskSQL leaves id, user_id, task_type, batch_id and created_at
+// alone: they never change after submit.
+const updateTaskSQL = `UPDATE tasks SET status = ?, progress = ?, priority = ?, input = ?,
+	output = ?, error = ?, provider = ?, attempts = ?, metadata = ?, webhook_url = ?,
+	webhook_events = ?, updated_at = ?, started_at = ?, completed_at = ?, version = ?
+	WHERE id = ? AND version = ? AND status NOT IN ('completed', 'failed', 'canceled')`
+
+const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, created_at, data)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// taskRow is a task encoded for its row. Encoding happens before the
+// write, so that the single writer spends its time in SQLite only.
+type taskRow struct {
+	input, output, errorJSON, metadata, webhookEvents any
+}
+
+func encodeTask(t *task.Task) (taskRow, error) {
+	var r taskRow
+	if len(t.Input) > 0 {
+		r.input = string(t.Input)
+	}
+	var err error
+	if t.Output != nil {
+		if r.output, err = jsonText(t.Output); err != nil {
+			return r, fmt.Errorf("encode output: %w", err)
+		}
+	}
+	if t.Error != nil {
+		if r.errorJSON, err = jsonText(t.Error); err != nil {
+			return r, fmt.Errorf("encode error: %w", err)
+		}
+	}
+	if t.Metadata != nil {
+		if r.metadata, err = jsonText(t.Metadata); err != nil {
+			return r, fmt.Errorf("encode metadata: %w", err)
+		}
+	}
+	if t.WebhookEvents != nil {
+		if r.webhookEvents, err = jsonText(t.WebhookEvents); err != nil {
+			return r, fmt.Errorf("encode webhook events: %w", err)
+		}
+	}
+	return r, nil
+}
+
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func (r taskRow) insertArgs(t *task.Task) []any {
+	return []any{
+		t.ID, t.UserID, string(t.Type), string(t.Status), t.Progress, string(t.Priority),
+		r.input, r.output, r.errorJSON, t.Provider, t.Attempts, nullString(t.BatchID),
+		r.metadata, t.WebhookURL, r.webhookEvents,
+		nanos(t.CreatedAt), nanos(t.UpdatedAt), nullNanos(t.StartedAt), nullNanos(t.CompletedAt), t.Version,
+	}
+}
+
+func (r taskRow) updateArgs(next *task.Task, prevVersion int64) []any {
+	return []any{
+		string(next.Status), next.Progress, string(next.Priority), r.input,
+		r.output, r.errorJSON, next.Provider, next.Attempts, r.metadata, next.WebhookURL,
+		r.webhookEvents, nanos(next.UpdatedAt), nullNanos(next.StartedAt), nullNanos(next.CompletedAt), next.Version,
+		next.ID, prevVersion,
+	}
+}
+
+func eventArgs(e task.Event) []any {
+	return []any{e.SubjectID, e.Seq, e.ID, e.UserID, string(e.Type), nanos(e.CreatedAt), string(e.Data)}
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTask(row scanner) (*task.Task, error) {
+	var (
+		t                                                  task.Task
+		typ, status, priority                              string
+		input, output, errorJSON, batchID, metadata, hooks sql.NullString
+		createdAt, updatedAt                               int64
+		startedAt, completedAt                             sql.NullInt64
+	)
+	err := row.Scan(&t.ID, &t.UserID, &typ, &status, &t.Progress, &priority, &input, &output, &errorJSON,
+		&t.Provider, &t.Attempts, &batchID, &metadata, &t.WebhookURL, &hooks,
+		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version)
+	if err != nil {
+		return nil, err
+	}
+	t.Type, t.Status, t.Priority = task.Type(typ), task.Status(status), task.Priority(priority)
+	if input.Valid {
+		t.Input = json.RawMessage(input.String)
+	}
+	t.BatchID = batchID.String
+	t.CreatedAt, t.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
+	t.StartedAt, t.CompletedAt = fromNullNanos(startedAt), fromNullNanos(completedAt)
+	for _, field := range []struct {
+		text sql.NullString
+		dst  any
+	}{{output, &t.Output}, {errorJSON, &t.Error}, {metadata, &t.Metadata}, {hooks, &t.WebhookEvents}} {
+		if !field.text.Valid {
+			continue
+		}
+		if err := json.Unmarshal([]byte(field.text.String), field.dst); err != nil {
+			return nil, fmt.Errorf("decode task %s: %w", t.ID, err)
+		}
+	}
+	return &t, nil
+}
+
+// Create stores the submit's tasks, batch, events and idempotency record in
+// one transaction.
+func (s *Store) Create(ctx context.Context, c task.Creation) error {
+	what := creationName(c)
+	rows := make([]taskRow, len(c.Tasks))
+	for i, t := range c.Tasks {
+		var err error
+		if rows[i], err = encodeTask(t); err != nil {
+			return fmt.Errorf("create %s: task %s: %w", what, t.ID, err)
+		}
+	}
+	var batch *batchRow
+	if c.Batch != nil {
+		b, err := encodeBatch(c.Batch)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", what, err)
+		}
+		batch = &b
+	}
+	var idem *idempotencyRow
+	if c.Idempotency != nil {
+		r, err := encodeIdempotency(c.Idempotency)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", what, err)
+		}
+		idem = &r
+	}
+	now := s.now()
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		// The idempotency record goes first: a retried request learns that
+		// its key is taken rather than that its ids are.
+		if idem != nil {
+			if err := putIdempotency(tx, s.putIdempotency, *idem, now); err != nil {
+				return err
+			}
+		}
+		if batch != nil {
+			if _, err := tx.Exec(insertBatchSQL, batch.insertArgs(c.Batch)...); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("batch %s: %w", c.Batch.ID, task.ErrDuplicateID)
+				}
+				return fmt.Errorf("insert batch %s: %w", c.Batch.ID, err)
+			}
+		}
+		if len(c.Tasks) > 0 {
+			insert := tx.Stmt(s.insertTask)
+			for i, t := range c.Tasks {
+				if _, err := insert.Exec(rows[i].insertArgs(t)...); err != nil {
+					if isConstraint(err) {
+						return fmt.Errorf("task %s: %w", t.ID, task.ErrDuplicateID)
+					}
+					return fmt.Errorf("insert task %s: %w", t.ID, err)
+				}
+			}
+		}
+		return insertEvents(tx, s.insertEvent, c.Events)
+	})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", what, err)
+	}
+	return nil
+}
+
+func creationName(c task.Creation) string {
+	switch {
+	case c.Batch != nil:
+		return "batch " + c.Batch.ID
+	case len(c.Tasks) == 1:
+		return "task " + c.Tasks[0].ID
+	default:
+		return strconv.Itoa(len(c.Tasks)) + " tasks"
+	}
+}
+
+func insertEvents(tx *sql.Tx, prepared *sql.Stmt, events []task.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	insert := tx.Stmt(prepared)
+	for _, e := range events {
+		if _, err := insert.Exec(eventArgs(e)...); err != nil {
+			if isConstraint(err) {
+				return fmt.Errorf("event %s of %s: %w", e.ID, e.SubjectID, task.ErrConflict)
+			}
+			return fmt.Errorf("insert event %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// GetTask returns the task; with a userID, only if that user owns it.
+func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, error) {
+	query := `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
+	args := []any{id}
+	if userID != "" {
+		query += ` AND user_id = ?`
+		args = append(args, userID)
+	}
+	t, err := scanTask(s.db.Read.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get task %s: %w", id, task.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get task %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// UpdateTask writes next over prev if the stored task is still prev and not
+// terminal, with its events and its batch's counters, in one transaction.
+func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ...task.Event) error {
+	if prev == nil || next == nil {
+		return errors.New("update task: prev and next are required")
+	}
+	if next.ID != prev.ID {
+		return fmt.Errorf("update task %s: next is task %s", prev.ID, next.ID)
+	}
+	if next.Version != prev.Version+1 {
+		return fmt.Errorf("update task %s: next version %d, want %d", prev.ID, next.Version, prev.Version+1)
+	}
+	row, err := encodeTask(next)
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", prev.ID, err)
+	}
+	batchID := prev.BatchID
+	moves := batchID != "" && prev.Status != next.Status
+	now := s.now()
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Stmt(s.updateTask).Exec(row.updateArgs(next, prev.Version)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return whyNotUpdated(tx, prev.ID)
+		}
+		if err := insertEvents(tx, s.insertEvent, events); err != nil {
+			return err
+		}
+		if moves {
+			return moveBatch(tx, s.insertEvent, batchID, prev.Status, next.Status, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", prev.ID, err)
+	}
+	return nil
+}
+
+// whyNotUpdated tells apart the three reasons a conditional update matched
+// no row. A terminal task wins over a moved version: retrying cannot help.
+func whyNotUpdated(tx *sql.Tx, id string) error {
+	var status string
+	var version int64
+	err := tx.QueryRow(`SELECT status, version FROM tasks WHERE id = ?`, id).Scan(&status, &version)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return task.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("re-read: %w", err)
+	case task.Status(status).Terminal():
+		return fmt.Errorf("stored status %s: %w", status, task.ErrTerminal)
+	default:
+		return fmt.Errorf("stored version %d: %w", version, task.ErrConflict)
+	}
+}
+
+// Listing pages.
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+// ListTasks returns the user's tasks newest first (ties broken by id,
+// descending), after the cursor's position. An empty userID lists the tasks
+// stored without an owner, not everyone's.
+func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	var b strings.Builder
+	b.WriteString(`SELECT ` + taskColumns + ` FROM tasks WHERE user_id = ?`)
+	args := []any{userID}
+	if f.Status != "" {
+		b.WriteString(` AND status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.Type != "" {
+		b.WriteString(` AND task_type = ?`)
+		args = append(args, string(f.Type))
+	}
+	if f.BatchID != "" {
+		b.WriteString(` AND batch_id = ?`)
+		args = append(args, f.BatchID)
+	}
+	if f.Cursor != "" {
+		createdAt, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return task.Page{}, fmt.Errorf("list tasks: %w", err)
+		}
+		b.WriteString(` AND (created_at, id) < (?, ?)`)
+		args = append(args, createdAt, id)
+	}
+	// One row more than the page tells whether another page follows.
+	b.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
+	args = append(args, limit+1)
+	tasks, err := s.queryTasks(ctx, b.String(), args...)
+	if err != nil {
+		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	page := task.Page{Tasks: tasks}
+	if len(tasks) > limit {
+		page.Tasks = tasks[:limit]
+		last := page.Tasks[limit-1]
+		page.NextCursor = encodeCursor(nanos(last.CreatedAt), last.ID)
+	}
+	return page, nil
+}
+
+func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]*task.Task, error) {
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var tasks []*task.Task
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, rows.Err()
+}
+
+// A cursor is the position of the last task shown: its creation time in
+// Unix nanoseconds and its id, as "nanos.id" in unpadded base64url.
+func encodeCursor(createdAt int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt, 10) + "." + id))
+}
+
+func decodeCursor(cursor string) (int64, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)
+	}
+	at, id, ok := strings.Cut(string(raw), ".")
+	createdAt, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)
+	}
+	return createdAt, id, nil
+}
+
+// StaleQueued returns the oldest queued tasks last updated before the time.
+func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	tasks, err := s.queryTasks(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE status = 'queued' AND updated_at < ? ORDER BY updated_at, id LIMIT ?`,
+		nanos(updatedBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("stale queued tasks: %w", err)
+	}
+	return tasks, nil
+}

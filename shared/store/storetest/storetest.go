@@ -9,6 +9,8 @@
 //   - a cursor that the store did not issue is an error wrapping
 //     task.ErrBadCursor;
 //   - an idempotency record is live while now <= ExpiresAt;
+//   - UpdateTask on a terminal task is ErrTerminal even when prev is also
+//     stale (retrying cannot help), and a refused update appends nothing;
 //   - a new batch stores the Version its creator gave it, and each status
 //     change of one of its tasks bumps it by one (Batch.Move);
 //   - Stats.Counts holds every type with every status, zeros included;

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,6 +65,18 @@ func TestServeFreshDataFolderMakesFirstKey(t *testing.T) {
 	newClient(t, srv.URL, "").mustDo("GET", "/api/v1/media/tasks", nil, http.StatusUnauthorized, nil)
 	newClient(t, srv.URL, "mt_0000").mustDo("GET", "/api/v1/media/tasks", nil, http.StatusUnauthorized, nil)
 	newClient(t, srv.URL, "").mustDo("GET", "/api/v1/media/health", nil, http.StatusOK, nil)
+	// The dashboard is served beside the API, without credentials.
+	for path, want := range map[string]string{"/": "<title>mediatasks</title>", "/app.js": "/api/v1/media"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, body without %q", path, res.StatusCode, want)
+		}
+	}
 
 	var created taskAnswer
 	c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": "a red kite"}, http.StatusAccepted, &created)

@@ -19,6 +19,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/web"
 )
 
 const serveUsage = `mediatasks serve [--addr ADDR] [--data DIR] [--config FILE] [--webhook-allow-private]
@@ -179,11 +180,17 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
 		authn.JWTSecret = []byte(s)
 	}
-	handler := api.New(a, api.Options{
+	apiHandler := api.New(a, api.Options{
 		Authenticator: authn,
 		FilesHandler:  blobs.Handler(),
 		Logger:        log,
 	})
+	// The API owns its prefixes; every other path is the dashboard's.
+	handler := http.NewServeMux()
+	for _, prefix := range []string{api.Prefix + "/", "/metrics", "/files/"} {
+		handler.Handle(prefix, apiHandler)
+	}
+	handler.Handle("/", web.Handler())
 
 	// Requests' contexts derive from baseCtx: cancelling it tells event
 	// streams and long waits to end, so they cannot hold the shutdown.

@@ -849,6 +849,25 @@ func TestHealthStatsMetrics(t *testing.T) {
 	wantStatus(t, rec, http.StatusOK)
 }
 
+// With the store down, health is 503, a problem that carries the state;
+// other routes answer 500 without saying why.
+func TestHealthDown(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t)
+	if err := b.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec := do(t, h, req{method: "GET", path: Prefix + "/health"})
+	p := wantProblem(t, rec, http.StatusServiceUnavailable, "components.store")
+	if p.Health == nil || p.Health.Status != "degraded" || p.Health.Components["store"].Status != "down" {
+		t.Fatalf("health %+v", p.Health)
+	}
+	rec = do(t, h, req{method: "GET", path: Prefix + "/stats", key: b.keyA})
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "closed") {
+		t.Fatalf("stats on a closed store: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // Unknown routes and methods are problems too.
 func TestUnmatched(t *testing.T) {
 	t.Parallel()

@@ -58,6 +58,7 @@ func openStream(t *testing.T, srv *httptest.Server, key, path string, header map
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
+	checkResponse(t, "GET", path, resp.StatusCode, resp.Header, nil)
 	return resp
 }
 

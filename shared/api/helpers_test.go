@@ -30,6 +30,7 @@ import (
 // two users' credentials.
 type bundle struct {
 	app       *app.App
+	db        *sqlitedb.DB
 	store     *sqlitestore.Store
 	keyA      string // user "alice"
 	keyB      string // user "bob"
@@ -41,14 +42,26 @@ const (
 	userB = "bob"
 )
 
-type setupOption func(*app.Limits, *Options)
+type setupConfig struct {
+	limits      app.Limits
+	opts        Options
+	synchronous string
+}
+
+type setupOption func(*setupConfig)
 
 func withLimits(f func(*app.Limits)) setupOption {
-	return func(l *app.Limits, _ *Options) { f(l) }
+	return func(c *setupConfig) { f(&c.limits) }
 }
 
 func withOptions(f func(*Options)) setupOption {
-	return func(_ *app.Limits, o *Options) { f(o) }
+	return func(c *setupConfig) { f(&c.opts) }
+}
+
+// withSynchronous sets SQLite's synchronous mode (tests use NORMAL: a
+// commit survives a crash of the process, not of the machine).
+func withSynchronous(mode string) setupOption {
+	return func(c *setupConfig) { c.synchronous = mode }
 }
 
 // setup builds the API over the real SQLite store and queue and the file
@@ -57,7 +70,12 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	db, err := sqlitedb.Open(filepath.Join(dir, "mediatasks.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	secret := []byte("a test secret of thirty-two bytes!")
+	cfg := setupConfig{synchronous: "NORMAL"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	db, err := sqlitedb.Open(filepath.Join(dir, "mediatasks.db"), sqlitedb.Options{Synchronous: cfg.synchronous})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,20 +92,14 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var limits app.Limits
-	secret := []byte("a test secret of thirty-two bytes!")
-	apiOpts := Options{
-		Authenticator: &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now},
-		FilesHandler:  blobs.Handler(),
-	}
-	for _, o := range opts {
-		o(&limits, &apiOpts)
-	}
-	a, err := app.New(app.Deps{Store: st, Keys: st, Tasks: q, Blobs: blobs, Limits: limits})
+	apiOpts := cfg.opts
+	apiOpts.Authenticator = &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now}
+	apiOpts.FilesHandler = blobs.Handler()
+	a, err := app.New(app.Deps{Store: st, Keys: st, Tasks: q, Blobs: blobs, Limits: cfg.limits})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b := &bundle{app: a, store: st, jwtSecret: secret}
+	b := &bundle{app: a, db: db, store: st, jwtSecret: secret}
 	for _, u := range []struct {
 		user string
 		key  *string

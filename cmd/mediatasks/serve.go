@@ -19,6 +19,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/web"
 )
 
@@ -162,7 +163,8 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		return err
 	}
 	a, err := app.New(app.Deps{
-		Store:  d.store,
+		// A task and its queue message commit in one transaction.
+		Store:  sqlitestore.WithQueue{Store: d.store, Queue: tasks},
 		Keys:   d.store,
 		Tasks:  tasks,
 		Blobs:  blobs,

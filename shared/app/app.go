@@ -234,13 +234,20 @@ func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec
 		}
 		c.Idempotency = rec
 	}
-	if err := a.store.Create(ctx, c); err != nil {
-		return Submission{}, fmt.Errorf("submit %d tasks: %w", len(s.Tasks), err)
-	}
-	// The task is stored before its message is sent: a crash in between
-	// leaves a queued task without a message, which the sweeper re-sends.
-	if err := a.enqueue(ctx, s.Tasks...); err != nil {
-		a.log.WarnContext(ctx, "task stored but not yet sent; the sweeper will re-send it", "err", err)
+	if mc, ok := a.store.(MessageCreator); ok {
+		if err := mc.CreateWithMessages(ctx, c, dispatchMessages(s.Tasks)); err != nil {
+			return Submission{}, fmt.Errorf("submit %d tasks: %w", len(s.Tasks), err)
+		}
+	} else {
+		if err := a.store.Create(ctx, c); err != nil {
+			return Submission{}, fmt.Errorf("submit %d tasks: %w", len(s.Tasks), err)
+		}
+		// The tasks are stored before their messages are sent: a crash in
+		// between leaves queued tasks without messages, which the sweeper
+		// re-sends.
+		if err := a.enqueue(ctx, s.Tasks...); err != nil {
+			a.log.WarnContext(ctx, "task stored but not yet sent; the sweeper will re-send it", "err", err)
+		}
 	}
 	for _, t := range s.Tasks {
 		a.Metrics.observeTransition(t.Type, task.StatusQueued)
@@ -254,13 +261,25 @@ type dispatchMessage struct {
 	TaskID string `json:"task_id"`
 }
 
-func (a *App) enqueue(ctx context.Context, tasks ...*task.Task) error {
+// MessageCreator is a store that commits new tasks and their queue
+// messages in one transaction (SQLite, where the queue lives in the
+// store's database). With other stores the App creates the tasks and then
+// sends their messages.
+type MessageCreator interface {
+	CreateWithMessages(ctx context.Context, c task.Creation, msgs []queue.Message) error
+}
+
+func dispatchMessages(tasks []*task.Task) []queue.Message {
 	msgs := make([]queue.Message, 0, len(tasks))
 	for _, t := range tasks {
 		body, _ := json.Marshal(dispatchMessage{TaskID: t.ID}) // cannot fail
 		msgs = append(msgs, queue.Message{Priority: t.Priority, Body: body})
 	}
-	if err := a.tasks.Send(ctx, msgs...); err != nil {
+	return msgs
+}
+
+func (a *App) enqueue(ctx context.Context, tasks ...*task.Task) error {
+	if err := a.tasks.Send(ctx, dispatchMessages(tasks)...); err != nil {
 		return fmt.Errorf("enqueue %d tasks: %w", len(tasks), err)
 	}
 	return nil

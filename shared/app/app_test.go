@@ -73,6 +73,15 @@ type bundle struct {
 
 func setup(t *testing.T, withRunner bool) bundle {
 	t.Helper()
+	return setupWith(t, withRunner, true)
+}
+
+// setupWith builds the app on the SQLite adapters; atomicSubmit commits a
+// task and its message in one transaction, as the server does; without it
+// the app sends the message after the task is stored, as on stores that
+// cannot share a transaction with the queue.
+func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, err := sqlitedb.Open(filepath.Join(dir, "app.db"), sqlitedb.Options{Synchronous: "NORMAL"})
@@ -94,7 +103,11 @@ func setup(t *testing.T, withRunner bool) bundle {
 		t.Fatal(err)
 	}
 	b := bundle{store: st, queue: q, clock: clk, runner: &recordingRunner{started: map[string]int{}}}
-	deps := app.Deps{Store: st, Keys: st, Tasks: q, Blobs: blobs, Now: clk.Now,
+	var store task.Store = st
+	if atomicSubmit {
+		store = sqlitestore.WithQueue{Store: st, Queue: q}
+	}
+	deps := app.Deps{Store: store, Keys: st, Tasks: q, Blobs: blobs, Now: clk.Now,
 		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2}}
 	if withRunner {
 		deps.Runner = b.runner
@@ -138,7 +151,15 @@ func receiveTaskIDs(t *testing.T, q queue.Queue) []string {
 
 func TestSubmitStoresTaskAndSendsItsMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	for name, atomicSubmit := range map[string]bool{"one transaction": true, "store then send": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testSubmit(t, setupWith(t, false, atomicSubmit))
+		})
+	}
+}
+
+func testSubmit(t *testing.T, b bundle) {
 	ctx := context.Background()
 	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityHigh), nil)
 	if err != nil {

@@ -89,6 +89,8 @@ type Queue struct {
 	name string
 	opts Options
 
+	insert *sql.Stmt // prepared once on the writer: sends are a hot path
+
 	mu   sync.Mutex
 	next int           // position in rotation
 	sent chan struct{} // closed and replaced on every Send
@@ -114,7 +116,12 @@ func New(ctx context.Context, db *sqlitedb.DB, name string, opts Options) (*Queu
 	if err := db.Migrate(ctx, "queue", migrations); err != nil {
 		return nil, fmt.Errorf("sqlite queue %s: %w", name, err)
 	}
-	return &Queue{db: db, name: name, opts: opts, sent: make(chan struct{})}, nil
+	insert, err := db.PrepareWrite(ctx, `INSERT INTO queue_messages (id, queue, priority, body, sent_at, visible_at)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite queue %s: %w", name, err)
+	}
+	return &Queue{db: db, name: name, opts: opts, insert: insert, sent: make(chan struct{})}, nil
 }
 
 // Send enqueues msgs in one transaction: all or none.
@@ -122,14 +129,20 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	type row struct {
-		id       string
-		priority task.Priority
-		body     []byte
-		visible  int64
+	if err := q.db.Write(ctx, func(tx *sql.Tx) error { return q.SendTx(tx, msgs...) }); err != nil {
+		return fmt.Errorf("send %d messages to queue %s: %w", len(msgs), q.name, err)
 	}
+	return nil
+}
+
+// SendTx writes messages inside the caller's write transaction, so that
+// they commit (or not) with the caller's other writes: the task store
+// commits new tasks and their messages together this way. Receivers are
+// woken at once; they cannot see the messages before the commit, because
+// their own receive is a write that the single writer runs after it.
+func (q *Queue) SendTx(tx *sql.Tx, msgs ...queue.Message) error {
 	now := q.opts.Now()
-	rows := make([]row, len(msgs))
+	insert := tx.Stmt(q.insert)
 	for i, m := range msgs {
 		p := m.Priority
 		if p == "" {
@@ -145,24 +158,9 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		if body == nil {
 			body = []byte{} // the column is NOT NULL; nil and empty are the same message
 		}
-		rows[i] = row{id: randomHex(16), priority: p, body: body, visible: now.Add(m.Delay).UnixNano()}
-	}
-	err := q.db.Write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.Prepare(`INSERT INTO queue_messages (id, queue, priority, body, sent_at, visible_at)
-			VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
+		if _, err := insert.Exec(randomHex(16), q.name, string(p), body, now.UnixNano(), now.Add(m.Delay).UnixNano()); err != nil {
+			return fmt.Errorf("send to queue %s: message %d: %w", q.name, i, err)
 		}
-		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.Exec(r.id, q.name, string(r.priority), r.body, now.UnixNano(), r.visible); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("send %d messages to queue %s: %w", len(msgs), q.name, err)
 	}
 	q.broadcast()
 	return nil

@@ -133,6 +133,11 @@ func scanTask(row scanner) (*task.Task, error) {
 // Create stores the submit's tasks, batch, events and idempotency record in
 // one transaction.
 func (s *Store) Create(ctx context.Context, c task.Creation) error {
+	return s.create(ctx, c, nil)
+}
+
+// create writes c, and runs also (if any) in the same transaction.
+func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.Tx) error) error {
 	what := creationName(c)
 	rows := make([]taskRow, len(c.Tasks))
 	for i, t := range c.Tasks {
@@ -185,7 +190,13 @@ func (s *Store) Create(ctx context.Context, c task.Creation) error {
 				}
 			}
 		}
-		return insertEvents(tx, s.insertEvent, c.Events)
+		if err := insertEvents(tx, s.insertEvent, c.Events); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", what, err)

@@ -2,8 +2,29 @@
 // the routes the VideoAI clients use (all under /api/v1/media), bearer
 // authentication, per-user rate limits, Idempotency-Key replay, request
 // validation, RFC 9457 problem answers and an embedded OpenAPI 3.1
-// document. The same handler serves the local server and the Lambda
-// functions.
+// document (openapi.json, served at /api/v1/media/openapi.json). The same
+// handler serves the local server and the Lambda functions.
+//
+// Where the product's issue left a choice open:
+//   - image size is one of 256x256, 512x512, 1024x1024 (default),
+//     1792x1024, 1024x1792; a video prompt is 1 to 4000 characters like an
+//     image prompt; metadata holds at most 16 pairs, keys 1 to 64
+//     characters, values at most 512; prompt_optimization.params at most 32
+//     entries; URLs at most 2048 characters.
+//   - field validation is 400 (422 is kept for a reused Idempotency-Key);
+//     a bad Prefer: wait value is a 400 naming "Prefer".
+//   - a batch spends one rate-limit token per task (capped at the bucket's
+//     size); a replayed answer spends none. The batch's webhook_url and
+//     webhook_events apply to its tasks as well.
+//   - Idempotency: submits and batches store their answer in the same
+//     write as the tasks; cancel and uploads store 2xx answers only, after
+//     making them. A replay carries "Idempotent-Replayed: true", and is
+//     the answer as first made (a Prefer: wait answer replays as the 202
+//     stored at creation).
+//   - uploads answer 201; a cancel takes no body or an empty JSON object.
+//   - the user of an API key is cached for 30 s (a deleted key may work
+//     that long); JWTs are checked on every request.
+//   - a 503 from /health is a problem whose "health" member holds the state.
 package api
 
 import (

@@ -95,7 +95,8 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	apiOpts := cfg.opts
 	apiOpts.Authenticator = &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now}
 	apiOpts.FilesHandler = blobs.Handler()
-	a, err := app.New(app.Deps{Store: st, Keys: st, Tasks: q, Blobs: blobs, Limits: cfg.limits})
+	// As the server does: a task and its message commit together.
+	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Keys: st, Tasks: q, Blobs: blobs, Limits: cfg.limits})
 	if err != nil {
 		tb.Fatal(err)
 	}

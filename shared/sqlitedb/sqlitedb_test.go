@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 )
@@ -104,4 +107,47 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The checkpointer beside the writer copies committed pages from the WAL
+// into the database file.
+func TestCheckpointerMovesTheWALIntoTheDatabase(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Migrate(ctx, "test", []string{`CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`}); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSize(t, path)
+	if err := db.Write(ctx, func(tx *sql.Tx) error {
+		for i := range 2000 {
+			if _, err := tx.Exec(`INSERT INTO items (id, v) VALUES (?, ?)`, i, strings.Repeat("x", 200)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(t, path) < before+400_000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes: the WAL was not checkpointed", fileSize(t, path))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

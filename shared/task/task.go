@@ -228,3 +228,28 @@ func cloneAnyMap(m map[string]any) map[string]any {
 	}
 	return c
 }
+
+// MarshalJSON shows every field of the task's API form: optional strings
+// are null rather than absent, metadata is {} rather than null, so that
+// clients can rely on the shape.
+func (t Task) MarshalJSON() ([]byte, error) {
+	type plain Task // without this method
+	metadata := t.Metadata
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	return json.Marshal(struct {
+		plain
+		Provider   *string           `json:"provider"`
+		BatchID    *string           `json:"batch_id"`
+		WebhookURL *string           `json:"webhook_url"`
+		Metadata   map[string]string `json:"metadata"`
+	}{plain(t), nullable(t.Provider), nullable(t.BatchID), nullable(t.WebhookURL), metadata})
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -129,5 +130,39 @@ func TestWebhookEventsDefault(t *testing.T) {
 	tk.WebhookEvents = []task.EventType{task.EventTaskProgress}
 	if !tk.WantsEvent(task.EventTaskProgress) || tk.WantsEvent(task.EventTaskFailed) {
 		t.Fatal("explicit subscription not honoured")
+	}
+}
+
+func TestTaskJSONShowsEveryField(t *testing.T) {
+	t.Parallel()
+	data, err := json.Marshal(newTask())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"id", "task_type", "status", "progress", "priority", "input_data", "output_data", "error",
+		"provider", "attempts", "batch_id", "metadata", "webhook_url", "created_at", "started_at", "completed_at"} {
+		if _, ok := got[f]; !ok {
+			t.Errorf("field %s is missing from %s", f, data)
+		}
+	}
+	if got["provider"] != nil || got["batch_id"] != nil || got["webhook_url"] != nil {
+		t.Errorf("unset optional strings should be null: %s", data)
+	}
+	if m, ok := got["metadata"].(map[string]any); !ok || len(m) != 0 {
+		t.Errorf("metadata = %v, want {}", got["metadata"])
+	}
+	if _, ok := got["user_id"]; ok {
+		t.Error("the owner is shown")
+	}
+	var back task.Task
+	tk := newTask()
+	tk.BatchID, tk.Provider = "b1", "sim"
+	data, _ = json.Marshal(tk)
+	if err := json.Unmarshal(data, &back); err != nil || back.BatchID != "b1" || back.Provider != "sim" {
+		t.Fatalf("round trip = %+v, %v", back, err)
 	}
 }

@@ -393,3 +393,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMetricsShowQueueDepthAndTasksPerStatus(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	for _, p := range []task.Priority{task.PriorityHigh, task.PriorityLow, task.PriorityLow} {
+		if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(p), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := b.app.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			name := f.GetName()
+			for _, l := range m.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[name] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"mediatasks_queue_depth,priority=high,state=visible":                         1,
+		"mediatasks_queue_depth,priority=low,state=visible":                          2,
+		"mediatasks_queue_depth,priority=normal,state=visible":                       0,
+		"mediatasks_tasks,status=queued":                                             3,
+		"mediatasks_tasks,status=completed":                                          0,
+		"mediatasks_task_transitions_total,status=queued,task_type=image_generation": 3,
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+}

@@ -97,6 +97,22 @@ var migrations = []string{
 		hash       TEXT NOT NULL UNIQUE,
 		created_at INTEGER NOT NULL
 	)`,
+	// Tasks per status, for /metrics: kept by triggers in the writes that
+	// change them, so that reading them never scans the tasks.
+	`CREATE TABLE task_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
+	`INSERT INTO task_counts (status, n)
+		SELECT column1, (SELECT count(*) FROM tasks WHERE status = column1)
+		FROM (VALUES ('queued'), ('running'), ('completed'), ('failed'), ('canceled'))`,
+	`CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+		UPDATE task_counts SET n = n + 1 WHERE status = NEW.status;
+	END`,
+	`CREATE TRIGGER task_counts_update AFTER UPDATE OF status ON tasks WHEN OLD.status <> NEW.status BEGIN
+		UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+		UPDATE task_counts SET n = n + 1 WHERE status = NEW.status;
+	END`,
+	`CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+		UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
+	END`,
 }
 
 // Options tune New.

@@ -114,3 +114,52 @@ func BenchmarkCreate(b *testing.B) {
 		})
 	}
 }
+
+// The counts per status follow every create and status change.
+func TestCountByStatus(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, sqlitedb.Options{Synchronous: "NORMAL"})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var tasks []*task.Task
+	for i := range 5 {
+		tk := &task.Task{ID: "count-" + strconv.Itoa(i), UserID: "u" + strconv.Itoa(i%2), Type: task.TypeImageGeneration,
+			Status: task.StatusQueued, Priority: task.PriorityNormal, Input: json.RawMessage(`{}`),
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		tasks = append(tasks, tk)
+	}
+	if err := s.Create(ctx, task.Creation{Tasks: tasks}); err != nil {
+		t.Fatal(err)
+	}
+	move := func(tk *task.Task, to task.Status) {
+		t.Helper()
+		next := tk.Clone()
+		if _, err := next.Transition(to, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateTask(ctx, tk, next); err != nil {
+			t.Fatal(err)
+		}
+		*tk = *next
+	}
+	move(tasks[0], task.StatusRunning)
+	move(tasks[0], task.StatusCompleted)
+	move(tasks[1], task.StatusRunning)
+	move(tasks[2], task.StatusCanceled)
+	// A progress update keeps the status: no count moves.
+	next := tasks[1].Clone()
+	next.SetProgress(0.5, now)
+	if err := s.UpdateTask(ctx, tasks[1], next); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountByStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[task.Status]int{task.StatusQueued: 2, task.StatusRunning: 1, task.StatusCompleted: 1, task.StatusFailed: 0, task.StatusCanceled: 1}
+	for st, n := range want {
+		if got[st] != n {
+			t.Errorf("%s: %d, want %d (all: %v)", st, got[st], n, got)
+		}
+	}
+}

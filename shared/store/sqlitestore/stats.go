@@ -119,3 +119,25 @@ func meanAndP95(ds []time.Duration) (mean, p95 float64) {
 	rank := (95*len(ds) + 99) / 100 // ceil(0.95 n) in integers
 	return sum.Seconds() / float64(len(ds)), ds[rank-1].Seconds()
 }
+
+// CountByStatus counts every user's tasks by status (for /metrics).
+func (s *Store) CountByStatus(ctx context.Context) (map[task.Status]int, error) {
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT status, n FROM task_counts`)
+	if err != nil {
+		return nil, fmt.Errorf("count tasks by status: %w", err)
+	}
+	defer rows.Close()
+	counts := make(map[task.Status]int, len(task.Statuses))
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("count tasks by status: %w", err)
+		}
+		counts[task.Status(status)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count tasks by status: %w", err)
+	}
+	return counts, nil
+}

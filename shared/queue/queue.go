@@ -27,8 +27,9 @@ type Queue interface {
 	// message received more than the queue's maximum receive count is
 	// moved to the dead-letter queue instead of being returned.
 	Receive(ctx context.Context, opts ReceiveOptions) ([]Delivery, error)
-	// Delete removes a received message (ErrReceiptInvalid when the receipt
-	// is stale).
+	// Delete removes a received message. A stale receipt (the message was
+	// deleted, or received again since) deletes nothing: the adapter
+	// answers ErrReceiptInvalid or, as SQS does, nil.
 	Delete(ctx context.Context, receipt string) error
 	// ChangeVisibility hides a received message for d from now (0 makes it
 	// visible at once).

@@ -79,8 +79,10 @@ func Run(t *testing.T, newQueue NewQueue) {
 		if err := q.Delete(b.ctx, d.Receipt); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
-		if err := q.Delete(b.ctx, d.Receipt); !errors.Is(err, queue.ErrReceiptInvalid) {
-			t.Errorf("second delete: err = %v, want ErrReceiptInvalid", err)
+		// Deleting twice is harmless: SQS answers success, others may
+		// say the receipt is no longer valid.
+		if err := q.Delete(b.ctx, d.Receipt); err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
+			t.Errorf("second delete: err = %v, want nil or ErrReceiptInvalid", err)
 		}
 		if err := q.ChangeVisibility(b.ctx, d.Receipt, 0); !errors.Is(err, queue.ErrReceiptInvalid) {
 			t.Errorf("change visibility after delete: err = %v, want ErrReceiptInvalid", err)
@@ -130,9 +132,12 @@ func Run(t *testing.T, newQueue NewQueue) {
 		if err := q.ChangeVisibility(b.ctx, first.Receipt, 0); !errors.Is(err, queue.ErrReceiptInvalid) {
 			t.Errorf("change visibility with the stale receipt: err = %v, want ErrReceiptInvalid", err)
 		}
-		if err := q.Delete(b.ctx, first.Receipt); !errors.Is(err, queue.ErrReceiptInvalid) {
-			t.Errorf("delete with the stale receipt: err = %v, want ErrReceiptInvalid", err)
+		// A stale receipt never deletes the message (SQS answers success
+		// and keeps it; others refuse the receipt).
+		if err := q.Delete(b.ctx, first.Receipt); err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
+			t.Errorf("delete with the stale receipt: err = %v, want nil or ErrReceiptInvalid", err)
 		}
+		expectStats(t, b, stats{inFlight: counts{second.Priority: 1}})
 		if err := q.Delete(b.ctx, second.Receipt); err != nil {
 			t.Fatalf("delete with the current receipt: %v", err)
 		}

@@ -12,25 +12,13 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
 )
-
-// clock is a settable time source shared by the app and its adapters.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // recordingRunner is a workflow runner that remembers what it was asked.
 type recordingRunner struct {
@@ -67,7 +55,7 @@ type bundle struct {
 	app    *app.App
 	store  *sqlitestore.Store
 	queue  *sqlitequeue.Queue
-	clock  *clock
+	clock  *clock.Fake
 	runner *recordingRunner
 }
 
@@ -89,7 +77,7 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -18,27 +18,10 @@ import (
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/blobtest"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/clock"
 )
 
 var secret = bytes.Repeat([]byte{7}, 32)
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type bundle struct {
 	ctx    context.Context
@@ -117,7 +100,7 @@ func get(t *testing.T, method, u string) *http.Response {
 // adapter's own; the suite only asks for a 4xx.
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := clock.NewFake(time.Unix(1_800_000_000, 0))
 	s, b := serve(t, fsblob.Options{Now: clock.Now, Prefix: "/blobs/"})
 	if _, err := s.Put(b.ctx, "out/page.html", "text/html", strings.NewReader("<script>alert(1)</script>"), 0); err != nil {
 		t.Fatal(err)
@@ -204,7 +187,7 @@ func TestHandler(t *testing.T) {
 // A URL never lives less than its ttl: the expiry is rounded up.
 func TestSignedURLRoundsUp(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 400_000_000)}
+	clock := clock.NewFake(time.Unix(1_800_000_000, 400_000_000))
 	s, b := serve(t, fsblob.Options{Now: clock.Now})
 	u, err := s.SignedURL(b.ctx, "k", time.Second)
 	if err != nil {

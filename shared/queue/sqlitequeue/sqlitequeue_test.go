@@ -3,10 +3,10 @@ package sqlitequeue_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/queuetest"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
@@ -40,28 +40,10 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// fakeClock is a settable clock for the tests that must not wait.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type bundle struct {
 	ctx   context.Context
 	db    *sqlitedb.DB
-	clock *fakeClock
+	clock *clock.Fake
 }
 
 func setup(t *testing.T) (*sqlitequeue.Queue, *bundle) {
@@ -69,7 +51,7 @@ func setup(t *testing.T) (*sqlitequeue.Queue, *bundle) {
 	b := &bundle{
 		ctx:   context.Background(),
 		db:    openDB(t),
-		clock: &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		clock: clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 	}
 	return newQueue(t, b.db, "tasks", sqlitequeue.Options{Now: b.clock.Now}), b
 }

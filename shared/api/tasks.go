@@ -52,10 +52,10 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, user string) 
 	}
 	var errs []FieldError
 	if f.Status != "" && !f.Status.Valid() {
-		errs = append(errs, fieldError("status", "must be one of %q", task.Statuses))
+		errs = append(errs, fieldError("status", "must be one of %s", oneOf(task.Statuses)))
 	}
 	if f.Type != "" && !f.Type.Valid() {
-		errs = append(errs, fieldError("task_type", "must be one of %q", task.Types))
+		errs = append(errs, fieldError("task_type", "must be one of %s", oneOf(task.Types)))
 	}
 	if len(f.BatchID) > maxIDLen {
 		errs = append(errs, fieldError("batch_id", "must be at most %d characters", maxIDLen))

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/videoai/mediatasks/shared/app"
@@ -84,7 +85,7 @@ func (c *checker) text(prefix, name, v string, required bool, maxChars int) {
 
 func (c *checker) oneOf(prefix, name, v string, allowed []string) {
 	if v != "" && !slices.Contains(allowed, v) {
-		c.add(join(prefix, name), "must be one of %q", allowed)
+		c.add(join(prefix, name), "must be one of %s", oneOf(allowed))
 	}
 }
 
@@ -185,7 +186,7 @@ func (c *checker) promptOpt(prefix string, raw json.RawMessage) json.RawMessage 
 	case po.Mode == "":
 		c.add(join(field, "mode"), "is required")
 	case !slices.Contains(optimizeModes, po.Mode):
-		c.add(join(field, "mode"), "must be one of %q", optimizeModes)
+		c.add(join(field, "mode"), "must be one of %s", oneOf(optimizeModes))
 	case po.Mode == "template" && po.Template == "":
 		c.add(join(field, "template"), "is required with mode \"template\"")
 	case po.Mode != "template" && po.Template != "":
@@ -231,7 +232,7 @@ func (c *checker) priority(prefix string, p task.Priority) task.Priority {
 		return task.PriorityNormal
 	}
 	if !p.Valid() {
-		c.add(join(prefix, "priority"), "must be one of %q", task.Priorities)
+		c.add(join(prefix, "priority"), "must be one of %s", oneOf(task.Priorities))
 	}
 	return p
 }
@@ -258,7 +259,7 @@ func (c *checker) webhook(prefix, rawURL string, events []task.EventType) {
 	}
 	for i, e := range events {
 		if !e.Valid() {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "must be one of %q", task.EventTypes)
+			c.add(fmt.Sprintf("%s[%d]", field, i), "must be one of %s", oneOf(task.EventTypes))
 		} else if slices.Contains(events[:i], e) {
 			c.add(fmt.Sprintf("%s[%d]", field, i), "is named twice")
 		}
@@ -461,7 +462,7 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 		}
 		in := newInput(item.TaskType)
 		if in == nil {
-			c.add(join(prefix, "task_type"), "must be one of %q", task.Types)
+			c.add(join(prefix, "task_type"), "must be one of %s", oneOf(task.Types))
 			continue
 		}
 		if len(item.InputData) == 0 || string(item.InputData) == "null" {
@@ -494,4 +495,16 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 		spec.Tasks = append(spec.Tasks, ts)
 	}
 	return spec, c.result()
+}
+
+// oneOf lists the allowed values for a message: "a, b or c".
+func oneOf[T ~string](values []T) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = string(v)
+	}
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }

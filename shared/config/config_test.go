@@ -258,3 +258,24 @@ func equalDurations(a, b []time.Duration) bool {
 	}
 	return true
 }
+
+// The README's example config is valid.
+func TestReadmeExampleParses(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	example, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("the README has no yaml example")
+	}
+	cfg, err := config.Parse([]byte(example))
+	if err != nil {
+		t.Fatalf("README example: %v", err)
+	}
+	if len(cfg.Providers) == 0 || cfg.Limits.BatchMax != 50 {
+		t.Fatalf("README example read as %+v", cfg)
+	}
+}

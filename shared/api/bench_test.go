@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +23,7 @@ func BenchmarkSubmitImage(b *testing.B) {
 	body := []byte(`{"prompt":"a lighthouse at dusk, oil painting","size":"1024x1024","n":1,"metadata":{"client":"bench"}}`)
 	for _, transport := range []string{"handler", "http"} {
 		b.Run(transport, func(b *testing.B) {
-			h, bd := setup(b, withSynchronous(benchSync), withLimits(func(l *app.Limits) { l.SubmitsPerMinute = 1 << 30 }))
+			h, bd := setup(b, withSynchronous(*benchSync), withLimits(func(l *app.Limits) { l.SubmitsPerMinute = 1 << 30 }))
 			send := func(*http.Client) (int, error) { return 0, nil }
 			var client *http.Client
 			switch transport {
@@ -56,7 +57,7 @@ func BenchmarkSubmitImage(b *testing.B) {
 			}
 			var mu sync.Mutex
 			var all []time.Duration
-			b.SetParallelism(benchClientsPerCore)
+			b.SetParallelism(*benchClientsPerCore)
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
@@ -86,9 +87,8 @@ func BenchmarkSubmitImage(b *testing.B) {
 	}
 }
 
-// benchClientsPerCore is how many concurrent clients each core gets.
-var benchClientsPerCore = 32
-
-// benchSync is SQLite's synchronous mode in the benchmark: FULL, the
-// server's default.
-var benchSync = "FULL"
+// Settings of the benchmark, e.g. go test -bench Submit ./shared/api -args -bench.sync=NORMAL
+var (
+	benchClientsPerCore = flag.Int("bench.clients", 32, "concurrent clients per core in BenchmarkSubmitImage")
+	benchSync           = flag.String("bench.sync", "FULL", "SQLite synchronous mode in BenchmarkSubmitImage: FULL (the default) or NORMAL")
+)

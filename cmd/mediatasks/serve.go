@@ -178,7 +178,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err := ensureKey(ctx, d.store, o.Data, log); err != nil {
 		return err
 	}
-	authn := &auth.Authenticator{Keys: d.store, Now: time.Now}
+	authn := &auth.Authenticator{Keys: d.store, Now: time.Now, KeyCacheTTL: 30 * time.Second}
 	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
 		authn.JWTSecret = []byte(s)
 	}

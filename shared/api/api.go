@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -108,7 +107,6 @@ type server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	limiter  *limiter
-	authc    *authCache
 	promh    http.Handler
 	paths    *http.ServeMux // every route's path, any method: tells 405 from 404
 	allow    map[string]string
@@ -133,7 +131,6 @@ func New(a *app.App, opts Options) http.Handler {
 		log:     opts.Logger,
 		now:     opts.Now,
 		limiter: newLimiter(lim.SubmitsPerMinute, opts.Now),
-		authc:   newAuthCache(opts.Now),
 		promh:   promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}),
 		paths:   http.NewServeMux(),
 		allow:   map[string]string{},
@@ -234,19 +231,7 @@ func (s *server) authenticate(r *http.Request) (string, error) {
 	if s.opts.Authenticator == nil {
 		return "", errors.New("api: no authenticator configured")
 	}
-	if user, ok := s.authc.get(h); ok {
-		return user, nil
-	}
-	user, err := s.opts.Authenticator.Authenticate(r.Context(), h)
-	if err != nil {
-		return "", err
-	}
-	// Only API keys are cached: a JWT carries its own expiry, and checking
-	// its signature costs less than the key lookup the cache saves.
-	if _, cred, _ := strings.Cut(h, " "); strings.HasPrefix(strings.TrimSpace(cred), auth.KeyPrefix) {
-		s.authc.put(h, user)
-	}
-	return user, nil
+	return s.opts.Authenticator.Authenticate(r.Context(), h)
 }
 
 // statusWriter remembers the status code written, for metrics and so that

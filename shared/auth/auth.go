@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -61,7 +62,23 @@ type Authenticator struct {
 	Keys      KeyStore
 	JWTSecret []byte // empty: JWTs are not accepted
 	Now       func() time.Time
+	// KeyCacheTTL is how long the user of an API key is remembered,
+	// saving a store read per request; a deleted key keeps working that
+	// long. Zero: no cache. JWTs are never cached: checking one costs
+	// less than the read the cache saves.
+	KeyCacheTTL time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedKey // by key hash: a fixed size per entry
 }
+
+type cachedKey struct {
+	user    string
+	expires time.Time
+}
+
+// keyCacheSize bounds the cache; when full it starts again empty.
+const keyCacheSize = 10_000
 
 // Authenticate returns the user of an Authorization header value.
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (string, error) {
@@ -71,19 +88,45 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (string
 	}
 	cred = strings.TrimSpace(cred)
 	if strings.HasPrefix(cred, KeyPrefix) {
-		k, err := a.Keys.APIKeyByHash(ctx, HashKey(cred))
-		if errors.Is(err, ErrKeyNotFound) {
-			return "", ErrUnauthenticated
-		}
-		if err != nil {
-			return "", fmt.Errorf("look up api key: %w", err)
-		}
-		return k.UserID, nil
+		return a.keyUser(ctx, HashKey(cred))
 	}
 	if len(a.JWTSecret) == 0 {
 		return "", ErrUnauthenticated
 	}
 	return a.verifyJWT(cred)
+}
+
+func (a *Authenticator) keyUser(ctx context.Context, hash string) (string, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[hash]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.user, nil
+	}
+	k, err := a.Keys.APIKeyByHash(ctx, hash)
+	if errors.Is(err, ErrKeyNotFound) {
+		return "", ErrUnauthenticated
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up api key: %w", err)
+	}
+	if a.KeyCacheTTL > 0 {
+		a.mu.Lock()
+		if a.cache == nil || len(a.cache) >= keyCacheSize {
+			a.cache = make(map[string]cachedKey)
+		}
+		a.cache[hash] = cachedKey{user: k.UserID, expires: now.Add(a.KeyCacheTTL)}
+		a.mu.Unlock()
+	}
+	return k.UserID, nil
+}
+
+func (a *Authenticator) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 func (a *Authenticator) verifyJWT(token string) (string, error) {

@@ -296,7 +296,8 @@ func TestDispatcherLeavesTheMessageWhenTheRunnerFails(t *testing.T) {
 
 func TestSweeperResendsAQueuedTaskWhoseMessageWasLost(t *testing.T) {
 	t.Parallel()
-	b := setup(t, false)
+	// A store that writes tasks and messages apart, with a runner.
+	b := setupWith(t, true, false)
 	ctx := context.Background()
 	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityLow), nil)
 	if err != nil {
@@ -323,6 +324,36 @@ func TestSweeperResendsAQueuedTaskWhoseMessageWasLost(t *testing.T) {
 	}
 	if got.Status != task.StatusQueued {
 		t.Fatalf("status = %s", got.Status)
+	}
+}
+
+// Where a task and its message commit together, or nothing consumes the
+// queue, a long wait in the queue is no loss: the sweeper sends nothing.
+func TestSweeperDoesNotDuplicateWaitingMessages(t *testing.T) {
+	t.Parallel()
+	for name, mode := range map[string]struct{ runner, atomic bool }{
+		"one transaction, runner":    {runner: true, atomic: true},
+		"store then send, no runner": {runner: false, atomic: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setupWith(t, mode.runner, mode.atomic)
+			ctx := context.Background()
+			if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityLow), nil); err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				b.clock.Add(2 * time.Minute)
+				b.app.Sweep(ctx)
+			}
+			st, err := b.queue.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := total(st.Visible) + total(st.InFlight); n != 1 {
+				t.Fatalf("%d messages for one task, want 1", n)
+			}
+		})
 	}
 }
 

@@ -88,9 +88,7 @@ type IdempotencyPurger interface {
 }
 
 // RunSweeper repairs what a crash can leave behind, every interval until
-// ctx ends: queued tasks whose message was lost are re-sent (a duplicate
-// message is harmless: the dispatcher starts nothing twice), and expired
-// idempotency records are purged.
+// ctx ends (see Sweep).
 func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
 	for {
 		a.Sweep(ctx)
@@ -100,12 +98,32 @@ func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Sweep runs the sweeper once.
+// Sweep runs the sweeper once. Where a task and its message are written
+// apart (a store that is not a MessageCreator), a crash in between leaves
+// a queued task without a message: tasks queued for longer than
+// RequeueAfter are re-sent (a duplicate is harmless: the dispatcher starts
+// nothing twice). Where they commit together no message can be lost, and
+// nothing is re-sent; without a runner nothing consumes messages, and
+// nothing is re-sent either. Expired idempotency records are purged.
 func (a *App) Sweep(ctx context.Context) {
 	now := a.now().UTC()
+	if _, atomic := a.store.(MessageCreator); !atomic && a.runner != nil {
+		a.resendStale(ctx, now)
+	}
+	if p, ok := a.store.(IdempotencyPurger); ok {
+		if n, err := p.PurgeExpired(ctx, now); err != nil {
+			a.log.ErrorContext(ctx, "sweep: purge idempotency records", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "sweep: purged expired idempotency records", "count", n)
+		}
+	}
+}
+
+func (a *App) resendStale(ctx context.Context, now time.Time) {
 	stale, err := a.store.StaleQueued(ctx, now.Add(-a.limits.RequeueAfter), 500)
 	if err != nil {
 		a.log.ErrorContext(ctx, "sweep: list stale queued tasks", "err", err)
+		return
 	}
 	for _, t := range stale {
 		if err := a.enqueue(ctx, t); err != nil {
@@ -126,13 +144,6 @@ func (a *App) Sweep(ctx context.Context) {
 			a.log.WarnContext(ctx, "sweep: touch re-sent task", "task_id", t.ID, "err", err)
 		}
 		a.log.InfoContext(ctx, "sweep: re-sent a queued task", "task_id", t.ID)
-	}
-	if p, ok := a.store.(IdempotencyPurger); ok {
-		if n, err := p.PurgeExpired(ctx, now); err != nil {
-			a.log.ErrorContext(ctx, "sweep: purge idempotency records", "err", err)
-		} else if n > 0 {
-			a.log.InfoContext(ctx, "sweep: purged expired idempotency records", "count", n)
-		}
 	}
 }
 

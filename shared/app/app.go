@@ -6,11 +6,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -308,7 +310,8 @@ func (a *App) ListTasks(ctx context.Context, userID string, f task.ListFilter) (
 	return p, nil
 }
 
-// present fills the signed URLs of a task's output files.
+// present puts a task in the API's form: its output files get signed,
+// expiring URLs in place of their storage keys.
 func (a *App) present(ctx context.Context, t *task.Task) (*task.Task, error) {
 	if t.Output == nil || len(t.Output.Files) == 0 {
 		return t, nil
@@ -322,8 +325,30 @@ func (a *App) present(ctx context.Context, t *task.Task) (*task.Task, error) {
 			return nil, fmt.Errorf("sign url of task %s file %s: %w", t.ID, f.Key, err)
 		}
 		t.Output.Files[i].URL = url
+		t.Output.Files[i].Key = ""
 	}
 	return t, nil
+}
+
+// PresentEvent puts an event's data in the API's form: a task's output
+// files get signed URLs, made now, since stored events keep storage keys.
+func (a *App) PresentEvent(ctx context.Context, ev task.Event) (task.Event, error) {
+	if !strings.HasPrefix(string(ev.Type), "task.") || !bytes.Contains(ev.Data, []byte(`"files"`)) {
+		return ev, nil
+	}
+	var t task.Task
+	if err := json.Unmarshal(ev.Data, &t); err != nil {
+		return task.Event{}, fmt.Errorf("present event %s: %w", ev.ID, err)
+	}
+	if _, err := a.present(ctx, &t); err != nil {
+		return task.Event{}, fmt.Errorf("present event %s: %w", ev.ID, err)
+	}
+	data, err := json.Marshal(&t)
+	if err != nil {
+		return task.Event{}, fmt.Errorf("present event %s: %w", ev.ID, err)
+	}
+	ev.Data = data
+	return ev, nil
 }
 
 // GetBatch returns the user's batch.
@@ -400,6 +425,11 @@ func (a *App) Events(ctx context.Context, userID, id string, afterSeq int64) ([]
 	evs, err := a.store.ListEvents(ctx, id, afterSeq, 100)
 	if err != nil {
 		return nil, fmt.Errorf("events of task %s: %w", id, err)
+	}
+	for i := range evs {
+		if evs[i], err = a.PresentEvent(ctx, evs[i]); err != nil {
+			return nil, err
+		}
 	}
 	return evs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -449,4 +450,49 @@ func TestMetricsShowQueueDepthAndTasksPerStatus(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
 		}
 	}
+}
+
+// A completed task's files are shown with signed URLs, never their storage
+// keys, both when the task is read and in its events.
+func TestOutputFilesAreShownAsSignedURLs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := app.OutputKey(tk, 0, ".png")
+	for _, to := range []task.Status{task.StatusRunning, task.StatusCompleted} {
+		if _, err := b.app.Change(ctx, "", tk.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+			if to == task.StatusCompleted {
+				t.Output = &task.Output{Files: []task.File{{Key: key, ContentType: "image/png", SizeBytes: 3}}}
+			}
+			ev, err := t.Transition(to, now)
+			return []task.Event{ev}, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(where string, f task.File) {
+		t.Helper()
+		if f.Key != "" || !strings.Contains(f.URL, "sig=") || !strings.Contains(f.URL, key) {
+			t.Errorf("%s: file = %+v, want a signed URL and no key", where, f)
+		}
+	}
+	got, err := b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read", got.Output.Files[0])
+	evs, err := b.app.Events(ctx, "alice", tk.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	var shown task.Task
+	if err := json.Unmarshal(last.Data, &shown); err != nil || last.Type != task.EventTaskCompleted {
+		t.Fatalf("last event %s: %v", last.Type, err)
+	}
+	check("event", shown.Output.Files[0])
 }

@@ -17,13 +17,13 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // maxGroup bounds how many writes share one commit, keeping each
-// transaction short enough that readers' WAL checkpoints keep up.
+// transaction short.
 const maxGroup = 256
 
 // DB is an open database: a pool of read connections and one writer.
@@ -31,13 +31,16 @@ type DB struct {
 	// Read is for queries; it never writes.
 	Read *sql.DB
 
-	write      *sql.DB
-	checkpoint *sql.DB
-	savepoint  [3]*sql.Stmt // SAVEPOINT, ROLLBACK TO, RELEASE: prepared once
-	requests   chan *writeRequest
-	closing    chan struct{}
-	done       chan struct{}
-	once       sync.Once
+	write     *sql.DB
+	savepoint [3]*sql.Stmt // SAVEPOINT, ROLLBACK TO, RELEASE: prepared once
+	requests  chan *writeRequest
+	done      chan struct{}
+	commits   atomic.Uint64
+
+	// mu orders Write's hand-over against Close: once closed is set, no
+	// request enters the channel, so the writer's last drain sees them all.
+	mu     sync.RWMutex
+	closed bool
 }
 
 type writeRequest struct {
@@ -66,8 +69,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
-	pragmas := url.Values{}
-	for _, p := range []string{
+	pragmas := []string{
 		"journal_mode(WAL)",
 		"synchronous(" + opts.Synchronous + ")",
 		"busy_timeout(10000)",
@@ -75,14 +77,13 @@ func Open(path string, opts Options) (*DB, error) {
 		// Grouped writes run in savepoints, whose undo pages would
 		// otherwise go to a temporary file: a write syscall per page.
 		"temp_store(MEMORY)",
-	} {
-		pragmas.Add("_pragma", p)
+		// The writer checkpoints the WAL itself (SQLite's default, every
+		// 1000 pages): a checkpointer beside a busy writer never catches
+		// up, and the WAL would grow without end. After a checkpoint the
+		// file is cut back to this size.
+		"journal_size_limit(67108864)",
 	}
-	// The writer does not checkpoint the WAL into the database itself: a
-	// checkpointer beside it does, so the one writer spends its time on
-	// commits only.
-	writeDSN := "file:" + path + "?" + pragmas.Encode() + "&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
-	write, err := sql.Open("sqlite", writeDSN)
+	write, err := sql.Open("sqlite", dsn(path, pragmas, "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -93,63 +94,41 @@ func Open(path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	checkpoint, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
+	read, err := sql.Open("sqlite", dsn(path, append(pragmas, "query_only(1)")))
 	if err != nil {
 		write.Close()
-		return nil, fmt.Errorf("open sqlite %s for checkpoints: %w", path, err)
-	}
-	checkpoint.SetMaxOpenConns(1)
-	pragmas.Add("_pragma", "query_only(1)")
-	read, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
-	if err != nil {
-		write.Close()
-		checkpoint.Close()
 		return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
 	}
 	read.SetMaxOpenConns(opts.ReadConns)
 	read.SetMaxIdleConns(opts.ReadConns)
 	db := &DB{
-		Read:       read,
-		write:      write,
-		checkpoint: checkpoint,
-		requests:   make(chan *writeRequest, maxGroup),
-		closing:    make(chan struct{}),
-		done:       make(chan struct{}),
+		Read:     read,
+		write:    write,
+		requests: make(chan *writeRequest, maxGroup),
+		done:     make(chan struct{}),
 	}
 	for i, q := range []string{"SAVEPOINT w", "ROLLBACK TO w", "RELEASE w"} {
 		if db.savepoint[i], err = write.Prepare(q); err != nil {
-			db.closeConns()
+			errors.Join(read.Close(), write.Close())
 			return nil, fmt.Errorf("open sqlite %s: prepare %s: %w", path, q, err)
 		}
 	}
 	go db.writer()
-	go db.checkpointer()
 	return db, nil
 }
 
-// checkpointEvery is how often the checkpointer copies the WAL into the
-// database. SQLite's own default (at 1000 pages) would come every second
-// or so at full load; a checkpoint that finds little to do is cheap.
-const checkpointEvery = 500 * time.Millisecond
-
-// checkpointer runs passive checkpoints (they never block the writer or
-// the readers) until the database closes, and a last full one then.
-func (db *DB) checkpointer() {
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			// A failed passive checkpoint is retried on the next tick.
-			db.checkpoint.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-		case <-db.closing:
-			return
-		}
+// dsn is the driver's name for the file at path: a file: URI, so that a
+// path with '?', '#' or '%' in it names that file, and not another.
+func dsn(path string, pragmas []string, extra ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
 	}
-}
-
-func (db *DB) closeConns() error {
-	return errors.Join(db.Read.Close(), db.write.Close(), db.checkpoint.Close())
+	raw := q.Encode()
+	for _, e := range extra {
+		raw += "&" + e
+	}
+	return (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: raw}).String()
 }
 
 // ErrClosed: the database was closed.
@@ -158,14 +137,20 @@ var ErrClosed = errors.New("sqlite database closed")
 // Write runs fn in a write transaction, possibly together with other
 // writes, and returns once the transaction is durably committed (or fn's
 // error, in which case nothing fn did is kept). fn must only use tx and
-// must not block on anything else: other writes wait for it.
+// must not block on anything else: other writes wait for it. A panic in fn
+// is fn's error.
 func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case db.requests <- req:
-	case <-db.closing:
-		return ErrClosed
+		db.mu.RUnlock()
 	case <-ctx.Done():
+		db.mu.RUnlock()
 		return ctx.Err()
 	}
 	// Once handed over, the write is waited for even if ctx ends: the
@@ -173,39 +158,32 @@ func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return <-req.done
 }
 
+// Commits counts the transactions committed so far (for measuring how
+// well writes are grouped).
+func (db *DB) Commits() uint64 { return db.commits.Load() }
+
 func (db *DB) writer() {
 	defer close(db.done)
 	group := make([]*writeRequest, 0, maxGroup)
 	for {
-		group = group[:0]
-		select {
-		case req := <-db.requests:
-			group = append(group, req)
-		case <-db.closing:
-			db.drainOnClose()
-			return
+		req, ok := <-db.requests
+		if !ok {
+			return // closed, and every request before the close was answered
 		}
+		group = append(group[:0], req)
 	fill:
 		for len(group) < maxGroup {
 			select {
-			case req := <-db.requests:
+			case req, ok := <-db.requests:
+				if !ok {
+					break fill
+				}
 				group = append(group, req)
 			default:
 				break fill
 			}
 		}
 		db.commitGroup(group)
-	}
-}
-
-func (db *DB) drainOnClose() {
-	for {
-		select {
-		case req := <-db.requests:
-			db.commitGroup([]*writeRequest{req})
-		default:
-			return
-		}
 	}
 }
 
@@ -231,8 +209,7 @@ func (db *DB) commitGroup(group []*writeRequest) {
 			continue
 		}
 		if single {
-			results[i] = req.fn(tx)
-			if results[i] == nil {
+			if results[i] = run(req.fn, tx); results[i] == nil {
 				kept++
 			}
 			continue
@@ -242,8 +219,7 @@ func (db *DB) commitGroup(group []*writeRequest) {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		results[i] = req.fn(tx)
-		if results[i] != nil {
+		if results[i] = run(req.fn, tx); results[i] != nil {
 			if _, err := tx.Stmt(db.savepoint[1]).Exec(); err != nil {
 				tx.Rollback()
 				fail(fmt.Errorf("rollback to savepoint: %w", err))
@@ -259,21 +235,41 @@ func (db *DB) commitGroup(group []*writeRequest) {
 		}
 	}
 	if kept == 0 {
-		err = tx.Rollback()
-	} else {
-		err = tx.Commit()
+		// Nothing to keep: every write answers its own error, whatever
+		// the rollback says.
+		tx.Rollback()
+		for i, req := range group {
+			req.done <- results[i]
+		}
+		return
 	}
-	if err != nil {
+	if err := tx.Commit(); err != nil {
+		// SQLite may keep the transaction open after a failed commit (an
+		// I/O error, a full disk): end it, or every later write fails.
+		db.write.Exec("ROLLBACK")
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	db.commits.Add(1)
 	for i, req := range group {
 		req.done <- results[i]
 	}
 }
 
+// run calls fn, turning a panic into its error: fn runs on the writer
+// goroutine, where nothing else would recover it.
+func run(fn func(*sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
 // Migrate applies the named component's schema steps that are not yet
 // applied, in order; steps are never edited once released, only appended.
+// A database migrated by a newer release is refused.
 func (db *DB) Migrate(ctx context.Context, component string, steps []string) error {
 	return db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -284,6 +280,10 @@ func (db *DB) Migrate(ctx context.Context, component string, steps []string) err
 		err := tx.QueryRow(`SELECT version FROM schema_migrations WHERE component = ?`, component).Scan(&version)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("migrate %s: read version: %w", component, err)
+		}
+		if version > len(steps) {
+			return fmt.Errorf("migrate %s: the database is at schema version %d, this release knows %d: use a newer release",
+				component, version, len(steps))
 		}
 		for i := version; i < len(steps); i++ {
 			if _, err := tx.Exec(steps[i]); err != nil {
@@ -317,13 +317,18 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.Write(ctx, func(*sql.Tx) error { return nil })
 }
 
-// Close stops the writer after the writes already handed to it, and closes
-// the connections.
+// Close refuses new writes, lets the writer finish those already handed
+// to it, and closes the connections. Closing twice is harmless.
 func (db *DB) Close() error {
-	db.once.Do(func() { close(db.closing) })
-	select {
-	case <-db.done:
-	case <-time.After(30 * time.Second):
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		<-db.done
+		return nil
 	}
-	return db.closeConns()
+	db.closed = true
+	close(db.requests)
+	db.mu.Unlock()
+	<-db.done
+	return errors.Join(db.Read.Close(), db.write.Close())
 }

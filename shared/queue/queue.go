@@ -72,6 +72,7 @@ type Stats struct {
 	InFlight map[task.Priority]int
 	// Dead messages in the dead-letter queue.
 	Dead int
-	// OldestVisibleAge is the age of the oldest visible message (0 if none).
+	// OldestVisibleAge is the age of the oldest visible message: 0 if none,
+	// or when the adapter cannot tell (SQS shows it only in CloudWatch).
 	OldestVisibleAge time.Duration
 }

@@ -9,7 +9,9 @@ import (
 // the cloud. Every adapter passes the conformance suite in shared/store/storetest.
 type Store interface {
 	// Create stores new tasks, the batch they form (if any), their events
-	// and the request's idempotency record (if any): all or nothing.
+	// and the request's idempotency record (if any): all or nothing, for a
+	// batch of up to 50 tasks at least (adapters with a cap on the items of
+	// one transaction must still manage that).
 	// ErrIdempotencyKeyExists when the record's key is taken, ErrDuplicateID
 	// when an id is.
 	Create(ctx context.Context, c Creation) error
@@ -25,6 +27,9 @@ type Store interface {
 	// counters in the same write (Batch.Move), appending batch.completed
 	// when the last task ends. ErrTerminal when the stored task is terminal,
 	// ErrConflict when its version moved on, ErrNotFound when absent.
+	// Updates of different tasks of one batch never fail for each other:
+	// an adapter whose transactions collide on the batch's record retries
+	// them itself.
 	UpdateTask(ctx context.Context, prev, next *Task, events ...Event) error
 
 	// ListTasks returns the user's tasks, newest first, one page at a time.

@@ -132,14 +132,14 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 	if err := q.db.Write(ctx, func(tx *sql.Tx) error { return q.SendTx(tx, msgs...) }); err != nil {
 		return fmt.Errorf("send %d messages to queue %s: %w", len(msgs), q.name, err)
 	}
+	q.Notify()
 	return nil
 }
 
 // SendTx writes messages inside the caller's write transaction, so that
 // they commit (or not) with the caller's other writes: the task store
-// commits new tasks and their messages together this way. Receivers are
-// woken at once; they cannot see the messages before the commit, because
-// their own receive is a write that the single writer runs after it.
+// commits new tasks and their messages together this way. The caller
+// calls Notify once the transaction has committed.
 func (q *Queue) SendTx(tx *sql.Tx, msgs ...queue.Message) error {
 	now := q.opts.Now()
 	insert := tx.Stmt(q.insert)
@@ -162,9 +162,11 @@ func (q *Queue) SendTx(tx *sql.Tx, msgs ...queue.Message) error {
 			return fmt.Errorf("send to queue %s: message %d: %w", q.name, i, err)
 		}
 	}
-	q.broadcast()
 	return nil
 }
+
+// Notify wakes the receivers waiting on this Queue: messages were sent.
+func (q *Queue) Notify() { q.broadcast() }
 
 // broadcast wakes every Receive waiting on this Queue.
 func (q *Queue) broadcast() {
@@ -255,8 +257,18 @@ type candidate struct {
 // receiveOnce selects and hides messages in one write transaction, so two
 // receivers (in this process or another) never take the same message.
 func (q *Queue) receiveOnce(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Delivery, error) {
-	want := q.plan(opts.Max)
 	now := q.opts.Now()
+	// An idle queue is polled often: look with a read first, so that empty
+	// polls never take the single writer from the submits.
+	var ready bool
+	if err := q.db.Read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM queue_messages
+		WHERE queue = ? AND visible_at <= ?)`, q.name, now.UnixNano()).Scan(&ready); err != nil {
+		return nil, fmt.Errorf("receive from queue %s: %w", q.name, err)
+	}
+	if !ready {
+		return nil, nil
+	}
+	want := q.plan(opts.Max)
 	hiddenUntil := now.Add(opts.Visibility).UnixNano()
 	var got []queue.Delivery
 	err := q.db.Write(ctx, func(tx *sql.Tx) error {

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/store/storetest"
@@ -161,5 +164,77 @@ func TestCountByStatus(t *testing.T) {
 		if got[st] != n {
 			t.Errorf("%s: %d, want %d (all: %v)", st, got[st], n, got)
 		}
+	}
+}
+
+// Purging deletes in chunks, every expired record and no live one.
+func TestPurgeExpiredInChunks(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, sqlitedb.Options{Synchronous: "NORMAL"})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	for i := range 2100 {
+		wg.Go(func() {
+			expires := now.Add(-time.Minute)
+			if i%100 == 0 {
+				expires = now.Add(time.Hour)
+			}
+			if err := s.PutIdempotency(ctx, task.IdempotencyRecord{UserID: "u", Key: "k" + strconv.Itoa(i),
+				RequestHash: "h", StatusCode: 202, CreatedAt: now.Add(-2 * time.Minute), ExpiresAt: expires}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n, err := s.PurgeExpired(ctx, now)
+	if err != nil || n != 2079 {
+		t.Fatalf("purged %d, %v; want 2079", n, err)
+	}
+	if _, err := s.GetIdempotency(ctx, "u", "k100"); err != nil {
+		t.Fatalf("a live record was purged: %v", err)
+	}
+}
+
+// With the queue beside it, a created task and its message commit
+// together, and a receiver waiting on the queue is woken by the commit,
+// not by its next poll.
+func TestCreateWithMessagesWakesReceivers(t *testing.T) {
+	t.Parallel()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "mediatasks.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqlitequeue.New(ctx, db, "tasks", sqlitequeue.Options{PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	tk := &task.Task{ID: "with-message", UserID: "u", Type: task.TypeImageGeneration, Status: task.StatusQueued,
+		Priority: task.PriorityHigh, Input: json.RawMessage(`{}`), CreatedAt: now, UpdatedAt: now, Version: 1}
+	timer := time.AfterFunc(100*time.Millisecond, func() {
+		err := sqlitestore.WithQueue{Store: st, Queue: q}.CreateWithMessages(ctx, task.Creation{Tasks: []*task.Task{tk}},
+			[]queue.Message{{Priority: task.PriorityHigh, Body: []byte(tk.ID)}})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	defer timer.Stop()
+	start := time.Now()
+	got, err := q.Receive(ctx, queue.ReceiveOptions{Wait: 10 * time.Second})
+	if err != nil || len(got) != 1 || string(got[0].Body) != tk.ID {
+		t.Fatalf("received %+v, %v", got, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("woken after %s", took)
+	}
+	if _, err := st.GetTask(ctx, "u", tk.ID); err != nil {
+		t.Fatal(err)
 	}
 }

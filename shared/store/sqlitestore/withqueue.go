@@ -9,10 +9,11 @@ import (
 	"github.com/videoai/mediatasks/shared/task"
 )
 
-// TxSender writes queue messages inside a caller's write transaction
-// (sqlitequeue.Queue does).
+// TxSender writes queue messages inside a caller's write transaction, and
+// wakes its receivers once that has committed (sqlitequeue.Queue does).
 type TxSender interface {
 	SendTx(tx *sql.Tx, msgs ...queue.Message) error
+	Notify()
 }
 
 // WithQueue is the store with the task queue beside it in the same
@@ -29,5 +30,6 @@ func (s WithQueue) CreateWithMessages(ctx context.Context, c task.Creation, msgs
 	if err != nil {
 		return fmt.Errorf("create with %d messages: %w", len(msgs), err)
 	}
+	s.Queue.Notify()
 	return nil
 }

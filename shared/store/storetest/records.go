@@ -444,3 +444,46 @@ func (s *suite) testAPIKeys(t *testing.T) {
 		t.Errorf("after a refused duplicate, the hash belongs to %s, want %s", got.UserID, first.UserID)
 	}
 }
+
+// A full-size batch (50 tasks, the default limit) with its events and an
+// idempotency record is created in one go, all or nothing: stores with a
+// cap on the items of one transaction must still manage it.
+func (s *suite) testFullBatchWithIdempotency(t *testing.T) {
+	b := s.setup(t)
+	user := b.id("usr")
+	batch, tasks := b.newBatch(user, 50)
+	c := task.Creation{Tasks: tasks, Batch: batch}
+	for _, tk := range tasks {
+		c.Events = append(c.Events, queuedEvent(tk))
+	}
+	rec := b.idempotencyRecord(user, b.id("key"), b.now().Add(time.Hour))
+	c.Idempotency = &rec
+	if err := b.store.Create(b.ctx, c); err != nil {
+		t.Fatalf("Create of a 50-task batch: %v", err)
+	}
+	got, err := b.store.GetBatch(b.ctx, user, batch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.TaskIDs) != 50 || got.Counts[task.StatusQueued] != 50 {
+		t.Fatalf("batch = %d tasks, counts %v", len(got.TaskIDs), got.Counts)
+	}
+	page, err := b.store.ListTasks(b.ctx, user, task.ListFilter{BatchID: batch.ID, Limit: 100})
+	if err != nil || len(page.Tasks) != 50 {
+		t.Fatalf("listed %d tasks of the batch, %v", len(page.Tasks), err)
+	}
+	b.assertIdempotency(user, rec.Key, rec)
+
+	// The same key again: nothing of the second batch is stored.
+	again, moreTasks := b.newBatch(user, 50)
+	c2 := task.Creation{Tasks: moreTasks, Batch: again, Idempotency: &rec}
+	if err := b.store.Create(b.ctx, c2); !errors.Is(err, task.ErrIdempotencyKeyExists) {
+		t.Fatalf("second batch with the same key: err = %v, want ErrIdempotencyKeyExists", err)
+	}
+	if _, err := b.store.GetBatch(b.ctx, "", again.ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("batch of a refused Create: err = %v, want ErrNotFound", err)
+	}
+	if _, err := b.store.GetTask(b.ctx, "", moreTasks[49].ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("task of a refused Create: err = %v, want ErrNotFound", err)
+	}
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	t.Run("CreateRefusesExistingIDs", s.testCreateRefusesExistingIDs)
 	t.Run("Idempotency", s.testIdempotency)
 	t.Run("IdempotencyInCreate", s.testIdempotencyInCreate)
+	t.Run("FullBatchWithIdempotency", s.testFullBatchWithIdempotency)
 	t.Run("IdempotencyExpiryBoundary", s.testIdempotencyExpiryBoundary)
 	t.Run("PurgeExpired", s.testPurgeExpired)
 	t.Run("UpdateTask", s.testUpdateTask)
@@ -159,7 +160,7 @@ func queuedEvent(t *task.Task) task.Event {
 }
 
 // create stores the tasks with their queued events, in creations of at most
-// 25 tasks (stores with transaction size limits take that many).
+// 25 tasks (a size every store takes at once).
 func (b *bundle) create(tasks ...*task.Task) {
 	b.t.Helper()
 	for start := 0; start < len(tasks); start += 25 {

@@ -158,7 +158,8 @@ func Load(path string) (Config, error) {
 // is the default configuration. The error is an Errors value naming each
 // bad field.
 func Parse(b []byte) (Config, error) {
-	js, err := yaml.YAMLToJSON(b)
+	// Strict: a key given twice is an error, not "the last one wins".
+	js, err := yaml.YAMLToJSONStrict(b)
 	if err != nil {
 		return Config{}, Errors{{Message: "not valid YAML: " + err.Error()}}
 	}
@@ -322,6 +323,12 @@ func (f file) resolve() (Config, error) {
 		intIn("limits.submits_per_minute", l.SubmitsPerMinute, 1, maxSubmitsPerMinute, func(v int64) { c.Limits.SubmitsPerMinute = int(v) })
 		intIn("limits.prefer_wait_max_seconds", l.PreferWaitMaxSeconds, 1, maxPreferWait, func(v int64) { c.Limits.PreferWaitMax = time.Duration(v) * time.Second })
 		intIn("limits.upload_max_bytes", l.UploadMaxBytes, 1, maxUploadBytes, func(v int64) { c.Limits.UploadMaxBytes = v })
+		// A batch spends one token per task, and a bucket holds a minute's
+		// tokens: a batch larger than that could never be admitted.
+		if c.Limits.BatchMax > c.Limits.SubmitsPerMinute {
+			bad("limits.batch_max", "must be at most limits.submits_per_minute (%d), since a batch spends one submit per task, not %d",
+				c.Limits.SubmitsPerMinute, c.Limits.BatchMax)
+		}
 		if l.RequeueAfter != nil {
 			if d, ok := duration("limits.requeue_after", *l.RequeueAfter, &errs); ok {
 				if d < time.Second {
@@ -347,8 +354,8 @@ func (f file) resolve() (Config, error) {
 			}
 		}
 		if w.TimeoutSeconds != nil {
-			if v := *w.TimeoutSeconds; !(v > 0 && v <= maxWebhookTimeout) {
-				bad("webhooks.timeout_seconds", "must be more than 0 and at most %d, not %v", maxWebhookTimeout, v)
+			if v := *w.TimeoutSeconds; !(v >= 0.001 && v <= maxWebhookTimeout) {
+				bad("webhooks.timeout_seconds", "must be from 0.001 to %d, not %v", maxWebhookTimeout, v)
 			} else {
 				c.Webhooks.Timeout = time.Duration(v * float64(time.Second))
 			}

@@ -154,7 +154,7 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 		contentType = defaultContentType
 	}
 	dir, metaPath := s.paths(key)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := s.makeDirs(dir); err != nil {
 		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	// Write the data before taking the key's lock: a slow upload must not
@@ -249,6 +249,25 @@ func writeFileSync(p string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// makeDirs makes dir and its missing parents below the root, syncing each
+// parent of a folder it made, so that an acknowledged object's folders
+// survive a power loss too.
+func (s *Store) makeDirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir && parent != s.root {
+		if err := s.makeDirs(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
 }
 
 func syncDir(dir string) error {

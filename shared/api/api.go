@@ -24,7 +24,12 @@
 //   - uploads answer 201; a cancel takes no body or an empty JSON object.
 //   - the user of an API key is cached for 30 s (a deleted key may work
 //     that long); JWTs are checked on every request.
-//   - a 503 from /health is a problem whose "health" member holds the state.
+//   - a 503 from /health is a problem whose "health" member holds the state;
+//     a component's error shows as "unavailable" (the cause is logged).
+//   - a required text field must hold a character that is not a space.
+//   - a change that lost to concurrent changes on every attempt is 409
+//     with Retry-After: 1; a cancel with a key that finds the task ended
+//     replays the answer a concurrent cancel with that key stored.
 package api
 
 import (
@@ -59,7 +64,9 @@ type Options struct {
 	// example against private and loopback addresses); its error's text
 	// is shown to the client as the field's message.
 	WebhookURLGuard func(rawURL string) error
-	// Logger receives the 5xx answers and panics. Nil discards.
+	// Logger receives the 5xx answers and panics, failed metrics
+	// collectors, and the errors /health shows only as "unavailable".
+	// Nil discards.
 	Logger *slog.Logger
 	// Now is the clock of rate limits and SSE heartbeats (default time.Now).
 	Now func() time.Time
@@ -131,9 +138,14 @@ func New(a *app.App, opts Options) http.Handler {
 		log:     opts.Logger,
 		now:     opts.Now,
 		limiter: newLimiter(lim.SubmitsPerMinute, opts.Now),
-		promh:   promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}),
-		paths:   http.NewServeMux(),
-		allow:   map[string]string{},
+		// A collector that fails (the queue's stats read, say) is logged
+		// and left out; the rest of the scrape still answers.
+		promh: promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{
+			ErrorHandling: promhttp.ContinueOnError,
+			ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
+		}),
+		paths: http.NewServeMux(),
+		allow: map[string]string{},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

@@ -2,20 +2,26 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -138,6 +144,15 @@ func TestSubmitValidation(t *testing.T) {
 		"duplicate event":        {"/images/generate", map[string]any{"prompt": "x", "webhook_url": "https://example.com/", "webhook_events": []string{"task.failed", "task.failed"}}, "webhook_events[1]"},
 		"optimization mode":      {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "magic"}}, "prompt_optimization.mode"},
 		"template missing":       {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "template"}}, "prompt_optimization.template"},
+		"template only spaces":   {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "template", "template": " \t "}}, "prompt_optimization.template"},
+		"template too long":      {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "template", "template": " " + strings.Repeat("t", 64)}}, "prompt_optimization.template"},
+		"prompt only spaces":     {"/images/generate", map[string]any{"prompt": "   "}, "prompt"},
+		"prompt only whitespace": {"/images/generate", map[string]any{"prompt": "\t\n\r \u00a0\u3000"}, "prompt"},
+		"prompt long with space": {"/images/generate", map[string]any{"prompt": " " + strings.Repeat("p", 4000)}, "prompt"},
+		"video prompt spaces":    {"/videos/generate", map[string]any{"prompt": "  "}, "prompt"},
+		"audio url spaces":       {"/audio/transcribe", map[string]any{"audio_url": "   "}, "audio_url"},
+		"subtitles task spaces":  {"/subtitles/generate", map[string]any{"transcription_task_id": " "}, "transcription_task_id"},
+		"batch prompt spaces":    {"/batches", map[string]any{"tasks": []any{map[string]any{"task_type": "video_generation", "input_data": map[string]any{"prompt": " "}}}}, "tasks[0].input_data.prompt"},
 		"optimization unknown":   {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "auto", "x": 1}}, "prompt_optimization.x"},
 		"video no prompt":        {"/videos/generate", map[string]any{"image_url": "https://example.com/a.png"}, "prompt"},
 		"video duration":         {"/videos/generate", map[string]any{"prompt": "x", "duration_seconds": 21}, "duration_seconds"},
@@ -170,6 +185,38 @@ func TestSubmitValidation(t *testing.T) {
 	rec := do(t, h, req{method: "GET", path: Prefix + "/tasks", key: b.keyA})
 	if n := len(decode[taskList](t, rec).Tasks); n != 0 {
 		t.Fatalf("bad submits created %d tasks", n)
+	}
+}
+
+// Spaces around a required text are kept as sent, and count toward its
+// length.
+func TestRequiredTextWithSpaces(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t)
+	tests := map[string]struct {
+		path string
+		body map[string]any
+	}{
+		"image":    {"/images/generate", map[string]any{"prompt": "  a fox\t"}},
+		"at limit": {"/images/generate", map[string]any{"prompt": " " + strings.Repeat("p", 3998) + " "}},
+		"video":    {"/videos/generate", map[string]any{"prompt": " waves "}},
+		"template": {"/images/generate", map[string]any{"prompt": "x", "prompt_optimization": map[string]any{"mode": "template", "template": " poster "}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rec := do(t, h, req{method: "POST", path: Prefix + tc.path, key: b.keyA, body: tc.body})
+			wantStatus(t, rec, http.StatusAccepted)
+			var got struct {
+				InputData map[string]any `json:"input_data"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.InputData["prompt"] != tc.body["prompt"] {
+				t.Fatalf("prompt stored as %q, sent %q", got.InputData["prompt"], tc.body["prompt"])
+			}
+		})
 	}
 }
 
@@ -411,33 +458,46 @@ func TestTenantIsolation(t *testing.T) {
 		"read batch":   {method: "GET", path: Prefix + "/batches/" + batch.ID},
 		"unknown task": {method: "GET", path: Prefix + "/tasks/" + strings.Repeat("x", 200)},
 	}
-	for name, r := range tests {
-		t.Run(name, func(t *testing.T) {
+	// The group returns only when its parallel subtests have ended: the
+	// checks of alice's state below run after all of bob's attempts.
+	t.Run("bob", func(t *testing.T) {
+		for name, r := range tests {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				r.key = b.keyB
+				wantProblem(t, do(t, h, r), http.StatusNotFound, "")
+			})
+		}
+		t.Run("use upload", func(t *testing.T) {
 			t.Parallel()
-			r.key = b.keyB
-			wantProblem(t, do(t, h, r), http.StatusNotFound, "")
+			rec := do(t, h, req{method: "POST", path: Prefix + "/audio/transcribe", key: b.keyB, body: map[string]any{"upload_id": up.ID}})
+			wantProblem(t, rec, http.StatusBadRequest, "upload_id")
+			rec = do(t, h, req{method: "POST", path: Prefix + "/subtitles/generate", key: b.keyB, body: map[string]any{"upload_id": up.ID}})
+			wantProblem(t, rec, http.StatusBadRequest, "upload_id")
 		})
+		t.Run("list", func(t *testing.T) {
+			t.Parallel()
+			rec := do(t, h, req{method: "GET", path: Prefix + "/tasks", key: b.keyB})
+			if got := decode[taskList](t, rec); len(got.Tasks) != 0 {
+				t.Fatalf("bob lists %d of alice's tasks", len(got.Tasks))
+			}
+			rec = do(t, h, req{method: "GET", path: Prefix + "/tasks?batch_id=" + batch.ID, key: b.keyB})
+			if got := decode[taskList](t, rec); len(got.Tasks) != 0 {
+				t.Fatalf("bob lists %d of alice's batch tasks", len(got.Tasks))
+			}
+		})
+	})
+	// Alice still has it all, untouched: bob's cancel did nothing.
+	rec = do(t, h, req{method: "GET", path: Prefix + "/tasks/" + tk.ID, key: b.keyA})
+	wantStatus(t, rec, http.StatusOK)
+	if got := decode[*task.Task](t, rec); got.Status != task.StatusQueued {
+		t.Fatalf("alice's task is %s after bob's attempts, want queued", got.Status)
 	}
-	t.Run("use upload", func(t *testing.T) {
-		t.Parallel()
-		rec := do(t, h, req{method: "POST", path: Prefix + "/audio/transcribe", key: b.keyB, body: map[string]any{"upload_id": up.ID}})
-		wantProblem(t, rec, http.StatusBadRequest, "upload_id")
-		rec = do(t, h, req{method: "POST", path: Prefix + "/subtitles/generate", key: b.keyB, body: map[string]any{"upload_id": up.ID}})
-		wantProblem(t, rec, http.StatusBadRequest, "upload_id")
-	})
-	t.Run("list", func(t *testing.T) {
-		t.Parallel()
-		rec := do(t, h, req{method: "GET", path: Prefix + "/tasks", key: b.keyB})
-		if got := decode[taskList](t, rec); len(got.Tasks) != 0 {
-			t.Fatalf("bob lists %d of alice's tasks", len(got.Tasks))
-		}
-		rec = do(t, h, req{method: "GET", path: Prefix + "/tasks?batch_id=" + batch.ID, key: b.keyB})
-		if got := decode[taskList](t, rec); len(got.Tasks) != 0 {
-			t.Fatalf("bob lists %d of alice's batch tasks", len(got.Tasks))
-		}
-	})
-	// Alice still has it all.
-	wantStatus(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + tk.ID, key: b.keyA}), http.StatusOK)
+	wantStatus(t, do(t, h, req{method: "GET", path: Prefix + "/batches/" + batch.ID, key: b.keyA}), http.StatusOK)
+	rec = do(t, h, req{method: "GET", path: Prefix + "/tasks?batch_id=" + batch.ID, key: b.keyA})
+	if got := decode[taskList](t, rec); len(got.Tasks) != 1 {
+		t.Fatalf("alice lists %d tasks of her batch, want 1", len(got.Tasks))
+	}
 }
 
 func signJWT(t *testing.T, method jwt.SigningMethod, key any, claims jwt.RegisteredClaims) string {
@@ -660,6 +720,12 @@ func TestIdempotency(t *testing.T) {
 		if again.Code != http.StatusOK || !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) || again.Header().Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("cancel replay: %d %s", again.Code, again.Body)
 		}
+		other := do(t, h, req{method: "POST", path: Prefix + "/tasks/" + tk.ID + "/cancel", key: b.keyA,
+			header: map[string]string{"Idempotency-Key": "other-" + tk.ID}})
+		wantProblem(t, other, http.StatusConflict, "")
+		if other.Header().Get("Idempotent-Replayed") != "" || other.Header().Get("Retry-After") != "" {
+			t.Fatalf("a cancel of an ended task with a new key: %v", other.Header())
+		}
 	})
 	t.Run("upload", func(t *testing.T) {
 		t.Parallel()
@@ -673,6 +739,51 @@ func TestIdempotency(t *testing.T) {
 		wantProblem(t, do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: "other sound", header: hk}),
 			http.StatusUnprocessableEntity, "Idempotency-Key")
 	})
+}
+
+// A cancel with a key that finds the task ended replays the answer a
+// concurrent cancel with the same key stored after this one's first
+// look-up; with nothing stored, the 409 stands. (The race is set up by
+// hand: the look-up found nothing, then the winner stored its answer.)
+func TestCancelLostRace(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t)
+	s := &server{app: b.app}
+	tk := submitImage(t, h, b.keyA, "to cancel twice")
+	path := Prefix + "/tasks/" + tk.ID + "/cancel"
+	won := do(t, h, req{method: "POST", path: path, key: b.keyA})
+	wantStatus(t, won, http.StatusOK)
+	r := httptest.NewRequest("POST", path, nil)
+	hash := hashRequest(r, nil)()
+	terminal := fmt.Errorf("change task %s: %w", tk.ID, task.ErrTerminal)
+
+	loser := idempotent{user: userA, key: "cancel-race", hash: hash}
+	rec := loser.record(s, http.StatusOK, "", won.Body.Bytes())
+	if err := b.store.PutIdempotency(context.Background(), *rec); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := loser.cancelled(s, w, r, terminal); err != nil {
+		t.Fatalf("cancelled: %v", err)
+	}
+	checkResponse(t, "POST", path, w.Code, w.Header(), w.Body.Bytes())
+	if w.Code != http.StatusOK || !bytes.Equal(w.Body.Bytes(), won.Body.Bytes()) || w.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+
+	for name, idem := range map[string]idempotent{
+		"nothing stored": {user: userA, key: "cancel-none", hash: hash},
+		"no key":         {user: userA, hash: hash},
+	} {
+		w := httptest.NewRecorder()
+		if err := idem.cancelled(s, w, r, terminal); !errors.Is(err, task.ErrTerminal) || w.Code != http.StatusOK || w.Body.Len() != 0 {
+			t.Errorf("%s: err %v, wrote %d %q", name, err, w.Code, w.Body)
+		}
+	}
+	other := idempotent{user: userA, key: "cancel-race", hash: hashRequest(r, []byte("{}"))()}
+	if err := other.cancelled(s, httptest.NewRecorder(), r, terminal); err == nil || !strings.Contains(err.Error(), "422") {
+		t.Errorf("key stored for another request: %v, want 422", err)
+	}
 }
 
 // Concurrent requests with one key create one task; all get its answer.
@@ -849,11 +960,18 @@ func TestHealthStatsMetrics(t *testing.T) {
 	wantStatus(t, rec, http.StatusOK)
 }
 
-// With the store down, health is 503, a problem that carries the state;
-// other routes answer 500 without saying why.
+// With the store down, health is 503, a problem that carries the state
+// but not the error's text (that is logged); other routes answer 500
+// without saying why.
 func TestHealthDown(t *testing.T) {
 	t.Parallel()
-	h, b := setup(t)
+	var logs syncBuffer
+	h, b := setup(t, withOptions(func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	}))
+	// Authenticated once while the store is up, the key is cached: /stats
+	// below fails on its own read, not on the key's look-up.
+	wantStatus(t, do(t, h, req{method: "GET", path: Prefix + "/stats", key: b.keyA}), http.StatusOK)
 	if err := b.db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -862,9 +980,118 @@ func TestHealthDown(t *testing.T) {
 	if p.Health == nil || p.Health.Status != "degraded" || p.Health.Components["store"].Status != "down" {
 		t.Fatalf("health %+v", p.Health)
 	}
+	for name, c := range p.Health.Components {
+		if c.Status == "down" && c.Error != "unavailable" {
+			t.Errorf("component %s shows error %q, want \"unavailable\"", name, c.Error)
+		}
+	}
+	for _, e := range p.Errors {
+		if e.Message != "unavailable" {
+			t.Errorf("problem error %+v, want the message \"unavailable\"", e)
+		}
+	}
+	if strings.Contains(rec.Body.String(), "closed") {
+		t.Errorf("health shows the store's error: %s", rec.Body)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), "closed") {
+		t.Errorf("the store's error is not logged at warn level: %s", logs.String())
+	}
+
 	rec = do(t, h, req{method: "GET", path: Prefix + "/stats", key: b.keyA})
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "closed") {
 		t.Fatalf("stats on a closed store: %d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "stats") {
+		t.Errorf("the failed stats read is not logged: %s", logs.String())
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A write that lost to concurrent changes is 409 with Retry-After: 1; the
+// mapping of the other errors stays as it was.
+func TestToProblem(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		err        error
+		status     int
+		retryAfter int
+		internal   bool
+	}{
+		"conflict":         {fmt.Errorf("change task x: %w", task.ErrConflict), http.StatusConflict, 1, false},
+		"terminal":         {fmt.Errorf("change task x: %w", task.ErrTerminal), http.StatusConflict, 0, false},
+		"not found":        {fmt.Errorf("get task x: %w", task.ErrNotFound), http.StatusNotFound, 0, false},
+		"unauthenticated":  {auth.ErrUnauthenticated, http.StatusUnauthorized, 0, false},
+		"anything else":    {errors.New("disk on fire"), http.StatusInternalServerError, 0, true},
+		"problem as given": {&Problem{Status: http.StatusTeapot}, http.StatusTeapot, 0, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, internal := toProblem(tc.err)
+			if p.Status != tc.status || p.retryAfter != tc.retryAfter || internal != tc.internal {
+				t.Fatalf("toProblem(%v) = %+v internal %v; want status %d, retry after %d, internal %v",
+					tc.err, p, internal, tc.status, tc.retryAfter, tc.internal)
+			}
+		})
+	}
+	t.Run("answer", func(t *testing.T) {
+		t.Parallel()
+		p, _ := toProblem(fmt.Errorf("cancel: %w", task.ErrConflict))
+		rec := httptest.NewRecorder()
+		writeProblem(rec, httptest.NewRequest("POST", Prefix+"/tasks/x/cancel", nil), p)
+		checkResponse(t, "POST", Prefix+"/tasks/x/cancel", rec.Code, rec.Header(), rec.Body.Bytes())
+		if rec.Code != http.StatusConflict || rec.Header().Get("Retry-After") != "1" {
+			t.Fatalf("answer %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+		}
+		if got := decode[Problem](t, rec); got.Detail != "the task changed while this request ran; retry" {
+			t.Fatalf("detail %q", got.Detail)
+		}
+	})
+}
+
+// failingCollector fails every collection, as a collector reading a store
+// that is down does.
+type failingCollector struct{ desc *prometheus.Desc }
+
+func (c failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(c.desc, errors.New("queue stats: database is closed"))
+}
+
+// One failing collector leaves the rest of the scrape standing, and is
+// logged.
+func TestMetricsCollectorFails(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	h, b := setup(t, withOptions(func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	}))
+	b.app.Metrics.Registry.MustRegister(failingCollector{prometheus.NewDesc("mediatasks_test_failing", "Always fails.", nil, nil)})
+	submitImage(t, h, b.keyA, "x")
+	rec := do(t, h, req{method: "GET", path: "/metrics"})
+	wantStatus(t, rec, http.StatusOK)
+	if want := `mediatasks_http_requests_total{code="202",route="POST /api/v1/media/images/generate"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics lack %s:\n%s", want, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "database is closed") {
+		t.Errorf("the failed collection is not logged: %s", logs.String())
 	}
 }
 

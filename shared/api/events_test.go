@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -139,4 +140,14 @@ func TestEventStream(t *testing.T) {
 		wantProblem(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + tk.ID + "/events", key: b.keyA,
 			header: map[string]string{"Last-Event-ID": "-3"}}), http.StatusBadRequest, "Last-Event-ID")
 	})
+}
+
+// The stream ends on the events the domain appends when a task ends, and
+// on no other.
+func TestTerminalEvents(t *testing.T) {
+	t.Parallel()
+	want := map[task.EventType]bool{task.EventTaskCompleted: true, task.EventTaskFailed: true, task.EventTaskCanceled: true}
+	if !maps.Equal(terminalEvents, want) {
+		t.Fatalf("terminalEvents %v, want %v", terminalEvents, want)
+	}
 }

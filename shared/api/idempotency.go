@@ -57,11 +57,21 @@ func (s *server) idempotency(r *http.Request, user string, hashOf func() string)
 	if err != nil || key == "" {
 		return idempotent{}, err
 	}
-	return s.lookupIdempotency(r, user, key, hashOf())
+	hash := hashOf()
+	idem, err := s.lookupIdempotency(r, user, key, known(hash))
+	if err != nil {
+		return idempotent{}, err
+	}
+	idem.hash = hash
+	return idem, nil
 }
 
-func (s *server) lookupIdempotency(r *http.Request, user, key, hash string) (idempotent, error) {
-	idem := idempotent{user: user, key: key, hash: hash}
+// lookupIdempotency reads the answer stored under the user's key. hashOf
+// is called only when there is one, to tell the same request (kept for
+// replay, with its hash) from another (a 422); without one the result has
+// no hash yet.
+func (s *server) lookupIdempotency(r *http.Request, user, key string, hashOf func() (string, error)) (idempotent, error) {
+	idem := idempotent{user: user, key: key}
 	rec, err := s.app.Store().GetIdempotency(r.Context(), user, key)
 	if errors.Is(err, task.ErrNotFound) {
 		return idem, nil
@@ -69,11 +79,19 @@ func (s *server) lookupIdempotency(r *http.Request, user, key, hash string) (ide
 	if err != nil {
 		return idempotent{}, err
 	}
-	if rec.RequestHash != hash {
+	if idem.hash, err = hashOf(); err != nil {
+		return idempotent{}, err
+	}
+	if rec.RequestHash != idem.hash {
 		return idempotent{}, reusedKey()
 	}
 	idem.stored = rec
 	return idem, nil
+}
+
+// known is a hashOf for a hash in hand.
+func known(hash string) func() (string, error) {
+	return func() (string, error) { return hash, nil }
 }
 
 func reusedKey() *Problem {
@@ -121,15 +139,23 @@ func (i idempotent) record(s *server, status int, location string, body []byte) 
 // same key stored its answer first, that answer is replayed (or 422 if it
 // was another request).
 func (i idempotent) lostRace(s *server, w http.ResponseWriter, r *http.Request, err error) error {
-	if i.key == "" || !errors.Is(err, task.ErrIdempotencyKeyExists) {
+	return i.replayOn(s, w, r, err, task.ErrIdempotencyKeyExists)
+}
+
+// replayOn handles err, when it is target and the request has a key, by
+// replaying the answer stored under the key since the first look-up (or
+// 422 if it was another request's); otherwise, or with no answer stored,
+// err stands.
+func (i idempotent) replayOn(s *server, w http.ResponseWriter, r *http.Request, err, target error) error {
+	if i.key == "" || !errors.Is(err, target) {
 		return err
 	}
-	won, lerr := s.lookupIdempotency(r, i.user, i.key, i.hash)
+	won, lerr := s.lookupIdempotency(r, i.user, i.key, known(i.hash))
 	if lerr != nil {
 		return lerr
 	}
 	if !won.replay(w) {
-		return err // stored and gone already: expired in between
+		return err // none stored, or stored and gone already: expired in between
 	}
 	return nil
 }
@@ -149,4 +175,12 @@ func (i idempotent) remember(s *server, w http.ResponseWriter, r *http.Request, 
 		return false, err
 	}
 	return true, i.lostRace(s, w, r, err)
+}
+
+// cancelled handles a cancel's error. A cancel that finds the task ended
+// may have lost to a concurrent cancel with the same key, whose answer is
+// stored only after it was made: that answer is replayed if it is there
+// by now, else the 409 stands.
+func (i idempotent) cancelled(s *server, w http.ResponseWriter, r *http.Request, err error) error {
+	return i.replayOn(s, w, r, err, task.ErrTerminal)
 }

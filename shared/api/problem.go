@@ -33,7 +33,7 @@ type Problem struct {
 	// Health is set on the 503 of /health: the state that made it fail.
 	Health *app.Health `json:"health,omitempty"`
 
-	retryAfter int // seconds, for 429
+	retryAfter int // seconds, for 429 and a 409 worth retrying
 }
 
 func (p *Problem) Error() string {
@@ -89,6 +89,10 @@ func toProblem(err error) (p *Problem, internal bool) {
 		return &Problem{Status: http.StatusNotFound, Detail: "no such resource"}, false
 	case errors.Is(err, task.ErrTerminal):
 		return &Problem{Status: http.StatusConflict, Detail: "the task has already ended"}, false
+	case errors.Is(err, task.ErrConflict):
+		// Concurrent changes won every attempt of the write: the task is
+		// busy, not broken; the same request soon after is expected to pass.
+		return &Problem{Status: http.StatusConflict, Detail: "the task changed while this request ran; retry", retryAfter: 1}, false
 	case errors.Is(err, task.ErrBadCursor):
 		return invalid(FieldError{Field: "cursor", Message: "not a cursor this API issued"}), false
 	case errors.Is(err, app.ErrBatchSize):

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -123,7 +125,7 @@ func (s *server) cancelTask(w http.ResponseWriter, r *http.Request, user string)
 	}
 	t, err := s.app.Cancel(r.Context(), user, id)
 	if err != nil {
-		return err
+		return idem.cancelled(s, w, r, err)
 	}
 	out, err := json.Marshal(t)
 	if err != nil {
@@ -136,8 +138,28 @@ func (s *server) cancelTask(w http.ResponseWriter, r *http.Request, user string)
 	return nil
 }
 
+// unavailable is what /health shows for a component's error: its text
+// (paths, driver messages) goes to the log, not to the public.
+const unavailable = "unavailable"
+
+// redactHealth replaces the error text of each component and provider
+// with "unavailable", logging the real one.
+func (s *server) redactHealth(ctx context.Context, h *app.Health) {
+	for kind, m := range map[string]map[string]app.ComponentHealth{"component": h.Components, "provider": h.Providers} {
+		for name, c := range m {
+			if c.Error == "" {
+				continue
+			}
+			s.log.WarnContext(ctx, "health: "+kind+" "+c.Status, kind, name, "err", c.Error)
+			c.Error = unavailable
+			m[name] = c
+		}
+	}
+}
+
 func (s *server) health(w http.ResponseWriter, r *http.Request, _ string) error {
 	h := s.app.Health(r.Context())
+	s.redactHealth(r.Context(), &h)
 	if !h.OK {
 		p := &Problem{Status: http.StatusServiceUnavailable, Detail: "a component is down", Health: &h}
 		for name, c := range h.Components {
@@ -178,9 +200,28 @@ func writeSSE(w http.ResponseWriter, ev task.Event) error {
 	return err
 }
 
-var terminalEvents = map[task.EventType]bool{
-	task.EventTaskCompleted: true, task.EventTaskFailed: true, task.EventTaskCanceled: true,
-}
+// terminalEvents are the event types that end a task's stream: the ones
+// the domain appends when a task enters a terminal status, learnt from the
+// domain by making each such transition on a scratch task. (Were one
+// missed, the stream would still end, one read of the task later.)
+var terminalEvents = func() map[task.EventType]bool {
+	m := map[task.EventType]bool{}
+	for _, to := range task.Statuses {
+		if !to.Terminal() {
+			continue
+		}
+		for _, from := range task.Statuses {
+			if from.Terminal() || !task.CanTransition(from, to) {
+				continue
+			}
+			if ev, err := (&task.Task{Status: from}).Transition(to, time.Time{}); err == nil {
+				m[ev.Type] = true
+				break
+			}
+		}
+	}
+	return m
+}()
 
 // taskEvents streams a task's events as server-sent events: those after
 // Last-Event-ID (or ?after=), then each new one as it is stored, with a

@@ -11,7 +11,6 @@ import (
 	"net/http"
 
 	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/task"
 )
 
 // multipartSlack is what a multipart body may carry beyond the file: its
@@ -61,21 +60,11 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request, user string) err
 		return hex.EncodeToString(hasher.Sum(nil)), nil
 	}
 
+	// The body is read (and hashed) before storing only when an answer is
+	// stored under the key: to tell a replay from a reused key.
 	idem := idempotent{user: user, key: key}
 	if key != "" {
-		rec, err := s.app.Store().GetIdempotency(r.Context(), user, key)
-		switch {
-		case err == nil:
-			if idem.hash, err = sum(); err != nil {
-				return err
-			}
-			if rec.RequestHash != idem.hash {
-				return reusedKey()
-			}
-			idem.stored = rec
-			idem.replay(w)
-			return nil
-		case !errors.Is(err, task.ErrNotFound):
+		if idem, err = s.lookupIdempotency(r, user, key, sum); err != nil || idem.replay(w) {
 			return err
 		}
 	}

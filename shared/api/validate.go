@@ -73,11 +73,18 @@ func join(prefix, name string) string {
 	return prefix + "." + name
 }
 
+// blank reports whether v has no character but spaces.
+func blank(v string) bool { return strings.TrimSpace(v) == "" }
+
+// text checks a string field: a required one must hold a character that
+// is not a space; the length limit counts the string as sent.
 func (c *checker) text(prefix, name, v string, required bool, maxChars int) {
 	n := utf8.RuneCountInString(v)
 	switch {
-	case n == 0 && required:
+	case required && n == 0:
 		c.add(join(prefix, name), "is required")
+	case required && blank(v):
+		c.add(join(prefix, name), "is required: it holds only spaces")
 	case n > maxChars:
 		c.add(join(prefix, name), "must be at most %d characters (got %d)", maxChars, n)
 	}
@@ -144,10 +151,15 @@ func (c *checker) upload(field, id string) {
 // exactlyOne checks that one and only one of the named values is set.
 func (c *checker) exactlyOne(prefix string, names []string, values ...string) bool {
 	set := 0
-	for _, v := range values {
-		if v != "" {
-			set++
+	for i, v := range values {
+		if v == "" {
+			continue
 		}
+		if blank(v) {
+			c.add(join(prefix, names[i]), "must not be only spaces")
+			return false
+		}
+		set++
 	}
 	if set != 1 {
 		field := prefix
@@ -187,8 +199,8 @@ func (c *checker) promptOpt(prefix string, raw json.RawMessage) json.RawMessage 
 		c.add(join(field, "mode"), "is required")
 	case !slices.Contains(optimizeModes, po.Mode):
 		c.add(join(field, "mode"), "must be one of %s", oneOf(optimizeModes))
-	case po.Mode == "template" && po.Template == "":
-		c.add(join(field, "template"), "is required with mode \"template\"")
+	case po.Mode == "template" && blank(po.Template):
+		c.add(join(field, "template"), "is required with mode \"template\" (a name, not only spaces)")
 	case po.Mode != "template" && po.Template != "":
 		c.add(join(field, "template"), "is only taken with mode \"template\"")
 	}

@@ -34,7 +34,8 @@ func newLimiter(perMinute int, now func() time.Time) *limiter {
 }
 
 // take spends n tokens of user's bucket, or answers 429 with the seconds
-// until they are there. n is capped at the bucket's size.
+// until they are there. n is capped at the bucket's size (the config
+// keeps limits.batch_max within it).
 func (l *limiter) take(user string, n int) error {
 	now := l.now()
 	n = min(n, l.perMinute)

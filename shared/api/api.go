@@ -73,6 +73,9 @@ type Options struct {
 	// HeartbeatInterval is how often an idle event stream sends a comment
 	// (default 15 s).
 	HeartbeatInterval time.Duration
+	// MaxStreamsPerUser bounds the event streams one user holds open at
+	// once (default 100): each costs a few store reads a second.
+	MaxStreamsPerUser int
 }
 
 // handlerFunc is a route's handler. user is the authenticated caller
@@ -118,6 +121,7 @@ type server struct {
 	paths    *http.ServeMux // every route's path, any method: tells 405 from 404
 	allow    map[string]string
 	notFound *routeMetrics
+	streams  *streamCounter
 }
 
 // New returns the API handler over a.
@@ -130,6 +134,9 @@ func New(a *app.App, opts Options) http.Handler {
 	}
 	if opts.HeartbeatInterval <= 0 {
 		opts.HeartbeatInterval = 15 * time.Second
+	}
+	if opts.MaxStreamsPerUser <= 0 {
+		opts.MaxStreamsPerUser = 100
 	}
 	lim := a.Limits()
 	s := &server{
@@ -144,8 +151,9 @@ func New(a *app.App, opts Options) http.Handler {
 			ErrorHandling: promhttp.ContinueOnError,
 			ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError),
 		}),
-		paths: http.NewServeMux(),
-		allow: map[string]string{},
+		paths:   http.NewServeMux(),
+		allow:   map[string]string{},
+		streams: &streamCounter{open: map[string]int{}},
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

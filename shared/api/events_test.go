@@ -2,9 +2,9 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,12 +142,55 @@ func TestEventStream(t *testing.T) {
 	})
 }
 
-// The stream ends on the events the domain appends when a task ends, and
-// on no other.
-func TestTerminalEvents(t *testing.T) {
+// A user holds at most MaxStreamsPerUser streams open; closing one frees
+// its place, and other users are not affected.
+func TestEventStreamsPerUserAreBounded(t *testing.T) {
 	t.Parallel()
-	want := map[task.EventType]bool{task.EventTaskCompleted: true, task.EventTaskFailed: true, task.EventTaskCanceled: true}
-	if !maps.Equal(terminalEvents, want) {
-		t.Fatalf("terminalEvents %v, want %v", terminalEvents, want)
+	h, b := setup(t, withOptions(func(o *Options) { o.MaxStreamsPerUser = 2 }))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tk := submitImage(t, h, b.keyA, "watched")
+	path := Prefix + "/tasks/" + tk.ID + "/events"
+	// open starts a stream and answers its status and, unless it is a
+	// stream, its body; a stream stays open until the test ends.
+	open := func(key, path string) (int, http.Header, []byte) {
+		ctx, cancel := context.WithCancel(t.Context())
+		hr, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		hr.Header.Set("Authorization", "Bearer "+key)
+		resp, err := srv.Client().Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			t.Cleanup(func() { cancel(); resp.Body.Close() })
+			return resp.StatusCode, resp.Header, nil
+		}
+		defer cancel()
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, body
+	}
+	first := openStream(t, srv, b.keyA, path, nil)
+	openStream(t, srv, b.keyA, path, nil)
+	code, header, body := open(b.keyA, path)
+	if code != http.StatusTooManyRequests || header.Get("Retry-After") == "" || header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("third stream: %d %v %s; want a 429 problem with Retry-After", code, header, body)
+	}
+	checkResponse(t, "GET", path, code, header, body)
+	other := submitImage(t, h, b.keyB, "bob's")
+	if code, _, _ := open(b.keyB, Prefix+"/tasks/"+other.ID+"/events"); code != http.StatusOK {
+		t.Fatalf("another user's stream: %d", code)
+	}
+	first.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, _ := open(b.keyA, path)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream's place was not freed")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
@@ -200,29 +201,6 @@ func writeSSE(w http.ResponseWriter, ev task.Event) error {
 	return err
 }
 
-// terminalEvents are the event types that end a task's stream: the ones
-// the domain appends when a task enters a terminal status, learnt from the
-// domain by making each such transition on a scratch task. (Were one
-// missed, the stream would still end, one read of the task later.)
-var terminalEvents = func() map[task.EventType]bool {
-	m := map[task.EventType]bool{}
-	for _, to := range task.Statuses {
-		if !to.Terminal() {
-			continue
-		}
-		for _, from := range task.Statuses {
-			if from.Terminal() || !task.CanTransition(from, to) {
-				continue
-			}
-			if ev, err := (&task.Task{Status: from}).Transition(to, time.Time{}); err == nil {
-				m[ev.Type] = true
-				break
-			}
-		}
-	}
-	return m
-}()
-
 // taskEvents streams a task's events as server-sent events: those after
 // Last-Event-ID (or ?after=), then each new one as it is stored, with a
 // comment every heartbeat interval; it closes after a terminal event.
@@ -247,6 +225,11 @@ func (s *server) taskEvents(w http.ResponseWriter, r *http.Request, user string)
 	if err != nil {
 		return err
 	}
+	if !s.streams.enter(user, s.opts.MaxStreamsPerUser) {
+		return &Problem{Status: http.StatusTooManyRequests, retryAfter: 5,
+			Detail: fmt.Sprintf("at most %d event streams may be open at once; close one first", s.opts.MaxStreamsPerUser)}
+	}
+	defer s.streams.leave(user)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
 	h := w.Header()
@@ -272,7 +255,7 @@ func (s *server) taskEvents(w http.ResponseWriter, r *http.Request, user string)
 				return nil
 			}
 			after = ev.Seq
-			if terminalEvents[ev.Type] {
+			if ev.Type.EndsTask() {
 				_ = rc.Flush()
 				return nil
 			}
@@ -313,4 +296,29 @@ func parseSeq(v string) int64 {
 		return -1
 	}
 	return n
+}
+
+// streamCounter counts each user's open event streams.
+type streamCounter struct {
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// enter counts a new stream of user's, unless user already has max open.
+func (c *streamCounter) enter(user string, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[user] >= max {
+		return false
+	}
+	c.open[user]++
+	return true
+}
+
+func (c *streamCounter) leave(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[user]--; c.open[user] <= 0 {
+		delete(c.open, user)
+	}
 }

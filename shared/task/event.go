@@ -40,6 +40,17 @@ func EffectiveWebhookEvents(subscribed []EventType) []EventType {
 	return subscribed
 }
 
+// EndsTask reports whether an event of this type is appended when a task
+// enters a terminal status: after it, the task has no more events.
+func (e EventType) EndsTask() bool {
+	for status, ev := range statusEvent {
+		if ev == e {
+			return status.Terminal()
+		}
+	}
+	return false
+}
+
 var statusEvent = map[Status]EventType{
 	StatusQueued:    EventTaskQueued,
 	StatusRunning:   EventTaskStarted,

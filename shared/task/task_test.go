@@ -166,3 +166,13 @@ func TestTaskJSONShowsEveryField(t *testing.T) {
 		t.Fatalf("round trip = %+v, %v", back, err)
 	}
 }
+
+func TestEventsThatEndATask(t *testing.T) {
+	t.Parallel()
+	for _, e := range task.EventTypes {
+		want := e == task.EventTaskCompleted || e == task.EventTaskFailed || e == task.EventTaskCanceled
+		if e.EndsTask() != want {
+			t.Errorf("%s.EndsTask() = %v, want %v", e, e.EndsTask(), want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -84,7 +85,102 @@ func decodeStrict(data []byte, prefix string, v any) *Problem {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid(fieldError(root, "unexpected data after the JSON object"))
 	}
+	return exactKeys(data, prefix, reflect.TypeOf(v))
+}
+
+// exactKeys refuses the object keys that name a field only in another
+// case. encoding/json matches names case-insensitively, so "PROMPT" would
+// set prompt (and {"prompt": "a", "PROMPT": "b"} would store "b"), and it
+// has no switch to stop that: this walk over the keys, checked against
+// the JSON names of t's fields, does. Values held as json.RawMessage are
+// checked when they are decoded in their turn.
+func exactKeys(data []byte, prefix string, t reflect.Type) *Problem {
+	return walkKeys(json.NewDecoder(bytes.NewReader(data)), prefix, t)
+}
+
+func walkKeys(dec *json.Decoder, path string, t reflect.Type) *Problem {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil // the decode that came first has accepted the document
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = jsonFields(t)
+		}
+		for dec.More() {
+			keyTok, err := dec.Token()
+			if err != nil {
+				return nil
+			}
+			key, _ := keyTok.(string)
+			var sub reflect.Type
+			switch {
+			case fields != nil:
+				ft, ok := fields[key]
+				if !ok {
+					return invalid(fieldError(join(path, key), "unknown field"))
+				}
+				sub = ft
+			case t != nil && t.Kind() == reflect.Map:
+				sub = t.Elem()
+			}
+			if p := walkKeys(dec, join(path, key), sub); p != nil {
+				return p
+			}
+		}
+		dec.Token() // the closing brace
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if p := walkKeys(dec, path+"["+strconv.Itoa(i)+"]", elem); p != nil {
+				return p
+			}
+		}
+		dec.Token() // the closing bracket
+	}
 	return nil
+}
+
+var fieldsByType sync.Map // reflect.Type -> map[string]reflect.Type
+
+// jsonFields maps the JSON names of a struct's fields, those of embedded
+// structs included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsByType.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			for k, v := range jsonFields(ft) {
+				m[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	fieldsByType.Store(t, m)
+	return m
 }
 
 // jsonPath joins prefix and a Go decoder field path, dropping the names of

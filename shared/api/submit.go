@@ -59,6 +59,26 @@ func (s *server) submitSubtitles(w http.ResponseWriter, r *http.Request, user st
 	return s.submitOne(w, r, user, task.TypeSubtitleGeneration, &subtitleRequest{})
 }
 
+// decodeSubmit reads a submit's JSON body into v, unless the request's
+// Idempotency-Key has a stored answer, which it replays (replayed true).
+func (s *server) decodeSubmit(w http.ResponseWriter, r *http.Request, user string, v any) (idem idempotent, replayed bool, err error) {
+	buf, err := readJSONBody(w, r)
+	if err != nil {
+		return idempotent{}, false, err
+	}
+	defer putBuf(buf) // the decoded value holds copies of what it needs
+	if idem, err = s.idempotency(r, user, hashRequest(r, buf.Bytes())); err != nil {
+		return idempotent{}, false, err
+	}
+	if idem.replay(w) {
+		return idem, true, nil
+	}
+	if p := decodeStrict(buf.Bytes(), "", v); p != nil {
+		return idempotent{}, false, p
+	}
+	return idem, false, nil
+}
+
 // taskLocation is where a task is read.
 func taskLocation(id string) string { return Prefix + "/tasks/" + id }
 
@@ -67,17 +87,9 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 	if err != nil {
 		return err
 	}
-	buf, err := readJSONBody(w, r)
-	if err != nil {
+	idem, replayed, err := s.decodeSubmit(w, r, user, req)
+	if err != nil || replayed {
 		return err
-	}
-	defer putBuf(buf)
-	idem, err := s.idempotency(r, user, hashRequest(r, buf.Bytes()))
-	if err != nil || idem.replay(w) {
-		return err
-	}
-	if p := decodeStrict(buf.Bytes(), "", req); p != nil {
-		return p
 	}
 	in, common := req.parts()
 	c := &checker{ctx: r.Context(), s: s, user: user}
@@ -155,18 +167,10 @@ func (s *server) preferWait(r *http.Request) (time.Duration, bool, error) {
 func batchLocation(id string) string { return Prefix + "/batches/" + id }
 
 func (s *server) submitBatch(w http.ResponseWriter, r *http.Request, user string) error {
-	buf, err := readJSONBody(w, r)
-	if err != nil {
-		return err
-	}
-	defer putBuf(buf)
-	idem, err := s.idempotency(r, user, hashRequest(r, buf.Bytes()))
-	if err != nil || idem.replay(w) {
-		return err
-	}
 	var req batchRequest
-	if p := decodeStrict(buf.Bytes(), "", &req); p != nil {
-		return p
+	idem, replayed, err := s.decodeSubmit(w, r, user, &req)
+	if err != nil || replayed {
+		return err
 	}
 	c := &checker{ctx: r.Context(), s: s, user: user}
 	spec, err := c.batchSpec(&req, s.app.Limits().BatchMax)

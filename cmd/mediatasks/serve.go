@@ -165,7 +165,6 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	a, err := app.New(app.Deps{
 		// A task and its queue message commit in one transaction.
 		Store:  sqlitestore.WithQueue{Store: d.store, Queue: tasks},
-		Keys:   d.store,
 		Tasks:  tasks,
 		Blobs:  blobs,
 		Limits: cfg.AppLimits(),

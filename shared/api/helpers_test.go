@@ -96,7 +96,7 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	apiOpts.Authenticator = &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now, KeyCacheTTL: 30 * time.Second}
 	apiOpts.FilesHandler = blobs.Handler()
 	// As the server does: a task and its message commit together.
-	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Keys: st, Tasks: q, Blobs: blobs, Limits: cfg.limits})
+	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs, Limits: cfg.limits})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/task"
@@ -72,7 +71,6 @@ func (l Limits) withDefaults() Limits {
 // Deps are the adapters the App runs on.
 type Deps struct {
 	Store  task.Store
-	Keys   auth.KeyStore
 	Tasks  queue.Queue // the admission queue
 	Blobs  blob.Store
 	Runner Runner // nil: tasks stay queued until a runner is wired
@@ -86,7 +84,6 @@ type Deps struct {
 // in-process notifier only lets waiters here learn of changes sooner.
 type App struct {
 	store   task.Store
-	keys    auth.KeyStore
 	tasks   queue.Queue
 	blobs   blob.Store
 	runner  Runner
@@ -99,8 +96,8 @@ type App struct {
 
 // New builds the App.
 func New(d Deps) (*App, error) {
-	if d.Store == nil || d.Tasks == nil || d.Blobs == nil || d.Keys == nil {
-		return nil, errors.New("new app: store, keys, task queue and blob store are required")
+	if d.Store == nil || d.Tasks == nil || d.Blobs == nil {
+		return nil, errors.New("new app: store, task queue and blob store are required")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -110,7 +107,6 @@ func New(d Deps) (*App, error) {
 	}
 	a := &App{
 		store:   d.Store,
-		keys:    d.Keys,
 		tasks:   d.Tasks,
 		blobs:   d.Blobs,
 		runner:  d.Runner,
@@ -128,9 +124,6 @@ func (a *App) Limits() Limits { return a.limits }
 
 // Store returns the task store (for the workflow's step actions).
 func (a *App) Store() task.Store { return a.store }
-
-// Keys returns the API key store.
-func (a *App) Keys() auth.KeyStore { return a.keys }
 
 // Now returns the App's clock reading.
 func (a *App) Now() time.Time { return a.now() }

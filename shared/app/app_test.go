@@ -96,7 +96,7 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
 	if atomicSubmit {
 		store = sqlitestore.WithQueue{Store: st, Queue: q}
 	}
-	deps := app.Deps{Store: store, Keys: st, Tasks: q, Blobs: blobs, Now: clk.Now,
+	deps := app.Deps{Store: store, Tasks: q, Blobs: blobs, Now: clk.Now,
 		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2}}
 	if withRunner {
 		deps.Runner = b.runner

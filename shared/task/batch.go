@@ -62,14 +62,4 @@ func (b *Batch) terminalCount() int {
 }
 
 // WantsEvent reports whether the batch's webhook subscribes to event type e.
-func (b *Batch) WantsEvent(e EventType) bool {
-	if b.WebhookURL == "" {
-		return false
-	}
-	for _, s := range EffectiveWebhookEvents(b.WebhookEvents) {
-		if s == e {
-			return true
-		}
-	}
-	return false
-}
+func (b *Batch) WantsEvent(e EventType) bool { return wantsEvent(b.WebhookURL, b.WebhookEvents, e) }

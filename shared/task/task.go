@@ -203,8 +203,12 @@ func (t *Task) Duration() time.Duration {
 }
 
 // WantsEvent reports whether the task's webhook subscribes to event type e.
-func (t *Task) WantsEvent(e EventType) bool {
-	return t.WebhookURL != "" && slices.Contains(EffectiveWebhookEvents(t.WebhookEvents), e)
+func (t *Task) WantsEvent(e EventType) bool { return wantsEvent(t.WebhookURL, t.WebhookEvents, e) }
+
+// wantsEvent: a webhook at url, subscribed to events (or the defaults),
+// receives event type e.
+func wantsEvent(url string, subscribed []EventType, e EventType) bool {
+	return url != "" && slices.Contains(EffectiveWebhookEvents(subscribed), e)
 }
 
 func cloneMap(m map[string]string) map[string]string {

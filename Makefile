@@ -7,7 +7,7 @@ ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 20s
 BENCHTIME ?= 3s
 
-.PHONY: run test deps vet unit fuzz bench build clean
+.PHONY: run test deps tools vet unit fuzz bench build clean
 
 run: build
 	./bin/mediatasks serve --addr $(ADDR) --data $(DATA) $(if $(CONFIG),--config $(CONFIG))
@@ -15,10 +15,17 @@ run: build
 build:
 	$(GO) build -o bin/mediatasks ./cmd/mediatasks
 
-test: deps vet unit fuzz
+test: deps tools vet unit fuzz
 
 deps:
 	$(GO) mod download
+
+# The npm programs the tests check against (tools/npm/package.json), with
+# node 22 to run them; installed again only when the lock file changes.
+tools: tools/npm/node_modules/.installed
+tools/npm/node_modules/.installed: tools/npm/package-lock.json
+	cd tools/npm && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 vet:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

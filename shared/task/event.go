@@ -72,19 +72,25 @@ type Event struct {
 	// Data is the task or batch as it was after the change, in the API's
 	// JSON form (without signed URLs, which are made when it is shown).
 	Data json.RawMessage `json:"data"`
+	// WebhookURL is where the event is to be delivered: set when its
+	// subject's webhook subscribes to its type. Stores record a delivery
+	// for it in the same write as the event (an outbox), so that an event
+	// stored is an event delivered.
+	WebhookURL string `json:"-"`
 }
 
 // NewTaskEvent builds the event of type typ for the task as it is now.
 func NewTaskEvent(t *Task, typ EventType, now time.Time) Event {
 	data, _ := json.Marshal(t) // a Task always marshals
 	return Event{
-		ID:        EventID(t.ID, t.Version),
-		SubjectID: t.ID,
-		UserID:    t.UserID,
-		Seq:       t.Version,
-		Type:      typ,
-		CreatedAt: now,
-		Data:      data,
+		ID:         EventID(t.ID, t.Version),
+		SubjectID:  t.ID,
+		UserID:     t.UserID,
+		Seq:        t.Version,
+		Type:       typ,
+		CreatedAt:  now,
+		Data:       data,
+		WebhookURL: webhookFor(t.WantsEvent(typ), t.WebhookURL),
 	}
 }
 
@@ -92,14 +98,22 @@ func NewTaskEvent(t *Task, typ EventType, now time.Time) Event {
 func NewBatchEvent(b *Batch, typ EventType, now time.Time) Event {
 	data, _ := json.Marshal(b) // a Batch always marshals
 	return Event{
-		ID:        EventID(b.ID, b.Version),
-		SubjectID: b.ID,
-		UserID:    b.UserID,
-		Seq:       b.Version,
-		Type:      typ,
-		CreatedAt: now,
-		Data:      data,
+		ID:         EventID(b.ID, b.Version),
+		SubjectID:  b.ID,
+		UserID:     b.UserID,
+		Seq:        b.Version,
+		Type:       typ,
+		CreatedAt:  now,
+		Data:       data,
+		WebhookURL: webhookFor(b.WantsEvent(typ), b.WebhookURL),
 	}
+}
+
+func webhookFor(wanted bool, url string) string {
+	if !wanted {
+		return ""
+	}
+	return url
 }
 
 // EventID is the stable identifier of the seq-th event of a subject; the

@@ -1,0 +1,32 @@
+package workflow_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/workflow"
+)
+
+// The definitions are valid ASL by an independent validator, as written
+// and as the local engine loads them (after substitution).
+func TestDefinitionsAreValidASL(t *testing.T) {
+	t.Parallel()
+	node := npmtools.Node(t)
+	validator := filepath.Join(npmtools.Module(t, "asl-validator"), "dist", "bin", "asl-validator.js")
+	if _, err := os.Stat(validator); err != nil {
+		t.Fatalf("asl-validator entry point: %v", err)
+	}
+	for name, def := range map[string][]byte{"task": workflow.TaskDefinition, "batch": workflow.BatchDefinition} {
+		path := filepath.Join(t.TempDir(), name+".asl.json")
+		if err := os.WriteFile(path, def, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(node, validator, "--json-path", path).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s definition: asl-validator: %v\n%s", name, err, out)
+		}
+	}
+}

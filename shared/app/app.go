@@ -22,10 +22,15 @@ import (
 	"github.com/videoai/mediatasks/shared/task"
 )
 
-// Runner starts and stops a task's workflow. Starting is idempotent by
-// task id: a redelivered queue message starts nothing new.
+// Runner starts and stops workflows. Starting is idempotent by task or
+// batch id: a redelivered queue message starts nothing new.
 type Runner interface {
+	// Start starts the workflow of a task submitted alone.
 	Start(ctx context.Context, t *task.Task) error
+	// StartBatch starts the workflow of a batch, which runs the workflow
+	// of each of its tasks under the batch's concurrency cap.
+	StartBatch(ctx context.Context, b *task.Batch) error
+	// Stop stops a task's workflow (the task is already canceled).
 	Stop(ctx context.Context, taskID string) error
 }
 
@@ -230,7 +235,7 @@ func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec
 		c.Idempotency = rec
 	}
 	if mc, ok := a.store.(MessageCreator); ok {
-		if err := mc.CreateWithMessages(ctx, c, dispatchMessages(s.Tasks)); err != nil {
+		if err := mc.CreateWithMessages(ctx, c, dispatchMessages(s)); err != nil {
 			return Submission{}, fmt.Errorf("submit %d tasks: %w", len(s.Tasks), err)
 		}
 	} else {
@@ -240,7 +245,7 @@ func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec
 		// The tasks are stored before their messages are sent: a crash in
 		// between leaves queued tasks without messages, which the sweeper
 		// re-sends.
-		if err := a.enqueue(ctx, s.Tasks...); err != nil {
+		if err := a.enqueue(ctx, s); err != nil {
 			a.log.WarnContext(ctx, "task stored but not yet sent; the sweeper will re-send it", "err", err)
 		}
 	}
@@ -251,9 +256,12 @@ func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec
 	return s, nil
 }
 
-// dispatchMessage is the body of a task queue message.
+// dispatchMessage is the body of a task queue message: a task submitted
+// alone, or a whole batch, whose workflow starts its tasks under the
+// batch's concurrency cap.
 type dispatchMessage struct {
-	TaskID string `json:"task_id"`
+	TaskID  string `json:"task_id,omitempty"`
+	BatchID string `json:"batch_id,omitempty"`
 }
 
 // MessageCreator is a store that commits new tasks and their queue
@@ -264,18 +272,35 @@ type MessageCreator interface {
 	CreateWithMessages(ctx context.Context, c task.Creation, msgs []queue.Message) error
 }
 
-func dispatchMessages(tasks []*task.Task) []queue.Message {
-	msgs := make([]queue.Message, 0, len(tasks))
-	for _, t := range tasks {
+// dispatchMessages are the queue messages of a submission: one per task,
+// or one for a batch, at the most urgent priority among its tasks.
+func dispatchMessages(s Submission) []queue.Message {
+	if s.Batch != nil {
+		body, _ := json.Marshal(dispatchMessage{BatchID: s.Batch.ID}) // cannot fail
+		return []queue.Message{{Priority: mostUrgent(s.Tasks), Body: body}}
+	}
+	msgs := make([]queue.Message, 0, len(s.Tasks))
+	for _, t := range s.Tasks {
 		body, _ := json.Marshal(dispatchMessage{TaskID: t.ID}) // cannot fail
 		msgs = append(msgs, queue.Message{Priority: t.Priority, Body: body})
 	}
 	return msgs
 }
 
-func (a *App) enqueue(ctx context.Context, tasks ...*task.Task) error {
-	if err := a.tasks.Send(ctx, dispatchMessages(tasks)...); err != nil {
-		return fmt.Errorf("enqueue %d tasks: %w", len(tasks), err)
+func mostUrgent(tasks []*task.Task) task.Priority {
+	for _, p := range task.Priorities {
+		for _, t := range tasks {
+			if t.Priority == p {
+				return p
+			}
+		}
+	}
+	return task.PriorityNormal
+}
+
+func (a *App) enqueue(ctx context.Context, s Submission) error {
+	if err := a.tasks.Send(ctx, dispatchMessages(s)...); err != nil {
+		return fmt.Errorf("enqueue %d tasks: %w", len(s.Tasks), err)
 	}
 	return nil
 }

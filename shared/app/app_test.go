@@ -39,6 +39,16 @@ func (r *recordingRunner) Start(_ context.Context, t *task.Task) error {
 	return nil
 }
 
+func (r *recordingRunner) StartBatch(_ context.Context, b *task.Batch) error {
+	if r.fail.Load() {
+		return errors.New("engine unavailable")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started[b.ID]++
+	return nil
+}
+
 func (r *recordingRunner) Stop(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -114,6 +124,13 @@ func imageSpec(p task.Priority) app.TaskSpec {
 // receiveTaskIDs takes every visible message and returns their task ids.
 func receiveTaskIDs(t *testing.T, q queue.Queue) []string {
 	t.Helper()
+	return receiveIDs(t, q, "task_id")
+}
+
+// receiveIDs takes every visible message and returns the field named key
+// of each body.
+func receiveIDs(t *testing.T, q queue.Queue, key string) []string {
+	t.Helper()
 	var ids []string
 	for {
 		ds, err := q.Receive(context.Background(), queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
@@ -124,13 +141,11 @@ func receiveTaskIDs(t *testing.T, q queue.Queue) []string {
 			return ids
 		}
 		for _, d := range ds {
-			var m struct {
-				TaskID string `json:"task_id"`
-			}
+			var m map[string]string
 			if err := json.Unmarshal(d.Body, &m); err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, m.TaskID)
+			ids = append(ids, m[key])
 			if err := q.Delete(context.Background(), d.Receipt); err != nil {
 				t.Fatal(err)
 			}
@@ -188,8 +203,15 @@ func TestSubmitBatchIsAllOrNothingAndCounted(t *testing.T) {
 	if len(s.Batch.TaskIDs) != 3 || s.Batch.Counts[task.StatusQueued] != 3 {
 		t.Fatalf("batch = %+v", s.Batch)
 	}
-	if ids := receiveTaskIDs(t, b.queue); len(ids) != 3 {
-		t.Fatalf("messages = %d, want 3", len(ids))
+	// One message starts the batch's workflow, which starts its tasks
+	// under the batch's concurrency cap; it goes at the batch's most
+	// urgent priority.
+	ds, err := b.queue.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Priority != task.PriorityHigh || !strings.Contains(string(ds[0].Body), s.Batch.ID) {
+		t.Fatalf("messages = %+v, want one for batch %s at high priority", ds, s.Batch.ID)
 	}
 	_, err = b.app.SubmitBatch(ctx, "alice", app.BatchSpec{Tasks: make([]app.TaskSpec, 51)}, nil)
 	if !errors.Is(err, app.ErrBatchSize) {

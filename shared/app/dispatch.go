@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -42,37 +43,59 @@ func (a *App) dispatchLoop(ctx context.Context) {
 	}
 }
 
-// dispatch starts the workflow of one message's task. The message is
-// deleted once the start is recorded, or when there is nothing to start;
-// otherwise it becomes visible again after its visibility timeout, and
-// after too many receives it goes to the dead-letter queue.
+// dispatch starts the workflow of one message's task or batch. The
+// message is deleted once the start is recorded, or when there is nothing
+// to start; otherwise it becomes visible again after its visibility
+// timeout, and after too many receives it goes to the dead-letter queue
+// (the sweeper then fails the tasks it carried).
 func (a *App) dispatch(ctx context.Context, d queue.Delivery) {
 	var msg dispatchMessage
-	if err := json.Unmarshal(d.Body, &msg); err != nil || msg.TaskID == "" {
-		a.log.ErrorContext(ctx, "task message without a task id: dropped", "message_id", d.ID, "err", err)
+	if err := json.Unmarshal(d.Body, &msg); err != nil || (msg.TaskID == "") == (msg.BatchID == "") {
+		a.log.ErrorContext(ctx, "task message without one task or batch id: dropped", "message_id", d.ID, "err", err)
 		a.deleteMessage(ctx, d)
 		return
 	}
-	t, err := a.store.GetTask(ctx, "", msg.TaskID)
-	if errors.Is(err, task.ErrNotFound) {
-		a.log.WarnContext(ctx, "task message for a missing task: dropped", "task_id", msg.TaskID)
-		a.deleteMessage(ctx, d)
-		return
+	var err error
+	if msg.BatchID != "" {
+		err = a.startBatch(ctx, msg.BatchID)
+	} else {
+		err = a.startTask(ctx, msg.TaskID)
 	}
 	if err != nil {
-		a.log.ErrorContext(ctx, "read task to dispatch", "task_id", msg.TaskID, "err", err)
-		return
-	}
-	if t.Status != task.StatusQueued {
-		// Already started (a redelivery or a sweeper's re-send) or ended.
-		a.deleteMessage(ctx, d)
-		return
-	}
-	if err := a.runner.Start(ctx, t); err != nil {
-		a.log.ErrorContext(ctx, "start workflow", "task_id", t.ID, "receive_count", d.ReceiveCount, "err", err)
+		a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
 		return
 	}
 	a.deleteMessage(ctx, d)
+}
+
+func (a *App) startTask(ctx context.Context, id string) error {
+	t, err := a.store.GetTask(ctx, "", id)
+	if errors.Is(err, task.ErrNotFound) {
+		a.log.WarnContext(ctx, "task message for a missing task: dropped", "task_id", id)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read task to dispatch: %w", err)
+	}
+	if t.Status != task.StatusQueued {
+		return nil // already started (a redelivery or a sweeper's re-send) or ended
+	}
+	return a.runner.Start(ctx, t)
+}
+
+func (a *App) startBatch(ctx context.Context, id string) error {
+	b, err := a.store.GetBatch(ctx, "", id)
+	if errors.Is(err, task.ErrNotFound) {
+		a.log.WarnContext(ctx, "batch message for a missing batch: dropped", "batch_id", id)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read batch to dispatch: %w", err)
+	}
+	if b.Status == task.BatchCompleted {
+		return nil
+	}
+	return a.runner.StartBatch(ctx, b)
 }
 
 func (a *App) deleteMessage(ctx context.Context, d queue.Delivery) {
@@ -125,8 +148,19 @@ func (a *App) resendStale(ctx context.Context, now time.Time) {
 		a.log.ErrorContext(ctx, "sweep: list stale queued tasks", "err", err)
 		return
 	}
+	resentBatches := map[string]bool{}
 	for _, t := range stale {
-		if err := a.enqueue(ctx, t); err != nil {
+		s := Submission{Tasks: []*task.Task{t}}
+		if t.BatchID != "" {
+			// A batch's tasks are started by the batch's workflow: re-send
+			// the batch, once.
+			if resentBatches[t.BatchID] {
+				continue
+			}
+			resentBatches[t.BatchID] = true
+			s.Batch = &task.Batch{ID: t.BatchID}
+		}
+		if err := a.enqueue(ctx, s); err != nil {
 			a.log.ErrorContext(ctx, "sweep: re-send task", "task_id", t.ID, "err", err)
 			continue
 		}

@@ -200,6 +200,7 @@ func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
 			t.Errorf("task %s after the restart: %+v, want queued %s %s", id, got, want.taskType, want.priority)
 		}
 	}
+	batchOf := map[string]string{} // task id -> batch id
 	for _, id := range batchIDs {
 		var b struct {
 			TaskIDs []string `json:"task_ids"`
@@ -208,19 +209,29 @@ func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
 		if len(b.TaskIDs) != batchSize {
 			t.Errorf("batch %s after the restart has %d tasks, want %d", id, len(b.TaskIDs), batchSize)
 		}
+		for _, tid := range b.TaskIDs {
+			batchOf[tid] = id
+		}
 	}
-	// /metrics agrees: at least one message per acknowledged task.
-	if depth := queueDepth(t, srv.URL); depth < len(ack) {
-		t.Errorf("mediatasks_queue_depth sums to %d, want at least %d", depth, len(ack))
+	// /metrics agrees: at least one message per acknowledged single task
+	// and per batch.
+	if depth, want := queueDepth(t, srv.URL), len(ack)-len(batchOf)+len(batchIDs); depth < want {
+		t.Errorf("mediatasks_queue_depth sums to %d, want at least %d", depth, want)
 	}
 	if code, _ := srv.stop(syscall.SIGTERM, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
 
 	// With the server stopped, read the task queue itself: a message for
-	// every acknowledged task, at the task's priority.
+	// every acknowledged task (or its batch), at the task's priority.
 	msgs := queuedTaskMessages(t, data, len(ack)+submits+batches*batchSize)
 	for id, want := range ack {
+		if b, ok := batchOf[id]; ok {
+			if _, ok := msgs[b]; !ok {
+				t.Errorf("batch %s (acknowledged) has no message in the task queue", b)
+			}
+			continue
+		}
 		got, ok := msgs[id]
 		if !ok {
 			t.Errorf("task %s (acknowledged) has no message in the task queue", id)
@@ -233,7 +244,7 @@ func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
 }
 
 // queuedTaskMessages receives every message of the task queue in the
-// data folder's database and returns each task's message by task id.
+// data folder's database and returns each message by its task or batch id.
 // It fails the test if the queue holds more than limit messages or has
 // dead letters.
 func queuedTaskMessages(t *testing.T, data string, limit int) map[string]queue.Delivery {
@@ -265,13 +276,14 @@ func queuedTaskMessages(t *testing.T, data string, limit int) map[string]queue.D
 		for _, d := range ds {
 			total++
 			var m struct {
-				TaskID string `json:"task_id"`
+				TaskID  string `json:"task_id"`
+				BatchID string `json:"batch_id"`
 			}
-			if err := json.Unmarshal(d.Body, &m); err != nil || m.TaskID == "" {
+			if err := json.Unmarshal(d.Body, &m); err != nil || (m.TaskID == "") == (m.BatchID == "") {
 				t.Errorf("message %s: body %q", d.ID, d.Body)
 				continue
 			}
-			out[m.TaskID] = d
+			out[m.TaskID+m.BatchID] = d
 		}
 	}
 	t.Fatalf("the task queue holds more than %d messages", limit)

@@ -76,25 +76,28 @@ func (p Priority) Valid() bool { return slices.Contains(Priorities, p) }
 
 // Task is one unit of media work owned by one user.
 type Task struct {
-	ID            string            `json:"id"`
-	UserID        string            `json:"-"`
-	Type          Type              `json:"task_type"`
-	Status        Status            `json:"status"`
-	Progress      float64           `json:"progress"`
-	Priority      Priority          `json:"priority"`
-	Input         json.RawMessage   `json:"input_data"`
-	Output        *Output           `json:"output_data"`
-	Error         *Error            `json:"error"`
-	Provider      string            `json:"provider,omitempty"`
-	Attempts      int               `json:"attempts"`
-	BatchID       string            `json:"batch_id,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	WebhookURL    string            `json:"webhook_url,omitempty"`
-	WebhookEvents []EventType       `json:"webhook_events,omitempty"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	StartedAt     *time.Time        `json:"started_at"`
-	CompletedAt   *time.Time        `json:"completed_at"`
+	ID       string          `json:"id"`
+	UserID   string          `json:"-"`
+	Type     Type            `json:"task_type"`
+	Status   Status          `json:"status"`
+	Progress float64         `json:"progress"`
+	Priority Priority        `json:"priority"`
+	Input    json.RawMessage `json:"input_data"`
+	Output   *Output         `json:"output_data"`
+	Error    *Error          `json:"error"`
+	Provider string          `json:"provider,omitempty"`
+	Attempts int             `json:"attempts"`
+	// AttemptHistory lists the provider calls that began the task's work,
+	// oldest first: its retries and failovers show here.
+	AttemptHistory []Attempt         `json:"attempt_history"`
+	BatchID        string            `json:"batch_id,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+	WebhookURL     string            `json:"webhook_url,omitempty"`
+	WebhookEvents  []EventType       `json:"webhook_events,omitempty"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	StartedAt      *time.Time        `json:"started_at"`
+	CompletedAt    *time.Time        `json:"completed_at"`
 	// Version increases by one on every stored change; updates are
 	// conditional on it, and each event is numbered by it.
 	Version int64 `json:"version"`
@@ -117,6 +120,29 @@ type File struct {
 	SizeBytes   int64  `json:"size_bytes"`
 }
 
+// Attempt is one call to a provider that began a task's work.
+type Attempt struct {
+	Provider  string    `json:"provider"`
+	StartedAt time.Time `json:"started_at"`
+	// Outcome is "started" while the call is in flight or once it
+	// succeeded, else the kind of error that ended it: "transient",
+	// "throttled", "permanent" or "timeout".
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+}
+
+// MaxAttemptHistory bounds AttemptHistory: the oldest entries go first.
+const MaxAttemptHistory = 20
+
+// AddAttempt records the start of a provider call and counts it.
+func (t *Task) AddAttempt(provider string, now time.Time) {
+	t.Attempts++
+	t.AttemptHistory = append(t.AttemptHistory, Attempt{Provider: provider, StartedAt: now, Outcome: "started"})
+	if n := len(t.AttemptHistory); n > MaxAttemptHistory {
+		t.AttemptHistory = slices.Clone(t.AttemptHistory[n-MaxAttemptHistory:])
+	}
+}
+
 // Error says why a task failed.
 type Error struct {
 	Code      string `json:"code"`
@@ -131,6 +157,7 @@ func (t *Task) Clone() *Task {
 	c.Input = slices.Clone(t.Input)
 	c.Metadata = cloneMap(t.Metadata)
 	c.WebhookEvents = slices.Clone(t.WebhookEvents)
+	c.AttemptHistory = slices.Clone(t.AttemptHistory)
 	if t.Output != nil {
 		o := *t.Output
 		o.Files = slices.Clone(t.Output.Files)
@@ -242,13 +269,18 @@ func (t Task) MarshalJSON() ([]byte, error) {
 	if metadata == nil {
 		metadata = map[string]string{}
 	}
+	history := t.AttemptHistory
+	if history == nil {
+		history = []Attempt{}
+	}
 	return json.Marshal(struct {
 		plain
-		Provider   *string           `json:"provider"`
-		BatchID    *string           `json:"batch_id"`
-		WebhookURL *string           `json:"webhook_url"`
-		Metadata   map[string]string `json:"metadata"`
-	}{plain(t), nullable(t.Provider), nullable(t.BatchID), nullable(t.WebhookURL), metadata})
+		Provider       *string           `json:"provider"`
+		BatchID        *string           `json:"batch_id"`
+		WebhookURL     *string           `json:"webhook_url"`
+		Metadata       map[string]string `json:"metadata"`
+		AttemptHistory []Attempt         `json:"attempt_history"`
+	}{plain(t), nullable(t.Provider), nullable(t.BatchID), nullable(t.WebhookURL), metadata, history})
 }
 
 func nullable(s string) *string {

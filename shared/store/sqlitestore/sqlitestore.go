@@ -113,6 +113,8 @@ var migrations = []string{
 	`CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
 		UPDATE task_counts SET n = n - 1 WHERE status = OLD.status;
 	END`,
+	// The provider calls of each task, with their outcomes (JSON).
+	`ALTER TABLE tasks ADD COLUMN attempt_history TEXT`,
 }
 
 // Options tune New.

@@ -16,16 +16,17 @@ import (
 
 const taskColumns = `id, user_id, task_type, status, progress, priority, input, output, error,
 	provider, attempts, batch_id, metadata, webhook_url, webhook_events,
-	created_at, updated_at, started_at, completed_at, version`
+	created_at, updated_at, started_at, completed_at, version, attempt_history`
 
 const insertTaskSQL = `INSERT INTO tasks (` + taskColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateTaskSQL leaves id, user_id, task_type, batch_id and created_at
 // alone: they never change after submit.
 const updateTaskSQL = `UPDATE tasks SET status = ?, progress = ?, priority = ?, input = ?,
 	output = ?, error = ?, provider = ?, attempts = ?, metadata = ?, webhook_url = ?,
-	webhook_events = ?, updated_at = ?, started_at = ?, completed_at = ?, version = ?
+	webhook_events = ?, updated_at = ?, started_at = ?, completed_at = ?, version = ?,
+	attempt_history = ?
 	WHERE id = ? AND version = ? AND status NOT IN ('completed', 'failed', 'canceled')`
 
 const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, created_at, data)
@@ -34,7 +35,7 @@ const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, 
 // taskRow is a task encoded for its row. Encoding happens before the
 // write, so that the single writer spends its time in SQLite only.
 type taskRow struct {
-	input, output, errorJSON, metadata, webhookEvents any
+	input, output, errorJSON, metadata, webhookEvents, attemptHistory any
 }
 
 func encodeTask(t *task.Task) (taskRow, error) {
@@ -63,6 +64,11 @@ func encodeTask(t *task.Task) (taskRow, error) {
 			return r, fmt.Errorf("encode webhook events: %w", err)
 		}
 	}
+	if t.AttemptHistory != nil {
+		if r.attemptHistory, err = jsonText(t.AttemptHistory); err != nil {
+			return r, fmt.Errorf("encode attempt history: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -77,6 +83,7 @@ func (r taskRow) insertArgs(t *task.Task) []any {
 		r.input, r.output, r.errorJSON, t.Provider, t.Attempts, nullString(t.BatchID),
 		r.metadata, t.WebhookURL, r.webhookEvents,
 		nanos(t.CreatedAt), nanos(t.UpdatedAt), nullNanos(t.StartedAt), nullNanos(t.CompletedAt), t.Version,
+		r.attemptHistory,
 	}
 }
 
@@ -85,7 +92,7 @@ func (r taskRow) updateArgs(next *task.Task, prevVersion int64) []any {
 		string(next.Status), next.Progress, string(next.Priority), r.input,
 		r.output, r.errorJSON, next.Provider, next.Attempts, r.metadata, next.WebhookURL,
 		r.webhookEvents, nanos(next.UpdatedAt), nullNanos(next.StartedAt), nullNanos(next.CompletedAt), next.Version,
-		next.ID, prevVersion,
+		r.attemptHistory, next.ID, prevVersion,
 	}
 }
 
@@ -100,12 +107,13 @@ func scanTask(row scanner) (*task.Task, error) {
 		t                                                  task.Task
 		typ, status, priority                              string
 		input, output, errorJSON, batchID, metadata, hooks sql.NullString
+		history                                            sql.NullString
 		createdAt, updatedAt                               int64
 		startedAt, completedAt                             sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.UserID, &typ, &status, &t.Progress, &priority, &input, &output, &errorJSON,
 		&t.Provider, &t.Attempts, &batchID, &metadata, &t.WebhookURL, &hooks,
-		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version)
+		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version, &history)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +127,7 @@ func scanTask(row scanner) (*task.Task, error) {
 	for _, field := range []struct {
 		text sql.NullString
 		dst  any
-	}{{output, &t.Output}, {errorJSON, &t.Error}, {metadata, &t.Metadata}, {hooks, &t.WebhookEvents}} {
+	}{{output, &t.Output}, {errorJSON, &t.Error}, {metadata, &t.Metadata}, {hooks, &t.WebhookEvents}, {history, &t.AttemptHistory}} {
 		if !field.text.Valid {
 			continue
 		}

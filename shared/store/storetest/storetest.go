@@ -222,7 +222,7 @@ func (b *bundle) tryTransition(prev *task.Task, to task.Status) (*task.Task, err
 	next := prev.Clone()
 	if to == task.StatusRunning && next.Provider == "" {
 		next.Provider = "alpha"
-		next.Attempts++
+		next.AddAttempt("alpha", b.now())
 	}
 	ev, err := next.Transition(to, b.now())
 	if err != nil {

@@ -22,7 +22,9 @@ func (s *suite) testCreateAndGet(t *testing.T) {
 	full.Progress = 0.25
 	full.Priority = task.PriorityHigh
 	full.Provider = "beta"
-	full.Attempts = 2
+	full.AddAttempt("alpha", at.Add(time.Second))
+	full.AttemptHistory[0].Outcome, full.AttemptHistory[0].Error = "transient", "503 from alpha"
+	full.AddAttempt("beta", at.Add(1500*time.Millisecond))
 	started := at.Add(1500 * time.Millisecond)
 	full.StartedAt = &started
 	full.Output = &task.Output{

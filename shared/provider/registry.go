@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -182,33 +181,38 @@ func knownTypes(factories map[string]Factory) string {
 	return strings.Join(names, ", ")
 }
 
-// factoryErrors names a factory's complaints under path.
+// factoryErrors names a factory's complaints under path: each
+// *OptionError it holds (through wrapping and errors.Join) under
+// path.options, or else the whole error under path.
 func factoryErrors(path string, err error) config.Errors {
 	var out config.Errors
-	var walk func(error)
-	walk = func(err error) {
-		if oe, ok := err.(*OptionError); ok {
-			p := path + ".options"
-			if oe.Field != "" {
-				p += "." + oe.Field
-			}
-			out = append(out, &config.FieldError{Path: p, Message: oe.Message})
-			return
+	for _, oe := range optionErrors(err) {
+		p := path + ".options"
+		if oe.Field != "" {
+			p += "." + oe.Field
 		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		if oe, ok := errors.AsType[*OptionError](err); ok {
-			walk(oe)
-			return
-		}
+		out = append(out, &config.FieldError{Path: p, Message: oe.Message})
+	}
+	if len(out) == 0 {
 		out = append(out, &config.FieldError{Path: path, Message: err.Error()})
 	}
-	walk(err)
 	return out
+}
+
+func optionErrors(err error) []*OptionError {
+	switch e := err.(type) {
+	case *OptionError:
+		return []*OptionError{e}
+	case interface{ Unwrap() []error }:
+		var out []*OptionError
+		for _, inner := range e.Unwrap() {
+			out = append(out, optionErrors(inner)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		return optionErrors(e.Unwrap())
+	}
+	return nil
 }
 
 // Names lists the providers that serve taskType, in configuration order.

@@ -1,0 +1,182 @@
+package sim
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/videoai/mediatasks/shared/provider"
+)
+
+// imageInput is what the sim reads of an image_generation input.
+type imageInput struct {
+	Prompt         string `json:"prompt"`
+	NegativePrompt string `json:"negative_prompt"`
+	Size           string `json:"size"`
+	N              int    `json:"n"`
+	Style          string `json:"style"`
+}
+
+// Limits of what the sim draws: the API allows less; these only keep a
+// hand-made request from asking for gigabytes.
+const (
+	maxImageSide = 4096
+	maxImages    = 10
+)
+
+// palettes is how many colourings an image or a video can have: few
+// enough that every encoded file can be kept.
+const palettes = 32
+
+func imageResult(raw []byte) (*provider.Result, error) {
+	var in imageInput
+	if err := decodeInput(raw, &in); err != nil {
+		return nil, err
+	}
+	if in.Size == "" {
+		in.Size = "1024x1024"
+	}
+	w, h, ok := parseSize(in.Size)
+	if !ok {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("size %q is not WxH with sides from 1 to %d", in.Size, maxImageSide), nil)
+	}
+	if in.N == 0 {
+		in.N = 1
+	}
+	if in.N < 0 || in.N > maxImages {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("n must be from 1 to %d, not %d", maxImages, in.N), nil)
+	}
+	seed := hashString(in.Prompt, in.NegativePrompt, in.Style)
+	files := make([]provider.File, in.N)
+	for i := range files {
+		data, err := cachedPNG(w, h, int((seed+uint64(i))%palettes))
+		if err != nil {
+			return nil, provider.NewTransient("encode", "encode the image", err)
+		}
+		// A copy: the caller owns its result and may change it.
+		files[i] = provider.File{ContentType: "image/png", Ext: ".png", Data: bytes.Clone(data)}
+	}
+	return &provider.Result{Files: files, Extra: map[string]any{
+		"seed":  int64(seed >> 1), // JSON-safe as an int64
+		"size":  strconv.Itoa(w) + "x" + strconv.Itoa(h),
+		"width": w, "height": h,
+	}}, nil
+}
+
+func parseSize(s string) (w, h int, ok bool) {
+	ws, hs, found := strings.Cut(s, "x")
+	if !found {
+		return 0, 0, false
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if err1 != nil || err2 != nil || w < 1 || h < 1 || w > maxImageSide || h > maxImageSide {
+		return 0, 0, false
+	}
+	return w, h, true
+}
+
+// encoded is one cached file, made once however many callers ask at once.
+type encoded struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// fileCache keeps encoded files by what determines them. Encoding a large
+// PNG takes tens of milliseconds; the platform's load target leaves
+// microseconds per task, so each (size, palette) is encoded once.
+type fileCache[K comparable] struct {
+	mu sync.Mutex
+	m  map[K]*encoded
+}
+
+func (c *fileCache[K]) get(k K, build func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[K]*encoded{}
+	}
+	e, ok := c.m[k]
+	if !ok {
+		e = &encoded{}
+		c.m[k] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.data, e.err = build() })
+	return e.data, e.err
+}
+
+type pngKey struct{ w, h, palette int }
+
+var pngs fileCache[pngKey]
+
+func cachedPNG(w, h, palette int) ([]byte, error) {
+	return pngs.get(pngKey{w, h, palette}, func() ([]byte, error) { return drawPNG(w, h, palette) })
+}
+
+// paletteColors gives palette p's two colours, spread around the hue circle.
+func paletteColors(p int) (a, b color.NRGBA) {
+	return hsv(float64(p)/palettes, 0.65, 0.95), hsv(float64(p)/palettes+0.4, 0.8, 0.45)
+}
+
+// drawPNG draws a diagonal gradient between the palette's colours with a
+// lighter band: smooth, so it compresses well, and recognisably per palette.
+func drawPNG(w, h, palette int) ([]byte, error) {
+	a, b := paletteColors(palette)
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	span := float64(w + h - 2)
+	if span == 0 {
+		span = 1
+	}
+	for y := range h {
+		row := img.Pix[y*img.Stride : y*img.Stride+w*4]
+		for x := range w {
+			t := float64(x+y) / span
+			c := lerp(a, b, t)
+			if d := x - y; d > -w/16 && d < w/16 { // a band along the diagonal
+				c = lerp(c, color.NRGBA{255, 255, 255, 255}, 0.25)
+			}
+			row[x*4], row[x*4+1], row[x*4+2], row[x*4+3] = c.R, c.G, c.B, 255
+		}
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encode png %dx%d: %w", w, h, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func lerp(a, b color.NRGBA, t float64) color.NRGBA {
+	mixc := func(x, y uint8) uint8 { return uint8(float64(x) + (float64(y)-float64(x))*t + 0.5) }
+	return color.NRGBA{mixc(a.R, b.R), mixc(a.G, b.G), mixc(a.B, b.B), 255}
+}
+
+// hsv converts a hue (turns; wraps), saturation and value to a colour.
+func hsv(hue, s, v float64) color.NRGBA {
+	hue -= float64(int(hue))
+	i := int(hue * 6)
+	f := hue*6 - float64(i)
+	p, q, t := v*(1-s), v*(1-s*f), v*(1-s*(1-f))
+	var r, g, b float64
+	switch i % 6 {
+	case 0:
+		r, g, b = v, t, p
+	case 1:
+		r, g, b = q, v, p
+	case 2:
+		r, g, b = p, v, t
+	case 3:
+		r, g, b = p, q, v
+	case 4:
+		r, g, b = t, p, v
+	default:
+		r, g, b = v, p, q
+	}
+	return color.NRGBA{uint8(r*255 + 0.5), uint8(g*255 + 0.5), uint8(b*255 + 0.5), 255}
+}

@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"github.com/videoai/mediatasks/shared/provider"
+)
+
+// audioInput is what the sim reads of an audio_transcription input.
+type audioInput struct {
+	AudioURL string `json:"audio_url"`
+	UploadID string `json:"upload_id"`
+	Language string `json:"language"`
+}
+
+// subtitleInput is what the sim reads of a subtitle_generation input.
+type subtitleInput struct {
+	AudioURL            string `json:"audio_url"`
+	UploadID            string `json:"upload_id"`
+	TranscriptionTaskID string `json:"transcription_task_id"`
+	Format              string `json:"format"`
+	Language            string `json:"language"`
+	MaxLineChars        int    `json:"max_line_chars"`
+}
+
+// Segment is one timed stretch of a transcript, times in seconds.
+type Segment struct {
+	ID    int     `json:"id"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+	Text  string  `json:"text"`
+}
+
+// Transcript is the JSON file a simulated transcription produces.
+type Transcript struct {
+	Simulated       bool      `json:"simulated"`
+	Language        string    `json:"language"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Text            string    `json:"text"`
+	Segments        []Segment `json:"segments"`
+}
+
+// source names the audio of a task: the same audio gives the same
+// transcript, whichever signed URL the platform hands over.
+func source(audioURL, uploadID, transcriptionTaskID string) string {
+	switch {
+	case audioURL != "":
+		return "url:" + audioURL
+	case uploadID != "":
+		return "upload:" + uploadID
+	}
+	return "task:" + transcriptionTaskID
+}
+
+var words = strings.Fields(`the a this our new every small bright quiet long morning evening city river
+	mountain forest light sound story camera frame scene voice music road window garden
+	shows moves turns opens follows carries finds brings holds watches reaches crosses
+	slowly gently together again today always nearly across over under through toward
+	beside beyond with from into after before while people friends travellers children`)
+
+// makeTranscript invents a transcript of 15 to 60 seconds from the
+// source: about 2.5 words a second, in segments of 2.5 to 6.5 seconds.
+func makeTranscript(src, language string) Transcript {
+	seed := hashString(src)
+	r := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+	total := 15 + float64(seed%46)
+	tr := Transcript{Simulated: true, Language: language}
+	var text strings.Builder
+	for t := 0.0; t < total-2; {
+		d := min(2.5+r.Float64()*4, total-t)
+		n := max(3, int(d*2.5))
+		var sb strings.Builder
+		for i := range n {
+			w := words[r.IntN(len(words))]
+			if i == 0 {
+				w = strings.ToUpper(w[:1]) + w[1:]
+			} else {
+				sb.WriteByte(' ')
+			}
+			sb.WriteString(w)
+		}
+		sb.WriteByte('.')
+		seg := Segment{ID: len(tr.Segments), Start: ms3(t), End: ms3(t + d), Text: sb.String()}
+		tr.Segments = append(tr.Segments, seg)
+		if text.Len() > 0 {
+			text.WriteByte(' ')
+		}
+		text.WriteString(seg.Text)
+		t += d + 0.2 + r.Float64()*0.6 // a pause between sentences
+	}
+	tr.DurationSeconds = ms3(total)
+	tr.Text = text.String()
+	return tr
+}
+
+// ms3 rounds seconds to the millisecond.
+func ms3(s float64) float64 { return math.Round(s*1000) / 1000 }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func transcriptResult(raw []byte) (*provider.Result, error) {
+	var in audioInput
+	if err := decodeInput(raw, &in); err != nil {
+		return nil, err
+	}
+	tr := makeTranscript(source(in.AudioURL, in.UploadID, ""), orDefault(in.Language, "en"))
+	data, err := json.Marshal(tr)
+	if err != nil {
+		return nil, provider.NewTransient("encode", "encode the transcript", err)
+	}
+	return &provider.Result{
+		Files: []provider.File{{ContentType: "application/json", Ext: ".json", Data: data}},
+		Text:  tr.Text,
+		Extra: map[string]any{"language": tr.Language, "segments": len(tr.Segments), "duration_seconds": tr.DurationSeconds},
+	}, nil
+}
+
+// cue is one subtitle: its lines and times in milliseconds.
+type cue struct {
+	start, end int
+	lines      []string
+}
+
+// gapMs is the pause between two cues of one sentence: two frames at 24 fps.
+const gapMs = 84
+
+func subtitleResult(raw []byte) (*provider.Result, error) {
+	var in subtitleInput
+	if err := decodeInput(raw, &in); err != nil {
+		return nil, err
+	}
+	format := orDefault(in.Format, "srt")
+	if format != "srt" && format != "vtt" {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("format must be srt or vtt, not %q", format), nil)
+	}
+	if in.MaxLineChars == 0 {
+		in.MaxLineChars = 42
+	}
+	if in.MaxLineChars < 10 || in.MaxLineChars > 200 {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("max_line_chars must be from 10 to 200, not %d", in.MaxLineChars), nil)
+	}
+	tr := makeTranscript(source(in.AudioURL, in.UploadID, in.TranscriptionTaskID), orDefault(in.Language, "en"))
+	cues := makeCues(tr.Segments, in.MaxLineChars)
+	var b strings.Builder
+	file := provider.File{ContentType: "application/x-subrip", Ext: ".srt"}
+	if format == "vtt" {
+		file = provider.File{ContentType: "text/vtt", Ext: ".vtt"}
+		b.WriteString("WEBVTT\n\n")
+	}
+	for i, c := range cues {
+		if format == "srt" {
+			b.WriteString(strconv.Itoa(i + 1))
+			b.WriteByte('\n')
+		}
+		sep := byte(',')
+		if format == "vtt" {
+			sep = '.'
+		}
+		b.WriteString(timestamp(c.start, sep) + " --> " + timestamp(c.end, sep) + "\n")
+		for _, l := range c.lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+	}
+	file.Data = []byte(b.String())
+	return &provider.Result{
+		Files: []provider.File{file},
+		Text:  tr.Text,
+		Extra: map[string]any{
+			"format": format, "cues": len(cues), "language": tr.Language,
+			"max_line_chars": in.MaxLineChars, "duration_seconds": tr.DurationSeconds,
+		},
+	}, nil
+}
+
+// makeCues wraps each segment's text into lines of at most maxChars and
+// groups them two lines a cue, sharing the segment's time by characters.
+func makeCues(segs []Segment, maxChars int) []cue {
+	var out []cue
+	for _, s := range segs {
+		lines := wrap(s.Text, maxChars)
+		var groups [][]string
+		for i := 0; i < len(lines); i += 2 {
+			groups = append(groups, lines[i:min(i+2, len(lines))])
+		}
+		chars := 0
+		for _, l := range lines {
+			chars += len(l)
+		}
+		start, end := int(s.Start*1000+0.5), int(s.End*1000+0.5)
+		t, done := start, 0
+		for i, g := range groups {
+			for _, l := range g {
+				done += len(l)
+			}
+			next := start + (end-start)*done/max(chars, 1)
+			c := cue{start: t, end: next, lines: g}
+			if i < len(groups)-1 {
+				c.end = max(c.start+1, next-gapMs)
+			}
+			out = append(out, c)
+			t = next
+		}
+	}
+	return out
+}
+
+// wrap breaks text into lines of at most maxChars characters, at spaces;
+// a word longer than a line is cut.
+func wrap(text string, maxChars int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		for len([]rune(w)) > maxChars {
+			if line != "" {
+				lines, line = append(lines, line), ""
+			}
+			r := []rune(w)
+			lines, w = append(lines, string(r[:maxChars])), string(r[maxChars:])
+		}
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) <= maxChars:
+			line += " " + w
+		default:
+			lines, line = append(lines, line), w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// timestamp formats milliseconds as HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm (VTT).
+func timestamp(ms int, sep byte) string {
+	h, ms := ms/3600000, ms%3600000
+	m, ms := ms/60000, ms%60000
+	s, ms := ms/1000, ms%1000
+	return fmt.Sprintf("%02d:%02d:%02d%c%03d", h, m, s, sep, ms)
+}

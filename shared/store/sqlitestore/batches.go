@@ -94,7 +94,7 @@ func (s *Store) GetBatch(ctx context.Context, userID, id string) (*task.Batch, e
 // moveBatch shifts one task of the batch from one status to another, inside
 // the task's update, and appends batch.completed when it was the last one.
 // The single writer serialises it with every other task of the batch.
-func moveBatch(tx *sql.Tx, insertEvent *sql.Stmt, batchID string, from, to task.Status, now time.Time) error {
+func moveBatch(tx *sql.Tx, appendEvents func(*sql.Tx, []task.Event) error, batchID string, from, to task.Status, now time.Time) error {
 	b, err := scanBatch(tx.QueryRow(`SELECT `+batchColumns+` FROM batches WHERE id = ?`, batchID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("batch %s: %w", batchID, task.ErrNotFound)
@@ -121,7 +121,7 @@ func moveBatch(tx *sql.Tx, insertEvent *sql.Stmt, batchID string, from, to task.
 		return fmt.Errorf("update batch %s: %d rows, %v: %w", batchID, n, err, task.ErrConflict)
 	}
 	if completed != nil {
-		return insertEvents(tx, insertEvent, []task.Event{*completed})
+		return appendEvents(tx, []task.Event{*completed})
 	}
 	return nil
 }

@@ -135,6 +135,8 @@ type Store struct {
 	updateTask     *sql.Stmt
 	insertEvent    *sql.Stmt
 	putIdempotency *sql.Stmt
+
+	webhooks webhookState // deliveries' outbox and notifier (webhooks.go)
 }
 
 // New applies the store's migrations to db and returns the store.
@@ -155,6 +157,9 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite store: %w", err)
 		}
 		*p.stmt = stmt
+	}
+	if err := s.initWebhooks(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
 	return s, nil
 }

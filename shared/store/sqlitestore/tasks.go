@@ -171,6 +171,7 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 		idem = &r
 	}
 	now := s.now()
+	var deliveries int
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		// The idempotency record goes first: a retried request learns that
 		// its key is taken rather than that its ids are.
@@ -198,9 +199,11 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 				}
 			}
 		}
-		if err := insertEvents(tx, s.insertEvent, c.Events); err != nil {
+		n, err := s.insertEventsAndDeliveries(tx, c.Events)
+		if err != nil {
 			return err
 		}
+		deliveries = n
 		if also != nil {
 			return also(tx)
 		}
@@ -209,6 +212,7 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 	if err != nil {
 		return fmt.Errorf("create %s: %w", what, err)
 	}
+	s.deliveriesCommitted(deliveries)
 	return nil
 }
 
@@ -276,6 +280,13 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	batchID := prev.BatchID
 	moves := batchID != "" && prev.Status != next.Status
 	now := s.now()
+	var deliveries int
+	// Events, the batch's included, commit with their deliveries.
+	appendEvents := func(tx *sql.Tx, events []task.Event) error {
+		n, err := s.insertEventsAndDeliveries(tx, events)
+		deliveries += n
+		return err
+	}
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Stmt(s.updateTask).Exec(row.updateArgs(next, prev.Version)...)
 		if err != nil {
@@ -286,17 +297,18 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 		} else if n == 0 {
 			return whyNotUpdated(tx, prev.ID)
 		}
-		if err := insertEvents(tx, s.insertEvent, events); err != nil {
+		if err := appendEvents(tx, events); err != nil {
 			return err
 		}
 		if moves {
-			return moveBatch(tx, s.insertEvent, batchID, prev.Status, next.Status, now)
+			return moveBatch(tx, appendEvents, batchID, prev.Status, next.Status, now)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", prev.ID, err)
 	}
+	s.deliveriesCommitted(deliveries)
 	return nil
 }
 

@@ -45,6 +45,10 @@ type Limits struct {
 	RequeueAfter         time.Duration // a task queued this long is re-sent (default 5 min)
 	DispatchVisibility   time.Duration // how long the dispatcher holds a message (default 5 min)
 	DispatcherConcurrent int           // messages handled at once (default 4)
+	// StartAttempts is how many receives of a message may fail to start
+	// its workflow before its tasks fail (default 5: the queue's
+	// receives before its dead-letter queue).
+	StartAttempts int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -64,6 +68,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.DispatcherConcurrent <= 0 {
 		l.DispatcherConcurrent = 4
+	}
+	if l.StartAttempts <= 0 {
+		l.StartAttempts = 5
 	}
 	def(&l.PreferWaitMax, 60*time.Second)
 	def(&l.IdempotencyTTL, 24*time.Hour)
@@ -123,6 +130,11 @@ func New(d Deps) (*App, error) {
 	a.Metrics = newMetrics(a)
 	return a, nil
 }
+
+// SetRunner sets the workflow runner of an App built without one (the
+// runner's step actions need the App, so one of them is made first). Call
+// it before RunDispatcher.
+func (a *App) SetRunner(r Runner) { a.runner = r }
 
 // Limits returns the limits in force, defaults filled in.
 func (a *App) Limits() Limits { return a.limits }

@@ -107,7 +107,7 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
 		store = sqlitestore.WithQueue{Store: st, Queue: q}
 	}
 	deps := app.Deps{Store: store, Tasks: q, Blobs: blobs, Now: clk.Now,
-		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2}}
+		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2, StartAttempts: 2, DispatchVisibility: time.Minute}}
 	if withRunner {
 		deps.Runner = b.runner
 	}
@@ -315,6 +315,41 @@ func TestDispatcherLeavesTheMessageWhenTheRunnerFails(t *testing.T) {
 	if total(st.Visible)+total(st.InFlight) != 1 {
 		t.Fatalf("queue after a failed start = %+v, want the message kept", st)
 	}
+}
+
+// A task whose workflow cannot be started on any receive of its message
+// fails, rather than stay queued behind a dead letter.
+func TestDispatcherFailsATaskThatCannotStart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.runner.fail.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.app.RunDispatcher(ctx)
+	waitFor(t, func() bool {
+		st, err := b.queue.Stats(ctx)
+		return err == nil && total(st.InFlight) == 1
+	})
+	got, err := b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil || got.Status != task.StatusQueued {
+		t.Fatalf("after one failed start: %+v, %v; want still queued", got, err)
+	}
+	b.clock.Add(2 * time.Minute) // the message is visible again: the second and last attempt
+	waitFor(t, func() bool {
+		got, err = b.app.GetTask(ctx, "alice", tk.ID)
+		return err == nil && got.Status == task.StatusFailed
+	})
+	if got.Error == nil || got.Error.Code != "start_failed" {
+		t.Fatalf("error %+v, want start_failed", got.Error)
+	}
+	waitFor(t, func() bool {
+		st, err := b.queue.Stats(ctx)
+		return err == nil && total(st.Visible)+total(st.InFlight)+st.Dead == 0
+	})
 }
 
 func TestSweeperResendsAQueuedTaskWhoseMessageWasLost(t *testing.T) {

@@ -63,9 +63,41 @@ func (a *App) dispatch(ctx context.Context, d queue.Delivery) {
 	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
-		return
+		if d.ReceiveCount < a.limits.StartAttempts {
+			return // the message comes back after its visibility timeout
+		}
+		// The last receive before the dead-letter queue: fail the tasks
+		// rather than leave them queued for ever.
+		if err := a.failUnstartable(ctx, msg, err); err != nil {
+			a.log.ErrorContext(ctx, "fail tasks whose workflow could not start", "task_id", msg.TaskID, "batch_id", msg.BatchID, "err", err)
+			return
+		}
 	}
 	a.deleteMessage(ctx, d)
+}
+
+// failUnstartable fails the queued tasks of a message whose workflow could
+// not be started after every attempt.
+func (a *App) failUnstartable(ctx context.Context, msg dispatchMessage, cause error) error {
+	ids := []string{msg.TaskID}
+	if msg.BatchID != "" {
+		b, err := a.store.GetBatch(ctx, "", msg.BatchID)
+		if err != nil {
+			return err
+		}
+		ids = b.TaskIDs
+	}
+	for _, id := range ids {
+		_, err := a.Change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+			t.Error = &task.Error{Code: "start_failed", Message: "the task's workflow could not be started: " + cause.Error(), Retryable: true}
+			ev, err := t.Transition(task.StatusFailed, now)
+			return []task.Event{ev}, err
+		})
+		if err != nil && !errors.Is(err, task.ErrTerminal) && !errors.Is(err, task.ErrNotFound) && !errors.Is(err, task.ErrInvalidTransition) {
+			return err
+		}
+	}
+	return nil
 }
 
 func (a *App) startTask(ctx context.Context, id string) error {

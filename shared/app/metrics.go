@@ -19,7 +19,7 @@ type Metrics struct {
 	Transitions     *prometheus.CounterVec
 	ProviderCalls   *prometheus.CounterVec
 	ProviderErrors  *prometheus.CounterVec
-	ProviderLatency *prometheus.HistogramVec
+	ProviderLatency *prometheus.SummaryVec
 }
 
 func newMetrics(a *App) *Metrics {
@@ -41,14 +41,26 @@ func newMetrics(a *App) *Metrics {
 		ProviderErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mediatasks_provider_errors_total", Help: "Provider errors by provider and kind (transient, throttled, permanent).",
 		}, []string{"provider", "kind"}),
-		ProviderLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "mediatasks_provider_call_duration_seconds", Help: "Provider call latency by provider.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
-		}, []string{"provider"}),
+		// A summary, so that /metrics itself shows each provider's p50 and
+		// p95 (over the last 10 minutes) without a query engine.
+		ProviderLatency: prometheus.NewSummaryVec(prometheus.SummaryOpts{
+			Name: "mediatasks_provider_call_duration_seconds", Help: "Provider call latency by provider and operation (p50, p95 over 10 minutes).",
+			Objectives: map[float64]float64{0.5: 0.01, 0.95: 0.005},
+		}, []string{"provider", "operation"}),
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency,
 		&depthCollector{app: a})
 	return m
+}
+
+// ObserveProviderCall counts one provider call and its latency; errKind
+// is "" for a success. The provider registry reports every call here.
+func (m *Metrics) ObserveProviderCall(provider, operation string, d time.Duration, errKind string) {
+	m.ProviderCalls.WithLabelValues(provider, operation).Inc()
+	m.ProviderLatency.WithLabelValues(provider, operation).Observe(d.Seconds())
+	if errKind != "" {
+		m.ProviderErrors.WithLabelValues(provider, errKind).Inc()
+	}
 }
 
 func (m *Metrics) observeTransition(typ task.Type, to task.Status) {

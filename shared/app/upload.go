@@ -29,9 +29,15 @@ func uploadKey(userID, uploadID string) string {
 	return "uploads/" + base64.RawURLEncoding.EncodeToString([]byte(userID)) + "/" + uploadID
 }
 
+// OutputPrefix is the folder of a task's outputs in the blob store, under
+// a prefix of its owner's.
+func OutputPrefix(t *task.Task) string {
+	return "outputs/" + base64.RawURLEncoding.EncodeToString([]byte(t.UserID)) + "/" + t.ID + "/"
+}
+
 // OutputKey is where a task's n-th output file is stored.
 func OutputKey(t *task.Task, n int, ext string) string {
-	return fmt.Sprintf("outputs/%s/%s/%d%s", base64.RawURLEncoding.EncodeToString([]byte(t.UserID)), t.ID, n, ext)
+	return fmt.Sprintf("%s%d%s", OutputPrefix(t), n, ext)
 }
 
 // ErrUploadTooLarge: the upload is over Limits.UploadMaxBytes.

@@ -36,6 +36,7 @@ type Config struct {
 	Webhooks  Webhooks
 	Storage   Storage
 	Queue     Queue
+	Workflow  Workflow
 }
 
 // Provider is one configured provider. The workflow's registry builds it
@@ -70,6 +71,12 @@ type Storage struct {
 	Synchronous string // "FULL" (default) or "NORMAL"
 }
 
+// Workflow settings of the local engine.
+type Workflow struct {
+	Workers          int // executions stepped at once (default 16)
+	BatchConcurrency int // tasks of one batch running at once: the Map's MaxConcurrency (default 10)
+}
+
 // Queue settings of the task queue.
 type Queue struct {
 	MaxReceives int // receives before a message goes to the dead-letter queue (default 5)
@@ -85,6 +92,8 @@ const (
 	DefaultWebhookTimeout   = 15 * time.Second
 	DefaultSynchronous      = "FULL"
 	DefaultMaxReceives      = 5
+	DefaultWorkers          = 16
+	DefaultBatchConcurrency = 10
 )
 
 // DefaultRetrySchedule is the webhook retry schedule after the first try.
@@ -113,6 +122,7 @@ func (c Config) AppLimits() app.Limits {
 		PreferWaitMax:    c.Limits.PreferWaitMax,
 		UploadMaxBytes:   c.Limits.UploadMaxBytes,
 		RequeueAfter:     c.Limits.RequeueAfter,
+		StartAttempts:    c.Queue.MaxReceives,
 	}
 }
 
@@ -214,6 +224,10 @@ type file struct {
 	Queue *struct {
 		MaxReceives *int64 `json:"max_receives"`
 	} `json:"queue"`
+	Workflow *struct {
+		Workers          *int64 `json:"workers"`
+		BatchConcurrency *int64 `json:"batch_concurrency"`
+	} `json:"workflow"`
 }
 
 type providerFile struct {
@@ -235,6 +249,7 @@ const (
 	maxWebhookTimeout   = 300
 	maxMaxReceives      = 1000
 	maxConcurrency      = 10_000
+	maxWorkers          = 1024
 )
 
 func (f file) resolve() (Config, error) {
@@ -249,6 +264,7 @@ func (f file) resolve() (Config, error) {
 		Webhooks: Webhooks{RetrySchedule: DefaultRetrySchedule(), Timeout: DefaultWebhookTimeout},
 		Storage:  Storage{Synchronous: DefaultSynchronous},
 		Queue:    Queue{MaxReceives: DefaultMaxReceives},
+		Workflow: Workflow{Workers: DefaultWorkers, BatchConcurrency: DefaultBatchConcurrency},
 	}
 	var errs Errors
 	bad := func(path, format string, args ...any) {
@@ -374,6 +390,10 @@ func (f file) resolve() (Config, error) {
 
 	if q := f.Queue; q != nil {
 		intIn("queue.max_receives", q.MaxReceives, 1, maxMaxReceives, func(v int64) { c.Queue.MaxReceives = int(v) })
+	}
+	if w := f.Workflow; w != nil {
+		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
+		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
 	}
 
 	if len(errs) > 0 {

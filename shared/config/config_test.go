@@ -85,6 +85,9 @@ storage:
   synchronous: normal
 queue:
   max_receives: 9
+workflow:
+  workers: 32
+  batch_concurrency: 5
 `
 
 func TestParseFull(t *testing.T) {
@@ -125,8 +128,12 @@ func TestParseFull(t *testing.T) {
 	if c.Storage.Synchronous != "NORMAL" || c.Queue.MaxReceives != 9 {
 		t.Errorf("storage %+v queue %+v", c.Storage, c.Queue)
 	}
+	if c.Workflow != (config.Workflow{Workers: 32, BatchConcurrency: 5}) {
+		t.Errorf("workflow %+v", c.Workflow)
+	}
 	got := c.AppLimits()
-	wantApp := app.Limits{BatchMax: 200, SubmitsPerMinute: 6000, PreferWaitMax: 30 * time.Second, UploadMaxBytes: 1 << 20, RequeueAfter: 90 * time.Second}
+	wantApp := app.Limits{BatchMax: 200, SubmitsPerMinute: 6000, PreferWaitMax: 30 * time.Second, UploadMaxBytes: 1 << 20,
+		RequeueAfter: 90 * time.Second, StartAttempts: 9}
 	if got != wantApp {
 		t.Errorf("AppLimits = %+v, want %+v", got, wantApp)
 	}
@@ -188,6 +195,8 @@ func TestParseErrors(t *testing.T) {
 		"synchronous bad":           {`storage: {synchronous: "OFF"}`, []string{`storage.synchronous: must be FULL or NORMAL, not "OFF"`}},
 		"synchronous yaml bool":     {"storage: {synchronous: off}", []string{"storage.synchronous: must be a string (YAML reads"}},
 		"max_receives zero":         {"queue: {max_receives: 0}", []string{"queue.max_receives: must be between 1 and 1000"}},
+		"workers zero":              {"workflow: {workers: 0}", []string{"workflow.workers: must be between 1 and 1024"}},
+		"batch concurrency text":    {"workflow: {batch_concurrency: ten}", []string{"workflow.batch_concurrency"}},
 		"limits not a mapping":      {"limits: [1, 2]", []string{"limits: must be a mapping"}},
 		"document not a mapping":    {"- a\n- b", []string{"the file must be a mapping"}},
 		"not yaml":                  {"limits: {batch_max: [", []string{"not valid YAML"}},

@@ -46,6 +46,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/task"
 )
 
 // Prefix is where every route of the API lives, but /metrics and /files/.
@@ -64,6 +65,10 @@ type Options struct {
 	// example against private and loopback addresses); its error's text
 	// is shown to the client as the field's message.
 	WebhookURLGuard func(rawURL string) error
+	// ProviderCheck, when set, vets a task's pinned provider: it answers
+	// an error (shown as the field's message) when no provider of that
+	// name serves the task type.
+	ProviderCheck func(typ task.Type, name string) error
 	// Logger receives the 5xx answers and panics, failed metrics
 	// collectors, and the errors /health shows only as "unavailable".
 	// Nil discards.

@@ -254,6 +254,30 @@ func TestWebhookURLGuard(t *testing.T) {
 	wantProblem(t, rec, http.StatusBadRequest, "webhook_url")
 }
 
+// A pinned provider must be one that serves the task type; the check's
+// verdict names the field, in single submits and in batches.
+func TestPinnedProviderIsChecked(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t, withOptions(func(o *Options) {
+		o.ProviderCheck = func(typ task.Type, name string) error {
+			if name == "sim-image" && typ == task.TypeImageGeneration {
+				return nil
+			}
+			return fmt.Errorf("no provider %q serves %s", name, typ)
+		}
+	}))
+	rec := do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: map[string]any{"prompt": "x", "provider": "sim-image"}})
+	wantStatus(t, rec, http.StatusAccepted)
+	rec = do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: map[string]any{"prompt": "x", "provider": "nope"}})
+	p := wantProblem(t, rec, http.StatusBadRequest, "provider")
+	if !strings.Contains(p.Errors[0].Message, `"nope"`) {
+		t.Fatalf("message %q", p.Errors[0].Message)
+	}
+	rec = do(t, h, req{method: "POST", path: Prefix + "/batches", key: b.keyA, body: map[string]any{
+		"tasks": []any{map[string]any{"task_type": "video_generation", "input_data": map[string]any{"prompt": "x", "provider": "sim-image"}}}}})
+	wantProblem(t, rec, http.StatusBadRequest, "tasks[0].input_data.provider")
+}
+
 // transcription_task_id must name one of the caller's audio_transcription tasks.
 func TestSubtitlesFromTranscription(t *testing.T) {
 	t.Parallel()

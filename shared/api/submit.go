@@ -92,7 +92,7 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 		return err
 	}
 	in, common := req.parts()
-	c := &checker{ctx: r.Context(), s: s, user: user}
+	c := &checker{ctx: r.Context(), s: s, user: user, typ: typ}
 	in.check(c, "")
 	c.common(common)
 	if err := c.result(); err != nil {

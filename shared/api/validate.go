@@ -54,8 +54,9 @@ type checker struct {
 	s     *server
 	user  string
 	errs  []FieldError
-	base  int   // len(errs) when the current item's checks began
-	fatal error // a failure of the store itself, not of the request
+	base  int       // len(errs) when the current item's checks began
+	fatal error     // a failure of the store itself, not of the request
+	typ   task.Type // the task type of the input being checked
 }
 
 // clean reports whether the current item has no error so far: checks
@@ -109,6 +110,12 @@ func (c *checker) intRange(prefix, name string, v *int, lo, hi, def int) *int {
 func (c *checker) provider(prefix, v string) {
 	if v != "" && !providerRe.MatchString(v) {
 		c.add(join(prefix, "provider"), "must be a provider name (lower-case letters, digits, '_', '-', '.'; at most 64)")
+		return
+	}
+	if v != "" && c.s.opts.ProviderCheck != nil {
+		if err := c.s.opts.ProviderCheck(c.typ, v); err != nil {
+			c.add(join(prefix, "provider"), "%v", err)
+		}
 	}
 }
 
@@ -486,6 +493,7 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 			c.errs = append(c.errs, p.Errors...)
 			continue
 		}
+		c.typ = item.TaskType
 		in.check(c, inPrefix)
 		ts := app.TaskSpec{
 			Type:          item.TaskType,

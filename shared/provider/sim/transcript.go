@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/videoai/mediatasks/shared/provider"
 )
@@ -151,29 +152,27 @@ func subtitleResult(raw []byte) (*provider.Result, error) {
 	}
 	tr := makeTranscript(source(in.AudioURL, in.UploadID, in.TranscriptionTaskID), orDefault(in.Language, "en"))
 	cues := makeCues(tr.Segments, in.MaxLineChars)
-	var b strings.Builder
 	file := provider.File{ContentType: "application/x-subrip", Ext: ".srt"}
+	sep := byte(',')
+	b := make([]byte, 0, 64*len(cues)+16)
 	if format == "vtt" {
 		file = provider.File{ContentType: "text/vtt", Ext: ".vtt"}
-		b.WriteString("WEBVTT\n\n")
+		sep = '.'
+		b = append(b, "WEBVTT\n\n"...)
 	}
 	for i, c := range cues {
 		if format == "srt" {
-			b.WriteString(strconv.Itoa(i + 1))
-			b.WriteByte('\n')
+			b = append(strconv.AppendInt(b, int64(i+1), 10), '\n')
 		}
-		sep := byte(',')
-		if format == "vtt" {
-			sep = '.'
-		}
-		b.WriteString(timestamp(c.start, sep) + " --> " + timestamp(c.end, sep) + "\n")
+		b = appendTimestamp(b, c.start, sep)
+		b = append(b, " --> "...)
+		b = append(appendTimestamp(b, c.end, sep), '\n')
 		for _, l := range c.lines {
-			b.WriteString(l)
-			b.WriteByte('\n')
+			b = append(append(b, l...), '\n')
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	file.Data = []byte(b.String())
+	file.Data = b
 	return &provider.Result{
 		Files: []provider.File{file},
 		Text:  tr.Text,
@@ -196,13 +195,13 @@ func makeCues(segs []Segment, maxChars int) []cue {
 		}
 		chars := 0
 		for _, l := range lines {
-			chars += len(l)
+			chars += utf8.RuneCountInString(l)
 		}
 		start, end := int(s.Start*1000+0.5), int(s.End*1000+0.5)
 		t, done := start, 0
 		for i, g := range groups {
 			for _, l := range g {
-				done += len(l)
+				done += utf8.RuneCountInString(l)
 			}
 			next := start + (end-start)*done/max(chars, 1)
 			c := cue{start: t, end: next, lines: g}
@@ -220,22 +219,23 @@ func makeCues(segs []Segment, maxChars int) []cue {
 // a word longer than a line is cut.
 func wrap(text string, maxChars int) []string {
 	var lines []string
-	line := ""
+	line, n := "", 0 // n counts line's characters
 	for _, w := range strings.Fields(text) {
-		for len([]rune(w)) > maxChars {
+		wn := utf8.RuneCountInString(w)
+		for wn > maxChars {
 			if line != "" {
-				lines, line = append(lines, line), ""
+				lines, line, n = append(lines, line), "", 0
 			}
 			r := []rune(w)
-			lines, w = append(lines, string(r[:maxChars])), string(r[maxChars:])
+			lines, w, wn = append(lines, string(r[:maxChars])), string(r[maxChars:]), wn-maxChars
 		}
 		switch {
 		case line == "":
-			line = w
-		case len([]rune(line))+1+len([]rune(w)) <= maxChars:
-			line += " " + w
+			line, n = w, wn
+		case n+1+wn <= maxChars:
+			line, n = line+" "+w, n+1+wn
 		default:
-			lines, line = append(lines, line), w
+			lines, line, n = append(lines, line), w, wn
 		}
 	}
 	if line != "" {
@@ -244,10 +244,12 @@ func wrap(text string, maxChars int) []string {
 	return lines
 }
 
-// timestamp formats milliseconds as HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm (VTT).
-func timestamp(ms int, sep byte) string {
-	h, ms := ms/3600000, ms%3600000
-	m, ms := ms/60000, ms%60000
-	s, ms := ms/1000, ms%1000
-	return fmt.Sprintf("%02d:%02d:%02d%c%03d", h, m, s, sep, ms)
+// appendTimestamp appends milliseconds as HH:MM:SS,mmm (SRT) or
+// HH:MM:SS.mmm (VTT).
+func appendTimestamp(b []byte, ms int, sep byte) []byte {
+	two := func(b []byte, v int) []byte { return append(b, byte('0'+v/10%10), byte('0'+v%10)) }
+	b = two(b, ms/3600000)
+	b = two(append(b, ':'), ms/60000%60)
+	b = two(append(b, ':'), ms/1000%60)
+	return append(b, sep, byte('0'+ms/100%10), byte('0'+ms/10%10), byte('0'+ms%10))
 }

@@ -33,7 +33,7 @@ const (
 // enough that every encoded file can be kept.
 const palettes = 32
 
-func imageResult(raw []byte) (*provider.Result, error) {
+func imageResult(raw []byte, render bool) (*provider.Result, error) {
 	var in imageInput
 	if err := decodeInput(raw, &in); err != nil {
 		return nil, err
@@ -50,6 +50,9 @@ func imageResult(raw []byte) (*provider.Result, error) {
 	}
 	if in.N < 0 || in.N > maxImages {
 		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("n must be from 1 to %d, not %d", maxImages, in.N), nil)
+	}
+	if !render {
+		return nil, nil
 	}
 	seed := hashString(in.Prompt, in.NegativePrompt, in.Style)
 	files := make([]provider.File, in.N)

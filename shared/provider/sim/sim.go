@@ -140,6 +140,10 @@ func (s *Sim) Start(ctx context.Context, req provider.Request) (provider.Respons
 	if s.pollSteps == 0 {
 		return s.result(req)
 	}
+	// Refuse a bad input now, as a real provider does when a job is created.
+	if _, err := build(req, false); err != nil {
+		return provider.Response{}, fmt.Errorf("sim %s: task %s: %w", s.name, req.TaskID, err)
+	}
 	return provider.Response{Job: encodeJob(0, req.TaskID), PollAfter: s.pollAfter}, nil
 }
 
@@ -252,24 +256,24 @@ func decodeJob(job, taskID string) (int, error) {
 	return step, nil
 }
 
-// result builds the task's output.
-func (s *Sim) result(req provider.Request) (provider.Response, error) {
-	var (
-		res *provider.Result
-		err error
-	)
+// build checks the request's input and, with render, makes its output.
+func build(req provider.Request, render bool) (*provider.Result, error) {
 	switch req.Type {
 	case task.TypeImageGeneration:
-		res, err = imageResult(req.Input)
+		return imageResult(req.Input, render)
 	case task.TypeVideoGeneration:
-		res, err = videoResult(req.Input)
+		return videoResult(req.Input, render)
 	case task.TypeAudioTranscription:
-		res, err = transcriptResult(req.Input)
+		return transcriptResult(req.Input, render)
 	case task.TypeSubtitleGeneration:
-		res, err = subtitleResult(req.Input)
-	default:
-		err = provider.NewRejected("unsupported_task_type", fmt.Sprintf("task type %q is not known", req.Type), nil)
+		return subtitleResult(req.Input, render)
 	}
+	return nil, provider.NewRejected("unsupported_task_type", fmt.Sprintf("task type %q is not known", req.Type), nil)
+}
+
+// result builds the task's output.
+func (s *Sim) result(req provider.Request) (provider.Response, error) {
+	res, err := build(req, true)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("sim %s: task %s: %w", s.name, req.TaskID, err)
 	}

@@ -368,6 +368,15 @@ func TestPollStepsThroughHandles(t *testing.T) {
 	if err := p.Cancel(t.Context(), req, job.Job); err != nil {
 		t.Errorf("Cancel: %v", err)
 	}
+
+	// A bad input is refused when the job is created, not at its end.
+	bad := request(task.TypeSubtitleGeneration, `{"audio_url": "https://example.com/a.mp3", "format": "ass"}`)
+	if _, err := p.Start(t.Context(), bad); provider.KindOf(err) != provider.Permanent {
+		t.Errorf("Start of a bad input: %v, want permanent", err)
+	}
+	if _, err := p.Start(t.Context(), request(task.TypeVideoGeneration, `{"prompt": 3}`)); provider.KindOf(err) != provider.Permanent {
+		t.Errorf("Start of input that is not the expected JSON: %v, want permanent", err)
+	}
 }
 
 func TestFailures(t *testing.T) {

@@ -109,10 +109,13 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func transcriptResult(raw []byte) (*provider.Result, error) {
+func transcriptResult(raw []byte, render bool) (*provider.Result, error) {
 	var in audioInput
 	if err := decodeInput(raw, &in); err != nil {
 		return nil, err
+	}
+	if !render {
+		return nil, nil
 	}
 	tr := makeTranscript(source(in.AudioURL, in.UploadID, ""), orDefault(in.Language, "en"))
 	data, err := json.Marshal(tr)
@@ -135,7 +138,7 @@ type cue struct {
 // gapMs is the pause between two cues of one sentence: two frames at 24 fps.
 const gapMs = 84
 
-func subtitleResult(raw []byte) (*provider.Result, error) {
+func subtitleResult(raw []byte, render bool) (*provider.Result, error) {
 	var in subtitleInput
 	if err := decodeInput(raw, &in); err != nil {
 		return nil, err
@@ -149,6 +152,9 @@ func subtitleResult(raw []byte) (*provider.Result, error) {
 	}
 	if in.MaxLineChars < 10 || in.MaxLineChars > 200 {
 		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("max_line_chars must be from 10 to 200, not %d", in.MaxLineChars), nil)
+	}
+	if !render {
+		return nil, nil
 	}
 	tr := makeTranscript(source(in.AudioURL, in.UploadID, in.TranscriptionTaskID), orDefault(in.Language, "en"))
 	cues := makeCues(tr.Segments, in.MaxLineChars)

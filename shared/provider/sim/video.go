@@ -28,7 +28,7 @@ const (
 	maxVideoSecs  = 60
 )
 
-func videoResult(raw []byte) (*provider.Result, error) {
+func videoResult(raw []byte, render bool) (*provider.Result, error) {
 	var in videoInput
 	if err := decodeInput(raw, &in); err != nil {
 		return nil, err
@@ -45,6 +45,9 @@ func videoResult(raw []byte) (*provider.Result, error) {
 	w, h, ok := videoSize(in.AspectRatio)
 	if !ok {
 		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("aspect_ratio %q is not W:H", in.AspectRatio), nil)
+	}
+	if !render {
+		return nil, nil
 	}
 	frames := in.DurationSeconds * videoFPS
 	seed := hashString(in.Prompt, in.ImageURL)

@@ -84,7 +84,8 @@ type nopObserver struct{}
 func (nopObserver) ObserveProviderCall(string, string, time.Duration, string) {}
 
 // BenchmarkFirstImage is the cost of a cache miss: drawing and encoding
-// one 1024x1024 PNG.
+// one PNG of about 1024x1024 (sizes the API does not offer; only the
+// first few thousand are kept, so a long run measures misses).
 func BenchmarkFirstImage(b *testing.B) {
 	p := newSim(b, `{"seed": 1}`)
 	b.ReportAllocs()

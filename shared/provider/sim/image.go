@@ -105,6 +105,12 @@ func (c *fileCache[K]) get(k K, build func() ([]byte, error)) ([]byte, error) {
 		c.m = map[K]*encoded{}
 	}
 	e, ok := c.m[k]
+	if !ok && len(c.m) >= maxCached {
+		// Sizes outside the API's few fill it only from hand-made requests;
+		// past the bound they are drawn each time rather than kept.
+		c.mu.Unlock()
+		return build()
+	}
 	if !ok {
 		e = &encoded{}
 		c.m[k] = e
@@ -113,6 +119,10 @@ func (c *fileCache[K]) get(k K, build func() ([]byte, error)) ([]byte, error) {
 	e.once.Do(func() { e.data, e.err = build() })
 	return e.data, e.err
 }
+
+// maxCached bounds each cache: the API's 5 image sizes (or 3 aspect
+// ratios times 20 durations) times the palettes fit, with room to spare.
+const maxCached = 2048
 
 type pngKey struct{ w, h, palette int }
 

@@ -1,0 +1,371 @@
+// Package engine runs Amazon States Language state machines (parsed by
+// package asl) durably in the shared SQLite database: the same definitions
+// that Step Functions runs in the cloud, in process on one machine.
+//
+// An execution's position (its current state, that state's input, retry
+// counts, the end of a Wait or retry delay) is stored before the state
+// begins. After a crash a new Engine on the same file resumes every
+// RUNNING execution from its stored position; a Task in flight at the crash
+// runs again (at least once, as in Step Functions). Choice and Pass states
+// are passed through in memory and stored with the next position: they are
+// deterministic, so replaying them from the stored position gives the same
+// result.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/workflow/asl"
+)
+
+// Action is the Go function a Task state's Resource runs. It gets the
+// state's effective input (after InputPath and Parameters) and returns its
+// result as JSON.
+type Action func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
+
+// TaskError names the ASL error an Action fails with (e.g.
+// "Provider.Transient"), which Retry and Catch match. Any other error is
+// named "States.TaskFailed" with err.Error() as cause; a context deadline
+// from TimeoutSeconds is "States.Timeout".
+type TaskError struct{ Name, Cause string }
+
+func (e *TaskError) Error() string {
+	if e.Cause == "" {
+		return e.Name
+	}
+	return e.Name + ": " + e.Cause
+}
+
+// Execution statuses.
+const (
+	StatusRunning   = "RUNNING"
+	StatusSucceeded = "SUCCEEDED"
+	StatusFailed    = "FAILED"
+	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED"
+	statusPending   = "PENDING" // a Map item waiting for a concurrency slot
+)
+
+// StartExecutionSync is the built-in resource that starts a child
+// execution in this engine and waits for it.
+const StartExecutionSync = "arn:aws:states:::states:startExecution.sync:2"
+
+// Errors.
+var (
+	ErrExecutionNotFound = errors.New("execution not found")
+	ErrMachineNotFound   = errors.New("state machine not loaded")
+)
+
+// Options tune an Engine.
+type Options struct {
+	// Workers is how many executions are stepped at once (default 16).
+	// Wait states, retry delays and executions waiting for Map items or
+	// child executions hold no worker.
+	Workers int
+	// Resources maps a Task's Resource string to the Go function it runs.
+	Resources map[string]Action
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rand is the jitter source, a value in [0,1) (default math/rand/v2).
+	Rand func() float64
+	// Log receives the engine's messages (default slog.Default()).
+	Log *slog.Logger
+}
+
+// Execution describes an execution.
+type Execution struct {
+	Machine, Name string
+	Status        string // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+	Input, Output json.RawMessage
+	Error, Cause  string
+	// State is the current state (while RUNNING), StateInput its input.
+	State      string
+	StateInput json.RawMessage
+	StartedAt  time.Time
+	StoppedAt  *time.Time
+}
+
+// Stats is a snapshot of the engine.
+type Stats struct {
+	// Executions counts the stored executions (not Map items) by status.
+	Executions map[string]int
+	// Waiting counts the executions (and Map items) in a Wait state or a
+	// retry delay.
+	Waiting int
+	// Ready counts those queued for a worker.
+	Ready int
+	// InFlight counts the Actions running now.
+	InFlight int
+}
+
+// Engine runs state machines. Its methods are safe for concurrent use.
+type Engine struct {
+	db   *sqlitedb.DB
+	opts Options
+	log  *slog.Logger
+	stmt statements
+
+	machinesMu sync.RWMutex
+	machines   map[string]*asl.Machine
+
+	// mu guards runs, the ready queue and each run's scheduling flags.
+	mu     sync.Mutex
+	runs   map[int64]*run
+	ready  []*run
+	signal chan struct{} // a run was queued
+	active bool          // Run is stepping
+
+	timers   timers
+	inFlight atomic.Int64
+}
+
+// New returns an engine on db, creating its tables if needed.
+func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Engine, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if err := db.Migrate(ctx, "workflow", migrations); err != nil {
+		return nil, fmt.Errorf("workflow engine: %w", err)
+	}
+	e := &Engine{
+		db:       db,
+		opts:     opts,
+		log:      opts.Log,
+		machines: map[string]*asl.Machine{},
+		runs:     map[int64]*run{},
+		signal:   make(chan struct{}, opts.Workers),
+	}
+	e.timers.wake = make(chan struct{}, 1)
+	if err := e.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("workflow engine: %w", err)
+	}
+	return e, nil
+}
+
+// Load parses a state machine definition (substituting `${Name}` as CDK's
+// DefinitionSubstitutions do) and makes it available under name. A Task
+// whose Resource is neither in Options.Resources nor built in is refused.
+// Loading a name again replaces its definition: running executions go on
+// with the new one from their next state.
+func (e *Engine) Load(name string, definition []byte, substitutions map[string]string) error {
+	m, err := asl.Parse(definition, substitutions)
+	if err != nil {
+		return fmt.Errorf("load state machine %s: %w", name, err)
+	}
+	var errs []error
+	m.Each(func(s *asl.State) {
+		if s.Type != asl.TypeTask || s.Resource == StartExecutionSync {
+			return
+		}
+		if _, ok := e.opts.Resources[s.Resource]; !ok {
+			errs = append(errs, fmt.Errorf("state %q: field \"Resource\": no action for %q", s.Name, s.Resource))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("load state machine %s: %w", name, err)
+	}
+	e.machinesMu.Lock()
+	e.machines[name] = m
+	e.machinesMu.Unlock()
+	return nil
+}
+
+func (e *Engine) machine(name string) (*asl.Machine, error) {
+	e.machinesMu.RLock()
+	m, ok := e.machines[name]
+	e.machinesMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrMachineNotFound, name)
+	}
+	return m, nil
+}
+
+// machineName reads a StateMachineArn: a loaded machine's name, or an ARN
+// whose last `:`-separated segment is that name.
+func machineName(arn string) string {
+	if i := strings.LastIndexByte(arn, ':'); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// Start starts an execution of machine named name with input, durably
+// before it returns. Names are unique per machine: when name exists, the
+// existing execution is returned with true, and input is ignored.
+func (e *Engine) Start(ctx context.Context, machine, name string, input json.RawMessage) (Execution, bool, error) {
+	x, existed, _, err := e.start(ctx, machine, name, input, 0)
+	return x, existed, err
+}
+
+// start inserts an execution; parent (when not 0) stops it when stopped.
+func (e *Engine) start(ctx context.Context, machine, name string, input json.RawMessage, parent int64) (Execution, bool, int64, error) {
+	m, err := e.machine(machine)
+	if err != nil {
+		return Execution{}, false, 0, fmt.Errorf("start %s/%s: %w", machine, name, err)
+	}
+	if name == "" || strings.ContainsAny(name, "/") {
+		return Execution{}, false, 0, fmt.Errorf("start %s/%s: an execution name is not empty and has no '/'", machine, name)
+	}
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	if !json.Valid(input) {
+		return Execution{}, false, 0, fmt.Errorf("start %s/%s: the input is not JSON", machine, name)
+	}
+	now := e.opts.Now()
+	var id int64
+	var existing Execution
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		var p any
+		if parent != 0 {
+			p = parent
+		}
+		err := tx.Stmt(e.stmt.insert).QueryRow(machine, name, kindExecution, "", p, nil, nil, nil, StatusRunning,
+			[]byte(input), m.StartAt, []byte(input), nanos(now), nanos(now)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			id = 0
+			_, existing, err = scanExecution(tx.QueryRow(execColumns+`WHERE machine = ? AND name = ?`, machine, name))
+		}
+		return err
+	})
+	if err != nil {
+		return Execution{}, false, 0, fmt.Errorf("start %s/%s: %w", machine, name, err)
+	}
+	if id == 0 {
+		return existing, true, 0, nil
+	}
+	r := &run{
+		id: id, machine: machine, name: name, kind: kindExecution, m: m, parent: parent,
+		state: m.StartAt, in: doc{raw: input}, entered: now, stored: true,
+		execName: name, execInput: input, execStart: now,
+	}
+	e.adopt(r, true)
+	return Execution{
+		Machine: machine, Name: name, Status: StatusRunning, Input: input,
+		State: m.StartAt, StateInput: input, StartedAt: now.UTC(),
+	}, false, id, nil
+}
+
+// Describe returns an execution.
+func (e *Engine) Describe(ctx context.Context, machine, name string) (Execution, error) {
+	_, x, err := scanExecution(e.db.Read.QueryRowContext(ctx, execColumns+`WHERE machine = ? AND name = ?`, machine, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Execution{}, fmt.Errorf("describe %s/%s: %w", machine, name, ErrExecutionNotFound)
+	}
+	if err != nil {
+		return Execution{}, fmt.Errorf("describe %s/%s: %w", machine, name, err)
+	}
+	return x, nil
+}
+
+// Stop aborts a running execution with the given error and cause: its
+// status becomes ABORTED, the context of an Action it runs is canceled,
+// and its running Map items and the child executions it started are
+// stopped too. Stopping an ended execution returns it unchanged.
+func (e *Engine) Stop(ctx context.Context, machine, name, errName, cause string) (Execution, error) {
+	var x Execution
+	var aborted, ready []int64
+	now := e.opts.Now()
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		id, cur, err := scanExecution(tx.QueryRow(execColumns+`WHERE machine = ? AND name = ? AND kind = 0`, machine, name))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrExecutionNotFound
+		}
+		if err != nil {
+			return err
+		}
+		x = cur
+		if cur.Status != StatusRunning {
+			return nil
+		}
+		if aborted, ready, err = abortTree(tx, `SELECT ?`, []any{id}, nanos(now), errName, cause); err != nil {
+			return err
+		}
+		_, x, err = scanExecution(tx.QueryRow(execColumns+`WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return Execution{}, fmt.Errorf("stop %s/%s: %w", machine, name, err)
+	}
+	e.dropAborted(aborted)
+	e.wakeIDs(ready)
+	return x, nil
+}
+
+// Stats counts executions by status and what the engine holds now.
+func (e *Engine) Stats(ctx context.Context) (Stats, error) {
+	s := Stats{Executions: map[string]int{}}
+	rows, err := e.db.Read.QueryContext(ctx, `SELECT status, count(*) FROM workflow_executions WHERE kind = 0 GROUP BY status`)
+	if err != nil {
+		return s, fmt.Errorf("workflow stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return s, fmt.Errorf("workflow stats: %w", err)
+		}
+		s.Executions[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("workflow stats: %w", err)
+	}
+	e.mu.Lock()
+	s.Ready = len(e.ready)
+	e.mu.Unlock()
+	s.Waiting = e.timers.len()
+	s.InFlight = int(e.inFlight.Load())
+	return s, nil
+}
+
+type stepKey struct{}
+
+// stepInfo is what an Action's context says about the step it runs.
+type stepInfo struct{ machine, execution, state string }
+
+// StateName is the name of the Task state whose Action runs under ctx
+// ("" outside an Action).
+func StateName(ctx context.Context) string {
+	if s, ok := ctx.Value(stepKey{}).(*stepInfo); ok {
+		return s.state
+	}
+	return ""
+}
+
+// ExecutionName is the name of the execution whose Action runs under ctx
+// (for a Map item, the execution that runs the Map).
+func ExecutionName(ctx context.Context) string {
+	if s, ok := ctx.Value(stepKey{}).(*stepInfo); ok {
+		return s.execution
+	}
+	return ""
+}
+
+func executionArn(machine, name string) string {
+	return "arn:aws:states:local:000000000000:execution:" + machine + ":" + name
+}
+
+func machineArn(machine string) string {
+	return "arn:aws:states:local:000000000000:stateMachine:" + machine
+}

@@ -93,6 +93,9 @@ func checkURL(raw string, allowPrivate bool) error {
 	// a host is refused whatever it decodes to, so that no reading of it
 	// can slip past the check.
 	if addr, ok := numericIPv4(host); ok {
+		if !addr.IsValid() {
+			return refuse("must not name an invalid numeric address (%s)", host)
+		}
 		return &URLError{URL: raw, Addr: addr,
 			Reason: fmt.Sprintf("must not name an IPv4 address in a non-standard form (%s reads as %s); write it as a.b.c.d", host, addr)}
 	}
@@ -209,10 +212,12 @@ func forbiddenReason(addr netip.Addr) string {
 		}
 		return ""
 	}
-	switch {
-	case addr.IsUnspecified():
+	// Compared exactly: netip's IsLoopback also reads the mapped forms,
+	// which are named below for what they are.
+	switch addr {
+	case netip.IPv6Unspecified():
 		return "unspecified"
-	case addr.IsLoopback():
+	case netip.IPv6Loopback():
 		return "loopback"
 	}
 	b := addr.As16()

@@ -153,6 +153,23 @@ func Parse(definition []byte, substitutions map[string]string) (*Machine, error)
 	return m, nil
 }
 
+// Substitute returns the definition with every `${Name}` in its string
+// values replaced by substitutions[Name], as Parse does first (for handing
+// the same definition to another interpreter).
+func Substitute(definition []byte, substitutions map[string]string) ([]byte, error) {
+	doc, err := Decode(definition)
+	if err != nil {
+		return nil, fmt.Errorf("substitute: %w", err)
+	}
+	var missing []string
+	doc = substitute(doc, substitutions, &missing)
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("substitute: no substitution for %s", strings.Join(slices.Compact(missing), ", "))
+	}
+	return json.Marshal(doc)
+}
+
 func substitute(v any, subs map[string]string, missing *[]string) any {
 	switch x := v.(type) {
 	case string:

@@ -1,0 +1,73 @@
+// Runs an ASL definition on the independent interpreter aws-local-stepfunctions
+// with scripted Task handlers, and prints what happened as JSON.
+//
+//   node run.mjs DEFINITION.json SCENARIO.json
+//
+// SCENARIO: {"input": ..., "handlers": {"StateName": [response, ...]}}
+// A Task state's call number n (0-based, counted per state name) gets
+// response n, or the last one past the end of the list. A response is
+// {"return": value}, {"echo": true} (the input back) or
+// {"throw": {"error": "Name", "cause": "text"}}.
+// Waits and retry pauses take no time. Output:
+// {"status", "output", "error", "cause", "calls": [{"state", "input"}]}.
+import { readFileSync } from 'node:fs';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+const [definitionFile, scenarioFile] = process.argv.slice(2);
+const definition = JSON.parse(readFileSync(definitionFile, 'utf8'));
+const scenario = JSON.parse(readFileSync(scenarioFile, 'utf8'));
+
+const calls = [];
+const counts = {};
+const taskHandlers = {};
+const waitOverrides = {};
+const retryOverrides = {};
+
+function respond(state, input) {
+  calls.push({ state, input });
+  const script = (scenario.handlers ?? {})[state];
+  if (!script || script.length === 0) {
+    throw Object.assign(new Error(`no script for state ${state}`), { name: 'Harness.NoScript' });
+  }
+  const n = counts[state] ?? 0;
+  counts[state] = n + 1;
+  const r = script[Math.min(n, script.length - 1)];
+  if (r.throw) {
+    const err = new Error(r.throw.cause ?? '');
+    err.name = r.throw.error;
+    throw err;
+  }
+  if (r.echo) return input;
+  return r.return;
+}
+
+// Every state of the definition, Map item processors included.
+function visit(states) {
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task') taskHandlers[name] = async (input) => respond(name, input);
+    if (state.Type === 'Wait') waitOverrides[name] = 0;
+    if (state.Retry) retryOverrides[name] = 0;
+    const proc = state.ItemProcessor ?? state.Iterator;
+    if (proc) visit(proc.States);
+  }
+}
+visit(definition.States);
+
+const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
+const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls };
+try {
+  const execution = sm.run(scenario.input ?? {}, {
+    overrides: {
+      taskResourceLocalHandlers: taskHandlers,
+      waitTimeOverrides: waitOverrides,
+      retryIntervalOverrides: retryOverrides,
+    },
+  });
+  out.output = await execution.result;
+} catch (e) {
+  const cause = e.cause ?? e;
+  out.status = 'FAILED';
+  out.error = cause.name ?? 'Error';
+  out.cause = cause.message ?? '';
+}
+process.stdout.write(JSON.stringify(out));

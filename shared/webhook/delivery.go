@@ -164,29 +164,30 @@ type Store interface {
 	// no longer the delivery's, the attempt is kept but nothing else
 	// changes, and the error wraps ErrLeaseLost.
 	RecordAttempt(ctx context.Context, d Delivery, a Attempt) error
-	// GetDelivery returns the user's delivery with all its attempts (userID ""
-	// reads any user's).
+	// GetDelivery returns the user's delivery with all its attempts
+	// (userID "" reads any user's).
 	GetDelivery(ctx context.Context, userID, id string) (Delivery, error)
-	// ListDeliveries returns the user's deliveries, newest first (CreatedAt, then
-	// ID, descending), without their Attempts.
+	// ListDeliveries returns the user's deliveries, newest first
+	// (CreatedAt, then ID, descending), without their Attempts.
 	ListDeliveries(ctx context.Context, userID string, f Filter) (Page, error)
-	// RetryDelivery makes the user's delivery pending and due at now, whatever its
-	// status, under a new lease; the webhook-id stays. It re-enables the
-	// delivery's endpoint: replaying is the user saying it is back.
+	// RetryDelivery makes the user's delivery pending and due at now,
+	// whatever its status, and ends any claim on it; the webhook-id
+	// stays. It re-enables the delivery's endpoint: replaying is the user
+	// saying it is back.
 	RetryDelivery(ctx context.Context, userID, id string, now time.Time) (Delivery, error)
 	// DisableEndpoint stops deliveries of the user's events to url: new
 	// ones are recorded as skipped.
 	DisableEndpoint(ctx context.Context, userID, url string, at time.Time) error
 	// EndpointDisabled reports whether the user's url is disabled.
 	EndpointDisabled(ctx context.Context, userID, url string) (bool, error)
-	// WebhookSecrets returns the user's signing secrets active at now, newest
-	// first, creating the first one when the user has none.
+	// WebhookSecrets returns the user's signing secrets active at now,
+	// newest first, creating the first one when the user has none.
 	WebhookSecrets(ctx context.Context, userID string, now time.Time) ([]string, error)
-	// RotateWebhookSecret makes a new secret for the user and returns it; the
-	// ones active until now stay active for RotationGrace more.
+	// RotateWebhookSecret makes a new secret for the user and returns it;
+	// the ones active until now stay active for RotationGrace more.
 	RotateWebhookSecret(ctx context.Context, userID string, now time.Time) (string, error)
-	// OldestPendingDelivery returns the CreatedAt of the oldest pending delivery
-	// of any user, and false when none is pending.
+	// OldestPendingDelivery returns the CreatedAt of the oldest pending
+	// delivery of any user, and false when none is pending.
 	OldestPendingDelivery(ctx context.Context) (time.Time, bool, error)
 	// CountDeliveries counts all users' deliveries by status.
 	CountDeliveries(ctx context.Context) (map[Status]int, error)

@@ -44,7 +44,7 @@ func newMetrics(store Store, now func() time.Time) *metrics {
 
 func (m *metrics) observe(a Attempt) {
 	m.attempts.WithLabelValues(string(a.Outcome)).Inc()
-	if a.StatusCode != 0 || a.Outcome == OutcomeFailed {
+	if a.Latency > 0 { // a request was sent
 		m.latency.Observe(a.Latency.Seconds())
 	}
 }

@@ -326,8 +326,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	return claimed, nil
 }
 
-// RecordAttempt appends a to d's attempts and stores d's new state, unless d's
-// lease has lapsed (then only the attempt is kept: it did happen).
+// RecordAttempt appends a to d's attempts and stores d's new state,
+// unless d's lease has lapsed (then only the attempt is kept: it did
+// happen).
 func (s *Store) RecordAttempt(ctx context.Context, d webhook.Delivery, a webhook.Attempt) error {
 	lost := false
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -442,8 +443,8 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 	return page, nil
 }
 
-// RetryDelivery makes the user's delivery pending and due at now, and re-enables
-// its endpoint.
+// RetryDelivery makes the user's delivery pending and due at now, and
+// re-enables its endpoint.
 func (s *Store) RetryDelivery(ctx context.Context, userID, id string, now time.Time) (webhook.Delivery, error) {
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		query := `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, lease = '', updated_at = ?
@@ -522,8 +523,8 @@ func activeSecrets(ctx context.Context, q interface {
 	return secrets, rows.Err()
 }
 
-// WebhookSecrets returns the user's active signing secrets, newest first,
-// creating the first one if the user has none.
+// WebhookSecrets returns the user's active signing secrets, newest
+// first, creating the first one if the user has none.
 func (s *Store) WebhookSecrets(ctx context.Context, userID string, now time.Time) ([]string, error) {
 	secrets, err := activeSecrets(ctx, s.db.Read, userID, now)
 	if err != nil {
@@ -553,8 +554,8 @@ func (s *Store) WebhookSecrets(ctx context.Context, userID string, now time.Time
 	return secrets, nil
 }
 
-// RotateWebhookSecret makes a new secret for the user; the ones active until now
-// stay active for webhook.RotationGrace.
+// RotateWebhookSecret makes a new secret for the user; the ones active
+// until now stay active for webhook.RotationGrace.
 func (s *Store) RotateWebhookSecret(ctx context.Context, userID string, now time.Time) (string, error) {
 	fresh, err := webhook.NewSecret()
 	if err != nil {
@@ -578,7 +579,8 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, userID string, now time
 	return fresh, nil
 }
 
-// OldestPendingDelivery returns the creation time of the oldest pending delivery.
+// OldestPendingDelivery returns the creation time of the oldest pending
+// delivery.
 func (s *Store) OldestPendingDelivery(ctx context.Context) (time.Time, bool, error) {
 	var oldest sql.NullInt64
 	err := s.db.Read.QueryRowContext(ctx,

@@ -42,8 +42,12 @@ function respond(state, input) {
 }
 
 // Every state of the definition, Map item processors included.
+// "ResultPath": "$" is the default written out; the library writes the
+// result under a key named "$" instead, so it is given the default.
 function visit(states) {
   for (const [name, state] of Object.entries(states)) {
+    if (state.ResultPath === '$') delete state.ResultPath;
+    for (const c of state.Catch ?? []) if (c.ResultPath === '$') delete c.ResultPath;
     if (state.Type === 'Task') taskHandlers[name] = async (input) => respond(name, input);
     if (state.Type === 'Wait') waitOverrides[name] = 0;
     if (state.Retry) retryOverrides[name] = 0;

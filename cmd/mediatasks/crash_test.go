@@ -15,33 +15,44 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/videoai/mediatasks/shared/queue"
-	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
-	"github.com/videoai/mediatasks/shared/sqlitedb"
 )
 
-// The issue's promise: kill -9 of the running server and a restart keep
-// every task and every queued message. Clients submit concurrently; the
-// server is killed while they still are; every task that was answered 202
-// must be there after a restart, queued, with a message in the task queue
-// that names it.
-func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
+// kill -9 of the running server and a restart lose nothing: clients
+// submit tasks and batches concurrently while the workflows run them
+// through poll loops; the server is killed in the middle of both; after a
+// restart on the same folder every task that was answered 202 is there
+// and reaches exactly one terminal status (one terminal event, the last).
+func TestCrashLosesNoAcknowledgedTask(t *testing.T) {
 	t.Parallel()
 	const (
 		clients    = 8
-		submits    = 300 // single submits over all clients
+		submits    = 600 // single submits over all clients
 		batchSize  = 10
-		batches    = 12          // at most: those due after the kill are not sent
-		batchEvery = 15          // acknowledged single submits between batches
-		killAfter  = submits / 2 // acknowledged single submits before the kill
+		batches    = 12  // at most: those due after the kill are not sent
+		batchEvery = 15  // acknowledged single submits between batches
+		killAfter  = 480 // acknowledged single submits before the kill
 	)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	cfg := filepath.Join(dir, "config.yaml")
-	// No rate limit in the way of the burst, and no sweeper re-sending
-	// messages: the messages checked are the ones the submits wrote.
-	if err := os.WriteFile(cfg, []byte("limits:\n  submits_per_minute: 1000000\n  requeue_after: 24h\n"), 0o600); err != nil {
+	// No rate limit in the way of the burst; every task polls its job a
+	// few times, so the kill finds workflows waiting, polling and
+	// completing.
+	conf := `limits:
+  submits_per_minute: 1000000
+workflow:
+  batch_concurrency: 4
+providers:
+  - name: sim-a
+    type: sim
+    task_types: [image_generation, video_generation, audio_transcription, subtitle_generation]
+    options: {latency_ms: 5, poll_steps: 3, poll_after_ms: 100, fail_rate: 0.05, fail_with: transient}
+  - name: sim-b
+    type: sim
+    task_types: [image_generation, video_generation, audio_transcription, subtitle_generation]
+    options: {latency_ms: 5, poll_steps: 2, poll_after_ms: 100}
+`
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv := startServer(t, data, nil, "--config", cfg)
@@ -187,107 +198,112 @@ func TestCrashKeepsEveryAcknowledgedTaskAndMessage(t *testing.T) {
 		t.Fatalf("only %d acknowledged tasks", len(ack))
 	}
 
-	// Restart on the same folder: every acknowledged task is there, queued.
+	// Restart on the same folder: every acknowledged task is there, and
+	// its workflow, resumed or started, brings it to one terminal status.
 	srv = startServer(t, data, nil, "--config", cfg)
 	if k := readKeyFile(t, data); k != key {
 		t.Fatal("the restart made a new API key")
 	}
 	c := newClient(t, srv.URL, key)
+	statuses := map[string]int{}
+	deadline := time.Now().Add(3 * time.Minute)
 	for id, want := range ack {
 		var got taskAnswer
-		c.mustDo("GET", "/api/v1/media/tasks/"+id, nil, http.StatusOK, &got)
-		if got.Status != "queued" || got.TaskType != want.taskType || got.Priority != want.priority {
-			t.Errorf("task %s after the restart: %+v, want queued %s %s", id, got, want.taskType, want.priority)
+		for {
+			c.mustDo("GET", "/api/v1/media/tasks/"+id, nil, http.StatusOK, &got)
+			if terminal(got.Status) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		statuses[got.Status]++
+		if !terminal(got.Status) || got.TaskType != want.taskType || got.Priority != want.priority {
+			t.Errorf("task %s after the restart: %+v, want %s %s, terminal", id, got, want.taskType, want.priority)
+			continue
+		}
+		evs := c.eventTypes(id)
+		ends := 0
+		for _, e := range evs {
+			if e == "task.completed" || e == "task.failed" || e == "task.canceled" {
+				ends++
+			}
+		}
+		if n := len(evs); ends != 1 || n == 0 || evs[n-1] != "task."+got.Status {
+			t.Errorf("task %s (%s): events %v, want exactly one terminal event, last", id, got.Status, evs)
 		}
 	}
-	batchOf := map[string]string{} // task id -> batch id
+	t.Logf("after the restart: %v", statuses)
+	// The kill found workflows in flight, and the restart resumed them.
+	resumed := 0
+	for _, line := range strings.Split(srv.stderr.String(), "\n") {
+		var l struct {
+			Msg   string `json:"msg"`
+			Count int    `json:"count"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "workflow: resumed executions" {
+			resumed = l.Count
+		}
+	}
+	t.Logf("executions resumed after the restart: %d", resumed)
+	if resumed == 0 {
+		t.Error("no execution was resumed: the kill found no workflow in flight")
+	}
 	for _, id := range batchIDs {
 		var b struct {
 			TaskIDs []string `json:"task_ids"`
+			Status  string   `json:"status"`
 		}
-		c.mustDo("GET", "/api/v1/media/batches/"+id, nil, http.StatusOK, &b)
-		if len(b.TaskIDs) != batchSize {
-			t.Errorf("batch %s after the restart has %d tasks, want %d", id, len(b.TaskIDs), batchSize)
+		for {
+			c.mustDo("GET", "/api/v1/media/batches/"+id, nil, http.StatusOK, &b)
+			if b.Status == "completed" || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		for _, tid := range b.TaskIDs {
-			batchOf[tid] = id
+		if len(b.TaskIDs) != batchSize || b.Status != "completed" {
+			t.Errorf("batch %s after the restart: %d tasks, %s; want %d, completed", id, len(b.TaskIDs), b.Status, batchSize)
 		}
 	}
-	// /metrics agrees: at least one message per acknowledged single task
-	// and per batch.
-	if depth, want := queueDepth(t, srv.URL), len(ack)-len(batchOf)+len(batchIDs); depth < want {
-		t.Errorf("mediatasks_queue_depth sums to %d, want at least %d", depth, want)
+	if depth := queueDepth(t, srv.URL); depth != 0 {
+		t.Errorf("mediatasks_queue_depth sums to %d once every task ended, want 0", depth)
 	}
 	if code, _ := srv.stop(syscall.SIGTERM, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
-
-	// With the server stopped, read the task queue itself: a message for
-	// every acknowledged task (or its batch), at the task's priority.
-	msgs := queuedTaskMessages(t, data, len(ack)+submits+batches*batchSize)
-	for id, want := range ack {
-		if b, ok := batchOf[id]; ok {
-			if _, ok := msgs[b]; !ok {
-				t.Errorf("batch %s (acknowledged) has no message in the task queue", b)
-			}
-			continue
-		}
-		got, ok := msgs[id]
-		if !ok {
-			t.Errorf("task %s (acknowledged) has no message in the task queue", id)
-			continue
-		}
-		if string(got.Priority) != want.priority {
-			t.Errorf("task %s: message at priority %s, want %s", id, got.Priority, want.priority)
-		}
-	}
 }
 
-// queuedTaskMessages receives every message of the task queue in the
-// data folder's database and returns each message by its task or batch id.
-// It fails the test if the queue holds more than limit messages or has
-// dead letters.
-func queuedTaskMessages(t *testing.T, data string, limit int) map[string]queue.Delivery {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	db, err := sqlitedb.Open(filepath.Join(data, dbFile), sqlitedb.Options{})
+// eventTypes reads the event stream of a task that has ended (the stream
+// closes after its terminal event) and returns the types, in order.
+func (c *client) eventTypes(id string) []string {
+	c.t.Helper()
+	req, err := http.NewRequest("GET", c.base+"/api/v1/media/tasks/"+id+"/events", nil)
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	defer db.Close()
-	q, err := sqlitequeue.New(ctx, db, "tasks", sqlitequeue.Options{MaxReceives: 1000})
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	resp, err := c.http.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		c.t.Fatalf("events of %s: %v", id, err)
 	}
-	if dead, err := q.DeadLetters(ctx, 10); err != nil || len(dead) > 0 {
-		t.Errorf("dead letters: %d, %v", len(dead), err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("events of %s: %d", id, resp.StatusCode)
 	}
-	out := map[string]queue.Delivery{}
-	total := 0
-	for range limit/10 + 2 {
-		ds, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
-		if err != nil {
-			t.Fatalf("receive: %v", err)
-		}
-		if len(ds) == 0 {
-			return out
-		}
-		for _, d := range ds {
-			total++
-			var m struct {
-				TaskID  string `json:"task_id"`
-				BatchID string `json:"batch_id"`
-			}
-			if err := json.Unmarshal(d.Body, &m); err != nil || (m.TaskID == "") == (m.BatchID == "") {
-				t.Errorf("message %s: body %q", d.ID, d.Body)
-				continue
-			}
-			out[m.TaskID+m.BatchID] = d
+	var types []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if typ, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			types = append(types, typ)
 		}
 	}
-	t.Fatalf("the task queue holds more than %d messages", limit)
-	return nil
+	if err := sc.Err(); err != nil {
+		c.t.Fatalf("events of %s: %v", id, err)
+	}
+	return types
+}
+
+func terminal(status string) bool {
+	return status == "completed" || status == "failed" || status == "canceled"
 }
 
 // queueDepth sums mediatasks_queue_depth over priorities and states.

@@ -174,6 +174,10 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err != nil {
 		return err
 	}
+	runner, providers, err := startWorkflow(ctx, cfg, d.db, a, d.store, blobs, log)
+	if err != nil {
+		return err
+	}
 	if err := ensureKey(ctx, d.store, o.Data, log); err != nil {
 		return err
 	}
@@ -184,6 +188,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	apiHandler := api.New(a, api.Options{
 		Authenticator: authn,
 		FilesHandler:  blobs.Handler(),
+		ProviderCheck: providerCheck(providers),
 		Logger:        log,
 	})
 	// The API owns its prefixes; every other path is the dashboard's.
@@ -212,6 +217,11 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var bg sync.WaitGroup
+	bg.Go(func() {
+		if err := runner.Run(bgCtx); err != nil {
+			log.Error("workflow engine stopped", "err", err)
+		}
+	})
 	bg.Go(func() { a.RunDispatcher(bgCtx) })
 	bg.Go(func() { a.RunSweeper(bgCtx, sweepInterval) })
 

@@ -43,7 +43,7 @@ type Limits struct {
 	UploadMaxBytes       int64         // largest upload (default 100 MiB)
 	SignedURLTTL         time.Duration // life of a file URL shown in a task (default 1 h)
 	RequeueAfter         time.Duration // a task queued this long is re-sent (default 5 min)
-	DispatchVisibility   time.Duration // how long the dispatcher holds a message (default 5 min)
+	DispatchVisibility   time.Duration // how long the dispatcher holds a message (default 30 s)
 	DispatcherConcurrent int           // messages handled at once (default 4)
 	// StartAttempts is how many receives of a message may fail to start
 	// its workflow before its tasks fail (default 5: the queue's
@@ -76,7 +76,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.IdempotencyTTL, 24*time.Hour)
 	def(&l.SignedURLTTL, time.Hour)
 	def(&l.RequeueAfter, 5*time.Minute)
-	def(&l.DispatchVisibility, 5*time.Minute)
+	// Starting a workflow takes milliseconds; a message held by a
+	// dispatcher that crashed comes back this soon.
+	def(&l.DispatchVisibility, 30*time.Second)
 	return l
 }
 

@@ -1,0 +1,216 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// mediaRefs are the fields of a task's input that name its input media.
+type mediaRefs struct {
+	Provider            string          `json:"provider"`
+	AudioURL            string          `json:"audio_url"`
+	UploadID            string          `json:"upload_id"`
+	TranscriptionTaskID string          `json:"transcription_task_id"`
+	PromptOptimization  json.RawMessage `json:"prompt_optimization"`
+}
+
+func refsOf(input json.RawMessage) mediaRefs {
+	var r mediaRefs
+	_ = json.Unmarshal(input, &r) // the API validated it; a bad one names nothing
+	return r
+}
+
+// pinnedProvider is the provider a task's input pins, or "".
+func pinnedProvider(input json.RawMessage) string { return refsOf(input).Provider }
+
+// request builds what the provider is asked: the input after prompt
+// optimisation, and a signed URL of the input media.
+func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, error) {
+	req := provider.Request{TaskID: t.ID, UserID: t.UserID, Type: t.Type, Input: t.Input, Attempt: max(t.Attempts, 1)}
+	refs := refsOf(t.Input)
+	if a.optimizer != nil && len(refs.PromptOptimization) > 0 && string(refs.PromptOptimization) != "null" {
+		in, err := a.optimizer.Optimize(ctx, t)
+		if err != nil {
+			return req, fmt.Errorf("optimise the prompt of task %s: %w", t.ID, err)
+		}
+		req.Input = in
+	}
+	switch {
+	case refs.AudioURL != "":
+		req.Media = &provider.Media{URL: refs.AudioURL}
+	case refs.UploadID != "":
+		up, err := a.app.GetUpload(ctx, t.UserID, refs.UploadID)
+		if errors.Is(err, task.ErrNotFound) {
+			return req, providerError("", provider.NewRejected("upload_not_found", "the input upload "+refs.UploadID+" no longer exists", nil))
+		}
+		if err != nil {
+			return req, fmt.Errorf("input upload of task %s: %w", t.ID, err)
+		}
+		req.Media = &provider.Media{URL: up.URL, ContentType: up.ContentType}
+	case refs.TranscriptionTaskID != "":
+		src, err := a.app.GetTask(ctx, t.UserID, refs.TranscriptionTaskID)
+		if errors.Is(err, task.ErrNotFound) {
+			return req, providerError("", provider.NewRejected("transcription_not_found", "the transcription task no longer exists", nil))
+		}
+		if err != nil {
+			return req, fmt.Errorf("transcription of task %s: %w", t.ID, err)
+		}
+		if src.Status != task.StatusCompleted || src.Output == nil || len(src.Output.Files) == 0 {
+			return req, providerError("", provider.NewRejected("transcription_not_ready",
+				fmt.Sprintf("the transcription task %s is %s, not completed with a transcript", src.ID, src.Status), nil))
+		}
+		f := src.Output.Files[0]
+		req.Media = &provider.Media{URL: f.URL, ContentType: f.ContentType}
+	}
+	return req, nil
+}
+
+// providerError names a provider failure for the definitions' Retry and
+// Catch blocks, with the provider and the details in its cause.
+func providerError(name string, err error) *Error {
+	var se *Error
+	if errors.As(err, &se) {
+		return se
+	}
+	c := Cause{Provider: name, Kind: string(provider.KindOf(err)), Message: err.Error()}
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		c.Code, c.Message = pe.Code, pe.Message
+		if c.Message == "" {
+			c.Message = pe.Error()
+		}
+		c.RetryAfterSeconds = pe.RetryAfter.Seconds()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		c.Kind, c.Code = "timeout", "timeout"
+	}
+	errName := provider.ErrorName(err)
+	if errName == provider.NameCanceled {
+		// The step's context ended (the execution was stopped or the
+		// engine is shutting down): let the step run again.
+		errName = provider.NameTransient
+	}
+	return stepError(errName, c)
+}
+
+// causeOf reads the cause of an ASL error object {"Error", "Cause"}.
+func causeOf(raw json.RawMessage) Cause {
+	var e struct {
+		Error string `json:"Error"`
+		Cause string `json:"Cause"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	var c Cause
+	if json.Unmarshal([]byte(e.Cause), &c) != nil || c.Message == "" {
+		c.Message = e.Cause
+	}
+	if c.Kind == "" {
+		c.Kind = e.Error
+	}
+	return c
+}
+
+// taskErrorOf is the task's error for the ASL error object that ended its
+// workflow.
+func taskErrorOf(raw json.RawMessage) *task.Error {
+	var e struct {
+		Error string `json:"Error"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	c := causeOf(raw)
+	te := &task.Error{Code: c.Code, Message: c.Message}
+	switch e.Error {
+	case provider.NamePermanent:
+		if te.Code == "" {
+			te.Code = "provider_error"
+		}
+	case provider.NameTransient, provider.NameThrottled:
+		te.Retryable = true
+		if te.Code == "" {
+			te.Code = "provider_unavailable"
+		}
+	case "States.Timeout":
+		te.Retryable = true
+		te.Code = "timeout"
+	default:
+		if te.Code == "" {
+			te.Code = "internal_error"
+		}
+	}
+	if c.Provider != "" && c.Provider != "-" {
+		te.Message = c.Provider + ": " + te.Message
+	}
+	if te.Message == "" {
+		te.Message = e.Error
+	}
+	te.Message = truncate(te.Message, 1000)
+	return te
+}
+
+// outcomeOf is the attempt history's word for how a call failed.
+func outcomeOf(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	switch provider.KindOf(err) {
+	case provider.Throttled:
+		return "throttled"
+	case provider.Permanent:
+		return "permanent"
+	}
+	return "transient"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+type finalizeInput struct {
+	BatchID string `json:"batch_id"`
+}
+
+// BatchOutcome is what finalize_batch answers.
+type BatchOutcome struct {
+	BatchID string              `json:"batch_id"`
+	Status  task.BatchStatus    `json:"status"`
+	Counts  map[task.Status]int `json:"counts"`
+}
+
+// finalizeBatch makes sure the batch ends: the store completes it (and
+// appends batch.completed) in the write that makes its last task terminal,
+// so this only has work when a task workflow ended without a terminal
+// status; such a task fails.
+func (a *Actions) finalizeBatch(ctx context.Context, in finalizeInput) (BatchOutcome, error) {
+	b, err := a.store.GetBatch(ctx, "", in.BatchID)
+	if errors.Is(err, task.ErrNotFound) {
+		return BatchOutcome{}, stepError(ErrNameBadInput, Cause{Code: "batch_not_found", Message: "batch " + in.BatchID + " does not exist"})
+	}
+	if err != nil {
+		return BatchOutcome{}, err
+	}
+	if b.Status != task.BatchCompleted {
+		for _, id := range b.TaskIDs {
+			_, _, err := a.change(ctx, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+				t.Error = &task.Error{Code: "workflow_ended", Message: "the task's workflow ended before the task did"}
+				ev, err := t.Transition(task.StatusFailed, now)
+				return []task.Event{ev}, err
+			})
+			if err != nil && !errors.Is(err, task.ErrNotFound) {
+				return BatchOutcome{}, err
+			}
+		}
+		if b, err = a.store.GetBatch(ctx, "", in.BatchID); err != nil {
+			return BatchOutcome{}, err
+		}
+	}
+	return BatchOutcome{BatchID: b.ID, Status: b.Status, Counts: b.Counts}, nil
+}

@@ -1,0 +1,203 @@
+// Package steps holds the step actions the workflows call: start (prompt
+// optimisation, provider choice, the provider's Start), poll, failover,
+// complete, fail and finalize_batch. The local engine calls them in
+// process; in the cloud the process function calls the same code. Each
+// action is idempotent: a step that runs again after a crash or a retry
+// finds the task where the first run left it.
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/blob"
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Providers is the provider registry as the actions use it.
+type Providers interface {
+	Choose(taskType task.Type, taskID, pinned string, exclude []string) (string, error)
+	Start(ctx context.Context, name string, req provider.Request) (provider.Response, error)
+	Poll(ctx context.Context, name string, req provider.Request, job string) (provider.Response, error)
+	Cancel(ctx context.Context, name string, req provider.Request, job string) error
+}
+
+// PromptOptimizer rewrites a task's input (its prompt) before a provider
+// sees it, as the task's prompt_optimization asks.
+type PromptOptimizer interface {
+	Optimize(ctx context.Context, t *task.Task) (json.RawMessage, error)
+}
+
+// Deps are what the actions work with.
+type Deps struct {
+	App       *app.App
+	Store     task.Store
+	Blobs     blob.Store
+	Providers Providers
+	Optimizer PromptOptimizer // nil: inputs go to the provider as written
+	// HTTP downloads the files providers return as URLs (default: a
+	// client with a 5-minute timeout).
+	HTTP *http.Client
+	// MaxJobDuration fails a job still pending this long after the task
+	// started (default 6 h).
+	MaxJobDuration time.Duration
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Actions runs the step actions.
+type Actions struct {
+	app       *app.App
+	store     task.Store
+	blobs     blob.Store
+	providers Providers
+	optimizer PromptOptimizer
+	http      *http.Client
+	maxJob    time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// New returns the actions over d.
+func New(d Deps) *Actions {
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{Timeout: 5 * time.Minute}
+	}
+	if d.MaxJobDuration <= 0 {
+		d.MaxJobDuration = 6 * time.Hour
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Actions{app: d.App, store: d.Store, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
+		http: d.HTTP, maxJob: d.MaxJobDuration, now: d.Now, log: d.Log}
+}
+
+// The action names, as the definitions give them in the "action" field.
+const (
+	ActionStart         = "start"
+	ActionPoll          = "poll"
+	ActionFailover      = "failover"
+	ActionComplete      = "complete"
+	ActionFail          = "fail"
+	ActionFinalizeBatch = "finalize_batch"
+)
+
+// Error is a step's failure under the ASL error name the definitions'
+// Retry and Catch blocks match (Provider.Transient, Provider.Permanent,
+// ...). Cause is JSON (see Cause).
+type Error struct {
+	Name  string
+	Cause string
+}
+
+func (e *Error) Error() string { return e.Name + ": " + e.Cause }
+
+// Cause is the JSON in an Error's cause: which provider failed, and how.
+type Cause struct {
+	Provider          string  `json:"provider,omitempty"`
+	Kind              string  `json:"kind,omitempty"`
+	Code              string  `json:"code,omitempty"`
+	Message           string  `json:"message"`
+	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
+}
+
+// Names of the step errors that are not a provider's.
+const (
+	// ErrNameBadInput: the action's input is not what the definitions send.
+	ErrNameBadInput = "Step.BadInput"
+	// ErrNameStore: the task store failed; the definitions retry it.
+	ErrNameStore = "Step.StoreUnavailable"
+)
+
+func stepError(name string, c Cause) *Error {
+	b, _ := json.Marshal(c) // strings and numbers: cannot fail
+	return &Error{Name: name, Cause: string(b)}
+}
+
+// Invoke runs the action named by input's "action" field: the single entry
+// point of the process function and of the local engine's resource.
+func (a *Actions) Invoke(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+	var head struct {
+		Action string `json:"action"`
+	}
+	if err := json.Unmarshal(input, &head); err != nil {
+		return nil, stepError(ErrNameBadInput, Cause{Message: "input is not a JSON object: " + err.Error()})
+	}
+	var (
+		out any
+		err error
+	)
+	switch head.Action {
+	case ActionStart:
+		out, err = run(ctx, input, a.start)
+	case ActionPoll:
+		out, err = run(ctx, input, a.poll)
+	case ActionFailover:
+		out, err = run(ctx, input, a.failover)
+	case ActionComplete:
+		out, err = run(ctx, input, a.complete)
+	case ActionFail:
+		out, err = run(ctx, input, a.fail)
+	case ActionFinalizeBatch:
+		out, err = run(ctx, input, a.finalizeBatch)
+	default:
+		return nil, stepError(ErrNameBadInput, Cause{Message: fmt.Sprintf("unknown action %q", head.Action)})
+	}
+	if err != nil {
+		var se *Error
+		if !errors.As(err, &se) {
+			// A failure of the platform itself (the store, the blob
+			// store): worth retrying, as Lambda service errors are.
+			a.log.ErrorContext(ctx, "step action failed", "action", head.Action, "err", err)
+			se = stepError(ErrNameStore, Cause{Message: err.Error()})
+		}
+		return nil, se
+	}
+	return json.Marshal(out)
+}
+
+func run[In, Out any](ctx context.Context, raw json.RawMessage, fn func(context.Context, In) (Out, error)) (Out, error) {
+	var in In
+	if err := json.Unmarshal(raw, &in); err != nil {
+		var zero Out
+		return zero, stepError(ErrNameBadInput, Cause{Message: "decode input: " + err.Error()})
+	}
+	return fn(ctx, in)
+}
+
+// getTask reads a task for a step; a task that is gone is a bad input (it
+// cannot come back).
+func (a *Actions) getTask(ctx context.Context, id string) (*task.Task, error) {
+	t, err := a.store.GetTask(ctx, "", id)
+	if errors.Is(err, task.ErrNotFound) {
+		return nil, stepError(ErrNameBadInput, Cause{Code: "task_not_found", Message: "task " + id + " does not exist"})
+	}
+	return t, err
+}
+
+// change applies mutate to the task; it reports ended when the task is
+// already terminal (canceled meanwhile, or finished by an earlier run).
+func (a *Actions) change(ctx context.Context, id string, mutate func(t *task.Task, now time.Time) ([]task.Event, error)) (t *task.Task, ended bool, err error) {
+	t, err = a.app.Change(ctx, "", id, mutate)
+	if errors.Is(err, task.ErrTerminal) {
+		return nil, true, nil
+	}
+	return t, false, err
+}
+
+// touch marks a change that appends no event: the version moves on.
+func touch(t *task.Task, now time.Time) {
+	t.UpdatedAt = now
+	t.Version++
+}

@@ -1,0 +1,467 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Step is what start and poll answer; the definitions route on State.
+type Step struct {
+	// State is "pending" (poll Job after PollAfterSeconds), "done" (the
+	// output is staged) or "ended" (the task is already terminal).
+	State            string        `json:"state"`
+	Provider         string        `json:"provider,omitempty"`
+	Job              string        `json:"job,omitempty"`
+	PollAfterSeconds *int          `json:"poll_after_seconds,omitempty"`
+	Polls            *int          `json:"polls,omitempty"`
+	Output           *StagedOutput `json:"output,omitempty"`
+	// OutputKey names the staged output in the blob store when it is too
+	// large to travel in the workflow's state (Step Functions carries at
+	// most 256 KiB).
+	OutputKey string      `json:"output_key,omitempty"`
+	TaskID    string      `json:"task_id,omitempty"`
+	Status    task.Status `json:"status,omitempty"`
+}
+
+// StagedOutput is a provider's result with its bytes already in the blob
+// store; files the provider gave as URLs are fetched by complete.
+type StagedOutput struct {
+	Files []StagedFile   `json:"files"`
+	Text  string         `json:"text,omitempty"`
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// StagedFile is one output file: stored (Key) or still at the provider
+// (SourceURL).
+type StagedFile struct {
+	Key         string `json:"key,omitempty"`
+	SourceURL   string `json:"source_url,omitempty"`
+	ContentType string `json:"content_type"`
+	Ext         string `json:"ext,omitempty"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"`
+}
+
+const (
+	// maxInlineOutput is the largest staged output carried in the state.
+	maxInlineOutput = 32 << 10
+	// maxOutputBytes bounds one output file.
+	maxOutputBytes = 4 << 30
+	// maxPollAfter bounds the wait between polls.
+	maxPollAfter = time.Hour
+	// maxTried bounds failovers when a failing call names no provider
+	// (every breaker open): the task fails rather than loop.
+	maxTried = 8
+)
+
+type startInput struct {
+	TaskID string   `json:"task_id"`
+	Tried  []string `json:"tried"`
+}
+
+// start chooses a provider (never one already tried) and calls its Start.
+// The attempt is recorded before the call, so a crash after the call shows
+// in the task's attempt history.
+func (a *Actions) start(ctx context.Context, in startInput) (Step, error) {
+	t, err := a.getTask(ctx, in.TaskID)
+	if err != nil {
+		return Step{}, err
+	}
+	if t.Status.Terminal() {
+		return ended(t), nil
+	}
+	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried)
+	if err != nil {
+		return Step{}, providerError("", err)
+	}
+	t, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		var events []task.Event
+		if t.Status == task.StatusQueued {
+			ev, err := t.Transition(task.StatusRunning, now)
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, ev)
+		} else {
+			touch(t, now)
+		}
+		t.Provider = name
+		t.AddAttempt(name, now)
+		return events, nil
+	})
+	if err != nil || end {
+		return a.endedOr(ctx, in.TaskID, err)
+	}
+	req, err := a.request(ctx, t)
+	if err != nil {
+		return Step{}, err
+	}
+	resp, err := a.providers.Start(ctx, name, req)
+	if err != nil {
+		a.recordOutcome(ctx, t.ID, err)
+		return Step{}, providerError(name, err)
+	}
+	return a.answer(ctx, t, name, resp, 0)
+}
+
+type pollInput struct {
+	TaskID   string `json:"task_id"`
+	Provider string `json:"provider"`
+	Job      string `json:"job"`
+	Polls    int    `json:"polls"`
+}
+
+// poll asks the provider about its job and records progress.
+func (a *Actions) poll(ctx context.Context, in pollInput) (Step, error) {
+	t, err := a.getTask(ctx, in.TaskID)
+	if err != nil {
+		return Step{}, err
+	}
+	if t.Status.Terminal() {
+		if t.Status == task.StatusCanceled {
+			a.cancelJob(ctx, t, in.Provider, in.Job)
+		}
+		return ended(t), nil
+	}
+	if t.StartedAt != nil && a.now().Sub(*t.StartedAt) > a.maxJob {
+		err := provider.NewPermanent("job_timeout", fmt.Sprintf("the job did not finish within %s", a.maxJob), nil)
+		a.recordOutcome(ctx, t.ID, err)
+		return Step{}, providerError(in.Provider, err)
+	}
+	req, err := a.request(ctx, t)
+	if err != nil {
+		return Step{}, err
+	}
+	resp, err := a.providers.Poll(ctx, in.Provider, req, in.Job)
+	if err != nil {
+		if provider.KindOf(err) == provider.Permanent {
+			a.recordOutcome(ctx, t.ID, err)
+		}
+		return Step{}, providerError(in.Provider, err)
+	}
+	if resp.Job == "" {
+		resp.Job = in.Job
+	}
+	return a.answer(ctx, t, in.Provider, resp, in.Polls+1)
+}
+
+// answer turns a provider's response into the step's answer: the result
+// staged in the blob store, or the job to poll (with progress recorded).
+func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int) (Step, error) {
+	if resp.Result != nil {
+		return a.stage(ctx, t, name, resp.Result)
+	}
+	if resp.Job == "" {
+		err := provider.NewPermanent("bad_answer", "the provider answered neither a result nor a job", nil)
+		a.recordOutcome(ctx, t.ID, err)
+		return Step{}, providerError(name, err)
+	}
+	if p := min(max(resp.Progress, 0), 1); p > t.Progress {
+		_, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+			if t.Status != task.StatusRunning || p <= t.Progress {
+				return nil, errUnchanged
+			}
+			ev, err := t.SetProgress(p, now)
+			return []task.Event{ev}, err
+		})
+		if end {
+			return a.endedOr(ctx, t.ID, nil)
+		}
+		if err != nil && !errors.Is(err, errUnchanged) {
+			return Step{}, err
+		}
+	}
+	wait := int(math.Ceil(min(max(resp.PollAfter, 0), maxPollAfter).Seconds()))
+	return Step{State: "pending", Provider: name, Job: resp.Job, PollAfterSeconds: &wait, Polls: &polls}, nil
+}
+
+// errUnchanged: a change found nothing to do.
+var errUnchanged = errors.New("unchanged")
+
+// stage puts the bytes of a result in the blob store, at the task's output
+// keys (a step run twice writes the same keys), so that only references
+// travel in the workflow's state.
+func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *provider.Result) (Step, error) {
+	out := &StagedOutput{Files: make([]StagedFile, 0, len(res.Files)), Text: res.Text, Extra: res.Extra}
+	for i, f := range res.Files {
+		sf := StagedFile{ContentType: f.ContentType, Ext: f.Ext}
+		if f.Data == nil {
+			sf.SourceURL = f.URL
+			out.Files = append(out.Files, sf)
+			continue
+		}
+		obj, err := a.blobs.Put(ctx, app.OutputKey(t, i, f.Ext), f.ContentType, bytes.NewReader(f.Data), maxOutputBytes)
+		if err != nil {
+			return Step{}, fmt.Errorf("stage output %d of task %s: %w", i, t.ID, err)
+		}
+		sf.Key, sf.SizeBytes = obj.Key, obj.Size
+		out.Files = append(out.Files, sf)
+	}
+	step := Step{State: "done", Provider: name, Output: out}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
+	}
+	if len(body) > maxInlineOutput {
+		key := app.OutputPrefix(t) + "result.json"
+		if _, err := a.blobs.Put(ctx, key, "application/json", bytes.NewReader(body), maxOutputBytes); err != nil {
+			return Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
+		}
+		step.Output, step.OutputKey = nil, key
+	}
+	return step, nil
+}
+
+type completeInput struct {
+	TaskID string `json:"task_id"`
+	Step   Step   `json:"step"`
+}
+
+// Outcome is what complete, fail and an ended task answer.
+type Outcome struct {
+	TaskID string      `json:"task_id"`
+	Status task.Status `json:"status"`
+}
+
+// complete fetches the files still at the provider, then completes the
+// task with its output. A result that arrives after a cancel is dropped:
+// the conditional write refuses to change a terminal task.
+func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, error) {
+	t, err := a.getTask(ctx, in.TaskID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if t.Status.Terminal() {
+		return Outcome{TaskID: t.ID, Status: t.Status}, nil
+	}
+	staged, err := a.loadStaged(ctx, in.Step)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := &task.Output{Files: make([]task.File, 0, len(staged.Files)), Text: staged.Text, Extra: staged.Extra}
+	for i, f := range staged.Files {
+		if f.Key == "" {
+			if f.Key, f.SizeBytes, err = a.fetch(ctx, t, i, f); err != nil {
+				return Outcome{}, err
+			}
+		}
+		out.Files = append(out.Files, task.File{Key: f.Key, ContentType: f.ContentType, SizeBytes: f.SizeBytes})
+	}
+	done, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		t.Output = out
+		t.Error = nil
+		if t.Provider == "" {
+			t.Provider = in.Step.Provider
+		}
+		ev, err := t.Transition(task.StatusCompleted, now)
+		return []task.Event{ev}, err
+	})
+	if end {
+		return a.outcome(ctx, in.TaskID)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{TaskID: done.ID, Status: done.Status}, nil
+}
+
+func (a *Actions) loadStaged(ctx context.Context, s Step) (*StagedOutput, error) {
+	if s.Output != nil {
+		return s.Output, nil
+	}
+	if s.OutputKey == "" {
+		return nil, stepError(ErrNameBadInput, Cause{Message: "complete: the step has neither output nor output_key"})
+	}
+	rc, _, err := a.blobs.Get(ctx, s.OutputKey)
+	if err != nil {
+		return nil, fmt.Errorf("read staged output %s: %w", s.OutputKey, err)
+	}
+	defer rc.Close()
+	var out StagedOutput
+	if err := json.NewDecoder(rc).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decode staged output %s: %w", s.OutputKey, err)
+	}
+	return &out, nil
+}
+
+// fetch downloads a file a provider returned as a URL into the task's
+// outputs (provider URLs expire within hours).
+func (a *Actions) fetch(ctx context.Context, t *task.Task, n int, f StagedFile) (string, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
+	if err != nil {
+		return "", 0, providerError("", provider.NewPermanent("bad_output_url", "the provider's output URL is invalid", err))
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return "", 0, providerError("", provider.NewTransient("output_download", "download the provider's output", err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		e := provider.NewPermanent("output_download", fmt.Sprintf("the provider's output URL answered %d", resp.StatusCode), nil)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			e.Kind = provider.Transient
+		}
+		return "", 0, providerError("", e)
+	}
+	ct := f.ContentType
+	if ct == "" {
+		ct = resp.Header.Get("Content-Type")
+	}
+	obj, err := a.blobs.Put(ctx, app.OutputKey(t, n, f.Ext), ct, resp.Body, maxOutputBytes)
+	if err != nil {
+		return "", 0, fmt.Errorf("store output %d of task %s: %w", n, t.ID, err)
+	}
+	return obj.Key, obj.Size, nil
+}
+
+type failoverInput struct {
+	TaskID string          `json:"task_id"`
+	Tried  []string        `json:"tried"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// FailoverAnswer replaces the workflow's state: Next is "retry" (start
+// again with another provider), "none" or "ended".
+type FailoverAnswer struct {
+	TaskID string          `json:"task_id"`
+	Tried  []string        `json:"tried"`
+	Next   string          `json:"next"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// failover adds the provider that failed to those tried and says whether
+// another is left. A task pinned to a provider never fails over.
+func (a *Actions) failover(ctx context.Context, in failoverInput) (FailoverAnswer, error) {
+	cause := causeOf(in.Error)
+	failed := cause.Provider
+	if failed == "" {
+		failed = "-" // the call failed before a provider was chosen
+	}
+	ans := FailoverAnswer{TaskID: in.TaskID, Tried: append(in.Tried, failed), Error: in.Error}
+	if ans.Tried == nil {
+		ans.Tried = []string{}
+	}
+	t, err := a.getTask(ctx, in.TaskID)
+	if err != nil {
+		return FailoverAnswer{}, err
+	}
+	switch {
+	case t.Status.Terminal():
+		ans.Next = "ended"
+	case pinnedProvider(t.Input) != "", len(ans.Tried) >= maxTried:
+		ans.Next = "none"
+	default:
+		ans.Next = "retry"
+		if _, err := a.providers.Choose(t.Type, t.ID, "", ans.Tried); errors.Is(err, provider.ErrNoProvider) {
+			ans.Next = "none"
+		}
+	}
+	return ans, nil
+}
+
+type failInput struct {
+	TaskID string          `json:"task_id"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// fail ends the task failed, with the error that ended its workflow.
+func (a *Actions) fail(ctx context.Context, in failInput) (Outcome, error) {
+	e := taskErrorOf(in.Error)
+	t, end, err := a.change(ctx, in.TaskID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		t.Error = e
+		ev, err := t.Transition(task.StatusFailed, now)
+		return []task.Event{ev}, err
+	})
+	if errors.Is(err, task.ErrNotFound) {
+		return Outcome{TaskID: in.TaskID, Status: ""}, nil // nothing left to fail
+	}
+	if end {
+		return a.outcome(ctx, in.TaskID)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{TaskID: t.ID, Status: t.Status}, nil
+}
+
+func (a *Actions) outcome(ctx context.Context, id string) (Outcome, error) {
+	t, err := a.getTask(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{TaskID: t.ID, Status: t.Status}, nil
+}
+
+// endedOr answers ended when the task turned terminal under a change, or
+// returns err.
+func (a *Actions) endedOr(ctx context.Context, id string, err error) (Step, error) {
+	if err != nil {
+		return Step{}, err
+	}
+	t, err := a.getTask(ctx, id)
+	if err != nil {
+		return Step{}, err
+	}
+	return ended(t), nil
+}
+
+func ended(t *task.Task) Step {
+	return Step{State: "ended", TaskID: t.ID, Status: t.Status}
+}
+
+// recordOutcome notes on the task's last attempt how its call failed. A
+// call cut short by the step's own context (a stop, a shutdown) has no
+// outcome to note: the step runs again.
+func (a *Actions) recordOutcome(ctx context.Context, id string, callErr error) {
+	if provider.KindOf(callErr) == provider.Canceled {
+		return
+	}
+	_, _, err := a.change(ctx, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		n := len(t.AttemptHistory)
+		if n == 0 {
+			return nil, errUnchanged
+		}
+		t.AttemptHistory[n-1].Outcome = outcomeOf(callErr)
+		t.AttemptHistory[n-1].Error = truncate(callErr.Error(), 500)
+		touch(t, now)
+		return nil, nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		a.log.WarnContext(ctx, "record a provider call's outcome", "task_id", id, "err", err)
+	}
+}
+
+// CancelJob asks the provider to stop a canceled task's job (best effort:
+// the task is canceled whatever the provider says).
+func (a *Actions) CancelJob(ctx context.Context, taskID, providerName, job string) {
+	t, err := a.store.GetTask(ctx, "", taskID)
+	if err != nil {
+		a.log.WarnContext(ctx, "cancel provider job: read task", "task_id", taskID, "err", err)
+		return
+	}
+	a.cancelJob(ctx, t, providerName, job)
+}
+
+func (a *Actions) cancelJob(ctx context.Context, t *task.Task, name, job string) {
+	if name == "" || job == "" {
+		return
+	}
+	req, err := a.request(ctx, t)
+	if err == nil {
+		err = a.providers.Cancel(ctx, name, req, job)
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "cancel provider job", "task_id", t.ID, "provider", name, "err", err)
+	}
+}

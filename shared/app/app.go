@@ -44,7 +44,7 @@ type Limits struct {
 	SignedURLTTL         time.Duration // life of a file URL shown in a task (default 1 h)
 	RequeueAfter         time.Duration // a task queued this long is re-sent (default 5 min)
 	DispatchVisibility   time.Duration // how long the dispatcher holds a message (default 30 s)
-	DispatcherConcurrent int           // messages handled at once (default 4)
+	DispatcherConcurrent int           // receivers of up to 10 messages each (default 4)
 	// StartAttempts is how many receives of a message may fail to start
 	// its workflow before its tasks fail (default 5: the queue's
 	// receives before its dead-letter queue).

@@ -29,7 +29,8 @@ func (a *App) RunDispatcher(ctx context.Context) {
 
 func (a *App) dispatchLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		ds, err := a.tasks.Receive(ctx, queue.ReceiveOptions{Max: 1, Visibility: a.limits.DispatchVisibility, Wait: time.Second})
+		// Up to 10 at a time: one receive is one write, shared by the ten.
+		ds, err := a.tasks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: a.limits.DispatchVisibility, Wait: time.Second})
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.ErrorContext(ctx, "receive task messages", "err", err)
@@ -37,9 +38,11 @@ func (a *App) dispatchLoop(ctx context.Context) {
 			}
 			continue
 		}
+		var wg sync.WaitGroup
 		for _, d := range ds {
-			a.dispatch(ctx, d)
+			wg.Go(func() { a.dispatch(ctx, d) })
 		}
+		wg.Wait()
 	}
 }
 

@@ -147,11 +147,11 @@ func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
 	if err := db.Migrate(ctx, "test", []string{`CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, v BLOB NOT NULL)`}); err != nil {
 		t.Fatal(err)
 	}
-	payload := make([]byte, 2048)
+	payload := make([]byte, 4096)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			for range 1500 { // 8 x 1500 x 2 KiB: 24 MiB written
+			for range 2500 { // 8 x 2500 x 4 KiB: 80 MiB written, checkpointed every 32 MiB
 				if err := db.Write(ctx, func(tx *sql.Tx) error {
 					_, err := tx.Exec(`INSERT INTO items (v) VALUES (?)`, payload)
 					return err
@@ -163,8 +163,8 @@ func TestWALStaysBoundedUnderSustainedWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if wal := fileSize(t, path+"-wal"); wal > 12<<20 {
-		t.Fatalf("WAL is %d MiB after 24 MiB of writes: it is not being checkpointed", wal>>20)
+	if wal := fileSize(t, path+"-wal"); wal > 48<<20 {
+		t.Fatalf("WAL is %d MiB after 80 MiB of writes: it is not being checkpointed", wal>>20)
 	}
 }
 

@@ -36,10 +36,12 @@ type platform struct {
 	blobs     *fsblob.Store
 	runner    *workflow.Local
 	providers *provider.Registry
+	db        *sqlitedb.DB
 }
 
 type platformOptions struct {
 	batchConcurrency int
+	workers          int
 	factories        map[string]provider.Factory
 	durable          bool // synchronous=FULL, as the server runs; else NORMAL
 }
@@ -85,7 +87,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 	}
 	actions := steps.New(steps.Deps{App: a, Store: st, Blobs: blobs, Providers: reg})
 	runner, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{
-		Actions: actions, Providers: reg, BatchConcurrency: o.batchConcurrency,
+		Actions: actions, Providers: reg, BatchConcurrency: o.batchConcurrency, Workers: o.workers,
 		Rand: func() float64 { return 0 },
 	})
 	if err != nil {
@@ -100,7 +102,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 		wg.Wait()
 		db.Close()
 	})
-	return &platform{app: a, store: st, blobs: blobs, runner: runner, providers: reg}
+	return &platform{app: a, store: st, blobs: blobs, runner: runner, providers: reg, db: db}
 }
 
 func simProvider(name string, opts string, types ...task.Type) config.Provider {

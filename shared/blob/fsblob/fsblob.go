@@ -70,7 +70,10 @@ type Store struct {
 	opts Options
 	// locks serialise Put and Delete on one key within the process, so two
 	// replacing each other cannot strand a data file.
-	locks [64]sync.Mutex
+	locks   [64]sync.Mutex
+	durable durability
+	// dirs remembers folders known to exist, sparing a stat per put.
+	dirs sync.Map
 }
 
 // New returns a Store on root, creating the folder if needed.
@@ -95,7 +98,13 @@ func New(root string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, fmt.Errorf("fs blob store: %w", err)
 	}
-	return &Store{root: root, opts: opts}, nil
+	durable, _, err := newDurability(root)
+	if err != nil {
+		return nil, fmt.Errorf("fs blob store: %w", err)
+	}
+	// The folder handle that flushes the file system lives as long as the
+	// process: stores are made once, at start-up.
+	return &Store{root: root, opts: opts, durable: durable}, nil
 }
 
 // sidecar is the JSON kept beside each object.
@@ -161,7 +170,12 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 	// hold up others.
 	name := path.Base(key) + "~" + randomHex(8)
 	dataPath := filepath.Join(dir, name)
-	size, sum, err := writeData(ctx, dataPath, r, maxBytes)
+	size, sum, err := s.writeData(ctx, dataPath, r, maxBytes)
+	if err == nil {
+		// The data is durable before a sidecar names it, so that a power
+		// loss cannot leave a sidecar pointing at an empty file.
+		err = s.durable.barrier()
+	}
 	if err != nil {
 		os.Remove(dataPath)
 		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
@@ -176,8 +190,11 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 	unlock := s.lock(key)
 	defer unlock()
 	old, oldErr := readSidecar(metaPath)
-	if err := writeSidecar(metaPath, meta); err != nil {
+	if err := s.writeSidecar(metaPath, meta); err != nil {
 		os.Remove(dataPath)
+		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := s.durable.barrier(); err != nil {
 		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	if oldErr == nil && old.Data != name {
@@ -189,7 +206,7 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 
 // writeData streams r into a new file at p, counting and hashing, and
 // syncs it. Past maxBytes (when not 0) it stops with blob.ErrTooLarge.
-func writeData(ctx context.Context, p string, r io.Reader, maxBytes int64) (int64, string, error) {
+func (s *Store) writeData(ctx context.Context, p string, r io.Reader, maxBytes int64) (int64, string, error) {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return 0, "", err
@@ -207,7 +224,7 @@ func writeData(ctx context.Context, p string, r io.Reader, maxBytes int64) (int6
 	if maxBytes > 0 && n > maxBytes {
 		return 0, "", fmt.Errorf("more than %d bytes: %w", maxBytes, blob.ErrTooLarge)
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.durable.file(f); err != nil {
 		return 0, "", fmt.Errorf("sync data: %w", err)
 	}
 	if err := f.Close(); err != nil {
@@ -218,13 +235,13 @@ func writeData(ctx context.Context, p string, r io.Reader, maxBytes int64) (int6
 
 // writeSidecar replaces the sidecar atomically: temp file, sync, rename,
 // and a sync of the folder so the rename itself survives a crash.
-func writeSidecar(p string, meta sidecar) error {
+func (s *Store) writeSidecar(p string, meta sidecar) error {
 	b, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("encode sidecar: %w", err)
 	}
 	tmp := p + "~tmp" + randomHex(8)
-	if err := writeFileSync(tmp, b); err != nil {
+	if err := s.writeFileSync(tmp, b); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write sidecar: %w", err)
 	}
@@ -232,10 +249,10 @@ func writeSidecar(p string, meta sidecar) error {
 		os.Remove(tmp)
 		return fmt.Errorf("commit sidecar: %w", err)
 	}
-	return syncDir(filepath.Dir(p))
+	return s.durable.dir(filepath.Dir(p))
 }
 
-func writeFileSync(p string, b []byte) error {
+func (s *Store) writeFileSync(p string, b []byte) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return err
@@ -244,7 +261,7 @@ func writeFileSync(p string, b []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := s.durable.file(f); err != nil {
 		f.Close()
 		return err
 	}
@@ -255,7 +272,11 @@ func writeFileSync(p string, b []byte) error {
 // parent of a folder it made, so that an acknowledged object's folders
 // survive a power loss too.
 func (s *Store) makeDirs(dir string) error {
+	if _, known := s.dirs.Load(dir); known {
+		return nil
+	}
 	if _, err := os.Stat(dir); err == nil {
+		s.dirs.Store(dir, struct{}{})
 		return nil
 	}
 	parent := filepath.Dir(dir)
@@ -267,18 +288,10 @@ func (s *Store) makeDirs(dir string) error {
 	if err := os.Mkdir(dir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(parent)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder: %w", err)
+	if err := s.durable.dir(parent); err != nil {
+		return err
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
+	s.dirs.Store(dir, struct{}{})
 	return nil
 }
 

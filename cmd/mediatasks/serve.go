@@ -178,6 +178,10 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err != nil {
 		return err
 	}
+	deliverer, err := startWebhooks(ctx, cfg, allowPrivate, d.store, a, log)
+	if err != nil {
+		return err
+	}
 	if err := ensureKey(ctx, d.store, o.Data, log); err != nil {
 		return err
 	}
@@ -186,10 +190,12 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		authn.JWTSecret = []byte(s)
 	}
 	apiHandler := api.New(a, api.Options{
-		Authenticator: authn,
-		FilesHandler:  blobs.Handler(),
-		ProviderCheck: providerCheck(providers),
-		Logger:        log,
+		Authenticator:   authn,
+		FilesHandler:    blobs.Handler(),
+		ProviderCheck:   providerCheck(providers),
+		WebhookURLGuard: webhookGuard(allowPrivate),
+		Webhooks:        d.store,
+		Logger:          log,
 	})
 	// The API owns its prefixes; every other path is the dashboard's.
 	handler := http.NewServeMux()
@@ -223,6 +229,11 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		}
 	})
 	bg.Go(func() { a.RunDispatcher(bgCtx) })
+	bg.Go(func() {
+		if err := deliverer.Run(bgCtx); err != nil && bgCtx.Err() == nil {
+			log.Error("webhook deliverer stopped", "err", err)
+		}
+	})
 	bg.Go(func() { a.RunSweeper(bgCtx, sweepInterval) })
 
 	serveErr := make(chan error, 1)

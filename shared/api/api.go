@@ -69,6 +69,9 @@ type Options struct {
 	// an error (shown as the field's message) when no provider of that
 	// name serves the task type.
 	ProviderCheck func(typ task.Type, name string) error
+	// Webhooks serves the delivery and signing-secret routes; nil
+	// answers them 404.
+	Webhooks Webhooks
 	// Logger receives the 5xx answers and panics, failed metrics
 	// collectors, and the errors /health shows only as "unavailable".
 	// Nil discards.
@@ -107,8 +110,15 @@ var routes = []route{
 	{"GET", Prefix + "/tasks/{id}", false, (*server).getTask},
 	{"POST", Prefix + "/tasks/{id}/cancel", false, (*server).cancelTask},
 	{"GET", Prefix + "/tasks/{id}/events", false, (*server).taskEvents},
+	{"GET", Prefix + "/tasks/{id}/deliveries", false, (*server).taskDeliveries},
 	{"POST", Prefix + "/batches", false, (*server).submitBatch},
 	{"GET", Prefix + "/batches/{id}", false, (*server).getBatch},
+	{"GET", Prefix + "/batches/{id}/deliveries", false, (*server).batchDeliveries},
+	{"GET", Prefix + "/deliveries", false, (*server).listDeliveries},
+	{"GET", Prefix + "/deliveries/{id}", false, (*server).getDelivery},
+	{"POST", Prefix + "/deliveries/{id}/retry", false, (*server).retryDelivery},
+	{"GET", Prefix + "/webhooks/secret", false, (*server).webhookSecret},
+	{"POST", Prefix + "/webhooks/secret/rotate", false, (*server).rotateWebhookSecret},
 	{"GET", Prefix + "/health", true, (*server).health},
 	{"GET", Prefix + "/stats", false, (*server).stats},
 	{"GET", Prefix + "/openapi.json", true, (*server).openapi},

@@ -95,6 +95,9 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	apiOpts := cfg.opts
 	apiOpts.Authenticator = &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now, KeyCacheTTL: 30 * time.Second}
 	apiOpts.FilesHandler = blobs.Handler()
+	if apiOpts.Webhooks == nil {
+		apiOpts.Webhooks = st
+	}
 	// As the server does: a task and its message commit together.
 	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs, Limits: cfg.limits})
 	if err != nil {

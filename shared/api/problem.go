@@ -11,6 +11,7 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // FieldError names one bad part of a request: Field is a JSON path into
@@ -93,7 +94,9 @@ func toProblem(err error) (p *Problem, internal bool) {
 		// Concurrent changes won every attempt of the write: the task is
 		// busy, not broken; the same request soon after is expected to pass.
 		return &Problem{Status: http.StatusConflict, Detail: "the task changed while this request ran; retry", retryAfter: 1}, false
-	case errors.Is(err, task.ErrBadCursor):
+	case errors.Is(err, webhook.ErrNotFound):
+		return &Problem{Status: http.StatusNotFound, Detail: "no such delivery"}, false
+	case errors.Is(err, task.ErrBadCursor), errors.Is(err, webhook.ErrBadCursor):
 		return invalid(FieldError{Field: "cursor", Message: "not a cursor this API issued"}), false
 	case errors.Is(err, app.ErrBatchSize):
 		return invalid(FieldError{Field: "tasks", Message: err.Error()}), false

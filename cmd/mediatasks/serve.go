@@ -158,7 +158,9 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		baseURL = reachableURL(ln.Addr())
 	}
 
-	blobs, err := fsblob.New(filepath.Join(o.Data, blobDir), fsblob.Options{BaseURL: baseURL, Secret: secret})
+	blobs, err := fsblob.New(filepath.Join(o.Data, blobDir), fsblob.Options{BaseURL: baseURL, Secret: secret,
+		// Files are as durable as the database that names them.
+		NoSync: cfg.Storage.Synchronous == "NORMAL"})
 	if err != nil {
 		return err
 	}

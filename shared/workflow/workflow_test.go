@@ -69,7 +69,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32)})
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32), NoSync: !o.durable})
 	if err != nil {
 		t.Fatal(err)
 	}

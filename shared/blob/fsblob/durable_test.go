@@ -46,9 +46,19 @@ func TestGroupedBarrierSharesFlushes(t *testing.T) {
 }
 
 // Where the system cannot flush one file system, every file and folder is
-// synced on its own; the store behaves the same.
-func TestConformancePerFileSync(t *testing.T) {
+// synced on its own; and with NoSync nothing is: the store behaves the
+// same.
+func TestConformanceOtherDurabilities(t *testing.T) {
 	t.Parallel()
+	for name, d := range map[string]durability{"per file": perFile{}, "no sync": cacheOnly{}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			conformance(t, d)
+		})
+	}
+}
+
+func conformance(t *testing.T, d durability) {
 	blobtest.Run(t, func(t *testing.T) blob.Store {
 		var handler http.Handler = http.NotFoundHandler()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
@@ -57,7 +67,7 @@ func TestConformancePerFileSync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.durable = perFile{}
+		s.durable = d
 		handler = s.Handler()
 		return s
 	})

@@ -28,7 +28,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,6 +61,11 @@ type Options struct {
 	Prefix string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// NoSync leaves written files to the operating system's cache: they
+	// survive a crash of the process but not a power loss, as a database
+	// with synchronous=NORMAL does. By default a put returns once its
+	// file is on disk.
+	NoSync bool
 }
 
 // Store keeps objects under a root folder.
@@ -98,9 +102,11 @@ func New(root string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, fmt.Errorf("fs blob store: %w", err)
 	}
-	durable, _, err := newDurability(root)
-	if err != nil {
-		return nil, fmt.Errorf("fs blob store: %w", err)
+	var durable durability = cacheOnly{}
+	if !opts.NoSync {
+		if durable, _, err = newDurability(root); err != nil {
+			return nil, fmt.Errorf("fs blob store: %w", err)
+		}
 	}
 	// The folder handle that flushes the file system lives as long as the
 	// process: stores are made once, at start-up.
@@ -138,9 +144,15 @@ func ValidKey(key string) bool {
 }
 
 // paths returns the key's folder and its sidecar's path.
+// paths places a key's files by the SHA-256 of the key, in one of 256
+// folders: a key's folders need not be made on each put (a new folder per
+// task cost a mkdir, and creating entries in one crowded folder serialises
+// on its lock), and no key can collide with another's folder.
 func (s *Store) paths(key string) (dir, meta string) {
-	p := filepath.Join(s.root, filepath.FromSlash(key))
-	return filepath.Dir(p), p + metaSuffix
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])
+	dir = filepath.Join(s.root, h[:2])
+	return dir, filepath.Join(dir, h[2:]+metaSuffix)
 }
 
 func (s *Store) lock(key string) func() {
@@ -168,7 +180,7 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 	}
 	// Write the data before taking the key's lock: a slow upload must not
 	// hold up others.
-	name := path.Base(key) + "~" + randomHex(8)
+	name := strings.TrimSuffix(filepath.Base(metaPath), metaSuffix) + "~" + randomHex(8)
 	dataPath := filepath.Join(dir, name)
 	size, sum, err := s.writeData(ctx, dataPath, r, maxBytes)
 	if err == nil {

@@ -65,7 +65,7 @@ func imageResult(raw []byte, render bool) (*provider.Result, error) {
 		files[i] = provider.File{ContentType: "image/png", Ext: ".png", Data: bytes.Clone(data)}
 	}
 	return &provider.Result{Files: files, Extra: map[string]any{
-		"seed":  int64(seed >> 1), // JSON-safe as an int64
+		"seed":  int64(seed >> 11), // below 2^53: exact in JSON numbers, JavaScript included
 		"size":  strconv.Itoa(w) + "x" + strconv.Itoa(h),
 		"width": w, "height": h,
 	}}, nil

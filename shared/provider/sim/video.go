@@ -61,7 +61,7 @@ func videoResult(raw []byte, render bool) (*provider.Result, error) {
 		Files: []provider.File{{ContentType: "image/gif", Ext: ".gif", Data: bytes.Clone(data)}},
 		Extra: map[string]any{
 			"duration_seconds": in.DurationSeconds, "frames": frames, "width": w, "height": h,
-			"aspect_ratio": in.AspectRatio, "seed": int64(seed >> 1),
+			"aspect_ratio": in.AspectRatio, "seed": int64(seed >> 11),
 		},
 	}, nil
 }

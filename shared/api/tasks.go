@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,23 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request, user string) er
 }
 
 // taskList is a page of tasks as the API answers it.
+// pageParams checks a listing's cursor and reads its limit (default 20,
+// at most 100), adding to errs what is wrong.
+func pageParams(q url.Values, cursor string, errs []FieldError) (int, []FieldError) {
+	if len(cursor) > 1024 {
+		errs = append(errs, fieldError("cursor", "not a cursor this API issued"))
+	}
+	limit := 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, fieldError("limit", "must be a whole number from 1 to 100"))
+		}
+		limit = n
+	}
+	return limit, errs
+}
+
 type taskList struct {
 	Tasks      []*task.Task `json:"tasks"`
 	NextCursor string       `json:"next_cursor,omitempty"`
@@ -63,16 +81,7 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, user string) 
 	if len(f.BatchID) > maxIDLen {
 		errs = append(errs, fieldError("batch_id", "must be at most %d characters", maxIDLen))
 	}
-	if len(f.Cursor) > 1024 {
-		errs = append(errs, fieldError("cursor", "not a cursor this API issued"))
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, fieldError("limit", "must be a whole number from 1 to 100"))
-		}
-		f.Limit = n
-	}
+	f.Limit, errs = pageParams(q, f.Cursor, errs)
 	if len(errs) > 0 {
 		return invalid(errs...)
 	}

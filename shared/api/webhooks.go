@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/webhook"
@@ -37,21 +36,12 @@ type secretAnswer struct {
 // deliveryFilter reads status, limit and cursor from the query.
 func deliveryFilter(r *http.Request) (webhook.Filter, error) {
 	q := r.URL.Query()
-	f := webhook.Filter{Status: webhook.Status(q.Get("status")), Cursor: q.Get("cursor"), Limit: 20}
+	f := webhook.Filter{Status: webhook.Status(q.Get("status")), Cursor: q.Get("cursor")}
 	var errs []FieldError
 	if f.Status != "" && !f.Status.Valid() {
 		errs = append(errs, fieldError("status", "must be one of %s", oneOf(webhook.Statuses)))
 	}
-	if len(f.Cursor) > 1024 {
-		errs = append(errs, fieldError("cursor", "not a cursor this API issued"))
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, fieldError("limit", "must be a whole number from 1 to 100"))
-		}
-		f.Limit = n
-	}
+	f.Limit, errs = pageParams(q, f.Cursor, errs)
 	if len(errs) > 0 {
 		return f, invalid(errs...)
 	}
@@ -63,6 +53,16 @@ func (s *server) webhooks() (Webhooks, error) {
 		return nil, &Problem{Status: http.StatusNotFound, Detail: "webhooks are not enabled on this server"}
 	}
 	return s.opts.Webhooks, nil
+}
+
+// webhooksAndID is the webhook store and the id in the request's path.
+func (s *server) webhooksAndID(r *http.Request) (Webhooks, string, error) {
+	wh, err := s.webhooks()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := pathID(r)
+	return wh, id, err
 }
 
 // listDeliveries lists the caller's deliveries, newest first.
@@ -95,11 +95,7 @@ func (s *server) batchDeliveries(w http.ResponseWriter, r *http.Request, user st
 }
 
 func (s *server) subjectDeliveries(w http.ResponseWriter, r *http.Request, user string, owned func(context.Context, string) error) error {
-	wh, err := s.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	wh, id, err := s.webhooksAndID(r)
 	if err != nil {
 		return err
 	}
@@ -128,11 +124,7 @@ func (s *server) writeDeliveries(w http.ResponseWriter, r *http.Request, wh Webh
 
 // getDelivery shows one delivery with every attempt.
 func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, user string) error {
-	wh, err := s.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	wh, id, err := s.webhooksAndID(r)
 	if err != nil {
 		return err
 	}
@@ -146,11 +138,7 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request, user string
 // retryDelivery replays a delivery now, whatever its status, with the same
 // webhook-id: 202, the attempt follows.
 func (s *server) retryDelivery(w http.ResponseWriter, r *http.Request, user string) error {
-	wh, err := s.webhooks()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	wh, id, err := s.webhooksAndID(r)
 	if err != nil {
 		return err
 	}

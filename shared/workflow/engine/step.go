@@ -522,6 +522,14 @@ func (e *Engine) refreshWaiting(ctx context.Context, r *run) error {
 }
 
 func (e *Engine) mapState(ctx context.Context, r *run, st *asl.State) (bool, error) {
+	return e.awaitOthers(ctx, r, st, e.startItems, e.collectItems)
+}
+
+// awaitOthers runs a state that waits for executions it starts (a Map's
+// items, a startExecution.sync child): stored before it begins, it starts
+// them on its first entry, parks while they run (the last to end queues
+// r again), and collects their results once none is left.
+func (e *Engine) awaitOthers(ctx context.Context, r *run, st *asl.State, start, collect func(context.Context, *run, *asl.State) (bool, error)) (bool, error) {
 	if !r.stored {
 		if err := e.store(ctx, r); err != nil {
 			return false, err
@@ -536,12 +544,12 @@ func (e *Engine) mapState(ctx context.Context, r *run, st *asl.State) (bool, err
 		}
 	}
 	if !r.waitingSet {
-		return e.startItems(ctx, r, st)
+		return start(ctx, r, st)
 	}
 	if r.waiting > 0 {
-		return false, nil // parked: the last item to end queues r
+		return false, nil
 	}
-	return e.collectItems(ctx, r, st)
+	return collect(ctx, r, st)
 }
 
 func (e *Engine) startItems(ctx context.Context, r *run, st *asl.State) (bool, error) {
@@ -701,25 +709,12 @@ func (e *Engine) collectItems(ctx context.Context, r *run, st *asl.State) (bool,
 // childState runs a startExecution.sync:2 Task: it starts (or attaches to)
 // a child execution in this engine and parks until the child ends.
 func (e *Engine) childState(ctx context.Context, r *run, st *asl.State) (bool, error) {
-	if !r.stored {
-		if err := e.store(ctx, r); err != nil {
-			return false, err
-		}
-	}
-	if e.delayed(r) {
-		return false, nil
-	}
-	if r.waitingSet {
-		if err := e.refreshWaiting(ctx, r); err != nil {
-			return false, err
-		}
-	}
-	if !r.waitingSet {
-		return e.startChild(ctx, r, st)
-	}
-	if r.waiting > 0 {
-		return false, nil
-	}
+	return e.awaitOthers(ctx, r, st, e.startChild, e.collectChild)
+}
+
+// collectChild ends a startExecution.sync:2 Task with its child's result,
+// or fails it as the child failed.
+func (e *Engine) collectChild(ctx context.Context, r *run, st *asl.State) (bool, error) {
 	var childID int64
 	if err := e.db.Read.QueryRowContext(ctx, `SELECT waiting_on FROM workflow_executions WHERE id = ?`, r.id).Scan(&childID); err != nil {
 		return false, fmt.Errorf("task %s: read child: %w", st.Name, err)

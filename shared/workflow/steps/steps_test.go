@@ -1,0 +1,247 @@
+package steps_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow/steps"
+)
+
+// scripted is a provider registry that answers Start with what the test
+// sets.
+type scripted struct {
+	start    func(req provider.Request) (provider.Response, error)
+	canceled []string
+}
+
+func (s *scripted) Choose(task.Type, string, string, []string) (string, error) { return "p1", nil }
+func (s *scripted) Start(_ context.Context, _ string, req provider.Request) (provider.Response, error) {
+	return s.start(req)
+}
+func (s *scripted) Poll(context.Context, string, provider.Request, string) (provider.Response, error) {
+	return provider.Response{Job: "j", PollAfter: time.Second}, nil
+}
+func (s *scripted) Cancel(_ context.Context, _ string, _ provider.Request, job string) error {
+	s.canceled = append(s.canceled, job)
+	return nil
+}
+
+type bundle struct {
+	app     *app.App
+	store   *sqlitestore.Store
+	blobs   *fsblob.Store
+	actions *steps.Actions
+	prov    *scripted
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlitedb.Open(filepath.Join(dir, "t.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqlitequeue.New(ctx, db, "tasks", sqlitequeue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &scripted{}
+	return &bundle{app: a, store: st, blobs: blobs, prov: p,
+		actions: steps.New(steps.Deps{App: a, Store: st, Blobs: blobs, Providers: p})}
+}
+
+func (b *bundle) submit(t *testing.T) *task.Task {
+	t.Helper()
+	tk, err := b.app.SubmitTask(context.Background(), "alice", app.TaskSpec{Type: task.TypeAudioTranscription,
+		Input: json.RawMessage(`{"audio_url":"https://example.com/a.wav"}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+func (b *bundle) invoke(t *testing.T, in any) (json.RawMessage, error) {
+	t.Helper()
+	raw, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.actions.Invoke(context.Background(), raw)
+}
+
+// A result larger than a workflow's state may carry is staged in the blob
+// store; complete reads it back, and fetches the files the provider gave
+// as URLs into the task's outputs.
+func TestLargeOutputAndURLFilesAreStored(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	video := []byte("GIF89a a short film")
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/gif")
+		w.Write(video)
+	}))
+	defer src.Close()
+	text := strings.Repeat("every word of a long talk ", 4000) // ~100 KB
+	b.prov.start = func(provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Text: text, Files: []provider.File{
+			{ContentType: "application/json", Ext: ".json", Data: []byte(`{"simulated":true}`)},
+			{ContentType: "image/gif", Ext: ".gif", URL: src.URL + "/film.gif"},
+		}}}, nil
+	}
+	tk := b.submit(t)
+	out, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) > 4<<10 {
+		t.Fatalf("the start step answered %d bytes: the output should be staged, not carried", len(out))
+	}
+	var step steps.Step
+	if err := json.Unmarshal(out, &step); err != nil || step.State != "done" || step.OutputKey == "" {
+		t.Fatalf("step %s, %v", out, err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": step}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.store.GetTask(context.Background(), "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCompleted || got.Output.Text != text || len(got.Output.Files) != 2 {
+		t.Fatalf("task %s, %d files", got.Status, len(got.Output.Files))
+	}
+	rc, obj, err := b.blobs.Get(context.Background(), got.Output.Files[1].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(body) != string(video) || obj.ContentType != "image/gif" {
+		t.Fatalf("fetched file %q (%s)", body, obj.ContentType)
+	}
+}
+
+// A result that arrives after a cancel is dropped: the task stays
+// canceled, without output.
+func TestResultAfterCancelIsDropped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.prov.start = func(provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Files: []provider.File{{ContentType: "application/json", Ext: ".json", Data: []byte(`{}`)}}}}, nil
+	}
+	tk := b.submit(t)
+	out, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.app.Cancel(context.Background(), "alice", tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	var step steps.Step
+	if err := json.Unmarshal(out, &step); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), `"canceled"`) {
+		t.Errorf("complete answered %s, want the task's canceled status", res)
+	}
+	got, err := b.store.GetTask(context.Background(), "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCanceled || got.Output != nil {
+		t.Fatalf("task %s with output %+v, want canceled without output", got.Status, got.Output)
+	}
+	// A poll of the canceled task's job cancels it at the provider.
+	if _, err := b.invoke(t, map[string]any{"action": "poll", "task_id": tk.ID, "provider": "p1", "job": "job-1", "polls": 0}); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.prov.canceled) != 1 || b.prov.canceled[0] != "job-1" {
+		t.Fatalf("provider cancels %v", b.prov.canceled)
+	}
+}
+
+// Provider errors come out under the names the definitions' Retry and
+// Catch blocks match, with the provider in the cause; the failed call
+// shows in the task's attempt history.
+func TestProviderErrorsAreNamedForTheWorkflow(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		err     error
+		asl     string
+		outcome string
+	}{
+		"transient": {provider.NewTransient("http_503", "unavailable", nil), provider.NameTransient, "transient"},
+		"throttled": {provider.NewThrottled("rate_limit", "slow down", 2*time.Second, nil), provider.NameThrottled, "throttled"},
+		"permanent": {provider.NewRejected("content_policy", "refused", nil), provider.NamePermanent, "permanent"},
+		"timeout":   {context.DeadlineExceeded, provider.NameTransient, "timeout"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.prov.start = func(provider.Request) (provider.Response, error) { return provider.Response{}, tc.err }
+			tk := b.submit(t)
+			_, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+			se, ok := errors.AsType[*steps.Error](err)
+			if !ok || se.Name != tc.asl {
+				t.Fatalf("error %v, want %s", err, tc.asl)
+			}
+			var cause steps.Cause
+			if err := json.Unmarshal([]byte(se.Cause), &cause); err != nil || cause.Provider != "p1" {
+				t.Fatalf("cause %s (%v), want the provider named", se.Cause, err)
+			}
+			got, err := b.store.GetTask(context.Background(), "alice", tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != task.StatusRunning || len(got.AttemptHistory) != 1 || got.AttemptHistory[0].Outcome != tc.outcome {
+				t.Fatalf("task %s, history %+v, want running with one %s attempt", got.Status, got.AttemptHistory, tc.outcome)
+			}
+		})
+	}
+}
+
+// Input that is not what the definitions send is a named step error, not
+// a panic or a store failure.
+func TestBadInputIsNamed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, in := range []string{`[]`, `{"action":"dance"}`, `{"action":"start","task_id":"missing","tried":[]}`, `{"action":"start","task_id":7}`} {
+		_, err := b.actions.Invoke(context.Background(), json.RawMessage(in))
+		if se, ok := errors.AsType[*steps.Error](err); !ok || se.Name != steps.ErrNameBadInput {
+			t.Errorf("%s: %v, want %s", in, err, steps.ErrNameBadInput)
+		}
+	}
+}

@@ -159,3 +159,24 @@ func TestClient(t *testing.T) {
 		t.Error("the client may use a proxy from the environment")
 	}
 }
+
+// At connect time, the guarded client refuses every forbidden form of
+// address before a packet leaves: the dialer's check sees the address
+// itself, whatever name or notation led to it.
+func TestClientRefusesEveryForbiddenAddressAtConnect(t *testing.T) {
+	t.Parallel()
+	guarded := webhook.NewClient(2*time.Second, false)
+	for _, host := range []string{
+		"127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
+		"224.0.0.1", "255.255.255.255", "[::1]", "[::]", "[fc00::1]", "[fe80::1]", "[ff02::1]",
+		"[::ffff:127.0.0.1]", "[::ffff:10.0.0.1]", "[::127.0.0.1]", "[64:ff9b::a00:1]",
+	} {
+		resp, err := guarded.Get("http://" + host + ":9/hook")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if !errors.Is(err, webhook.ErrBlocked) {
+			t.Errorf("GET http://%s: %v, want blocked", host, err)
+		}
+	}
+}

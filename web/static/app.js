@@ -31,14 +31,16 @@ async function health() {
 function row(t) {
   const tr = document.createElement("tr");
   const cells = [new Date(t.created_at).toLocaleString(), t.task_type, t.status,
-    Math.round((t.progress || 0) * 100) + "%", t.priority, t.id];
+    Math.round((t.progress || 0) * 100) + "%", t.priority, t.provider || "", String(t.attempts || 0), t.id];
   cells.forEach((v, i) => {
     const td = document.createElement("td");
     td.textContent = v;
     if (i === 2) td.className = "status-" + v;
-    if (i === 5) td.className = "id";
+    if (i === 7) td.className = "id";
+    if (i === 2 && t.error) td.title = `${t.error.code}: ${t.error.message}`;
     tr.appendChild(td);
   });
+  tr.appendChild(outputCell(t));
   const td = document.createElement("td");
   const follow = document.createElement("button");
   follow.textContent = "Events";
@@ -52,6 +54,30 @@ function row(t) {
   }
   tr.appendChild(td);
   return tr;
+}
+
+// outputCell links a completed task's files (signed URLs), with a
+// thumbnail for images.
+function outputCell(t) {
+  const td = document.createElement("td");
+  const files = (t.output_data && t.output_data.files) || [];
+  files.forEach((f, i) => {
+    const a = document.createElement("a");
+    a.href = f.url;
+    a.target = "_blank";
+    a.rel = "noopener";
+    if (f.content_type.startsWith("image/")) {
+      const img = document.createElement("img");
+      img.src = f.url;
+      img.alt = `output ${i + 1}`;
+      img.className = "thumb";
+      a.appendChild(img);
+    } else {
+      a.textContent = `${f.content_type} (${f.size_bytes} B)`;
+    }
+    td.appendChild(a);
+  });
+  return td;
 }
 
 async function load(reset) {

@@ -296,6 +296,16 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	if limit <= 0 {
 		return nil, nil
 	}
+	// An idle poll is a read: it takes neither the writer nor an fsync.
+	var due int
+	err := s.db.Read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1)`, nanos(now)).Scan(&due)
+	if err != nil {
+		return nil, fmt.Errorf("claim due deliveries: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	token, err := newLease()
 	if err != nil {
 		return nil, fmt.Errorf("claim due deliveries: %w", err)

@@ -166,3 +166,35 @@ func (l *Local) ProviderHealth(context.Context) map[string]app.ComponentHealth {
 	}
 	return out
 }
+
+// KeepExecutions is how long the local engine keeps an ended execution.
+const KeepExecutions = 7 * 24 * time.Hour
+
+// RunRetention deletes, every interval until ctx ends, the executions that
+// ended more than keep ago: the tasks keep their own records and events.
+func (l *Local) RunRetention(ctx context.Context, keep, interval time.Duration, now func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := l.engine.PurgeEnded(ctx, now().Add(-keep), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					l.log.ErrorContext(ctx, "purge ended executions", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				l.log.InfoContext(ctx, "purged ended executions", "count", n)
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -369,3 +369,28 @@ func executionArn(machine, name string) string {
 func machineArn(machine string) string {
 	return "arn:aws:states:local:000000000000:stateMachine:" + machine
 }
+
+// PurgeEnded deletes up to limit executions that ended before before,
+// with their Map items, and reports how many it deleted. The engine keeps
+// every execution until then (Step Functions keeps them 90 days); a name
+// purged may be started again.
+func (e *Engine) PurgeEnded(ctx context.Context, before time.Time, limit int) (int, error) {
+	const ended = `SELECT id FROM workflow_executions
+		WHERE kind = 0 AND status <> 'RUNNING' AND stopped_at < ? ORDER BY id LIMIT ?`
+	var n int64
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM workflow_executions WHERE kind = 1 AND root IN (`+ended+`)`, nanos(before), limit); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`DELETE FROM workflow_executions WHERE id IN (`+ended+`)`, nanos(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge ended executions: %w", err)
+	}
+	return int(n), nil
+}

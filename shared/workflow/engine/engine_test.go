@@ -604,3 +604,58 @@ func TestLoadRefusals(t *testing.T) {
 		})
 	}
 }
+
+// Executions that ended before the cut-off go, with their Map items;
+// running ones and recent ones stay, and a purged name can start again.
+func TestPurgeEnded(t *testing.T) {
+	t.Parallel()
+	gate := make(chan struct{})
+	hold := func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return in, nil
+	}
+	mapDef := `{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.list",
+		"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"Work","States":{"Work":{"Type":"Task","Resource":"add","End":true}}},
+		"End":true}}}`
+	holdDef := `{"StartAt":"Hold","States":{"Hold":{"Type":"Task","Resource":"hold","End":true}}}`
+	e, b := setup(t, setupOptions{resources: map[string]engine.Action{"add": add, "hold": hold}}, map[string]string{"map": mapDef, "hold": holdDef})
+	startExec(t, e, "map", "old", `{"list":[{"a":1,"b":2},{"a":3,"b":4}]}`)
+	waitEnd(t, e, "map", "old")
+	startExec(t, e, "hold", "running", `{}`)
+	b.clock.Add(48 * time.Hour)
+	startExec(t, e, "map", "recent", `{"list":[{"a":1,"b":1}]}`)
+	waitEnd(t, e, "map", "recent")
+
+	n, err := e.PurgeEnded(context.Background(), b.clock.Now().Add(-24*time.Hour), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want the old execution only", n, err)
+	}
+	if _, err := e.Describe(context.Background(), "map", "old"); !errors.Is(err, engine.ErrExecutionNotFound) {
+		t.Fatalf("old execution after the purge: %v", err)
+	}
+	for _, name := range []string{"recent", "running"} {
+		machine := map[string]string{"recent": "map", "running": "hold"}[name]
+		if _, err := e.Describe(context.Background(), machine, name); err != nil {
+			t.Fatalf("%s after the purge: %v", name, err)
+		}
+	}
+	var items int
+	if err := b.db.Read.QueryRow(`SELECT count(*) FROM workflow_executions WHERE kind = 1`).Scan(&items); err != nil {
+		t.Fatal(err)
+	}
+	if items != 1 {
+		t.Fatalf("%d Map items left, want the recent execution's one", items)
+	}
+	close(gate)
+	if x := waitEnd(t, e, "hold", "running"); x.Status != engine.StatusSucceeded {
+		t.Fatalf("running execution: %+v", x)
+	}
+	// The purged name starts anew.
+	if _, existed, err := e.Start(context.Background(), "map", "old", json.RawMessage(`{"list":[]}`)); err != nil || existed {
+		t.Fatalf("restart a purged name: existed %v, %v", existed, err)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,4 +69,31 @@ func TestEveryTaskTypeCompletesWithoutConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With providers for some task types only, a submit of another type is
+// refused at once, naming the field, rather than queued to fail; a pin to
+// an unknown provider likewise.
+func TestSubmitRefusesTypesNoProviderServes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfg := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("providers:\n  - {name: pics, type: sim, task_types: [image_generation]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, data, nil, "--config", cfg)
+	c := newClient(t, srv.URL, readKeyFile(t, data))
+	var p struct {
+		Errors []struct{ Field, Message string } `json:"errors"`
+	}
+	c.mustDo("POST", "/api/v1/media/videos/generate", map[string]any{"prompt": "waves"}, http.StatusBadRequest, &p)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "task_type" || !strings.Contains(p.Errors[0].Message, "video_generation") {
+		t.Fatalf("errors %+v", p.Errors)
+	}
+	c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": "a fox", "provider": "nope"}, http.StatusBadRequest, &p)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "provider" || !strings.Contains(p.Errors[0].Message, "pics") {
+		t.Fatalf("errors %+v", p.Errors)
+	}
+	c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": "a fox", "provider": "pics"}, http.StatusAccepted, nil)
 }

@@ -71,6 +71,12 @@ func startWorkflow(ctx context.Context, cfg config.Config, db *sqlitedb.DB, a *a
 // providerCheck vets a task's pinned provider at submit.
 func providerCheck(r *provider.Registry) func(task.Type, string) error {
 	return func(typ task.Type, name string) error {
+		if name == "" {
+			if len(r.Names(typ)) == 0 {
+				return fmt.Errorf("no provider on this server serves %s tasks", typ)
+			}
+			return nil
+		}
 		if r.Serves(name, typ) {
 			return nil
 		}

@@ -65,9 +65,10 @@ type Options struct {
 	// example against private and loopback addresses); its error's text
 	// is shown to the client as the field's message.
 	WebhookURLGuard func(rawURL string) error
-	// ProviderCheck, when set, vets a task's pinned provider: it answers
-	// an error (shown as the field's message) when no provider of that
-	// name serves the task type.
+	// ProviderCheck, when set, vets a task's provider: with a name (a
+	// pinned provider), it answers an error (shown as the field's message)
+	// when no provider of that name serves the task type; with "", when no
+	// provider serves the task type at all.
 	ProviderCheck func(typ task.Type, name string) error
 	// Webhooks serves the delivery and signing-secret routes; nil
 	// answers them 404.

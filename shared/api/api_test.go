@@ -260,8 +260,11 @@ func TestPinnedProviderIsChecked(t *testing.T) {
 	t.Parallel()
 	h, b := setup(t, withOptions(func(o *Options) {
 		o.ProviderCheck = func(typ task.Type, name string) error {
-			if name == "sim-image" && typ == task.TypeImageGeneration {
+			if typ == task.TypeImageGeneration && (name == "" || name == "sim-image") {
 				return nil
+			}
+			if name == "" {
+				return fmt.Errorf("no provider serves %s", typ)
 			}
 			return fmt.Errorf("no provider %q serves %s", name, typ)
 		}
@@ -276,6 +279,15 @@ func TestPinnedProviderIsChecked(t *testing.T) {
 	rec = do(t, h, req{method: "POST", path: Prefix + "/batches", key: b.keyA, body: map[string]any{
 		"tasks": []any{map[string]any{"task_type": "video_generation", "input_data": map[string]any{"prompt": "x", "provider": "sim-image"}}}}})
 	wantProblem(t, rec, http.StatusBadRequest, "tasks[0].input_data.provider")
+	// A task type that no provider serves is refused: it could only fail.
+	rec = do(t, h, req{method: "POST", path: Prefix + "/videos/generate", key: b.keyA, body: map[string]any{"prompt": "x"}})
+	p = wantProblem(t, rec, http.StatusBadRequest, "task_type")
+	if !strings.Contains(p.Errors[0].Message, "video_generation") {
+		t.Fatalf("message %q", p.Errors[0].Message)
+	}
+	rec = do(t, h, req{method: "POST", path: Prefix + "/batches", key: b.keyA, body: map[string]any{
+		"tasks": []any{map[string]any{"task_type": "video_generation", "input_data": map[string]any{"prompt": "x"}}}}})
+	wantProblem(t, rec, http.StatusBadRequest, "tasks[0].task_type")
 }
 
 // transcription_task_id must name one of the caller's audio_transcription tasks.

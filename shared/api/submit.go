@@ -93,6 +93,7 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 	}
 	in, common := req.parts()
 	c := &checker{ctx: r.Context(), s: s, user: user, typ: typ}
+	c.served("task_type")
 	in.check(c, "")
 	c.common(common)
 	if err := c.result(); err != nil {

@@ -107,6 +107,17 @@ func (c *checker) intRange(prefix, name string, v *int, lo, hi, def int) *int {
 	return v
 }
 
+// served refuses a task type that no provider of this server serves: the
+// task could only fail.
+func (c *checker) served(field string) {
+	if c.s.opts.ProviderCheck == nil {
+		return
+	}
+	if err := c.s.opts.ProviderCheck(c.typ, ""); err != nil {
+		c.add(field, "%v", err)
+	}
+}
+
 func (c *checker) provider(prefix, v string) {
 	if v != "" && !providerRe.MatchString(v) {
 		c.add(join(prefix, "provider"), "must be a provider name (lower-case letters, digits, '_', '-', '.'; at most 64)")
@@ -494,6 +505,7 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 			continue
 		}
 		c.typ = item.TaskType
+		c.served(join(prefix, "task_type"))
 		in.check(c, inPrefix)
 		ts := app.TaskSpec{
 			Type:          item.TaskType,

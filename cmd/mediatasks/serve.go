@@ -143,6 +143,13 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err != nil {
 		return err
 	}
+	// This process is the queue's only consumer: what the last run had
+	// received when it stopped is taken up now, not after its timeout.
+	if n, err := tasks.ReleaseInFlight(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("task messages received by the last run are due again", "count", n)
+	}
 	secret, err := signingKey(o.Data)
 	if err != nil {
 		return err

@@ -522,3 +522,30 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
 	return hex.EncodeToString(b)
 }
+
+// ReleaseInFlight makes the messages received but not yet deleted visible
+// now, with a fresh receipt (the old ones stop working). Only for a queue
+// that one process consumes (the local server, at start-up): what the last
+// run was handling when it stopped is taken up at once instead of after
+// its visibility timeout. Delayed messages that were never received keep
+// their delay.
+func (q *Queue) ReleaseInFlight(ctx context.Context) (int, error) {
+	now := q.opts.Now().UnixNano()
+	var n int64
+	err := q.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE queue_messages SET visible_at = ?, receipt = NULL
+			WHERE queue = ? AND receive_count > 0 AND visible_at > ?`, now, q.name, now)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release in-flight messages of queue %s: %w", q.name, err)
+	}
+	if n > 0 {
+		q.broadcast()
+	}
+	return int(n), nil
+}

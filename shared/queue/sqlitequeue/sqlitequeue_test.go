@@ -2,6 +2,7 @@ package sqlitequeue_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -270,5 +271,37 @@ func sendReceiveDelete(ctx context.Context, b *testing.B, q *sqlitequeue.Queue, 
 		if err := q.Delete(ctx, d.Receipt); err != nil {
 			b.Error(err)
 		}
+	}
+}
+
+// At start-up the local server takes up at once what its last run had
+// received: in-flight messages become visible, with their receive counts,
+// and their old receipts stop working; delayed messages keep their delay.
+func TestReleaseInFlight(t *testing.T) {
+	t.Parallel()
+	q, b := setup(t)
+	if err := q.Send(b.ctx, queue.Message{Body: []byte("a")}, queue.Message{Body: []byte("b"), Delay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	first := receive(t, q, queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
+	if len(first) != 1 {
+		t.Fatalf("received %d", len(first))
+	}
+	n, err := q.ReleaseInFlight(b.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("released %d, %v; want 1", n, err)
+	}
+	again := receive(t, q, queue.ReceiveOptions{Max: 10, Visibility: time.Hour})
+	if len(again) != 1 || string(again[0].Body) != "a" || again[0].ReceiveCount != 2 {
+		t.Fatalf("after the release: %+v, want a again with count 2", again)
+	}
+	if err := q.Delete(b.ctx, first[0].Receipt); err != nil && !errors.Is(err, queue.ErrReceiptInvalid) {
+		t.Fatal(err)
+	}
+	if err := q.Delete(b.ctx, again[0].Receipt); err != nil {
+		t.Fatalf("delete with the new receipt: %v", err)
+	}
+	if got := receive(t, q, queue.ReceiveOptions{Max: 10}); len(got) != 0 {
+		t.Fatalf("the delayed message came early: %+v", got)
 	}
 }

@@ -41,6 +41,20 @@ func (s *startClock) Start(ctx context.Context, req provider.Request) (provider.
 	return s.Provider.Start(ctx, req)
 }
 
+// timedPlatform is the platform on one zero-latency sim provider whose
+// Start calls are timed.
+func timedPlatform(b *testing.B, workers int) (*platform, *startClock) {
+	clk := &startClock{starts: map[string]time.Time{}}
+	factory := func(cfg config.Provider) (provider.Provider, error) {
+		p, err := sim.New(cfg)
+		clk.Provider = p
+		return clk, err
+	}
+	p := newPlatform(b, []config.Provider{{Name: "instant", Type: "timed", TaskTypes: task.Types, Weight: 1, Options: json.RawMessage(`{}`)}},
+		platformOptions{factories: map[string]provider.Factory{"timed": factory}, durable: !*benchNormal, workers: workers})
+	return p, clk
+}
+
 // BenchmarkEndToEnd measures tasks from submit to completed on the whole
 // local platform (SQLite with durable commits, the queue, the dispatcher,
 // the engine, the step actions, the blob store) with a zero-latency sim
@@ -49,14 +63,7 @@ func (s *startClock) Start(ctx context.Context, req provider.Request) (provider.
 //
 //	go test -run '^$' -bench BenchmarkEndToEnd -benchtime 2000x -count 5 ./shared/workflow/
 func BenchmarkEndToEnd(b *testing.B) {
-	clk := &startClock{starts: map[string]time.Time{}}
-	factory := func(cfg config.Provider) (provider.Provider, error) {
-		p, err := sim.New(cfg)
-		clk.Provider = p
-		return clk, err
-	}
-	p := newPlatform(b, []config.Provider{{Name: "instant", Type: "timed", TaskTypes: task.Types, Weight: 1, Options: json.RawMessage(`{}`)}},
-		platformOptions{factories: map[string]provider.Factory{"timed": factory}, durable: !*benchNormal, workers: *benchWorkers})
+	p, clk := timedPlatform(b, *benchWorkers)
 	ctx := context.Background()
 	ids := make([]string, b.N)
 	created := make([]time.Time, b.N)
@@ -111,14 +118,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkStartDelay -benchtime 500x -count 5 ./shared/workflow/
 func BenchmarkStartDelay(b *testing.B) {
-	clk := &startClock{starts: map[string]time.Time{}}
-	factory := func(cfg config.Provider) (provider.Provider, error) {
-		p, err := sim.New(cfg)
-		clk.Provider = p
-		return clk, err
-	}
-	p := newPlatform(b, []config.Provider{{Name: "instant", Type: "timed", TaskTypes: task.Types, Weight: 1, Options: json.RawMessage(`{}`)}},
-		platformOptions{factories: map[string]provider.Factory{"timed": factory}, durable: !*benchNormal})
+	p, clk := timedPlatform(b, 0)
 	ctx := context.Background()
 	delays := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

@@ -33,6 +33,10 @@ type DB struct {
 
 	write     *sql.DB
 	savepoint [3]*sql.Stmt // SAVEPOINT, ROLLBACK TO, RELEASE: prepared once
+	// full: commits sync the WAL (synchronous=FULL), except those of
+	// relaxed writes only (see WriteRelaxed); relaxed: the writer's
+	// connection is set for such a commit now. Only the writer uses it.
+	full, relaxed bool
 	requests  chan *writeRequest
 	done      chan struct{}
 	commits   atomic.Uint64
@@ -44,9 +48,10 @@ type DB struct {
 }
 
 type writeRequest struct {
-	ctx  context.Context
-	fn   func(*sql.Tx) error
-	done chan error
+	ctx     context.Context
+	fn      func(*sql.Tx) error
+	done    chan error
+	relaxed bool
 }
 
 // Options tune Open.
@@ -107,6 +112,7 @@ func Open(path string, opts Options) (*DB, error) {
 	db := &DB{
 		Read:     read,
 		write:    write,
+		full:     opts.Synchronous == "FULL",
 		requests: make(chan *writeRequest, maxGroup),
 		done:     make(chan struct{}),
 	}
@@ -143,7 +149,23 @@ var ErrClosed = errors.New("sqlite database closed")
 // must not block on anything else: other writes wait for it. A panic in fn
 // is fn's error.
 func (db *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return db.write1(ctx, fn, false)
+}
+
+// WriteRelaxed is Write for a write whose loss in a power failure is
+// harmless, because whoever made it makes it again (a queue's receive,
+// which a lost message's redelivery repeats): when it shares its commit
+// with no other kind of write, the commit does not wait for a sync of the
+// WAL. It survives a crash of the process all the same, and it is durable
+// once any later commit is: a WAL commit syncs the log up to it, so what
+// a power loss keeps is always a prefix of the commits. On one machine
+// that takes a sync off the path from a submit to its provider.
+func (db *DB) WriteRelaxed(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.write1(ctx, fn, true)
+}
+
+func (db *DB) write1(ctx context.Context, fn func(tx *sql.Tx) error, relaxed bool) error {
+	req := &writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1), relaxed: relaxed}
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -197,6 +219,21 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	fail := func(err error) {
 		for _, req := range group {
 			req.done <- err
+		}
+	}
+	if db.full {
+		// The setting may only change outside a transaction, and changes
+		// only when the kind of group does.
+		if relaxed := allRelaxed(group); relaxed != db.relaxed {
+			mode := "FULL"
+			if relaxed {
+				mode = "NORMAL"
+			}
+			if _, err := db.write.Exec("PRAGMA synchronous = " + mode); err != nil {
+				fail(fmt.Errorf("set synchronous=%s: %w", mode, err))
+				return
+			}
+			db.relaxed = relaxed
 		}
 	}
 	tx, err := db.write.BeginTx(context.Background(), nil)
@@ -257,6 +294,15 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	for i, req := range group {
 		req.done <- results[i]
 	}
+}
+
+func allRelaxed(group []*writeRequest) bool {
+	for _, req := range group {
+		if !req.relaxed {
+			return false
+		}
+	}
+	return true
 }
 
 // run calls fn, turning a panic into its error: fn runs on the writer

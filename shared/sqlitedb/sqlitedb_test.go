@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,5 +252,71 @@ func TestMigrateRefusesANewerSchema(t *testing.T) {
 	err := db.Migrate(context.Background(), "test", nil)
 	if err == nil || !strings.Contains(err.Error(), "newer release") {
 		t.Fatalf("err = %v, want a refusal", err)
+	}
+}
+
+// Relaxed writes commit like any other, alone or beside durable ones, and
+// the writer's connection is back to synchronous=FULL for the durable
+// writes that follow.
+func TestRelaxedWrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := sqlitedb.Open(path, sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Migrate(ctx, "test", []string{`CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`}); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(v string) func(*sql.Tx) error {
+		return func(tx *sql.Tx) error { _, err := tx.Exec(`INSERT INTO items (v) VALUES (?)`, v); return err }
+	}
+	synchronous := func() int {
+		var mode int
+		if err := db.Write(ctx, func(tx *sql.Tx) error { return tx.QueryRow(`PRAGMA synchronous`).Scan(&mode) }); err != nil {
+			t.Fatal(err)
+		}
+		return mode
+	}
+	var relaxedMode int
+	if err := db.WriteRelaxed(ctx, func(tx *sql.Tx) error {
+		if err := insert("relaxed")(tx); err != nil {
+			return err
+		}
+		return tx.QueryRow(`PRAGMA synchronous`).Scan(&relaxedMode)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if relaxedMode != 1 {
+		t.Fatalf("a relaxed write alone ran with synchronous=%d, want 1 (NORMAL: no sync of its own)", relaxedMode)
+	}
+	if mode := synchronous(); mode != 2 {
+		t.Fatalf("a durable write after a relaxed one ran with synchronous=%d, want 2 (FULL)", mode)
+	}
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			write := db.Write
+			if i%2 == 0 {
+				write = db.WriteRelaxed
+			}
+			if err := write(ctx, insert(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if mode := synchronous(); mode != 2 {
+		t.Fatalf("synchronous=%d after mixed groups, want 2 (FULL)", mode)
+	}
+	var n int
+	if err := db.Read.QueryRow(`SELECT count(*) FROM items`).Scan(&n); err != nil || n != 51 {
+		t.Fatalf("%d rows (%v), want 51", n, err)
+	}
+	// A relaxed write's failure is its own, as any write's is.
+	if err := db.WriteRelaxed(ctx, func(tx *sql.Tx) error { return errors.New("refused") }); err == nil {
+		t.Fatal("a failing relaxed write reported success")
 	}
 }

@@ -76,6 +76,9 @@ func NewLocal(ctx context.Context, db *sqlitedb.DB, o LocalOptions) (*Local, err
 		Now:       o.Now,
 		Rand:      o.Rand,
 		Log:       o.Log,
+		// The dispatcher starts executions: after a power loss that takes
+		// a start back, its message comes back and starts it again.
+		RelaxedStart: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("workflow engine: %w", err)

@@ -271,7 +271,9 @@ func (q *Queue) receiveOnce(ctx context.Context, opts queue.ReceiveOptions) ([]q
 	want := q.plan(opts.Max)
 	hiddenUntil := now.Add(opts.Visibility).UnixNano()
 	var got []queue.Delivery
-	err := q.db.Write(ctx, func(tx *sql.Tx) error {
+	// A receive lost to a power failure is a message received again: no
+	// sync of its own (see sqlitedb.WriteRelaxed).
+	err := q.db.WriteRelaxed(ctx, func(tx *sql.Tx) error {
 		got = got[:0]
 		// First each priority's share of the slots, then whatever is left
 		// from any priority, most urgent first, so no slot goes unused
@@ -373,7 +375,9 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 		return fmt.Errorf("delete from queue %s: %w", q.name, queue.ErrReceiptInvalid)
 	}
 	var n int64
-	err := q.db.Write(ctx, func(tx *sql.Tx) error {
+	// A delete lost to a power failure is a message delivered again, which
+	// at-least-once delivery allows: no sync of its own.
+	err := q.db.WriteRelaxed(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ?`, id, q.name, token)
 		if err != nil {
 			return err

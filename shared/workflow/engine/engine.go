@@ -81,6 +81,12 @@ type Options struct {
 	Rand func() float64
 	// Log receives the engine's messages (default slog.Default()).
 	Log *slog.Logger
+	// RelaxedStart lets Start return before its write is synced (see
+	// sqlitedb.WriteRelaxed): for a caller that starts again whatever a
+	// power loss takes back, as the dispatcher does (its message comes
+	// back). The execution's first step syncs it anyway, before any Task
+	// state runs.
+	RelaxedStart bool
 }
 
 // Execution describes an execution.
@@ -235,7 +241,11 @@ func (e *Engine) start(ctx context.Context, machine, name string, input json.Raw
 	now := e.opts.Now()
 	var id int64
 	var existing Execution
-	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+	write := e.db.Write
+	if e.opts.RelaxedStart && parent == 0 {
+		write = e.db.WriteRelaxed
+	}
+	err = write(ctx, func(tx *sql.Tx) error {
 		var p any
 		if parent != 0 {
 			p = parent

@@ -135,6 +135,9 @@ type Store struct {
 	updateTask     *sql.Stmt
 	insertEvent    *sql.Stmt
 	putIdempotency *sql.Stmt
+	// Reads of one task, the most frequent query, prepared on each read
+	// connection once rather than parsed on every call.
+	getTask, getTaskAny *sql.Stmt
 
 	webhooks webhookState // deliveries' outbox and notifier (webhooks.go)
 }
@@ -157,6 +160,13 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite store: %w", err)
 		}
 		*p.stmt = stmt
+	}
+	var err error
+	if s.getTask, err = db.Read.PrepareContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ? AND user_id = ?`); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	if s.getTaskAny, err = db.Read.PrepareContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
 	if err := s.initWebhooks(ctx); err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)

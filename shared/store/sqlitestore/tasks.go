@@ -245,13 +245,12 @@ func insertEvents(tx *sql.Tx, prepared *sql.Stmt, events []task.Event) error {
 
 // GetTask returns the task; with a userID, only if that user owns it.
 func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, error) {
-	query := `SELECT ` + taskColumns + ` FROM tasks WHERE id = ?`
-	args := []any{id}
+	// Any user's (userID ""): the workflow's steps read tasks by id alone.
+	row := s.getTaskAny.QueryRowContext(ctx, id)
 	if userID != "" {
-		query += ` AND user_id = ?`
-		args = append(args, userID)
+		row = s.getTask.QueryRowContext(ctx, id, userID)
 	}
-	t, err := scanTask(s.db.Read.QueryRowContext(ctx, query, args...))
+	t, err := scanTask(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("get task %s: %w", id, task.ErrNotFound)
 	}

@@ -245,9 +245,11 @@ func insertEvents(tx *sql.Tx, prepared *sql.Stmt, events []task.Event) error {
 
 // GetTask returns the task; with a userID, only if that user owns it.
 func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, error) {
-	// Any user's (userID ""): the workflow's steps read tasks by id alone.
-	row := s.getTaskAny.QueryRowContext(ctx, id)
-	if userID != "" {
+	// A row holds its connection until it is scanned: exactly one query.
+	var row *sql.Row
+	if userID == "" {
+		row = s.getTaskAny.QueryRowContext(ctx, id) // any user's: the workflow's steps read by id alone
+	} else {
 		row = s.getTask.QueryRowContext(ctx, id, userID)
 	}
 	t, err := scanTask(row)

@@ -37,9 +37,9 @@ type DB struct {
 	// relaxed writes only (see WriteRelaxed); relaxed: the writer's
 	// connection is set for such a commit now. Only the writer uses it.
 	full, relaxed bool
-	requests  chan *writeRequest
-	done      chan struct{}
-	commits   atomic.Uint64
+	requests      chan *writeRequest
+	done          chan struct{}
+	commits       atomic.Uint64
 
 	// mu orders Write's hand-over against Close: once closed is set, no
 	// request enters the channel, so the writer's last drain sees them all.

@@ -39,7 +39,7 @@ func buildProviders(cfg config.Config, obs provider.Observer, log *slog.Logger) 
 	}
 	for _, tp := range task.Types {
 		if len(r.Names(tp)) == 0 {
-			log.Warn("no provider serves a task type: its tasks will fail", "task_type", tp)
+			log.Warn("no provider serves a task type: its submits are refused", "task_type", tp)
 		}
 	}
 	return r, nil
@@ -68,7 +68,8 @@ func startWorkflow(ctx context.Context, cfg config.Config, db *sqlitedb.DB, a *a
 	return runner, providers, nil
 }
 
-// providerCheck vets a task's pinned provider at submit.
+// providerCheck vets at submit that a provider serves the task type, and
+// that a pinned one does.
 func providerCheck(r *provider.Registry) func(task.Type, string) error {
 	return func(typ task.Type, name string) error {
 		if name == "" {
@@ -80,6 +81,10 @@ func providerCheck(r *provider.Registry) func(task.Type, string) error {
 		if r.Serves(name, typ) {
 			return nil
 		}
-		return fmt.Errorf("no provider named %q serves %s tasks (these do: %s)", name, typ, strings.Join(r.Names(typ), ", "))
+		serving := "none does"
+		if names := r.Names(typ); len(names) > 0 {
+			serving = "these do: " + strings.Join(names, ", ")
+		}
+		return fmt.Errorf("no provider named %q serves %s tasks (%s)", name, typ, serving)
 	}
 }

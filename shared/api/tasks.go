@@ -39,7 +39,6 @@ func (s *server) getTask(w http.ResponseWriter, r *http.Request, user string) er
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// taskList is a page of tasks as the API answers it.
 // pageParams checks a listing's cursor and reads its limit (default 20,
 // at most 100), adding to errs what is wrong.
 func pageParams(q url.Values, cursor string, errs []FieldError) (int, []FieldError) {
@@ -57,6 +56,7 @@ func pageParams(q url.Values, cursor string, errs []FieldError) (int, []FieldErr
 	return limit, errs
 }
 
+// taskList is a page of tasks as the API answers it.
 type taskList struct {
 	Tasks      []*task.Task `json:"tasks"`
 	NextCursor string       `json:"next_cursor,omitempty"`

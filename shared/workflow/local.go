@@ -79,6 +79,16 @@ func NewLocal(ctx context.Context, db *sqlitedb.DB, o LocalOptions) (*Local, err
 		// The dispatcher starts executions: after a power loss that takes
 		// a start back, its message comes back and starts it again.
 		RelaxedStart: true,
+		// A task canceled while its provider's Start was in flight: the
+		// job that Start made is canceled too.
+		Dropped: func(machine, name, _ string, result json.RawMessage) {
+			var step steps.Step
+			if machine == TaskMachine && json.Unmarshal(result, &step) == nil && step.State == "pending" {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				o.Actions.CancelJob(ctx, name, step.Provider, step.Job)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("workflow engine: %w", err)

@@ -87,6 +87,11 @@ type Options struct {
 	// back). The execution's first step syncs it anyway, before any Task
 	// state runs.
 	RelaxedStart bool
+	// Dropped, when set, hears of each result an Action returned after
+	// its execution was stopped: the engine drops it, and the caller may
+	// have to undo what it stands for (a provider's job to cancel). It
+	// runs on the worker; it must not block for long.
+	Dropped func(machine, name, state string, result json.RawMessage)
 }
 
 // Execution describes an execution.

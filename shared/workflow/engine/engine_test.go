@@ -31,6 +31,7 @@ type setupOptions struct {
 	rand      func() float64
 	path      string // an existing database file, to restart on
 	clock     *clock.Fake
+	dropped   func(machine, name, state string, result json.RawMessage)
 }
 
 // setup opens the database, makes an engine with the resources, loads the
@@ -50,7 +51,7 @@ func setup(t *testing.T, o setupOptions, machines map[string]string) (*engine.En
 	}
 	b.db = db
 	e, err := engine.New(context.Background(), db, engine.Options{
-		Workers: 8, Resources: o.resources, Now: b.clock.Now, Rand: o.rand,
+		Workers: 8, Resources: o.resources, Now: b.clock.Now, Rand: o.rand, Dropped: o.dropped,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -506,6 +507,44 @@ func TestStop(t *testing.T) {
 	}
 	if _, err := e.Stop(context.Background(), "task", "nope", "", ""); !errors.Is(err, engine.ErrExecutionNotFound) {
 		t.Fatalf("stop unknown: %v", err)
+	}
+}
+
+// A result an Action returns after its execution was stopped is dropped,
+// and handed to Dropped, so that what it stands for can be undone.
+func TestDroppedResult(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		close(started)
+		<-release // a call that does not heed its context
+		return json.RawMessage(`{"job":"j-1"}`), nil
+	}
+	type drop struct {
+		machine, name, state string
+		result               json.RawMessage
+	}
+	got := make(chan drop, 1)
+	def := `{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"slow","Next":"After"},"After":{"Type":"Pass","End":true}}}`
+	e, _ := setup(t, setupOptions{resources: map[string]engine.Action{"slow": slow},
+		dropped: func(machine, name, state string, result json.RawMessage) { got <- drop{machine, name, state, result} }},
+		map[string]string{"m": def})
+	startExec(t, e, "m", "x", `{}`)
+	<-started
+	if x, err := e.Stop(context.Background(), "m", "x", "Stop", ""); err != nil || x.Status != engine.StatusAborted {
+		t.Fatalf("stop: %+v, %v", x, err)
+	}
+	close(release)
+	select {
+	case d := <-got:
+		if d.machine != "m" || d.name != "x" || d.state != "Call" || string(d.result) != `{"job":"j-1"}` {
+			t.Fatalf("dropped %+v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late result was not handed to Dropped")
+	}
+	if x, err := e.Describe(context.Background(), "m", "x"); err != nil || x.Status != engine.StatusAborted || len(x.Output) != 0 {
+		t.Fatalf("after the late result: %+v, %v", x, err)
 	}
 }
 

@@ -416,6 +416,9 @@ func (e *Engine) taskState(ctx context.Context, r *run, st *asl.State) (bool, er
 	if r.stopped.Load() || ctx.Err() != nil {
 		// Stopped, or the engine is closing: the stored position stays,
 		// and the Task runs again when the engine runs next.
+		if r.stopped.Load() && aerr == nil && e.opts.Dropped != nil {
+			e.opts.Dropped(r.machine, r.execName, st.Name, result)
+		}
 		return false, nil
 	}
 	if aerr != nil {

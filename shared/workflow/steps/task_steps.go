@@ -166,6 +166,13 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 		a.recordOutcome(ctx, t.ID, err)
 		return Step{}, providerError(name, err)
 	}
+	wait := int(math.Ceil(min(max(resp.PollAfter, 0), maxPollAfter).Seconds()))
+	pending := Step{State: "pending", Provider: name, Job: resp.Job, PollAfterSeconds: &wait, Polls: &polls}
+	if ctx.Err() != nil {
+		// Stopped while the provider answered: hand the job back as it is,
+		// so that whoever stopped the execution can cancel it.
+		return pending, nil
+	}
 	if p := min(max(resp.Progress, 0), 1); p > t.Progress {
 		_, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
 			if t.Status != task.StatusRunning || p <= t.Progress {
@@ -181,8 +188,7 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 			return Step{}, err
 		}
 	}
-	wait := int(math.Ceil(min(max(resp.PollAfter, 0), maxPollAfter).Seconds()))
-	return Step{State: "pending", Provider: name, Job: resp.Job, PollAfterSeconds: &wait, Polls: &polls}, nil
+	return pending, nil
 }
 
 // errUnchanged: a change found nothing to do.

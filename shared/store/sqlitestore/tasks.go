@@ -341,48 +341,62 @@ const (
 // descending), after the cursor's position. An empty userID lists the tasks
 // stored without an owner, not everyone's.
 func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
-	limit := f.Limit
+	query, args, limit, err := newestFirst(`SELECT `+taskColumns+` FROM tasks`, userID,
+		[]filter{{"status", string(f.Status)}, {"task_type", string(f.Type)}, {"batch_id", f.BatchID}}, f.Cursor, f.Limit)
+	if err != nil {
+		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	tasks, err := s.queryTasks(ctx, query, args...)
+	if err != nil {
+		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	var page task.Page
+	page.Tasks, page.NextCursor = pageOf(tasks, limit, func(t *task.Task) (time.Time, string) { return t.CreatedAt, t.ID })
+	return page, nil
+}
+
+// filter is an equality condition of a listing, left out when its value
+// is empty.
+type filter struct{ column, value string }
+
+// newestFirst builds a keyset-paginated listing of a user's rows, newest
+// first (ties by id, descending), after the cursor's position: the query
+// asks for one row more than the page, which tells whether another
+// follows (see pageOf). The table must have created_at and id columns.
+func newestFirst(selectFrom, userID string, filters []filter, cursor string, limit int) (string, []any, int, error) {
 	if limit <= 0 {
 		limit = defaultLimit
 	}
 	limit = min(limit, maxLimit)
 	var b strings.Builder
-	b.WriteString(`SELECT ` + taskColumns + ` FROM tasks WHERE user_id = ?`)
+	b.WriteString(selectFrom + ` WHERE user_id = ?`)
 	args := []any{userID}
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
+	for _, f := range filters {
+		if f.value != "" {
+			b.WriteString(` AND ` + f.column + ` = ?`)
+			args = append(args, f.value)
+		}
 	}
-	if f.Type != "" {
-		b.WriteString(` AND task_type = ?`)
-		args = append(args, string(f.Type))
-	}
-	if f.BatchID != "" {
-		b.WriteString(` AND batch_id = ?`)
-		args = append(args, f.BatchID)
-	}
-	if f.Cursor != "" {
-		createdAt, id, err := decodeCursor(f.Cursor)
+	if cursor != "" {
+		createdAt, id, err := decodeCursor(cursor)
 		if err != nil {
-			return task.Page{}, fmt.Errorf("list tasks: %w", err)
+			return "", nil, 0, err
 		}
 		b.WriteString(` AND (created_at, id) < (?, ?)`)
 		args = append(args, createdAt, id)
 	}
-	// One row more than the page tells whether another page follows.
 	b.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
-	args = append(args, limit+1)
-	tasks, err := s.queryTasks(ctx, b.String(), args...)
-	if err != nil {
-		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	return b.String(), append(args, limit+1), limit, nil
+}
+
+// pageOf cuts the rows of a newestFirst query to the page, and gives the
+// cursor of the next page when there is one.
+func pageOf[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
 	}
-	page := task.Page{Tasks: tasks}
-	if len(tasks) > limit {
-		page.Tasks = tasks[:limit]
-		last := page.Tasks[limit-1]
-		page.NextCursor = encodeCursor(nanos(last.CreatedAt), last.ID)
-	}
-	return page, nil
+	createdAt, id := key(rows[limit-1])
+	return rows[:limit], encodeCursor(nanos(createdAt), id)
 }
 
 func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]*task.Task, error) {

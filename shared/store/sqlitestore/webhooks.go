@@ -335,6 +335,65 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	return claimed, nil
 }
 
+// ClaimDelivery leases the delivery id until now+lease when it is pending
+// and due at now; otherwise it returns the delivery as stored, unclaimed.
+func (s *Store) ClaimDelivery(ctx context.Context, id string, now time.Time, lease time.Duration) (webhook.Delivery, bool, error) {
+	token, err := newLease()
+	if err != nil {
+		return webhook.Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
+	}
+	var d webhook.Delivery
+	claimed := false
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+		d, err = scanDelivery(tx.QueryRow(`UPDATE webhook_deliveries SET lease = ?, next_attempt_at = ?
+			WHERE id = ? AND status = 'pending' AND next_attempt_at <= ?
+			RETURNING `+deliveryColumns, token, nanos(now.Add(lease)), id, nanos(now)))
+		if err == nil {
+			claimed = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		claimed = false
+		d, err = scanDelivery(tx.QueryRow(`SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return webhook.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return webhook.Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
+	}
+	return d, claimed, nil
+}
+
+// DueDeliveries returns up to limit pending deliveries due before the
+// given time, oldest due first, without claiming them.
+func (s *Store) DueDeliveries(ctx context.Context, before time.Time, limit int) ([]webhook.Delivery, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Read.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at < ? ORDER BY next_attempt_at, id LIMIT ?`, nanos(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	defer rows.Close()
+	var due []webhook.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("due deliveries: %w", err)
+		}
+		due = append(due, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	return due, nil
+}
+
 // RecordAttempt appends a to d's attempts and stores d's new state,
 // unless d's lease has lapsed (then only the attempt is kept: it did
 // happen).

@@ -49,6 +49,9 @@ func Run(t *testing.T, newAdapter func(t *testing.T) Adapter) {
 	t.Run("DisabledEndpointSkips", s.testDisabledEndpoint)
 	t.Run("ClaimAndLease", s.testClaimAndLease)
 	t.Run("ConcurrentClaims", s.testConcurrentClaims)
+	t.Run("ClaimDelivery", s.testClaimDelivery)
+	t.Run("ConcurrentClaimDelivery", s.testConcurrentClaimDelivery)
+	t.Run("DueDeliveries", s.testDueDeliveries)
 	t.Run("RecordAttempt", s.testRecordAttempt)
 	t.Run("LeaseLost", s.testLeaseLost)
 	t.Run("GetAndTenants", s.testGetAndTenants)
@@ -404,6 +407,154 @@ func (s *suite) testConcurrentClaims(t *testing.T) {
 		if c != 1 {
 			t.Errorf("delivery %s claimed %d times", id, c)
 		}
+	}
+}
+
+func (b *bundle) claimOne(id string, now time.Time, lease time.Duration) (webhook.Delivery, bool) {
+	b.t.Helper()
+	d, claimed, err := b.store.ClaimDelivery(b.ctx, id, now, lease)
+	if err != nil {
+		b.t.Fatalf("claim delivery %s at %s: %v", id, now.Sub(b.start), err)
+	}
+	if d.ID != id {
+		b.t.Fatalf("claim delivery %s returned delivery %q", id, d.ID)
+	}
+	return d, claimed
+}
+
+func (s *suite) testClaimDelivery(t *testing.T) {
+	b := s.setup(t)
+	user := b.id("usr")
+	at := b.start
+	tk := b.submit(user, at, task.EventTaskQueued)
+	id := webhook.DeliveryID(task.EventID(tk.ID, 1))
+
+	if d, claimed := b.claimOne(id, at.Add(-time.Nanosecond), time.Minute); claimed || d.Status != webhook.StatusPending || d.Lease != "" {
+		t.Errorf("claim before due = claimed %v, status %s, lease %q; want unclaimed pending", claimed, d.Status, d.Lease)
+	}
+	first, claimed := b.claimOne(id, at, time.Minute)
+	if !claimed || first.Lease == "" || first.Status != webhook.StatusPending || first.EventID != task.EventID(tk.ID, 1) ||
+		first.UserID != user || first.URL != urlOf(user) {
+		t.Fatalf("claim when due = %+v, claimed %v; want it claimed with a lease", first, claimed)
+	}
+	if got := b.claim(at.Add(30*time.Second), 10, time.Minute); len(got) != 0 {
+		t.Errorf("ClaimDue took %v, claimed one by one and still leased", ids(got))
+	}
+	if d, claimed := b.claimOne(id, at.Add(time.Minute-time.Nanosecond), time.Minute); claimed || d.Status != webhook.StatusPending {
+		t.Errorf("claim within another's lease = claimed %v, status %s; want unclaimed pending", claimed, d.Status)
+	}
+	// The first claimer crashed: its lease lapses, and the delivery is
+	// claimed again under a new lease, with the same webhook-id.
+	second, claimed := b.claimOne(id, at.Add(time.Minute), time.Minute)
+	if !claimed || second.Lease == "" || second.Lease == first.Lease || second.EventID != first.EventID {
+		t.Fatalf("claim after the lease lapsed = claimed %v, lease %q (first %q), webhook id %s", claimed, second.Lease, first.Lease, second.EventID)
+	}
+	late := webhook.Attempt{At: at.Add(70 * time.Second), StatusCode: 200, Outcome: webhook.OutcomeDelivered}
+	stale := first
+	stale.Status, stale.AttemptCount = webhook.StatusDelivered, 1
+	if err := b.store.RecordAttempt(b.ctx, stale, late); !errors.Is(err, webhook.ErrLeaseLost) {
+		t.Errorf("recording under the lapsed lease = %v, want ErrLeaseLost", err)
+	}
+	second.Status, second.AttemptCount, second.NextAttemptAt = webhook.StatusDelivered, 1, late.At
+	if err := b.store.RecordAttempt(b.ctx, second, late); err != nil {
+		t.Fatalf("recording under the live lease: %v", err)
+	}
+	if d, claimed := b.claimOne(id, at.Add(time.Hour), time.Minute); claimed || d.Status != webhook.StatusDelivered || d.AttemptCount != 1 {
+		t.Errorf("claim of a delivered one = claimed %v, status %s, count %d; want unclaimed, delivered, 1", claimed, d.Status, d.AttemptCount)
+	}
+	if _, claimed, err := b.store.ClaimDelivery(b.ctx, webhook.DeliveryID(b.id("evt")), at, time.Minute); !errors.Is(err, webhook.ErrNotFound) || claimed {
+		t.Errorf("ClaimDelivery(missing) = claimed %v, %v; want ErrNotFound", claimed, err)
+	}
+}
+
+func (s *suite) testConcurrentClaimDelivery(t *testing.T) {
+	b := s.setup(t)
+	user := b.id("usr")
+	tk := b.submit(user, b.start, task.EventTaskQueued)
+	id := webhook.DeliveryID(task.EventID(tk.ID, 1))
+	// Messages of one delivery may arrive at several consumers at once
+	// (a re-sent message beside the first): one of them attempts it.
+	var wg sync.WaitGroup
+	won := make([]bool, 6)
+	for i := range won {
+		wg.Go(func() {
+			_, claimed, err := b.store.ClaimDelivery(b.ctx, id, b.start.Add(time.Second), time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			won[i] = claimed
+		})
+	}
+	wg.Wait()
+	if n := len(slices.DeleteFunc(won, func(w bool) bool { return !w })); n != 1 {
+		t.Errorf("%d concurrent claims of one delivery succeeded, want 1", n)
+	}
+}
+
+func (s *suite) testDueDeliveries(t *testing.T) {
+	b := s.setup(t)
+	users := []string{b.id("usr"), b.id("usr")}
+	at := b.start
+	// Due at 0..3 s, created out of order, alternating between users.
+	due := make([]string, 4)
+	for i, off := range []int{2, 0, 3, 1} {
+		tk := b.submit(users[i%2], at.Add(time.Duration(off)*time.Second), task.EventTaskQueued)
+		due[off] = webhook.DeliveryID(task.EventID(tk.ID, 1))
+	}
+	// A skipped one (disabled endpoint) is never due.
+	skipper := b.id("usr")
+	if err := b.store.DisableEndpoint(b.ctx, skipper, urlOf(skipper), at); err != nil {
+		t.Fatal(err)
+	}
+	b.submit(skipper, at, task.EventTaskQueued)
+
+	dueBefore := func(before time.Time, limit int) []string {
+		t.Helper()
+		ds, err := b.store.DueDeliveries(b.ctx, before, limit)
+		if err != nil {
+			t.Fatalf("due deliveries: %v", err)
+		}
+		for _, d := range ds {
+			if d.Status != webhook.StatusPending || !d.NextAttemptAt.Before(before) || d.URL == "" || d.UserID == "" {
+				t.Errorf("due delivery %s: status %s, next attempt %s, url %q, user %q", d.ID, d.Status, d.NextAttemptAt.Sub(b.start), d.URL, d.UserID)
+			}
+		}
+		return ids(ds)
+	}
+	if got := dueBefore(at.Add(3*time.Second), 10); !slices.Equal(got, due[:3]) {
+		t.Errorf("due before 3 s = %v, want %v (oldest due first, the one due at 3 s left out)", got, due[:3])
+	}
+	if got := dueBefore(at.Add(3*time.Second+time.Nanosecond), 2); !slices.Equal(got, due[:2]) {
+		t.Errorf("due, limit 2 = %v, want %v", got, due[:2])
+	}
+	if got := dueBefore(at, 10); len(got) != 0 {
+		t.Errorf("due before the first = %v, want none", got)
+	}
+	if got := dueBefore(at.Add(time.Hour), 0); len(got) != 0 {
+		t.Errorf("limit 0 = %v", got)
+	}
+	// Listing does not claim: all four are still there to claim.
+	if got := dueBefore(at.Add(time.Hour), 10); !slices.Equal(got, due) {
+		t.Errorf("due again = %v, want %v", got, due)
+	}
+	// Leased until later, and delivered: neither is due.
+	if _, claimed := b.claimOne(due[0], at.Add(4*time.Second), time.Hour); !claimed {
+		t.Fatal("the first did not claim")
+	}
+	d, claimed := b.claimOne(due[1], at.Add(4*time.Second), time.Minute)
+	if !claimed {
+		t.Fatal("the second did not claim")
+	}
+	d.Status, d.AttemptCount = webhook.StatusDelivered, 1
+	if err := b.store.RecordAttempt(b.ctx, d, webhook.Attempt{At: at.Add(5 * time.Second), StatusCode: 204, Outcome: webhook.OutcomeDelivered}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dueBefore(at.Add(time.Hour), 10); !slices.Equal(got, due[2:]) {
+		t.Errorf("due after a lease and a delivery = %v, want %v", got, due[2:])
+	}
+	// Once the lease lapses the leased one is due again, at its lease's end.
+	if got := dueBefore(at.Add(2*time.Hour), 10); !slices.Equal(got, []string{due[2], due[3], due[0]}) {
+		t.Errorf("due after the lease lapsed = %v, want %v", got, []string{due[2], due[3], due[0]})
 	}
 }
 

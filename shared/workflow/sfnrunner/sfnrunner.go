@@ -1,0 +1,268 @@
+// Package sfnrunner runs the workflows on AWS Step Functions: it is the
+// app's Runner in the cloud, over the same ASL definitions that the local
+// runner runs in process. Each task's workflow is the execution of the task
+// state machine named by the task id, each batch's the execution of the
+// batch state machine named by the batch id.
+package sfnrunner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow/steps"
+)
+
+// ARNs are the ARNs of the two state machines.
+type ARNs struct {
+	Task  string // runs one task
+	Batch string // runs the tasks of a batch, each as an execution of Task
+}
+
+// CancelJobFunc asks a provider to drop the job of a canceled task, best
+// effort (steps.Actions.CancelJob).
+type CancelJobFunc func(ctx context.Context, taskID, provider, job string)
+
+// DefaultBatchConcurrency is how many tasks of a batch run at once unless
+// the operator says otherwise (the local runner's default too).
+const DefaultBatchConcurrency = 10
+
+// Options configure the runner.
+type Options struct {
+	// BatchConcurrency is the batch workflow's max_concurrency: the tasks
+	// of one batch running at once (default 10).
+	BatchConcurrency int
+	// CancelJob cancels the provider job a stopped workflow was waiting
+	// on; nil cancels none.
+	CancelJob CancelJobFunc
+	Log       *slog.Logger
+}
+
+// Runner starts and stops executions of the state machines.
+type Runner struct {
+	client    *sfn.Client
+	arns      ARNs
+	batchCap  int
+	cancelJob CancelJobFunc
+	log       *slog.Logger
+}
+
+var _ app.Runner = (*Runner)(nil)
+
+// New returns a runner of the state machines arns names. It fails on an
+// ARN that is not a state machine's, so that a wrong setting stops the
+// process at start rather than every start of a workflow.
+func New(client *sfn.Client, arns ARNs, o Options) (*Runner, error) {
+	for _, a := range []string{arns.Task, arns.Batch} {
+		if _, err := executionARN(a, "x"); err != nil {
+			return nil, fmt.Errorf("new step functions runner: %w", err)
+		}
+	}
+	if o.BatchConcurrency <= 0 {
+		o.BatchConcurrency = DefaultBatchConcurrency
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{client: client, arns: arns, batchCap: o.BatchConcurrency, cancelJob: o.CancelJob, log: o.Log}, nil
+}
+
+// The inputs of the workflows. They are workflow.TaskInput and
+// workflow.BatchInput, which this package does not import: that package
+// links the local engine and SQLite, which have no place in the cloud's
+// binaries. A test holds them equal.
+type taskInput struct {
+	TaskID string   `json:"task_id"`
+	Tried  []string `json:"tried"`
+}
+
+type batchInput struct {
+	BatchID        string   `json:"batch_id"`
+	TaskIDs        []string `json:"task_ids"`
+	MaxConcurrency int      `json:"max_concurrency"`
+}
+
+// Start starts the task's workflow, named by the task id.
+func (r *Runner) Start(ctx context.Context, t *task.Task) error {
+	in, _ := json.Marshal(taskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
+	if err := r.start(ctx, r.arns.Task, t.ID, in); err != nil {
+		return fmt.Errorf("start the workflow of task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// StartBatch starts the batch's workflow, named by the batch id; it starts
+// the workflow of each task.
+func (r *Runner) StartBatch(ctx context.Context, b *task.Batch) error {
+	in, _ := json.Marshal(batchInput{BatchID: b.ID, TaskIDs: b.TaskIDs, MaxConcurrency: r.batchCap}) // cannot fail
+	if err := r.start(ctx, r.arns.Batch, b.ID, in); err != nil {
+		return fmt.Errorf("start the workflow of batch %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+// start starts an execution. Step Functions answers a second start of a
+// running execution with the same input as the first; it refuses with
+// ExecutionAlreadyExists a start whose name a closed execution holds, or
+// whose input differs. Either way the execution named by this task or
+// batch exists or existed, and it owns the task: ids are never reused, so
+// a redelivered queue message must start nothing new. The input can only
+// differ when the operator changed the batch concurrency in between, and
+// the running batch keeps the cap it started with.
+func (r *Runner) start(ctx context.Context, machineARN, name string, input []byte) error {
+	_, err := r.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(machineARN),
+		Name:            aws.String(name),
+		Input:           aws.String(string(input)),
+	})
+	var exists *types.ExecutionAlreadyExists
+	if errors.As(err, &exists) {
+		r.log.InfoContext(ctx, "workflow already started", "execution", name, "detail", exists.ErrorMessage())
+		return nil
+	}
+	return err
+}
+
+// Errors and causes of a stopped execution.
+const (
+	StopError = "Task.Canceled"
+	StopCause = "the task was canceled"
+)
+
+// Stop stops a canceled task's workflow and asks its provider to drop the
+// job the workflow was waiting on.
+func (r *Runner) Stop(ctx context.Context, taskID string) error {
+	execARN, _ := executionARN(r.arns.Task, taskID) // New checked the ARN
+	_, err := r.client.StopExecution(ctx, &sfn.StopExecutionInput{
+		ExecutionArn: aws.String(execARN),
+		Error:        aws.String(StopError),
+		Cause:        aws.String(StopCause),
+	})
+	var missing *types.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return nil // not started yet: its start will find the task canceled
+	}
+	if err != nil {
+		return fmt.Errorf("stop the workflow of task %s: %w", taskID, err)
+	}
+	step, err := r.lastStep(ctx, execARN)
+	if err != nil {
+		return fmt.Errorf("stop the workflow of task %s: find its provider job: %w", taskID, err)
+	}
+	if step.State == "pending" && r.cancelJob != nil {
+		r.cancelJob(ctx, taskID, step.Provider, step.Job)
+	}
+	return nil
+}
+
+// How much of a stopped execution's history is read, newest first, to
+// find its last step. A state's events and its retries are a few dozen at
+// most; the state that carries the step comes well within.
+const (
+	historyPage  = 25
+	historyPages = 4
+)
+
+// lastStep is the last step of a stopped task workflow, read from its
+// history: the step in the state document of the newest state entered or
+// exited, or the result of a step action that returned after it. A
+// workflow that ended by itself (it succeeded or failed before the stop)
+// has no step to cancel: the poll that found the task canceled has
+// canceled the job already.
+func (r *Runner) lastStep(ctx context.Context, execARN string) (steps.Step, error) {
+	pages := sfn.NewGetExecutionHistoryPaginator(r.client, &sfn.GetExecutionHistoryInput{
+		ExecutionArn:         aws.String(execARN),
+		ReverseOrder:         true,
+		IncludeExecutionData: aws.Bool(true),
+		MaxResults:           historyPage,
+	})
+	first := true
+	for n := 0; n < historyPages && pages.HasMorePages(); n++ {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return steps.Step{}, fmt.Errorf("history of %s: %w", execARN, err)
+		}
+		for _, ev := range page.Events {
+			if first {
+				first = false
+				switch ev.Type {
+				case types.HistoryEventTypeExecutionSucceeded, types.HistoryEventTypeExecutionFailed, types.HistoryEventTypeExecutionTimedOut:
+					return steps.Step{}, nil
+				}
+			}
+			if step, ok := stepIn(ev); ok {
+				return step, nil
+			}
+		}
+	}
+	return steps.Step{}, nil
+}
+
+// stepIn reads the step an event carries, if it is one that carries the
+// workflow's state: a state's input or output (the state document, with
+// the step under "step"), or a step action's result (the step itself).
+func stepIn(ev types.HistoryEvent) (steps.Step, bool) {
+	var doc struct {
+		Step steps.Step `json:"step"`
+	}
+	var step steps.Step
+	switch {
+	case ev.StateEnteredEventDetails != nil:
+		return doc.Step, decode(ev.StateEnteredEventDetails.Input, &doc)
+	case ev.StateExitedEventDetails != nil:
+		return doc.Step, decode(ev.StateExitedEventDetails.Output, &doc)
+	case ev.LambdaFunctionSucceededEventDetails != nil:
+		return step, decode(ev.LambdaFunctionSucceededEventDetails.Output, &step)
+	case ev.TaskSucceededEventDetails != nil:
+		return step, decode(ev.TaskSucceededEventDetails.Output, &step)
+	}
+	return step, false
+}
+
+// decode reads JSON that the history may have left out (data too large,
+// or not included); it says whether the event counted, read or not.
+func decode(data *string, v any) bool {
+	if data != nil {
+		_ = json.Unmarshal([]byte(*data), v) // what is not a step is no pending job
+	}
+	return true
+}
+
+// Health checks that Step Functions answers and holds both state machines
+// (DescribeStateMachine: a read that needs only the runner's own
+// permissions and moves nothing).
+func (r *Runner) Health(ctx context.Context) error {
+	for _, a := range []string{r.arns.Task, r.arns.Batch} {
+		if _, err := r.client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)}); err != nil {
+			return fmt.Errorf("step functions: describe state machine %s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// executionARN is the ARN of the execution name of the state machine
+// machineARN: arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME.
+// A version or alias qualifier of the machine is no part of it.
+func executionARN(machineARN, name string) (string, error) {
+	p, err := arn.Parse(machineARN)
+	if err != nil {
+		return "", fmt.Errorf("state machine ARN %q: %w", machineARN, err)
+	}
+	rest, ok := strings.CutPrefix(p.Resource, "stateMachine:")
+	machine, _, _ := strings.Cut(rest, ":")
+	if p.Service != "states" || !ok || machine == "" {
+		return "", fmt.Errorf("%q is not the ARN of a state machine", machineARN)
+	}
+	p.Resource = "execution:" + machine + ":" + name
+	return p.String(), nil
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,12 +16,14 @@ import (
 
 // Upload is a file a client stored to use as a task's input.
 type Upload struct {
-	ID          string    `json:"upload_id"`
-	URL         string    `json:"url"`
-	ContentType string    `json:"content_type"`
-	SizeBytes   int64     `json:"size_bytes"`
-	SHA256      string    `json:"sha256"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string `json:"upload_id"`
+	URL         string `json:"url"`
+	ContentType string `json:"content_type"`
+	SizeBytes   int64  `json:"size_bytes"`
+	// SHA256 is empty for a file the client sent straight to the blob
+	// store (an UploadTicket) without a checksum.
+	SHA256    string    `json:"sha256,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // uploadKey places a user's uploads under a prefix of their own; the user
@@ -89,4 +92,63 @@ func (a *App) presentUpload(ctx context.Context, id string, obj blob.Object) (Up
 		return Upload{}, fmt.Errorf("sign upload url: %w", err)
 	}
 	return Upload{ID: id, URL: url, ContentType: obj.ContentType, SizeBytes: obj.Size, SHA256: obj.SHA256, CreatedAt: obj.ModTime.UTC()}, nil
+}
+
+// UploadSigner is a blob store that lets clients send a file straight to
+// it (S3: a presigned PUT), for uploads larger than the API can carry (API
+// Gateway takes at most 10 MB). UploadURL signs a PUT of key that stores
+// exactly size bytes of contentType, usable for ttl; headers are the ones
+// the client must send with it, as signed.
+type UploadSigner interface {
+	UploadURL(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (url string, headers map[string]string, err error)
+}
+
+// UploadURLTTL is how long a client has to start sending a file to its
+// upload URL. The store checks it when the PUT begins, so a slow upload
+// that began in time completes.
+const UploadURLTTL = 15 * time.Minute
+
+// UploadTicket tells a client where and how to send a file: one PUT of
+// the file to URL with Headers, before ExpiresAt. The file is then the
+// upload ID, as a file stored through StoreUpload is.
+type UploadTicket struct {
+	ID          string            `json:"upload_id"`
+	Method      string            `json:"method"`
+	URL         string            `json:"url"`
+	Headers     map[string]string `json:"headers"`
+	ContentType string            `json:"content_type"`
+	SizeBytes   int64             `json:"size_bytes"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+}
+
+// ErrNoUploadURLs: the blob store takes files only through StoreUpload.
+var ErrNoUploadURLs = errors.New("the blob store signs no upload URLs")
+
+// SignsUploads reports whether clients may send files straight to the
+// blob store (SignUpload).
+func (a *App) SignsUploads() bool {
+	_, ok := a.blobs.(UploadSigner)
+	return ok
+}
+
+// SignUpload hands out an upload URL for a file of the user's of exactly
+// size bytes of contentType, at most Limits.UploadMaxBytes.
+func (a *App) SignUpload(ctx context.Context, userID, contentType string, size int64) (UploadTicket, error) {
+	signer, ok := a.blobs.(UploadSigner)
+	if !ok {
+		return UploadTicket{}, fmt.Errorf("sign upload: %w", ErrNoUploadURLs)
+	}
+	if size > a.limits.UploadMaxBytes {
+		return UploadTicket{}, fmt.Errorf("sign upload of %d bytes: %w", size, ErrUploadTooLarge)
+	}
+	if size <= 0 || contentType == "" {
+		return UploadTicket{}, fmt.Errorf("sign upload: size %d and content type %q are required", size, contentType)
+	}
+	id := NewID()
+	expires := a.now().UTC().Add(UploadURLTTL).Truncate(time.Second)
+	url, headers, err := signer.UploadURL(ctx, uploadKey(userID, id), contentType, size, UploadURLTTL)
+	if err != nil {
+		return UploadTicket{}, fmt.Errorf("sign upload: %w", err)
+	}
+	return UploadTicket{ID: id, Method: http.MethodPut, URL: url, Headers: headers, ContentType: contentType, SizeBytes: size, ExpiresAt: expires}, nil
 }

@@ -128,7 +128,8 @@ func ValidKey(key string) bool {
 
 // Put stores r under key, replacing any object there. Nothing reaches S3
 // until the whole body has been read within maxBytes, so a refused Put
-// leaves the previous object, if any, untouched.
+// leaves the previous object, if any, untouched. With no limit (0) the
+// limit is S3's for one PutObject, 5 GiB.
 func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, maxBytes int64) (blob.Object, error) {
 	if !ValidKey(key) {
 		return blob.Object{}, fmt.Errorf("put %q: %w", key, blob.ErrInvalidKey)

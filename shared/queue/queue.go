@@ -32,7 +32,12 @@ type Queue interface {
 	// answers ErrReceiptInvalid or, as SQS does, nil.
 	Delete(ctx context.Context, receipt string) error
 	// ChangeVisibility hides a received message for d from now (0 makes it
-	// visible at once).
+	// visible at once); the receipt stays valid. An adapter may bound how
+	// long a message can be hidden: SQS allows 12 hours counted from the
+	// receive, so there a longer d hides the message only to the end of
+	// that window, and it comes back early with its receive count one
+	// higher. Consumers that wait that long (webhook backoff honouring a
+	// long Retry-After) check their own due time and hide it again.
 	ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error
 	// Stats counts the messages by priority and state.
 	Stats(ctx context.Context) (Stats, error)

@@ -12,6 +12,7 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+var (
+	_ task.Store    = (*Store)(nil)
+	_ auth.KeyStore = (*Store)(nil)
 )
 
 // TTLAttribute is the number attribute (epoch seconds) that DynamoDB's
@@ -39,6 +48,12 @@ type Options struct {
 	// deliveries); time.Now when nil.
 	Now func() time.Time
 	Log *slog.Logger
+	// CursorKey signs listing cursors, so that a cursor the store did not
+	// issue is refused. Every instance over one table must share it; when
+	// empty it is derived from the table's name, which still refuses
+	// corrupted cursors (a cursor never reaches another user's tasks
+	// whatever its key: see cursor.go).
+	CursorKey []byte
 }
 
 // Store is the DynamoDB adapter. It is safe for concurrent use.
@@ -47,6 +62,8 @@ type Store struct {
 	table string
 	now   func() time.Time
 	log   *slog.Logger
+	// cursorKey signs listing cursors (see Options.CursorKey).
+	cursorKey []byte
 }
 
 // New returns a store over an existing table (see CreateTable).
@@ -57,7 +74,11 @@ func New(db *dynamodb.Client, table string, opts Options) *Store {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, table: table, now: opts.Now, log: opts.Log}
+	if len(opts.CursorKey) == 0 {
+		derived := sha256.Sum256([]byte("mediatasks listing cursor\x00" + table))
+		opts.CursorKey = derived[:]
+	}
+	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursorKey: opts.CursorKey}
 }
 
 // Table is the name of the store's table.

@@ -1,0 +1,219 @@
+package dynamostore_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/awstest"
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
+	"github.com/videoai/mediatasks/shared/store/storetest"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
+
+// open returns a store over a fresh table of DynamoDB Local, with a clock
+// the test can set (real time until it does).
+func open(tb testing.TB, opts dynamostore.Options) (*dynamostore.Store, func(time.Time)) {
+	tb.Helper()
+	db := awstest.DynamoDB(tb)
+	table := awstest.Name(tb)
+	if err := dynamostore.CreateTable(context.Background(), db, table); err != nil {
+		tb.Fatal(err)
+	}
+	var fixed atomic.Pointer[time.Time]
+	opts.Now = func() time.Time {
+		if at := fixed.Load(); at != nil {
+			return *at
+		}
+		return time.Now()
+	}
+	return dynamostore.New(db, table, opts), func(at time.Time) { fixed.Store(&at) }
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Adapter {
+		s, setNow := open(t, dynamostore.Options{})
+		// PurgeExpired stays nil: the table's TTL expires records.
+		return storetest.Adapter{Store: s, Keys: s, SetNow: setNow}
+	})
+}
+
+// The suite also passes on real time, as the store runs in the cloud.
+func TestConformanceOnRealTime(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Adapter {
+		s, _ := open(t, dynamostore.Options{})
+		return storetest.Adapter{Store: s, Keys: s}
+	})
+}
+
+func newTask(id, user string, at time.Time) *task.Task {
+	return &task.Task{ID: id, UserID: user, Type: task.TypeImageGeneration, Status: task.StatusQueued,
+		Priority: task.PriorityNormal, Input: json.RawMessage(`{"prompt":"a harbour at dawn"}`),
+		CreatedAt: at, UpdatedAt: at, Version: 1}
+}
+
+func createTasks(t *testing.T, s *dynamostore.Store, tasks ...*task.Task) {
+	t.Helper()
+	c := task.Creation{Tasks: tasks}
+	for _, tk := range tasks {
+		c.Events = append(c.Events, task.NewTaskEvent(tk, task.EventTaskQueued, tk.CreatedAt))
+	}
+	if err := s.Create(context.Background(), c); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+}
+
+// A cursor is opaque and tamper-proof: one changed byte, a cursor of
+// another user or of a store with another key is refused, and a cursor
+// carries no partition, so it can never list another user's tasks.
+func TestCursorIsTamperProof(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, dynamostore.Options{CursorKey: []byte("first key")})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	createTasks(t, s, newTask("tsk_a1", "alice", now), newTask("tsk_a2", "alice", now.Add(time.Millisecond)),
+		newTask("tsk_b1", "bob", now))
+	page, err := s.ListTasks(ctx, "alice", task.ListFilter{Limit: 1})
+	if err != nil || page.NextCursor == "" {
+		t.Fatalf("first page: %v, cursor %q", err, page.NextCursor)
+	}
+	next, err := s.ListTasks(ctx, "alice", task.ListFilter{Limit: 1, Cursor: page.NextCursor})
+	if err != nil || len(next.Tasks) != 1 || next.Tasks[0].ID != "tsk_a1" {
+		t.Fatalf("second page: %v, %v", err, next.Tasks)
+	}
+
+	raw, err := base64.RawURLEncoding.DecodeString(page.NextCursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := dynamostore.New(awstest.DynamoDB(t), s.Table(), dynamostore.Options{CursorKey: []byte("second key")})
+	cases := map[string]struct {
+		store  *dynamostore.Store
+		user   string
+		cursor string
+	}{
+		"another user's":       {s, "bob", page.NextCursor},
+		"another key's":        {other, "alice", page.NextCursor},
+		"last byte changed":    {s, "alice", flipLast(raw)},
+		"position only":        {s, "alice", base64.RawURLEncoding.EncodeToString(raw[16:])},
+		"truncated":            {s, "alice", page.NextCursor[:len(page.NextCursor)-2]},
+		"padded base64":        {s, "alice", base64.URLEncoding.EncodeToString(raw) + "="},
+		"a key of another row": {s, "alice", base64.RawURLEncoding.EncodeToString(append(raw[:16:16], "0000000000000000000#tsk_b1"...))},
+	}
+	for name, tc := range cases {
+		if _, err := tc.store.ListTasks(ctx, tc.user, task.ListFilter{Cursor: tc.cursor}); !errors.Is(err, task.ErrBadCursor) {
+			t.Errorf("%s: error = %v, want ErrBadCursor", name, err)
+		}
+	}
+}
+
+func flipLast(raw []byte) string {
+	changed := append([]byte(nil), raw...)
+	changed[len(changed)-1] ^= 1
+	return base64.RawURLEncoding.EncodeToString(changed)
+}
+
+// A batch too large for one transaction is written in stages; when its
+// commit is refused, the events written ahead of it are deleted again,
+// and a batch larger than the store takes is refused before any write.
+func TestStagedCreation(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t, dynamostore.Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	batchOf := func(prefix string, n int) task.Creation {
+		b := &task.Batch{ID: "bat_" + prefix, UserID: "u", Status: task.BatchRunning, Counts: task.NewCounts(n),
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		c := task.Creation{Batch: b}
+		for i := range n {
+			tk := newTask(prefix+"_"+strconv.Itoa(i), "u", now)
+			tk.BatchID = b.ID
+			b.TaskIDs = append(b.TaskIDs, tk.ID)
+			c.Tasks = append(c.Tasks, tk)
+			c.Events = append(c.Events, task.NewTaskEvent(tk, task.EventTaskQueued, now))
+		}
+		return c
+	}
+
+	// The last task's id is taken: the commit is refused after the
+	// events went first.
+	createTasks(t, s, newTask("dup_59", "u", now))
+	c := batchOf("dup", 60)
+	if err := s.Create(ctx, c); !errors.Is(err, task.ErrDuplicateID) {
+		t.Fatalf("Create with a taken id: error = %v, want ErrDuplicateID", err)
+	}
+	for _, tk := range c.Tasks[:59] {
+		if events, err := s.ListEvents(ctx, tk.ID, 0, 10); err != nil || len(events) != 0 {
+			t.Fatalf("events of %s after a refused creation: %d, %v", tk.ID, len(events), err)
+		}
+	}
+	if _, err := s.GetBatch(ctx, "", c.Batch.ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("batch of a refused creation: %v", err)
+	}
+
+	c = batchOf("big", dynamostore.MaxCreateTasks)
+	rec := task.IdempotencyRecord{UserID: "u", Key: "k", RequestHash: "h", StatusCode: 202, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	c.Idempotency = &rec
+	if err := s.Create(ctx, c); err != nil {
+		t.Fatalf("Create of %d tasks: %v", dynamostore.MaxCreateTasks, err)
+	}
+	page, err := s.ListTasks(ctx, "u", task.ListFilter{BatchID: c.Batch.ID, Limit: 100})
+	if err != nil || len(page.Tasks) != dynamostore.MaxCreateTasks {
+		t.Fatalf("listed %d tasks of the batch, %v", len(page.Tasks), err)
+	}
+	for _, tk := range []*task.Task{c.Tasks[0], c.Tasks[len(c.Tasks)-1]} {
+		if events, err := s.ListEvents(ctx, tk.ID, 0, 10); err != nil || len(events) != 1 {
+			t.Fatalf("events of %s: %d, %v", tk.ID, len(events), err)
+		}
+	}
+
+	tooLarge := batchOf("huge", dynamostore.MaxCreateTasks+1)
+	tooLarge.Idempotency = &task.IdempotencyRecord{UserID: "u", Key: "k2", RequestHash: "h", StatusCode: 202, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.Create(ctx, tooLarge); !errors.Is(err, dynamostore.ErrCreationTooLarge) {
+		t.Fatalf("Create of %d tasks: error = %v, want ErrCreationTooLarge", len(tooLarge.Tasks), err)
+	}
+	if _, err := s.GetTask(ctx, "", tooLarge.Tasks[0].ID); !errors.Is(err, task.ErrNotFound) {
+		t.Fatalf("task of a refused creation: %v", err)
+	}
+	if events, err := s.ListEvents(ctx, tooLarge.Tasks[0].ID, 0, 10); err != nil || len(events) != 0 {
+		t.Fatalf("events of a refused creation: %d, %v", len(events), err)
+	}
+}
+
+// BenchmarkCreate measures the submit path: one task, its queued event and
+// an idempotency record per Create, from parallel clients. Reported with
+// creates/s. DynamoDB Local is no measure of DynamoDB's latency: the
+// figure compares versions of this store, not runtimes.
+func BenchmarkCreate(b *testing.B) {
+	s, _ := open(b, dynamostore.Options{})
+	ctx := context.Background()
+	input := json.RawMessage(`{"prompt":"a lighthouse at dusk, oil painting","width":1024,"height":1024}`)
+	var n atomic.Int64
+	b.SetParallelism(16) // clients per core: submits arrive concurrently
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := strconv.FormatInt(n.Add(1), 10)
+			now := time.Now()
+			tk := newTask("tsk_"+i, "user_"+strconv.Itoa(int(n.Load()%50)), now)
+			tk.Input, tk.Metadata = input, map[string]string{"order": i}
+			rec := task.IdempotencyRecord{UserID: tk.UserID, Key: "key_" + i, RequestHash: "h", StatusCode: 202,
+				Body: []byte(`{"id":"tsk_` + i + `"}`), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+			c := task.Creation{Tasks: []*task.Task{tk}, Events: []task.Event{task.NewTaskEvent(tk, task.EventTaskQueued, now)}, Idempotency: &rec}
+			if err := s.Create(ctx, c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+}

@@ -1,0 +1,226 @@
+package dynamostore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Listing pages.
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+// filteredQueryLimit is how many items a query reads per request when a
+// filter may drop some of them: more than the page needs, so that a
+// sparse filter takes fewer round trips.
+const filteredQueryLimit = 100
+
+// ListTasks returns the user's tasks newest first (ties broken by id,
+// descending), after the cursor's position.
+//
+// Without a batch, it queries the user's partition of GSI1 (all tasks) or,
+// with a status, of GSI2 (the user's tasks of that status), backwards
+// from the cursor's position: the status is a key condition, a type a
+// filter, and the query goes on until the page is full. With a batch, it
+// reads the batch's tasks by id (a batch holds at most MaxCreateTasks).
+// Either way it fetches one task more than the page, which tells whether
+// another page follows. Listings read indexes, so they are eventually
+// consistent.
+func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	after := ""
+	if f.Cursor != "" {
+		var err error
+		if after, err = s.decodeCursor(userID, f.Cursor); err != nil {
+			return task.Page{}, fmt.Errorf("list tasks: %w", err)
+		}
+	}
+	var tasks []*task.Task
+	var err error
+	if f.BatchID != "" {
+		tasks, err = s.batchTasks(ctx, userID, f, after, limit+1)
+	} else {
+		tasks, err = s.queryTasks(ctx, userID, f, after, limit+1)
+	}
+	if err != nil {
+		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	if len(tasks) <= limit {
+		return task.Page{Tasks: tasks}, nil
+	}
+	last := tasks[limit-1]
+	return task.Page{Tasks: tasks[:limit], NextCursor: s.encodeCursor(userID, positionKey(last.CreatedAt, last.ID))}, nil
+}
+
+// queryTasks returns up to want of the user's tasks that pass the filter,
+// newest first, from before the position after (all when empty).
+func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter, after string, want int) ([]*task.Task, error) {
+	index, partition := GSI1, userPK(userID)
+	if f.Status != "" {
+		index, partition = GSI2, userStatusPK(userID, f.Status)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": index + "PK"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(partition)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("#pk = :pk AND #sk < :after")
+		in.ExpressionAttributeNames["#sk"] = index + "SK"
+		in.ExpressionAttributeValues[":after"] = str(after)
+	}
+	filtered := f.Type != ""
+	if filtered {
+		in.FilterExpression = aws.String("#type = :type")
+		in.ExpressionAttributeNames["#type"] = "task_type"
+		in.ExpressionAttributeValues[":type"] = str(string(f.Type))
+	}
+	var tasks []*task.Task
+	for {
+		need := want - len(tasks)
+		if filtered {
+			need = max(need, filteredQueryLimit)
+		}
+		in.Limit = aws.Int32(int32(need))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range out.Items {
+			t, err := decodeTask(it)
+			if err != nil {
+				return nil, err
+			}
+			tasks = append(tasks, t)
+		}
+		if len(tasks) >= want || len(out.LastEvaluatedKey) == 0 {
+			return tasks[:min(want, len(tasks))], nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// batchTasks returns up to want of the batch's tasks that pass the
+// filter, newest first, from before the position after. A batch that is
+// not the user's lists nothing, as an unknown one does.
+func (s *Store) batchTasks(ctx context.Context, userID string, f task.ListFilter, after string, want int) ([]*task.Task, error) {
+	b, err := s.readBatch(ctx, f.BatchID)
+	if errors.Is(err, task.ErrNotFound) || (err == nil && b.UserID != userID) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", f.BatchID, err)
+	}
+	all, err := s.tasksByID(ctx, b.TaskIDs)
+	if err != nil {
+		return nil, fmt.Errorf("tasks of batch %s: %w", f.BatchID, err)
+	}
+	var tasks []*task.Task
+	for _, t := range all {
+		if t.UserID == userID && t.BatchID == f.BatchID &&
+			(f.Status == "" || t.Status == f.Status) && (f.Type == "" || t.Type == f.Type) &&
+			(after == "" || positionKey(t.CreatedAt, t.ID) < after) {
+			tasks = append(tasks, t)
+		}
+	}
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(b.CreatedAt, b.ID), positionKey(a.CreatedAt, a.ID))
+	})
+	return tasks[:min(want, len(tasks))], nil
+}
+
+// tasksByID reads tasks by id, 100 to a request; missing ones are left out.
+func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, error) {
+	var tasks []*task.Task
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	for start := 0; start < len(ids); start += 100 {
+		keys := make([]map[string]types.AttributeValue, 0, 100)
+		for _, id := range ids[start:min(start+100, len(ids))] {
+			keys = append(keys, itemKey(taskPK(id), taskSK))
+		}
+		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
+		for attempt := 0; len(request) > 0; attempt++ {
+			if attempt > 0 {
+				if err := pause(ctx, attempt); err != nil {
+					return nil, err
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range out.Responses[s.table] {
+				t, err := decodeTask(it)
+				if err != nil {
+					return nil, err
+				}
+				tasks = append(tasks, t)
+			}
+			request = out.UnprocessedKeys
+		}
+	}
+	return tasks, nil
+}
+
+// StaleQueued queries the sparse index of queued tasks (GSI3), shard by
+// shard, for the ones last changed before the time, and returns the
+// oldest limit of them.
+func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	var tasks []*task.Task
+	for shard := range queuedShards {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			IndexName:              aws.String(GSI3),
+			KeyConditionExpression: aws.String("GSI3PK = :pk AND GSI3SK < :before"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(queuedShardPK(shard)), ":before": str(timeKey(updatedBefore)),
+			},
+			ScanIndexForward: aws.Bool(true),
+		}
+		found := 0
+		for found < limit {
+			in.Limit = aws.Int32(int32(limit - found))
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("stale queued tasks: %w", err)
+			}
+			for _, it := range out.Items {
+				t, err := decodeTask(it)
+				if err != nil {
+					return nil, fmt.Errorf("stale queued tasks: %w", err)
+				}
+				tasks = append(tasks, t)
+				found++
+			}
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(a.UpdatedAt, a.ID), positionKey(b.UpdatedAt, b.ID))
+	})
+	return tasks[:min(limit, len(tasks))], nil
+}

@@ -193,6 +193,35 @@ func TestResultAfterCancelIsDropped(t *testing.T) {
 	}
 }
 
+// A task canceled while its provider was starting the job: the start
+// step finds it canceled once the provider answers, cancels the job and
+// ends, rather than hand a pending job to an execution that was stopped.
+func TestJobStartedDuringCancelIsCanceled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tk := b.submit(t)
+	b.prov.start = func(provider.Request) (provider.Response, error) {
+		if _, err := b.app.Cancel(context.Background(), "alice", tk.ID); err != nil {
+			t.Error(err)
+		}
+		return provider.Response{Job: "job-started", PollAfter: time.Second}, nil
+	}
+	out, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step steps.Step
+	if err := json.Unmarshal(out, &step); err != nil {
+		t.Fatal(err)
+	}
+	if step.State == "pending" {
+		t.Fatalf("start answered a pending job for a canceled task: %s", out)
+	}
+	if len(b.prov.canceled) != 1 || b.prov.canceled[0] != "job-started" {
+		t.Fatalf("provider cancels %v, want the started job", b.prov.canceled)
+	}
+}
+
 // Provider errors come out under the names the definitions' Retry and
 // Catch blocks match, with the provider in the cause; the failed call
 // shows in the task's attempt history.

@@ -173,6 +173,17 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 		// so that whoever stopped the execution can cancel it.
 		return pending, nil
 	}
+	if polls == 0 {
+		// A cancel that came while the provider was starting the job has
+		// stopped the execution, which drops this answer (Step Functions
+		// records no result after a stop): the job would run on, billed,
+		// with no one to cancel it. One read here closes most of that gap;
+		// the runner's Stop covers an answer recorded before the stop.
+		if now, err := a.getTask(ctx, t.ID); err == nil && now.Status == task.StatusCanceled {
+			a.cancelJob(ctx, now, name, resp.Job)
+			return ended(now), nil
+		}
+	}
 	if p := min(max(resp.Progress, 0), 1); p > t.Progress {
 		_, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
 			if t.Status != task.StatusRunning || p <= t.Progress {

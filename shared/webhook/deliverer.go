@@ -159,7 +159,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 		for _, dl := range due {
 			wg.Go(func() {
 				defer func() { <-slots }()
-				d.attempt(ctx, dl)
+				_, _ = d.attempt(ctx, dl) // logged; a lost record comes back after the lease
 			})
 		}
 		if len(due) == free {
@@ -191,7 +191,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (int, error) {
 			slots <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-slots }()
-				d.attempt(ctx, dl)
+				_, _ = d.attempt(ctx, dl) // logged; a lost record comes back after the lease
 			})
 		}
 		wg.Wait()
@@ -210,22 +210,25 @@ type Body struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// attempt makes one try of dl and records it.
-func (d *Deliverer) attempt(ctx context.Context, dl Delivery) {
+// attempt makes one try of dl and records it, and returns dl as recorded.
+// An error means nothing was recorded: the claim's lease brings the
+// delivery back.
+func (d *Deliverer) attempt(ctx context.Context, dl Delivery) (Delivery, error) {
 	a, retryAfter := d.send(ctx, dl)
 	if ctx.Err() != nil {
-		return // shutting down: the lease brings it back
+		return dl, fmt.Errorf("attempt delivery %s: %w", dl.ID, ctx.Err()) // shutting down
 	}
 	a.At = d.now()
 	dl.AttemptCount++
 	dl.Status, dl.NextAttemptAt = d.settle(dl, &a, retryAfter)
 	if err := d.store.RecordAttempt(context.WithoutCancel(ctx), dl, a); err != nil {
 		d.log.Error("record webhook attempt", "delivery", dl.ID, "webhook_id", dl.EventID, "err", err)
-		return
+		return dl, fmt.Errorf("record attempt of delivery %s: %w", dl.ID, err)
 	}
 	d.metrics.observe(a)
 	d.log.Debug("webhook attempt", "delivery", dl.ID, "webhook_id", dl.EventID, "outcome", a.Outcome,
 		"status_code", a.StatusCode, "latency", a.Latency, "err", a.Error)
+	return dl, nil
 }
 
 // settle decides the delivery's status after attempt a, turning a's

@@ -159,6 +159,19 @@ type Store interface {
 	// attempt cut short by a crash is made again after the lease, with
 	// the same webhook-id. Each returned delivery carries its Lease.
 	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// ClaimDelivery leases the one delivery id, as ClaimDue would, when it
+	// is pending and due at now, and returns it with claimed true. When
+	// it is not (no longer pending, not yet due, or claimed by someone
+	// else whose lease is still running) it returns the delivery as
+	// stored and claimed false: the cloud's webhook queue carries one
+	// message per delivery, and a message that arrives early or late
+	// learns here what to do with itself. ErrNotFound when absent.
+	ClaimDelivery(ctx context.Context, id string, now time.Time, lease time.Duration) (d Delivery, claimed bool, err error)
+	// DueDeliveries returns up to limit pending deliveries of any user
+	// that were due before the given time, oldest due first, without
+	// claiming them: a sweeper re-sends the queue messages of deliveries
+	// overdue by more than a grace period, in case a send was lost.
+	DueDeliveries(ctx context.Context, before time.Time, limit int) ([]Delivery, error)
 	// RecordAttempt appends the attempt to d's, and stores d's Status,
 	// AttemptCount and NextAttemptAt, ending its lease. When d.Lease is
 	// no longer the delivery's, the attempt is kept but nothing else

@@ -81,13 +81,19 @@ type URLs struct {
 
 func (u URLs) validate() error {
 	var errs []error
+	seen := map[string]bool{}
+	check := func(url, what string) {
+		switch {
+		case url == "":
+			errs = append(errs, fmt.Errorf("no %s URL", what))
+		case seen[url]:
+			errs = append(errs, fmt.Errorf("%s URL %s names a queue already named", what, url))
+		}
+		seen[url] = true
+	}
 	for _, p := range task.Priorities {
-		if u.Queues[p] == "" {
-			errs = append(errs, fmt.Errorf("no queue URL for priority %s", p))
-		}
-		if u.DeadLetters[p] == "" {
-			errs = append(errs, fmt.Errorf("no dead-letter queue URL for priority %s", p))
-		}
+		check(u.Queues[p], string(p)+" queue")
+		check(u.DeadLetters[p], string(p)+" dead-letter queue")
 	}
 	return errors.Join(errs...)
 }
@@ -259,10 +265,15 @@ func indexes(batch []outgoing) string {
 // than its share, so Receive never takes (and hides) a message it does
 // not return.
 //
-// For the same reason a request in progress is never cancelled: a
-// cancelled ctx ends the wait between rounds, up to PollWait late. Were a
-// long poll cut off, SQS could still hand its messages to a response
-// nobody reads, hiding them for the visibility timeout.
+// On SQS a short poll asks only some of its servers and may miss the
+// messages of a nearly empty queue; the long polls of the rounds ask them
+// all. An idle Receive makes up to three requests per PollWait.
+//
+// So as never to hide what it does not return, a request in progress is
+// never cancelled: a cancelled ctx ends the wait between rounds, up to
+// PollWait late. Were a long poll cut off, SQS could still hand its
+// messages to a response nobody reads, hiding them for the visibility
+// timeout.
 //
 // A visibility above SQS's 12 hours is cut to 12 hours.
 func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue.Delivery, error) {
@@ -280,6 +291,9 @@ func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue
 	}
 	visibility := int32(ceilSeconds(min(opts.Visibility, maxVisibility)))
 	deadline := time.Now().Add(opts.Wait)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("receive: %w", ctx.Err())
+	}
 
 	got, err := q.receiveByRotation(ctx, opts.Max, visibility)
 	for round := 0; err == nil && len(got) == 0; round++ {

@@ -514,15 +514,19 @@ func TestReceiptNamesItsQueue(t *testing.T) {
 	}
 }
 
-func TestNewRefusesMissingURLs(t *testing.T) {
+func TestNewRefusesMissingOrSharedURLs(t *testing.T) {
 	t.Parallel()
-	client := awstest.SQS(t)
+	client := sqs.NewFromConfig(awstest.Config()) // New makes no request
 	urls := sqsqueue.URLs{
 		Queues:      map[task.Priority]string{task.PriorityHigh: "h", task.PriorityNormal: "n", task.PriorityLow: "l"},
 		DeadLetters: map[task.Priority]string{task.PriorityHigh: "hd", task.PriorityNormal: "nd"},
 	}
-	if _, err := sqsqueue.New(client, urls, sqsqueue.Options{}); err == nil || !strings.Contains(err.Error(), "low") {
+	if _, err := sqsqueue.New(client, urls, sqsqueue.Options{}); err == nil || !strings.Contains(err.Error(), "no low dead-letter queue URL") {
 		t.Fatalf("err = %v, want one naming the missing low dead-letter queue", err)
+	}
+	urls.DeadLetters[task.PriorityLow] = "h"
+	if _, err := sqsqueue.New(client, urls, sqsqueue.Options{}); err == nil || !strings.Contains(err.Error(), "low dead-letter queue URL h ") {
+		t.Fatalf("err = %v, want one naming the low dead-letter queue that is the high queue", err)
 	}
 }
 

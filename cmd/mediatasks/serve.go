@@ -20,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/web"
 )
@@ -202,8 +203,8 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	apiHandler := api.New(a, api.Options{
 		Authenticator:   authn,
 		FilesHandler:    blobs.Handler(),
-		ProviderCheck:   providerCheck(providers),
-		WebhookURLGuard: webhookGuard(allowPrivate),
+		ProviderCheck:   providers.CheckSubmit,
+		WebhookURLGuard: webhook.Guard{AllowPrivate: allowPrivate}.CheckSubmitted,
 		Webhooks:        d.store,
 		Logger:          log,
 	})

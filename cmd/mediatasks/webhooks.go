@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -37,17 +36,4 @@ func startWebhooks(ctx context.Context, cfg config.Config, allowPrivate bool, st
 	}
 	a.Metrics.Registry.MustRegister(d.Collector())
 	return d, nil
-}
-
-// webhookGuard vets a webhook URL at submit; its message names what is
-// wrong with the URL.
-func webhookGuard(allowPrivate bool) func(string) error {
-	g := webhook.Guard{AllowPrivate: allowPrivate}
-	return func(u string) error {
-		err := g.CheckURL(u)
-		if ue, ok := errors.AsType[*webhook.URLError](err); ok {
-			return errors.New(ue.Reason)
-		}
-		return err
-	}
 }

@@ -561,3 +561,23 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// CheckSubmit vets a submitted task's provider: with name "", that some
+// provider serves the task type; with a name (a pinned provider), that
+// this one does. Its message says what does serve the type.
+func (r *Registry) CheckSubmit(typ task.Type, name string) error {
+	if name == "" {
+		if len(r.Names(typ)) == 0 {
+			return fmt.Errorf("no provider on this server serves %s tasks", typ)
+		}
+		return nil
+	}
+	if r.Serves(name, typ) {
+		return nil
+	}
+	serving := "none does"
+	if names := r.Names(typ); len(names) > 0 {
+		serving = "these do: " + strings.Join(names, ", ")
+	}
+	return fmt.Errorf("no provider named %q serves %s tasks (%s)", name, typ, serving)
+}

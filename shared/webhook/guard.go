@@ -285,3 +285,13 @@ func NewClient(timeout time.Duration, allowPrivate bool) *http.Client {
 		},
 	}
 }
+
+// CheckSubmitted vets a webhook URL given at submit: its error's text
+// says what is wrong with the URL, to be shown as the field's message.
+func (g Guard) CheckSubmitted(rawURL string) error {
+	err := g.CheckURL(rawURL)
+	if ue, ok := errors.AsType[*URLError](err); ok {
+		return errors.New(ue.Reason)
+	}
+	return err
+}

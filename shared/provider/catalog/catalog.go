@@ -1,0 +1,43 @@
+// Package catalog lists the provider types a configuration may name and
+// builds the registry of the configured providers, the same way for the
+// local server and the cloud functions.
+package catalog
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/sim"
+	"github.com/videoai/mediatasks/shared/task"
+)
+
+// Factories are the provider types a configuration may name.
+var Factories = map[string]provider.Factory{
+	"sim": sim.New,
+}
+
+// Build builds the configured providers, or one simulated provider per
+// task type when none is configured, so that every task type works with
+// no account and no key. An error is the operator's: a provider's bad
+// options or unknown type.
+func Build(cfgs []config.Provider, obs provider.Observer, log *slog.Logger) (*provider.Registry, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfgs) == 0 {
+		cfgs = sim.DefaultConfigs()
+		log.Info("no providers configured: every task type runs on a simulated provider")
+	}
+	r, err := provider.New(cfgs, Factories, provider.Options{Observer: obs, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("build providers: %w", err)
+	}
+	for _, tp := range task.Types {
+		if len(r.Names(tp)) == 0 {
+			log.Warn("no provider serves a task type: its submits are refused", "task_type", tp)
+		}
+	}
+	return r, nil
+}

@@ -62,6 +62,8 @@ type Store struct {
 	table string
 	now   func() time.Time
 	log   *slog.Logger
+	// deliveryHook is told of committed pending deliveries (webhooks.go).
+	deliveryHook deliveryHook
 	// cursorKey signs listing cursors (see Options.CursorKey).
 	cursorKey []byte
 }

@@ -41,6 +41,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		return nil, nil
 	}
 	var claimed []webhook.Delivery
+	mine := map[string]bool{}
 	// "<now>$" sorts after every "<now>#id": due at now is included.
 	below := deliveryTimeKey(now) + "$"
 	for round := 0; round < maxClaimRounds && len(claimed) < limit; round++ {
@@ -48,29 +49,59 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		if err != nil {
 			return nil, fmt.Errorf("claim due deliveries: %w", err)
 		}
-		lost := false
-		for _, c := range candidates {
-			if len(claimed) == limit {
-				break
-			}
-			d, ok, err := s.claimDelivery(ctx, c.ID, now, lease)
-			if errors.Is(err, webhook.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("claim due deliveries: %w", err)
-			}
-			if !ok {
-				lost = true
-				continue
-			}
-			claimed = append(claimed, d)
+		// The index may lag: never claim one delivery twice in one call.
+		candidates = slices.DeleteFunc(candidates, func(c webhook.Delivery) bool { return mine[c.ID] })
+		won, lost, err := s.claimEach(ctx, candidates[:min(len(candidates), limit-len(claimed))], now, lease)
+		if err != nil {
+			return nil, fmt.Errorf("claim due deliveries: %w", err)
 		}
+		for _, d := range won {
+			mine[d.ID] = true
+		}
+		claimed = append(claimed, won...)
 		if !lost || len(candidates) < limit {
 			break
 		}
 	}
 	return claimed, nil
+}
+
+// claimWorkers bounds the conditional updates one ClaimDue runs at once.
+const claimWorkers = 8
+
+// claimEach claims the candidates, a few at a time, and returns those it
+// won (in the candidates' order) and whether it lost any to another
+// claimer.
+func (s *Store) claimEach(ctx context.Context, candidates []webhook.Delivery, now time.Time, lease time.Duration) ([]webhook.Delivery, bool, error) {
+	results := make([]webhook.Delivery, len(candidates))
+	won := make([]bool, len(candidates))
+	errs := make([]error, len(candidates))
+	slots := make(chan struct{}, claimWorkers)
+	var wg sync.WaitGroup
+	for i, c := range candidates {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			results[i], won[i], errs[i] = s.claimDelivery(ctx, c.ID, now, lease)
+			if errors.Is(errs[i], webhook.ErrNotFound) {
+				errs[i] = nil // deleted since the index was read
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, false, err
+	}
+	var claimed []webhook.Delivery
+	lost := false
+	for i := range candidates {
+		if won[i] {
+			claimed = append(claimed, results[i])
+		} else {
+			lost = true
+		}
+	}
+	return claimed, lost, nil
 }
 
 // ClaimDelivery leases the delivery id until now+lease when it is pending

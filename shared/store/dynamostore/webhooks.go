@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -232,10 +233,10 @@ type disabledEndpointItem struct {
 	DisabledAt int64  `dynamodbav:"disabled_at"`
 }
 
-// deliveryHooks holds each store's OnDeliveries function. It lives beside
-// the Store rather than in it so that the webhook part of the package
-// keeps to its own files.
-var deliveryHooks sync.Map // *Store -> func(context.Context, []webhook.Delivery)
+// deliveryHook holds a store's OnDeliveries function.
+type deliveryHook struct {
+	fn atomic.Pointer[func(ctx context.Context, pending []webhook.Delivery)]
+}
 
 // OnDeliveries sets the function called after a write that created
 // pending deliveries, or made one due again (RetryDelivery), has
@@ -243,10 +244,10 @@ var deliveryHooks sync.Map // *Store -> func(context.Context, []webhook.Delivery
 // writer's goroutine; nil removes it.
 func (s *Store) OnDeliveries(fn func(ctx context.Context, pending []webhook.Delivery)) {
 	if fn == nil {
-		deliveryHooks.Delete(s)
+		s.deliveryHook.fn.Store(nil)
 		return
 	}
-	deliveryHooks.Store(s, fn)
+	s.deliveryHook.fn.Store(&fn)
 }
 
 // deliveriesCommitted tells the OnDeliveries hook about pending deliveries
@@ -255,8 +256,8 @@ func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Deliv
 	if len(pending) == 0 {
 		return
 	}
-	if fn, ok := deliveryHooks.Load(s); ok {
-		fn.(func(context.Context, []webhook.Delivery))(ctx, pending)
+	if fn := s.deliveryHook.fn.Load(); fn != nil {
+		(*fn)(ctx, pending)
 	}
 }
 
@@ -404,7 +405,7 @@ func (s *Store) readOutboxState(ctx context.Context, events []task.Event) (map[s
 			return nil, nil, fmt.Errorf("read webhook endpoints and progress: %w", err)
 		}
 		if k.SK == webhookProgressSK {
-			lastProgress[k.PK[len("WSUBJ#"):]] = webhookTime(k.At)
+			lastProgress[strings.TrimPrefix(k.PK, webhookSubjectPK(""))] = webhookTime(k.At)
 		} else {
 			disabled[k.PK+"|"+k.SK] = true
 		}

@@ -30,12 +30,33 @@ func CreateQueues(ctx context.Context, client *sqs.Client, namePrefix string, ma
 	if maxReceives < 1 || maxReceives > 1000 {
 		return URLs{}, fmt.Errorf("create queues %s: max receives %d is not between 1 and 1000", namePrefix, maxReceives)
 	}
+	return createQueues(ctx, client, namePrefix, maxReceives, task.Priorities)
+}
+
+// CreatePlainQueue creates (or finds) a plain queue without priorities,
+// "<name>" and "<name>-dead", as CreateQueues does each of its queues.
+func CreatePlainQueue(ctx context.Context, client *sqs.Client, name string, maxReceives int) (URLs, error) {
+	if maxReceives < 1 || maxReceives > 1000 {
+		return URLs{}, fmt.Errorf("create queue %s: max receives %d is not between 1 and 1000", name, maxReceives)
+	}
+	return createQueues(ctx, client, name, maxReceives, nil)
+}
+
+// createQueues creates a queue and its dead-letter queue per priority, or
+// one of each named by namePrefix alone when priorities is nil.
+func createQueues(ctx context.Context, client *sqs.Client, namePrefix string, maxReceives int, priorities []task.Priority) (URLs, error) {
 	urls := URLs{
 		Queues:      make(map[task.Priority]string, len(task.Priorities)),
 		DeadLetters: make(map[task.Priority]string, len(task.Priorities)),
 	}
-	for _, p := range task.Priorities {
-		name := namePrefix + "-" + string(p)
+	names := map[task.Priority]string{task.PriorityNormal: namePrefix}
+	if priorities != nil {
+		names = make(map[task.Priority]string, len(priorities))
+		for _, p := range priorities {
+			names[p] = namePrefix + "-" + string(p)
+		}
+	}
+	for p, name := range names {
 		deadURL, err := createQueue(ctx, client, name+"-dead", nil)
 		if err != nil {
 			return URLs{}, err

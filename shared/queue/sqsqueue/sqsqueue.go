@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,11 +92,29 @@ func (u URLs) validate() error {
 		}
 		seen[url] = true
 	}
-	for _, p := range task.Priorities {
+	for _, p := range u.priorities() {
 		check(u.Queues[p], string(p)+" queue")
 		check(u.DeadLetters[p], string(p)+" dead-letter queue")
 	}
 	return errors.Join(errs...)
+}
+
+// priorities are the priorities urls has queues for: all of them, or
+// only normal for a plain queue without priorities (the webhook queue),
+// which takes messages of every priority.
+func (u URLs) priorities() []task.Priority {
+	if len(u.Queues) == 1 && u.Queues[task.PriorityNormal] != "" {
+		return []task.Priority{task.PriorityNormal}
+	}
+	return task.Priorities
+}
+
+// PlainURLs are the URLs of a plain queue without priorities.
+func PlainURLs(queueURL, deadLetterURL string) URLs {
+	return URLs{
+		Queues:      map[task.Priority]string{task.PriorityNormal: queueURL},
+		DeadLetters: map[task.Priority]string{task.PriorityNormal: deadLetterURL},
+	}
 }
 
 // Options tune a Queue.
@@ -123,6 +142,11 @@ type Queue struct {
 	urls   URLs
 	opts   Options
 
+	// priorities are those the queue has SQS queues for, most urgent
+	// first, and rotation the weighted order of Receive among them.
+	priorities []task.Priority
+	rotation   []task.Priority
+
 	mu   sync.Mutex
 	next int // position in rotation
 }
@@ -146,7 +170,13 @@ func New(client *sqs.Client, urls URLs, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Queue{client: client, urls: urls, opts: opts}, nil
+	q := &Queue{client: client, urls: urls, opts: opts, priorities: urls.priorities()}
+	for _, p := range rotation {
+		if slices.Contains(q.priorities, p) {
+			q.rotation = append(q.rotation, p)
+		}
+	}
+	return q, nil
 }
 
 // outgoing is one message of a Send, ready for SQS.
@@ -172,6 +202,9 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		if !p.Valid() {
 			return fmt.Errorf("send message %d: unknown priority %q", i, p)
 		}
+		if !slices.Contains(q.priorities, p) {
+			p = task.PriorityNormal // a plain queue
+		}
 		if m.Delay < 0 || m.Delay > maxDelay {
 			return fmt.Errorf("send message %d: delay %s is not between 0 and SQS's %s", i, m.Delay, maxDelay)
 		}
@@ -182,7 +215,7 @@ func (q *Queue) Send(ctx context.Context, msgs ...queue.Message) error {
 		})
 	}
 	var errs []error
-	for _, p := range task.Priorities {
+	for _, p := range q.priorities {
 		for batch := range batches(byPriority[p]) {
 			errs = append(errs, q.sendBatch(ctx, p, batch)...)
 		}
@@ -317,7 +350,7 @@ func (q *Queue) Receive(ctx context.Context, opts queue.ReceiveOptions) ([]queue
 			got, err = q.receiveByRotation(ctx, opts.Max, visibility)
 			continue
 		}
-		got, err = q.receiveShares(ctx, waitShares(round, opts.Max), visibility, int32(wait/time.Second))
+		got, err = q.receiveShares(ctx, q.waitShares(round, opts.Max), visibility, int32(wait/time.Second))
 	}
 	q.advance(len(got))
 	return got, err
@@ -330,7 +363,7 @@ func (q *Queue) receiveByRotation(ctx context.Context, slots int, visibility int
 	shares := q.plan(slots)
 	byPriority, errs := q.receiveEach(ctx, shares, visibility, 0)
 	got := concat(byPriority)
-	for _, p := range task.Priorities {
+	for _, p := range q.priorities {
 		left := slots - len(got)
 		if left == 0 {
 			break
@@ -403,21 +436,21 @@ func concat(byPriority map[task.Priority][]queue.Delivery) []queue.Delivery {
 // messages each: with three slots or more, every queue gets one and the
 // rest follow the rotation's weights; with fewer, the rounds take the
 // queues in turn so that every queue is polled within three rounds.
-func waitShares(round, slots int) map[task.Priority]int {
-	n := len(task.Priorities)
+func (q *Queue) waitShares(round, slots int) map[task.Priority]int {
+	n := len(q.priorities)
 	shares := make(map[task.Priority]int, n)
 	if slots >= n {
 		for i := range slots {
 			if i < n {
-				shares[task.Priorities[i]]++
+				shares[q.priorities[i]]++
 			} else {
-				shares[rotation[(i-n)%len(rotation)]]++
+				shares[q.rotation[(i-n)%len(q.rotation)]]++
 			}
 		}
 		return shares
 	}
 	for i := range slots {
-		shares[task.Priorities[(round*slots+i)%n]]++
+		shares[q.priorities[(round*slots+i)%n]]++
 	}
 	return shares
 }
@@ -429,7 +462,7 @@ func (q *Queue) plan(slots int) map[task.Priority]int {
 	defer q.mu.Unlock()
 	shares := make(map[task.Priority]int, len(task.Priorities))
 	for i := range slots {
-		shares[rotation[(q.next+i)%len(rotation)]]++
+		shares[q.rotation[(q.next+i)%len(q.rotation)]]++
 	}
 	return shares
 }
@@ -438,7 +471,7 @@ func (q *Queue) plan(slots int) map[task.Priority]int {
 // polls skip nobody's turn.
 func (q *Queue) advance(n int) {
 	q.mu.Lock()
-	q.next = (q.next + n) % len(rotation)
+	q.next = (q.next + n) % len(q.rotation)
 	q.mu.Unlock()
 }
 
@@ -588,7 +621,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 		dead = map[task.Priority]counts{}
 		errs []error
 	)
-	for _, p := range task.Priorities {
+	for _, p := range q.priorities {
 		for url, into := range map[string]map[task.Priority]counts{q.urls.Queues[p]: live, q.urls.DeadLetters[p]: dead} {
 			wg.Go(func() {
 				c, err := q.counts(ctx, url)
@@ -606,7 +639,7 @@ func (q *Queue) Stats(ctx context.Context) (queue.Stats, error) {
 	if err := errors.Join(errs...); err != nil {
 		return queue.Stats{}, err
 	}
-	for _, p := range task.Priorities {
+	for _, p := range q.priorities {
 		st.Visible[p] = live[p].visible
 		st.InFlight[p] = live[p].hidden + live[p].delayed
 		st.Dead += dead[p].visible + dead[p].hidden + dead[p].delayed
@@ -658,7 +691,7 @@ func (q *Queue) DeadLetters(ctx context.Context, limit int) ([]queue.Delivery, e
 		seen = map[string]bool{}
 		errs []error
 	)
-	for _, p := range task.Priorities {
+	for _, p := range q.priorities {
 		url := q.urls.DeadLetters[p]
 		c, err := q.counts(ctx, url)
 		if err != nil {

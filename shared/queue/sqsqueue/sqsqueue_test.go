@@ -598,3 +598,63 @@ func sendReceiveDelete(ctx context.Context, b *testing.B, q *sqsqueue.Queue, bod
 		}
 	}
 }
+
+// A plain queue (the webhook queue) is one SQS queue and its dead-letter
+// queue: messages of any priority go to it, come back with the visibility
+// they were given, and move to its dead-letter queue after maxReceives.
+func TestPlainQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := awstest.SQS(t)
+	urls, err := sqsqueue.CreatePlainQueue(ctx, client, awstest.Name(t), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls.Queues) != 1 || len(urls.DeadLetters) != 1 {
+		t.Fatalf("plain queue URLs %+v", urls)
+	}
+	q, err := sqsqueue.New(client, urls, sqsqueue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, queue.Message{Priority: task.PriorityHigh, Body: []byte("a")},
+		queue.Message{Priority: task.PriorityLow, Body: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Second, Wait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(got) < 2 {
+		more, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Second, Wait: 2 * time.Second})
+		if err != nil || len(more) == 0 {
+			t.Fatalf("received %d of 2 messages (%v)", len(got), err)
+		}
+		got = append(got, more...)
+	}
+	if err := q.Delete(ctx, got[0].Receipt); err != nil {
+		t.Fatal(err)
+	}
+	// The other comes back after its second of visibility, once more,
+	// then goes to the dead-letter queue.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		stats, err := q.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Dead == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter after 20s: %+v", stats)
+		}
+		if _, err := q.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Second, Wait: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, err := q.DeadLetters(ctx, 10)
+	if err != nil || len(dead) != 1 || string(dead[0].Body) != string(got[1].Body) {
+		t.Fatalf("dead letters %+v (%v), want %q", dead, err, got[1].Body)
+	}
+}

@@ -63,6 +63,9 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 			break
 		}
 	}
+	if err := s.withEventData(ctx, claimed); err != nil {
+		return nil, fmt.Errorf("claim due deliveries: %w", err)
+	}
 	return claimed, nil
 }
 
@@ -109,8 +112,13 @@ func (s *Store) claimEach(ctx context.Context, candidates []webhook.Delivery, no
 // delivery as the failed condition found it, unclaimed.
 func (s *Store) ClaimDelivery(ctx context.Context, id string, now time.Time, lease time.Duration) (webhook.Delivery, bool, error) {
 	d, claimed, err := s.claimDelivery(ctx, id, now, lease)
+	if err == nil {
+		one := []webhook.Delivery{d}
+		err = s.withEventData(ctx, one)
+		d = one[0]
+	}
 	if err != nil {
-		return d, false, fmt.Errorf("claim delivery %s: %w", id, err)
+		return webhook.Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
 	}
 	return d, claimed, nil
 }
@@ -162,6 +170,9 @@ func (s *Store) DueDeliveries(ctx context.Context, before time.Time, limit int) 
 		return nil, nil
 	}
 	due, err := s.dueDeliveries(ctx, deliveryTimeKey(before), limit)
+	if err == nil {
+		err = s.withEventData(ctx, due)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
 	}

@@ -42,6 +42,7 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 	var (
 		d        webhook.Delivery
 		found    bool
+		data     []byte
 		attempts []webhook.Attempt
 	)
 	for {
@@ -57,6 +58,12 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 					return webhook.Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
 				}
 				found = true
+			case sk != nil && sk.Value == deliveryEventSK:
+				var it deliveryEventItem
+				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+					return webhook.Delivery{}, fmt.Errorf("get delivery %s: decode event data: %w", id, err)
+				}
+				data = []byte(it.Data)
 			case sk != nil && strings.HasPrefix(sk.Value, "A#"):
 				var it webhookAttemptItem
 				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
@@ -73,7 +80,7 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 	if !found || userID != "" && d.UserID != userID {
 		return webhook.Delivery{}, fmt.Errorf("get delivery %s: %w", id, webhook.ErrNotFound)
 	}
-	d.Attempts = attempts
+	d.Attempts, d.Event.Data = attempts, data
 	return d, nil
 }
 
@@ -113,6 +120,9 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 		ds = ds[:limit]
 		last := ds[limit-1]
 		page.NextCursor = encodeDeliveryCursor(deliveryListKey(last.CreatedAt, last.ID))
+	}
+	if err := s.withEventData(ctx, ds); err != nil {
+		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
 	}
 	page.Deliveries = ds
 	return page, nil

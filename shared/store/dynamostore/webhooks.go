@@ -131,7 +131,10 @@ type webhookAttemptItem struct {
 
 // deliveryItem is a delivery. GSI1 lists a user's deliveries, GSI2 a
 // user's deliveries of one status, both newest first; GSI3 (the due
-// index) holds it only while it is pending, by due time.
+// index) holds it only while it is pending, by due time. Its event's data
+// is in a deliveryEventItem beside it: every claim and attempt rewrites
+// the delivery in all three indexes (all attributes are projected), and
+// the data, often a few KB, would multiply the write units of each.
 type deliveryItem struct {
 	PK     string `dynamodbav:"PK"`
 	SK     string `dynamodbav:"SK"`
@@ -148,7 +151,6 @@ type deliveryItem struct {
 	SubjectID     string                `dynamodbav:"subject_id"`
 	EventType     string                `dynamodbav:"event_type"`
 	EventSeq      int64                 `dynamodbav:"event_seq"`
-	EventData     string                `dynamodbav:"event_data"`
 	URL           string                `dynamodbav:"url"`
 	Status        string                `dynamodbav:"status"`
 	AttemptCount  int                   `dynamodbav:"attempt_count"`
@@ -169,7 +171,7 @@ func newDeliveryItem(d webhook.Delivery) deliveryItem {
 		GSI1PK: userDeliveriesPK(d.UserID), GSI1SK: deliveryListKey(d.CreatedAt, d.ID),
 		GSI2PK: userStatusDeliveriesPK(d.UserID, d.Status), GSI2SK: deliveryListKey(d.CreatedAt, d.ID),
 		ID: d.ID, EventID: d.EventID, UserID: d.UserID, SubjectID: d.SubjectID, EventType: string(d.EventType),
-		EventSeq: d.Event.Seq, EventData: string(d.Event.Data), URL: d.URL, Status: string(d.Status),
+		EventSeq: d.Event.Seq, URL: d.URL, Status: string(d.Status),
 		AttemptCount: d.AttemptCount, NextAttemptAt: d.NextAttemptAt.UnixNano(), Lease: d.Lease,
 		CreatedAt: d.CreatedAt.UnixNano(), UpdatedAt: d.UpdatedAt.UnixNano(),
 	}
@@ -191,12 +193,56 @@ func (it deliveryItem) delivery() webhook.Delivery {
 		CreatedAt: webhookTime(it.CreatedAt), UpdatedAt: webhookTime(it.UpdatedAt), Lease: it.Lease,
 	}
 	d.Event = task.Event{ID: d.EventID, SubjectID: d.SubjectID, UserID: d.UserID, Seq: it.EventSeq, Type: d.EventType,
-		CreatedAt: d.CreatedAt, Data: []byte(it.EventData), WebhookURL: d.URL}
+		CreatedAt: d.CreatedAt, WebhookURL: d.URL}
 	if it.LastAttempt != nil {
 		a := it.LastAttempt.attempt()
 		d.LastAttempt = &a
 	}
 	return d
+}
+
+// deliveryEventSK is the sort key of a delivery's event data, under
+// deliveryPK.
+const deliveryEventSK = "E"
+
+// deliveryEventItem holds the data of a delivery's event; it never
+// changes.
+type deliveryEventItem struct {
+	PK   string `dynamodbav:"PK"`
+	SK   string `dynamodbav:"SK"`
+	Data string `dynamodbav:"event_data"`
+}
+
+// withEventData fills in the event data of deliveries read without it
+// (one strongly consistent BatchGetItem).
+func (s *Store) withEventData(ctx context.Context, ds []webhook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(ds))
+	seen := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			keys = append(keys, webhookKey(deliveryPK(d.ID), deliveryEventSK))
+		}
+	}
+	items, err := s.batchGetWebhookItems(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("read event data: %w", err)
+	}
+	data := make(map[string][]byte, len(items))
+	for _, av := range items {
+		var it deliveryEventItem
+		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			return fmt.Errorf("decode event data: %w", err)
+		}
+		data[it.PK] = []byte(it.Data)
+	}
+	for i := range ds {
+		ds[i].Event.Data = data[deliveryPK(ds[i].ID)]
+	}
+	return nil
 }
 
 func decodeDelivery(av map[string]types.AttributeValue) (webhook.Delivery, error) {
@@ -336,7 +382,11 @@ func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]type
 		if err != nil {
 			return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
 		}
-		writes = append(writes, put, link)
+		data, err := putWebhookItem(s.table, deliveryEventItem{PK: deliveryPK(d.ID), SK: deliveryEventSK, Data: string(e.Data)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
+		}
+		writes = append(writes, put, data, link)
 		if skipped != nil {
 			att, err := putWebhookItem(s.table, webhookAttemptItem{PK: deliveryPK(d.ID), SK: deliveryAttemptSK(1), Attempt: attemptRecordOf(*skipped)})
 			if err != nil {

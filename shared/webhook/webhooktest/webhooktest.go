@@ -351,6 +351,11 @@ func (s *suite) testClaimAndLease(t *testing.T) {
 	}
 	rest := b.claim(at.Add(2*time.Second), 10, time.Minute)
 	sameIDs(t, "second claim", rest, want[1], want[2])
+	for _, d := range slices.Concat(first, rest) {
+		if d.Event.ID != d.EventID || d.Event.Type != task.EventTaskQueued || !json.Valid(d.Event.Data) {
+			t.Errorf("claimed delivery %s carries event %+v, want its event with its data", d.ID, d.Event)
+		}
+	}
 	if got := b.claim(at.Add(2*time.Second+time.Minute-time.Nanosecond), 10, time.Minute); len(got) != 0 {
 		t.Errorf("claimed %v again within the lease", ids(got))
 	}
@@ -437,6 +442,8 @@ func (s *suite) testClaimDelivery(t *testing.T) {
 		first.UserID != user || first.URL != urlOf(user) {
 		t.Fatalf("claim when due = %+v, claimed %v; want it claimed with a lease", first, claimed)
 	}
+	// The claimer sends the event: the claim carries it whole.
+	jsonEqual(t, "claimed event data", first.Event.Data, task.NewTaskEvent(tk, task.EventTaskQueued, at).Data)
 	if got := b.claim(at.Add(30*time.Second), 10, time.Minute); len(got) != 0 {
 		t.Errorf("ClaimDue took %v, claimed one by one and still leased", ids(got))
 	}

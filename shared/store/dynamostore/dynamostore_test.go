@@ -5,11 +5,21 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
@@ -185,6 +195,112 @@ func TestStagedCreation(t *testing.T) {
 	}
 	if events, err := s.ListEvents(ctx, tooLarge.Tasks[0].ID, 0, 10); err != nil || len(events) != 0 {
 		t.Fatalf("events of a refused creation: %d, %v", len(events), err)
+	}
+}
+
+// collider stands between the store and DynamoDB Local and refuses the
+// next transactions it is told to, as DynamoDB refuses a transaction that
+// collides with another one on an item they share (DynamoDB Local runs
+// transactions one at a time and never does): cancellation reason
+// TransactionConflict on the last action, None on the others.
+type collider struct {
+	refuse  atomic.Int64 // transactions still to refuse
+	refused atomic.Int64
+}
+
+func (c *collider) client(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	target, err := url.Parse(awstest.DynamoDBEndpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") || c.refuse.Add(-1) < 0 {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		c.refused.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		var req struct{ TransactItems []json.RawMessage }
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		reasons := make([]map[string]string, len(req.TransactItems))
+		codes := make([]string, len(reasons))
+		for i := range reasons {
+			codes[i] = "None"
+			if i == len(reasons)-1 {
+				codes[i] = "TransactionConflict"
+			}
+			reasons[i] = map[string]string{"Code": codes[i]}
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{
+			"__type":              "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+			"Message":             fmt.Sprintf("Transaction cancelled, please refer cancellation reasons for specific reasons [%s]", strings.Join(codes, ", ")),
+			"CancellationReasons": reasons,
+		})
+	}))
+	t.Cleanup(server.Close)
+	return dynamodb.NewFromConfig(awstest.Config(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(server.URL)
+		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// Transactions that collide with concurrent ones are run again by the
+// store: a submit and the status changes of a batch's tasks succeed.
+func TestCollisionsAreRetried(t *testing.T) {
+	t.Parallel()
+	var c collider
+	table := awstest.Name(t)
+	if err := dynamostore.CreateTable(context.Background(), awstest.DynamoDB(t), table); err != nil {
+		t.Fatal(err)
+	}
+	s := dynamostore.New(c.client(t), table, dynamostore.Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	b := &task.Batch{ID: "bat_c", UserID: "u", Status: task.BatchRunning, Counts: task.NewCounts(2), CreatedAt: now, UpdatedAt: now, Version: 1}
+	first, second := newTask("tsk_c1", "u", now), newTask("tsk_c2", "u", now)
+	first.BatchID, second.BatchID, b.TaskIDs = b.ID, b.ID, []string{first.ID, second.ID}
+
+	c.refuse.Store(3)
+	if err := s.Create(ctx, task.Creation{Tasks: []*task.Task{first, second}, Batch: b}); err != nil {
+		t.Fatalf("Create through 3 collisions: %v", err)
+	}
+	move := func(prev *task.Task, to task.Status, collisions int64) *task.Task {
+		t.Helper()
+		next := prev.Clone()
+		ev, err := next.Transition(to, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.refuse.Store(collisions)
+		if err := s.UpdateTask(ctx, prev, next, ev); err != nil {
+			t.Fatalf("UpdateTask %s -> %s through %d collisions: %v", prev.Status, to, collisions, err)
+		}
+		return next
+	}
+	move(move(first, task.StatusRunning, 4), task.StatusCompleted, 2)
+	move(second, task.StatusCanceled, 5) // the last task: the batch completes
+	if got := c.refused.Load(); got != 3+4+2+5 {
+		t.Fatalf("%d transactions refused, want 14", got)
+	}
+	got, err := s.GetBatch(ctx, "u", b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.BatchCompleted || got.Version != 4 || got.Counts[task.StatusCompleted] != 1 || got.Counts[task.StatusCanceled] != 1 {
+		t.Errorf("batch: status %s, version %d, counts %v", got.Status, got.Version, got.Counts)
+	}
+	if events, err := s.ListEvents(ctx, b.ID, 0, 10); err != nil || len(events) != 1 || events[0].Seq != 4 {
+		t.Errorf("batch events: %v, %v; want one batch.completed at 4", events, err)
+	}
+	if events, err := s.ListEvents(ctx, first.ID, 0, 10); err != nil || len(events) != 2 {
+		t.Errorf("events of %s: %d, %v; want 2", first.ID, len(events), err)
 	}
 }
 

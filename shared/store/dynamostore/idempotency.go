@@ -115,12 +115,22 @@ func (s *Store) GetIdempotency(ctx context.Context, userID, key string) (*task.I
 // PutIdempotency stores the record unless a live one holds its key.
 func (s *Store) PutIdempotency(ctx context.Context, rec task.IdempotencyRecord) error {
 	w := s.idempotencyPut(&rec, s.now()).Put
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	in := &dynamodb.PutItemInput{
 		TableName:                 w.TableName,
 		Item:                      w.Item,
 		ConditionExpression:       w.ConditionExpression,
 		ExpressionAttributeValues: w.ExpressionAttributeValues,
-	})
+	}
+	_, err := s.db.PutItem(ctx, in)
+	// A submit's transaction writing the same key at this moment refuses
+	// the put for as long as it runs: try again, to learn its outcome.
+	var inFlight *types.TransactionConflictException
+	for attempt := 0; errors.As(err, &inFlight) && attempt < maxTransactAttempts; attempt++ {
+		if err := pause(ctx, attempt); err != nil {
+			return fmt.Errorf("put idempotency record %s: %w", rec.Key, err)
+		}
+		_, err = s.db.PutItem(ctx, in)
+	}
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		return fmt.Errorf("idempotency key %s: %w", rec.Key, task.ErrIdempotencyKeyExists)

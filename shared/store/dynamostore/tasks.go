@@ -46,7 +46,7 @@ type creation struct {
 
 // Create stores a submit all or nothing.
 //
-// The usual submit (one task, or a batch of up to 47 tasks with an event
+// The usual submit (one task, or a batch of up to 48 tasks with an event
 // each) is one transaction: idempotency record, batch, tasks, events,
 // counters and webhook deliveries. A larger batch does not fit in the 100
 // actions of one transaction, so its events go first, in transactions of
@@ -55,8 +55,8 @@ type creation struct {
 // the deliveries. The events are under the new subjects' ids, which
 // nothing shows until that commit: if it is refused, they are deleted,
 // and if the process stops in between, they stay unseen. Deliveries that
-// do not fit in the commit (only when more than ~45 of the batch's events
-// have a webhook) are written right after it.
+// do not fit in the commit (a batch of n leaves room for 97 - n of them)
+// are written right after it. See TABLE.md.
 func (s *Store) Create(ctx context.Context, c task.Creation) error {
 	what := creationName(c)
 	cr, err := s.plan(ctx, c)
@@ -359,6 +359,7 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 		case !retryable(reasons):
 			return fmt.Errorf("update task %s: %w", prev.ID, err)
 		}
+		s.log.DebugContext(ctx, "task update retried", "task", prev.ID, "attempt", attempt+1, "reasons", reasonCodes(reasons))
 		if attempt+1 >= maxTransactAttempts {
 			return fmt.Errorf("update task %s: %w", prev.ID, errors.Join(errContended, err))
 		}

@@ -52,6 +52,15 @@ func code(reasons []types.CancellationReason, i int) string {
 	return aws.ToString(reasons[i].Code)
 }
 
+// reasonCodes lists the codes of a cancellation, for logs.
+func reasonCodes(reasons []types.CancellationReason) []string {
+	codes := make([]string, len(reasons))
+	for i := range reasons {
+		codes[i] = code(reasons, i)
+	}
+	return codes
+}
+
 // retryable reports whether a canceled transaction failed only because
 // it collided with another one or was throttled: running it again may
 // succeed. A failed condition is never retried here.
@@ -81,6 +90,7 @@ func (s *Store) transactRetrying(ctx context.Context, items []types.TransactWrit
 		if attempt+1 >= maxTransactAttempts {
 			return errors.Join(errContended, err)
 		}
+		s.log.DebugContext(ctx, "transaction retried", "attempt", attempt+1, "reasons", reasonCodes(reasons))
 		if err := pause(ctx, attempt); err != nil {
 			return err
 		}

@@ -1,0 +1,178 @@
+// Package cloud builds the whole platform on its AWS adapters: task
+// records in DynamoDB, task and webhook queues on SQS, files in S3 and
+// workflows on Step Functions. Every Lambda function's main calls New
+// once, at start-up, and serves from what it returns.
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/videoai/mediatasks/shared/api"
+	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/catalog"
+	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
+	"github.com/videoai/mediatasks/shared/webhook"
+	"github.com/videoai/mediatasks/shared/workflow/sfnrunner"
+	"github.com/videoai/mediatasks/shared/workflow/steps"
+)
+
+// Platform is the platform on AWS: the App and everything the functions
+// serve from it.
+type Platform struct {
+	Env       Env
+	App       *app.App
+	API       http.Handler // the HTTP API, for the submit and status functions
+	Actions   *steps.Actions
+	Providers *provider.Registry
+	Runner    *sfnrunner.Runner
+	Deliverer *webhook.Deliverer
+	Enqueuer  webhook.Enqueuer
+	Store     *dynamostore.Store
+	Tasks     *sqsqueue.Queue // the task queue, one SQS queue per priority
+	Webhooks  *sqsqueue.Queue // the webhook queue: one message per pending delivery
+	Blobs     *s3blob.Store
+	Log       *slog.Logger
+}
+
+// Options are what a caller may set beyond the environment.
+type Options struct {
+	// AWS is the SDK configuration; zero: awsconfig.LoadDefaultConfig,
+	// which reads the region, the credentials and any
+	// AWS_ENDPOINT_URL_<SERVICE> from the environment.
+	AWS *aws.Config
+	// Log receives the platform's logs (default JSON on stderr at
+	// Env.LogLevel).
+	Log *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// FromEnv builds the platform from the process's environment.
+func FromEnv(ctx context.Context) (*Platform, error) {
+	env, err := ReadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, env, Options{})
+}
+
+// New builds the platform from env. It makes no AWS request: a wrong
+// name or URL shows in the first call and in the health route.
+func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Log
+	if log == nil {
+		var level slog.Level
+		if env.LogLevel != "" {
+			if err := level.UnmarshalText([]byte(env.LogLevel)); err != nil {
+				return nil, fmt.Errorf("%s %q: must be debug, info, warn or error", EnvLogLevel, env.LogLevel)
+			}
+		}
+		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	awsCfg := opts.AWS
+	if awsCfg == nil {
+		loaded, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load the AWS configuration: %w", err)
+		}
+		awsCfg = &loaded
+	}
+	cfg := env.Config
+	p := &Platform{Env: env, Log: log}
+
+	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table, dynamostore.Options{Now: opts.Now, Log: log})
+	sqsClient := sqs.NewFromConfig(*awsCfg)
+	var err error
+	p.Tasks, err = sqsqueue.New(sqsClient, sqsqueue.URLs{Queues: env.TaskQueues, DeadLetters: env.TaskDeadQueues},
+		sqsqueue.Options{Now: opts.Now, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("task queue: %w", err)
+	}
+	p.Webhooks, err = sqsqueue.New(sqsClient, sqsqueue.PlainURLs(env.WebhookQueue, env.WebhookDeadQueue),
+		sqsqueue.Options{Now: opts.Now, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("webhook queue: %w", err)
+	}
+	s3Client := s3.NewFromConfig(*awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })
+	p.Blobs = s3blob.New(s3Client, env.Bucket, s3blob.Options{})
+
+	p.App, err = app.New(app.Deps{
+		Store:  p.Store,
+		Tasks:  p.Tasks,
+		Blobs:  p.Blobs,
+		Limits: cfg.AppLimits(),
+		Now:    opts.Now,
+		Log:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Providers, err = catalog.Build(cfg.Providers, p.App.Metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	p.Actions = steps.New(steps.Deps{App: p.App, Store: p.Store, Blobs: p.Blobs, Providers: p.Providers, Now: opts.Now, Log: log})
+	p.Runner, err = sfnrunner.New(sfn.NewFromConfig(*awsCfg),
+		sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine},
+		sfnrunner.Options{BatchConcurrency: cfg.Workflow.BatchConcurrency, CancelJob: p.Actions.CancelJob, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("workflow runner: %w", err)
+	}
+	p.App.SetRunner(p.Runner)
+
+	p.Deliverer, err = webhook.New(webhook.Options{
+		Store:        p.Store,
+		Present:      p.App.PresentEvent,
+		Schedule:     cfg.Webhooks.RetrySchedule,
+		Timeout:      cfg.Webhooks.Timeout,
+		AllowPrivate: env.WebhookAllowPrivate,
+		Now:          opts.Now,
+		Log:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
+	p.Store.OnDeliveries(p.Enqueuer.Send)
+
+	authn := &auth.Authenticator{Keys: p.Store, JWTSecret: env.JWTSecret, Now: opts.Now, KeyCacheTTL: 30 * time.Second}
+	p.API = api.New(p.App, api.Options{
+		Authenticator:   authn,
+		ProviderCheck:   p.Providers.CheckSubmit,
+		WebhookURLGuard: webhook.Guard{AllowPrivate: env.WebhookAllowPrivate}.CheckSubmitted,
+		Webhooks:        p.Store,
+		Logger:          log,
+		Now:             opts.Now,
+	})
+	return p, nil
+}
+
+// Sweep repairs what a crash between two writes can leave: tasks left
+// queued without their queue message, and webhook deliveries whose
+// message was lost. The stack runs it on a schedule.
+func (p *Platform) Sweep(ctx context.Context) error {
+	p.App.Sweep(ctx)
+	if _, err := p.Enqueuer.Sweep(ctx, p.Store, webhook.SweepGrace, 100); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	return nil
+}

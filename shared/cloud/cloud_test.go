@@ -1,0 +1,343 @@
+package cloud_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/videoai/mediatasks/shared/api"
+	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/awstest"
+	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/cloud"
+	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
+	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
+	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
+	"github.com/videoai/mediatasks/shared/workflow"
+	"github.com/videoai/mediatasks/shared/workflow/sfnrunner/sfntest"
+)
+
+func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
+
+// cloudEnv makes the table, queues and bucket of one platform on the
+// emulators, and state machines on a Step Functions test server, and
+// returns the environment a function would be given, with the SDK
+// pointed at the emulators through its own AWS_ENDPOINT_URL_<SERVICE>.
+func cloudEnv(t testing.TB) (cloud.Env, *sfntest.Server) {
+	t.Helper()
+	ctx := context.Background()
+	name := awstest.Name(t)
+	if err := dynamostore.CreateTable(ctx, awstest.DynamoDB(t), name); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := sqsqueue.CreateQueues(ctx, awstest.SQS(t), name+"-tasks", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := sqsqueue.CreatePlainQueue(ctx, awstest.SQS(t), name+"-webhooks", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3blob.CreateBucket(ctx, awstest.S3(t), name); err != nil {
+		t.Fatal(err)
+	}
+	sfn := sfntest.New(t)
+	env := cloud.Env{
+		Table:               name,
+		Bucket:              name,
+		TaskQueues:          tasks.Queues,
+		TaskDeadQueues:      tasks.DeadLetters,
+		WebhookQueue:        hooks.Queues[task.PriorityNormal],
+		WebhookDeadQueue:    hooks.DeadLetters[task.PriorityNormal],
+		TaskStateMachine:    sfn.AddStateMachine("mediatasks-task"),
+		BatchStateMachine:   sfn.AddStateMachine("mediatasks-batch"),
+		S3PathStyle:         true,
+		WebhookAllowPrivate: true, // the receiver is on loopback
+		LogLevel:            "warn",
+	}
+	for k, v := range env.Environ() {
+		t.Setenv(k, v)
+	}
+	creds, err := awstest.Config().Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_REGION":                  awstest.Region,
+		"AWS_ACCESS_KEY_ID":           creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":       creds.SecretAccessKey,
+		"AWS_ENDPOINT_URL_DYNAMODB":   awstest.DynamoDBEndpoint(t),
+		"AWS_ENDPOINT_URL_SQS":        awstest.FauxqsEndpoint(t),
+		"AWS_ENDPOINT_URL_S3":         awstest.FauxqsEndpoint(t),
+		"AWS_ENDPOINT_URL_SFN":        sfn.URL(),
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+	} {
+		t.Setenv(k, v)
+	}
+	return env, sfn
+}
+
+// apiKey stores a new API key of user's in the platform's table.
+func apiKey(t testing.TB, p *cloud.Platform, user string) string {
+	t.Helper()
+	key, rec, err := auth.NewKey(user, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Store.CreateAPIKey(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func call(t testing.TB, h http.Handler, method, path, key string, body any) *httptest.ResponseRecorder {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, r)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// A task runs end to end on the AWS adapters: submitted through the API
+// handler into DynamoDB and SQS, started as a Step Functions execution by
+// the dispatcher, its steps run by the same task workflow definition
+// calling the step actions, its output stored in S3 and served by a
+// presigned URL, and its webhook delivery queued on SQS and delivered,
+// signed, from the queue.
+func TestTaskEndToEnd(t *testing.T) {
+	env, sfn := cloudEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := cloud.FromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Env.Table != env.Table {
+		t.Fatalf("platform on table %q, want %q", p.Env.Table, env.Table)
+	}
+	key := apiKey(t, p, "usr_cloud")
+
+	var (
+		mu       sync.Mutex
+		received []*http.Request
+		bodies   [][]byte
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		received, bodies = append(received, r), append(bodies, b)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	// Submit: 202 with the task, queued.
+	rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{
+		"prompt": "a lighthouse at dusk", "webhook_url": receiver.URL + "/hooks",
+	})
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", rec.Code, rec.Body)
+	}
+	var submitted task.Task
+	if err := json.Unmarshal(rec.Body.Bytes(), &submitted); err != nil {
+		t.Fatal(err)
+	}
+	if submitted.Status != task.StatusQueued {
+		t.Fatalf("submitted task is %s", submitted.Status)
+	}
+
+	// The dispatcher takes the SQS message and starts the execution,
+	// named by the task id, with the task workflow's input.
+	dispatchCtx, stopDispatch := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer stopDispatch()
+	bg.Go(func() { p.App.RunDispatcher(dispatchCtx) })
+	var exec sfntest.Execution
+	eventually(t, 30*time.Second, func() error {
+		for _, e := range sfn.Executions() {
+			if e.Name == submitted.ID {
+				exec = e
+				return nil
+			}
+		}
+		return fmt.Errorf("no execution named %s among %d", submitted.ID, len(sfn.Executions()))
+	})
+	if exec.StateMachineARN != env.TaskStateMachine {
+		t.Fatalf("execution of %s, want the task state machine", exec.StateMachineARN)
+	}
+
+	// Step Functions' part: the same task.asl.json, run here by the
+	// local engine, invoking the step actions as the process function
+	// would.
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "engine.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	engine, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{Actions: p.Actions, Providers: p.Providers, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg.Go(func() { _ = engine.Run(dispatchCtx) })
+	if _, _, err := engine.Engine().Start(ctx, workflow.TaskMachine, exec.Name, json.RawMessage(exec.Input)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Completed, read back through the API from DynamoDB, with its file
+	// in S3 behind a presigned URL.
+	var done task.Task
+	eventually(t, 60*time.Second, func() error {
+		rec := call(t, p.API, "GET", api.Prefix+"/tasks/"+submitted.ID, key, nil)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("get: %d %s", rec.Code, rec.Body)
+		}
+		done = task.Task{}
+		if err := json.Unmarshal(rec.Body.Bytes(), &done); err != nil {
+			return err
+		}
+		if done.Status != task.StatusCompleted {
+			return fmt.Errorf("task is %s", done.Status)
+		}
+		return nil
+	})
+	if done.Output == nil || len(done.Output.Files) == 0 {
+		t.Fatalf("completed task without output files: %+v", done.Output)
+	}
+	file := done.Output.Files[0]
+	if !strings.HasPrefix(file.URL, awstest.FauxqsEndpoint(t)+"/"+env.Bucket+"/outputs/") || !strings.Contains(file.URL, "X-Amz-Signature=") {
+		t.Fatalf("file URL %s is not a presigned URL of the bucket's outputs", file.URL)
+	}
+	resp, err := http.Get(file.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("download: %d, %d bytes", resp.StatusCode, len(png))
+	}
+
+	// The completion's webhook delivery is recorded and its message is on
+	// the webhook queue; the message delivers it, signed.
+	var msgs []queue.Delivery
+	eventually(t, 30*time.Second, func() error {
+		got, err := p.Webhooks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, got...)
+		if len(msgs) == 0 {
+			return fmt.Errorf("no webhook message")
+		}
+		return nil
+	})
+	var qm webhook.QueueMessage
+	if err := json.Unmarshal(msgs[0].Body, &qm); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := p.Store.GetDelivery(ctx, "usr_cloud", qm.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl.EventType != task.EventTaskCompleted || dl.SubjectID != submitted.ID || dl.Status != webhook.StatusPending {
+		t.Fatalf("delivery %+v, want the pending task.completed of %s", dl, submitted.ID)
+	}
+	for _, m := range msgs {
+		if err := p.Deliverer.HandleMessage(ctx, p.Webhooks, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dl, err = p.Store.GetDelivery(ctx, "usr_cloud", qm.DeliveryID); err != nil || dl.Status != webhook.StatusDelivered {
+		t.Fatalf("delivery after its message: %+v, %v", dl.Status, err)
+	}
+	secrets, err := p.Store.WebhookSecrets(ctx, "usr_cloud", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(received) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(received))
+	}
+	v, err := webhook.NewVerifier(secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(received[0].Header, bodies[0]); err != nil {
+		t.Fatalf("webhook signature: %v", err)
+	}
+	if received[0].Header.Get(webhook.HeaderID) != dl.EventID {
+		t.Fatalf("webhook-id %q, want %q", received[0].Header.Get(webhook.HeaderID), dl.EventID)
+	}
+}
+
+// A missing or malformed variable is named in the error.
+func TestReadEnvNamesWhatIsWrong(t *testing.T) {
+	t.Parallel()
+	_, err := cloud.ReadEnv(func(name string) string {
+		switch name {
+		case cloud.EnvTable:
+			return "t"
+		case cloud.EnvS3PathStyle:
+			return "maybe"
+		case cloud.EnvConfig:
+			return "limits: {batch_max: -1}"
+		}
+		return ""
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{cloud.EnvBucket, cloud.EnvTaskQueuePrefix + "HIGH", cloud.EnvTaskDeadPrefix + "LOW",
+		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), cloud.EnvTable+" is not set") {
+		t.Errorf("error names a variable that is set: %v", err)
+	}
+}
+
+func eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

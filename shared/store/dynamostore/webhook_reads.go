@@ -150,7 +150,7 @@ func decodeDeliveryCursor(cursor string) (string, bool) {
 		return "", false
 	}
 	nanos, id, ok := strings.Cut(position, "#")
-	if !ok || len(nanos) != 20 || id == "" {
+	if !ok || len(nanos) != 19 || id == "" {
 		return "", false
 	}
 	if _, err := strconv.ParseUint(nanos, 10, 64); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -75,7 +76,7 @@ func webhookCounterPK(shard int) string    { return fmt.Sprintf("WCOUNT#%02d", s
 func deliveryDuePK(shard int) string       { return fmt.Sprintf("WDUE#%d", shard) }
 
 // deliveryTimeKey is t as a sortable string (nanoseconds, zero-padded).
-func deliveryTimeKey(t time.Time) string { return fmt.Sprintf("%020d", t.UnixNano()) }
+func deliveryTimeKey(t time.Time) string { return fmt.Sprintf("%019d", max(t.UnixNano(), 0)) }
 
 // deliveryListKey orders listings by creation time, then id.
 func deliveryListKey(createdAt time.Time, id string) string {
@@ -548,9 +549,10 @@ func (s *Store) batchGetWebhookItems(ctx context.Context, keys []map[string]type
 // the item since it was read).
 var errWebhookCondition = errors.New("condition failed")
 
-// transactWebhook runs a webhook transaction. A conflict with another
-// transaction on the same items (a shared counter) is retried with
-// webhookBackoff; a failed condition comes back as errWebhookCondition.
+// transactWebhook runs a webhook transaction. One cancelled only by a
+// conflict with another transaction on the same items (a shared counter)
+// or by throttling is run again after a pause; a failed condition comes
+// back as errWebhookCondition.
 func (s *Store) transactWebhook(ctx context.Context, writes []types.TransactWriteItem) error {
 	for try := 0; ; try++ {
 		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
@@ -558,16 +560,16 @@ func (s *Store) transactWebhook(ctx context.Context, writes []types.TransactWrit
 		if !errors.As(err, &canceled) {
 			return err
 		}
-		conflict := false
+		again := false
 		for _, r := range canceled.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
 				return fmt.Errorf("%w: %w", errWebhookCondition, err)
-			case "TransactionConflict":
-				conflict = true
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
+				again = true
 			}
 		}
-		if !conflict || try >= 8 {
+		if !again || try+1 >= maxWebhookTransactTries {
 			return err
 		}
 		if err := webhookBackoff(ctx, try+1); err != nil {
@@ -576,9 +578,14 @@ func (s *Store) transactWebhook(ctx context.Context, writes []types.TransactWrit
 	}
 }
 
-// webhookBackoff waits before the try-th retry: 10 ms doubling, at most 1 s.
+// maxWebhookTransactTries bounds the runs of one colliding transaction.
+const maxWebhookTransactTries = 10
+
+// webhookBackoff waits before the try-th retry: up to 10 ms doubling,
+// at most 1 s, with jitter so that colliding writers spread out.
 func webhookBackoff(ctx context.Context, try int) error {
-	wait := min(10*time.Millisecond<<min(try-1, 7), time.Second)
+	ceiling := min(10*time.Millisecond<<min(try-1, 7), time.Second)
+	wait := ceiling/2 + rand.N(ceiling/2+1)
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {

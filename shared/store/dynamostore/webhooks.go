@@ -333,10 +333,13 @@ func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Deliv
 // counters never count it twice.
 func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]types.TransactWriteItem, []webhook.Delivery, error) {
 	var wanted []task.Event
+	seen := make(map[string]bool, len(events))
 	for _, e := range events {
-		if e.WebhookURL == "" {
+		// One action per item: an event given twice gets one delivery.
+		if e.WebhookURL == "" || seen[e.ID] {
 			continue
 		}
+		seen[e.ID] = true
 		if e.CreatedAt.IsZero() {
 			e.CreatedAt = s.now()
 		}

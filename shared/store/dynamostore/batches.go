@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // GetBatch reads the batch, strongly consistent.
@@ -85,9 +84,11 @@ func (s *Store) batchIncrement(id string, from, to task.Status, now time.Time) t
 }
 
 // batchMove moves one task of the batch from its stored state b (Batch.Move),
-// conditional on the batch's version, with batch.completed and its
-// delivery when that change ends the batch.
-func (s *Store) batchMove(ctx context.Context, b *task.Batch, from, to task.Status, now time.Time) ([]types.TransactWriteItem, []webhook.Delivery, error) {
+// conditional on the batch's version, and appends batch.completed when
+// that change ends the batch; it returns that event too, whose delivery
+// the caller writes with the task's (one outbox write per transaction:
+// two would both move a delivery counter).
+func (s *Store) batchMove(b *task.Batch, from, to task.Status, now time.Time) ([]types.TransactWriteItem, *task.Event, error) {
 	prevVersion := b.Version
 	completed, _ := b.Move(from, to, now)
 	values := map[string]types.AttributeValue{
@@ -126,10 +127,5 @@ func (s *Store) batchMove(ctx context.Context, b *task.Batch, from, to task.Stat
 	if err != nil {
 		return nil, nil, err
 	}
-	writes = append(writes, putNew(s.table, it))
-	deliveries, pending, err := s.deliveryWrites(ctx, []task.Event{*completed})
-	if err != nil {
-		return nil, nil, fmt.Errorf("batch %s deliveries: %w", b.ID, err)
-	}
-	return append(writes, deliveries...), pending, nil
+	return append(writes, putNew(s.table, it)), completed, nil
 }

@@ -55,8 +55,8 @@ type creation struct {
 // the deliveries. The events are under the new subjects' ids, which
 // nothing shows until that commit: if it is refused, they are deleted,
 // and if the process stops in between, they stay unseen. Deliveries that
-// do not fit in the commit (a batch of n leaves room for 97 - n of them)
-// are written right after it. See TABLE.md.
+// do not fit in the commit (a batch of n leaves room for 97 - n delivery
+// writes) are written right after it. See TABLE.md.
 func (s *Store) Create(ctx context.Context, c task.Creation) error {
 	what := creationName(c)
 	cr, err := s.plan(ctx, c)
@@ -320,7 +320,6 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	now := s.now()
 	moves := prev.BatchID != "" && prev.Status != next.Status
 	var batchWrites []types.TransactWriteItem
-	var batchPending []webhook.Delivery
 	if moves {
 		batchWrites = []types.TransactWriteItem{s.batchIncrement(prev.BatchID, prev.Status, next.Status, now)}
 	}
@@ -328,7 +327,7 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	for attempt := 0; ; attempt++ {
 		err := s.transact(ctx, slices.Concat([]types.TransactWriteItem{taskPut}, eventPuts, batchWrites, statsWrites, deliveries))
 		if err == nil {
-			s.deliveriesCommitted(ctx, slices.Concat(pending, batchPending))
+			s.deliveriesCommitted(ctx, pending)
 			return nil
 		}
 		reasons, canceled := cancellation(err)
@@ -352,9 +351,20 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 			if err != nil {
 				return fmt.Errorf("update task %s: %w", prev.ID, err)
 			}
-			batchWrites, batchPending, err = s.batchMove(ctx, old, prev.Status, next.Status, now)
+			var completed *task.Event
+			batchWrites, completed, err = s.batchMove(old, prev.Status, next.Status, now)
 			if err != nil {
 				return fmt.Errorf("update task %s: %w", prev.ID, err)
+			}
+			// The deliveries of the task's events and the batch's are one
+			// outbox write: two would each move a delivery counter, and a
+			// transaction takes one action per item.
+			all := events
+			if completed != nil {
+				all = append(slices.Clone(events), *completed)
+			}
+			if deliveries, pending, err = s.deliveryWrites(ctx, all); err != nil {
+				return fmt.Errorf("update task %s: deliveries: %w", prev.ID, err)
 			}
 		case !retryable(reasons):
 			return fmt.Errorf("update task %s: %w", prev.ID, err)

@@ -29,21 +29,23 @@ var _ webhook.Store = (*Store)(nil)
 // uses. TABLE.md ("Webhook items") describes each item, index and request.
 const (
 	// deliverySK is the sort key of a delivery item under deliveryPK; its
-	// attempts sort before it under the same partition (A#n).
+	// attempts (A#n) sort before it, its event data (E) after.
 	deliverySK = "D"
-	// webhookProgressSK is the sort key of a subject's progress marker (the time
-	// of its last task.progress delivery) under webhookSubjectPK.
+	// webhookProgressSK is the sort key of a subject's progress marker
+	// (the time of its last task.progress delivery) under
+	// webhookSubjectPK.
 	webhookProgressSK = "PROGRESS"
 	// deliveryLinkPrefix starts the sort keys of a subject's delivery links.
 	deliveryLinkPrefix = "DLV#"
 	webhookCounterSK   = "COUNT"
 
-	// deliveryDueShards spreads the due index over partitions: every pending
-	// delivery's create, claim and attempt writes its GSI3 entry, and one
-	// partition takes about 1,000 write units a second.
+	// deliveryDueShards spreads the due index over partitions: every
+	// pending delivery's create, claim and attempt writes its GSI3 entry,
+	// and one partition takes about 1,000 write units a second.
 	deliveryDueShards = 8
-	// deliveryCounterShards spreads the per-status counters: a counter item can
-	// be in one transaction at a time, and every delivery write moves one.
+	// deliveryCounterShards spreads the per-status counters: a counter
+	// item can be in one transaction at a time, and every delivery write
+	// moves one.
 	deliveryCounterShards = 16
 
 	// progressMarkerTTL is how long a progress marker is kept after a
@@ -56,15 +58,16 @@ func deliveryAttemptSK(n int) string           { return fmt.Sprintf("A#%010d", n
 func webhookSubjectPK(subjectID string) string { return "WSUBJ#" + subjectID }
 func userDeliveriesPK(userID string) string    { return "WUSER#" + userID }
 
-// userStatusDeliveriesPK puts the status first: statuses have no '#', so no user id
-// can make two partitions meet.
+// userStatusDeliveriesPK puts the status first: statuses have no '#', so
+// no user id can make two partitions meet.
 func userStatusDeliveriesPK(userID string, st webhook.Status) string {
 	return "WUSERSTATUS#" + string(st) + "#" + userID
 }
 
 func webhookEndpointPK(userID string) string { return "WEP#" + userID }
 
-// webhookEndpointSK names a URL by its hash: URLs can be longer than a sort key.
+// webhookEndpointSK names a URL by its hash: URLs can be longer than a
+// sort key.
 func webhookEndpointSK(url string) string {
 	sum := sha256.Sum256([]byte(url))
 	return "URL#" + hex.EncodeToString(sum[:])

@@ -25,6 +25,7 @@ import (
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/store/storetest"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
@@ -153,14 +154,16 @@ func TestStagedCreation(t *testing.T) {
 		return c
 	}
 
-	// The last task's id is taken: the commit is refused after the
-	// events went first.
-	createTasks(t, s, newTask("dup_59", "u", now))
+	// The last task's id is taken (by a task stored without events): the
+	// events go first, then the commit is refused and they are deleted.
+	if err := s.Create(ctx, task.Creation{Tasks: []*task.Task{newTask("dup_59", "u", now)}}); err != nil {
+		t.Fatal(err)
+	}
 	c := batchOf("dup", 60)
 	if err := s.Create(ctx, c); !errors.Is(err, task.ErrDuplicateID) {
 		t.Fatalf("Create with a taken id: error = %v, want ErrDuplicateID", err)
 	}
-	for _, tk := range c.Tasks[:59] {
+	for _, tk := range c.Tasks {
 		if events, err := s.ListEvents(ctx, tk.ID, 0, 10); err != nil || len(events) != 0 {
 			t.Fatalf("events of %s after a refused creation: %d, %v", tk.ID, len(events), err)
 		}
@@ -182,6 +185,23 @@ func TestStagedCreation(t *testing.T) {
 	for _, tk := range []*task.Task{c.Tasks[0], c.Tasks[len(c.Tasks)-1]} {
 		if events, err := s.ListEvents(ctx, tk.ID, 0, 10); err != nil || len(events) != 1 {
 			t.Fatalf("events of %s: %d, %v", tk.ID, len(events), err)
+		}
+	}
+
+	// 60 tasks whose webhooks want task.queued: 180 delivery writes and
+	// their counters, most of them after the commit.
+	hooked := batchOf("hooked", 60)
+	hooked.Events = nil
+	for _, tk := range hooked.Tasks {
+		tk.WebhookURL, tk.WebhookEvents = "https://example.com/hooks", []task.EventType{task.EventTaskQueued}
+		hooked.Events = append(hooked.Events, task.NewTaskEvent(tk, task.EventTaskQueued, now))
+	}
+	if err := s.Create(ctx, hooked); err != nil {
+		t.Fatalf("Create of 60 tasks with deliveries: %v", err)
+	}
+	for _, e := range hooked.Events {
+		if _, err := s.GetDelivery(ctx, "u", webhook.DeliveryID(e.ID)); err != nil {
+			t.Fatalf("delivery of %s: %v", e.ID, err)
 		}
 	}
 

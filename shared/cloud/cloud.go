@@ -97,9 +97,13 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 		awsCfg = &loaded
 	}
 	cfg := env.Config
+	if cfg.Limits.BatchMax > dynamostore.MaxCreateTasks {
+		// DynamoDB commits a batch in one transaction of at most 100 writes.
+		return nil, fmt.Errorf("%s: limits.batch_max %d: at most %d on DynamoDB", EnvConfig, cfg.Limits.BatchMax, dynamostore.MaxCreateTasks)
+	}
 	p := &Platform{Env: env, Log: log}
 
-	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table, dynamostore.Options{Now: opts.Now, Log: log})
+	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table, dynamostore.Options{Now: opts.Now, Log: log, CursorKey: env.CursorKey})
 	sqsClient := sqs.NewFromConfig(*awsCfg)
 	var err error
 	p.Tasks, err = sqsqueue.New(sqsClient, sqsqueue.URLs{Queues: env.TaskQueues, DeadLetters: env.TaskDeadQueues},

@@ -20,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
 	"github.com/videoai/mediatasks/shared/cloud"
+	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
@@ -64,6 +65,7 @@ func cloudEnv(t testing.TB) (cloud.Env, *sfntest.Server) {
 		WebhookDeadQueue:    hooks.DeadLetters[task.PriorityNormal],
 		TaskStateMachine:    sfn.AddStateMachine("mediatasks-task"),
 		BatchStateMachine:   sfn.AddStateMachine("mediatasks-batch"),
+		CursorKey:           []byte("a cursor key of at least thirty-two bytes"),
 		S3PathStyle:         true,
 		WebhookAllowPrivate: true, // the receiver is on loopback
 		LogLevel:            "warn",
@@ -316,7 +318,7 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{cloud.EnvBucket, cloud.EnvTaskQueuePrefix + "HIGH", cloud.EnvTaskDeadPrefix + "LOW",
+	for _, want := range []string{cloud.EnvBucket, cloud.EnvCursorKey, cloud.EnvTaskQueuePrefix + "HIGH", cloud.EnvTaskDeadPrefix + "LOW",
 		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
@@ -324,6 +326,21 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), cloud.EnvTable+" is not set") {
 		t.Errorf("error names a variable that is set: %v", err)
+	}
+}
+
+// A batch limit beyond what DynamoDB commits at once is refused at start,
+// naming the setting, rather than failing every large batch.
+func TestBatchLimitWithinDynamoDB(t *testing.T) {
+	env, _ := cloudEnv(t)
+	cfg, err := config.Parse([]byte("limits: {batch_max: 98}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Config = cfg
+	_, err = cloud.New(context.Background(), env, cloud.Options{})
+	if err == nil || !strings.Contains(err.Error(), "limits.batch_max") {
+		t.Fatalf("New with batch_max 98: %v, want an error naming limits.batch_max", err)
 	}
 }
 

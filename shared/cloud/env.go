@@ -23,10 +23,15 @@ const (
 	EnvBatchStateMachine   = "MEDIATASKS_BATCH_STATE_MACHINE_ARN"
 	EnvConfig              = "MEDIATASKS_CONFIG" // the YAML configuration itself, not a path
 	EnvJWTSecret           = "MEDIATASKS_JWT_SECRET"
+	EnvCursorKey           = "MEDIATASKS_CURSOR_KEY" // signs listing cursors; at least 32 bytes
 	EnvLogLevel            = "MEDIATASKS_LOG_LEVEL"
 	EnvS3PathStyle         = "MEDIATASKS_S3_PATH_STYLE" // "true" for S3 emulators on loopback
 	EnvWebhookAllowPrivate = "MEDIATASKS_WEBHOOK_ALLOW_PRIVATE"
 )
+
+// minCursorKey is the shortest cursor key accepted: an HMAC key shorter
+// than its hash's output weakens it.
+const minCursorKey = 32
 
 // Env is the cloud runtime's settings, read from the environment.
 type Env struct {
@@ -40,6 +45,7 @@ type Env struct {
 	BatchStateMachine string
 	Config            config.Config
 	JWTSecret         []byte
+	CursorKey         []byte
 	LogLevel          string
 	S3PathStyle       bool
 	// WebhookAllowPrivate lets webhooks reach private addresses: for
@@ -79,6 +85,7 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		TaskStateMachine:    required(EnvTaskStateMachine),
 		BatchStateMachine:   required(EnvBatchStateMachine),
 		JWTSecret:           []byte(getenv(EnvJWTSecret)),
+		CursorKey:           []byte(required(EnvCursorKey)),
 		LogLevel:            getenv(EnvLogLevel),
 		S3PathStyle:         flag(EnvS3PathStyle),
 		WebhookAllowPrivate: flag(EnvWebhookAllowPrivate),
@@ -86,6 +93,9 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 	for _, p := range task.Priorities {
 		e.TaskQueues[p] = required(EnvTaskQueuePrefix + priorityName(p))
 		e.TaskDeadQueues[p] = required(EnvTaskDeadPrefix + priorityName(p))
+	}
+	if n := len(e.CursorKey); n > 0 && n < minCursorKey {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvCursorKey, n, minCursorKey))
 	}
 	e.Config = config.Default()
 	if text := getenv(EnvConfig); text != "" {
@@ -120,6 +130,9 @@ func (e Env) Environ() map[string]string {
 	}
 	if len(e.JWTSecret) > 0 {
 		m[EnvJWTSecret] = string(e.JWTSecret)
+	}
+	if len(e.CursorKey) > 0 {
+		m[EnvCursorKey] = string(e.CursorKey)
 	}
 	if e.LogLevel != "" {
 		m[EnvLogLevel] = e.LogLevel

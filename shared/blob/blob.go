@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -45,4 +46,43 @@ type Object struct {
 	Size        int64
 	SHA256      string // hex
 	ModTime     time.Time
+}
+
+// MaxKeyLen is the longest key every adapter accepts.
+const MaxKeyLen = 512
+
+// ValidKey reports whether key is a relative path of [A-Za-z0-9._-]
+// segments joined by '/', with no empty, "." or ".." segment, at most
+// MaxKeyLen bytes: the keys every adapter accepts.
+func ValidKey(key string) bool {
+	if key == "" || len(key) > MaxKeyLen {
+		return false
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		for _, c := range []byte(seg) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ContextReader reads r until ctx ends: a long copy stops when the caller
+// gives up.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx: ctx, r: r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -2,6 +2,9 @@ package task
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -113,4 +116,53 @@ type ProviderStats struct {
 	Failed      int     `json:"failed"`
 	MeanSeconds float64 `json:"mean_seconds"`
 	P95Seconds  float64 `json:"p95_seconds"`
+}
+
+// CheckUpdate checks the arguments of Store.UpdateTask that every adapter
+// refuses alike: both tasks given, the same task, and next one version on.
+func CheckUpdate(prev, next *Task) error {
+	if prev == nil || next == nil {
+		return errors.New("update task: prev and next are required")
+	}
+	if next.ID != prev.ID {
+		return fmt.Errorf("update task %s: next is task %s", prev.ID, next.ID)
+	}
+	if next.Version != prev.Version+1 {
+		return fmt.Errorf("update task %s: next version %d, want %d", prev.ID, next.Version, prev.Version+1)
+	}
+	return nil
+}
+
+// Events that Store.ListEvents returns at once when the caller names no
+// limit, and at most.
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// EventLimit is the number of events ListEvents returns for a requested
+// limit: 0 or less means DefaultEventLimit, more than MaxEventLimit means
+// MaxEventLimit.
+func EventLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultEventLimit
+	}
+	return min(limit, MaxEventLimit)
+}
+
+// MeanAndP95 returns the mean and the 95th percentile of durations, in
+// seconds, as Stats shows them. The percentile is the nearest rank (the
+// ceil(0.95 n)-th smallest), so it is always one of the durations and
+// every store computes the same figure. It sorts ds.
+func MeanAndP95(ds []time.Duration) (mean, p95 float64) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	rank := (95*len(ds) + 99) / 100 // ceil(0.95 n) in integers
+	return sum.Seconds() / float64(len(ds)), ds[rank-1].Seconds()
 }

@@ -2,8 +2,11 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -204,4 +207,13 @@ type Store interface {
 	OldestPendingDelivery(ctx context.Context) (time.Time, bool, error)
 	// CountDeliveries counts all users' deliveries by status.
 	CountDeliveries(ctx context.Context) (map[Status]int, error)
+}
+
+// NewLease returns a fresh claim token for Delivery.Lease.
+func NewLease() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new lease: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }

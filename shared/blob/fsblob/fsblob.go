@@ -41,7 +41,6 @@ var _ blob.Store = (*Store)(nil)
 
 const (
 	metaSuffix = "~meta"
-	maxKeyLen  = 512
 	// maxSegmentLen keeps "<segment>~<16 hex>" within the 255 bytes most
 	// file systems allow in a name.
 	maxSegmentLen = 200
@@ -122,22 +121,15 @@ type sidecar struct {
 	ModTime     time.Time `json:"mod_time"`
 }
 
-// ValidKey reports whether key is a relative path of [A-Za-z0-9._-]
-// segments joined by '/', with no empty, "." or ".." segment, at most 512
-// bytes: the keys every adapter accepts. This adapter also refuses a
-// segment longer than 200 bytes, which its file names could not hold.
+// ValidKey reports whether key is one blob.ValidKey accepts and this
+// adapter can hold: its file names take segments of at most 200 bytes.
 func ValidKey(key string) bool {
-	if key == "" || len(key) > maxKeyLen {
+	if !blob.ValidKey(key) {
 		return false
 	}
 	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "" || seg == "." || seg == ".." || len(seg) > maxSegmentLen {
+		if len(seg) > maxSegmentLen {
 			return false
-		}
-		for _, c := range []byte(seg) {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-				return false
-			}
 		}
 	}
 	return true
@@ -225,7 +217,7 @@ func (s *Store) writeData(ctx context.Context, p string, r io.Reader, maxBytes i
 	}
 	defer f.Close()
 	h := sha256.New()
-	src := io.Reader(ctxReader{ctx: ctx, r: r})
+	src := io.Reader(blob.ContextReader(ctx, r))
 	if maxBytes > 0 {
 		src = io.LimitReader(src, maxBytes+1) // one byte more tells too large from just fitting
 	}
@@ -511,19 +503,6 @@ func problem(w http.ResponseWriter, status int, detail string) {
 		"status": status,
 		"detail": detail,
 	})
-}
-
-// ctxReader stops a long copy when the caller gives up.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func randomHex(n int) string {

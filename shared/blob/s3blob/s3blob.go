@@ -41,7 +41,6 @@ import (
 var _ blob.Store = (*Store)(nil)
 
 const (
-	maxKeyLen = 512
 	// defaultContentType is what S3 answers for an object stored without one.
 	defaultContentType = "application/octet-stream"
 	// maxSinglePut is the most one PutObject may carry.
@@ -106,25 +105,9 @@ func CreateBucket(ctx context.Context, client *s3.Client, bucket string) error {
 	return nil
 }
 
-// ValidKey reports whether key is a relative path of [A-Za-z0-9._-]
-// segments joined by '/', with no empty, "." or ".." segment, at most 512
-// bytes: the keys every blob adapter accepts.
-func ValidKey(key string) bool {
-	if key == "" || len(key) > maxKeyLen {
-		return false
-	}
-	for seg := range strings.SplitSeq(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-		for _, c := range []byte(seg) {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// ValidKey reports whether key is one every blob adapter accepts
+// (blob.ValidKey).
+func ValidKey(key string) bool { return blob.ValidKey(key) }
 
 // Put stores r under key, replacing any object there. Nothing reaches S3
 // until the whole body has been read within maxBytes, so a refused Put
@@ -191,7 +174,7 @@ type spooled struct {
 func (s *Store) spool(ctx context.Context, r io.Reader, maxBytes int64) (spooled, error) {
 	hash := sha256.New()
 	// One byte past the limit is enough to know the body is over it.
-	src := io.TeeReader(io.LimitReader(ctxReader{ctx: ctx, r: r}, maxBytes+1), hash)
+	src := io.TeeReader(io.LimitReader(blob.ContextReader(ctx, r), maxBytes+1), hash)
 	var mem bytes.Buffer
 	n, err := io.Copy(&mem, io.LimitReader(src, s.opts.MemoryBytes+1))
 	if err != nil {
@@ -390,17 +373,4 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", blob.ErrNotFound, err)
 	}
 	return err
-}
-
-// ctxReader stops a long read when the caller gives up.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

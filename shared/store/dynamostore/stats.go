@@ -157,7 +157,7 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	}
 	for provider, ds := range durations {
 		p := st.Providers[provider]
-		p.MeanSeconds, p.P95Seconds = meanAndP95(ds)
+		p.MeanSeconds, p.P95Seconds = task.MeanAndP95(ds)
 		st.Providers[provider] = p
 	}
 	return st, nil
@@ -205,20 +205,4 @@ func addCounter(st *task.Stats, name string, n int64) error {
 		st.Providers[provider] = p
 	}
 	return nil
-}
-
-// meanAndP95 returns the mean and the 95th percentile, in seconds. The
-// percentile is the nearest rank (the ceil(0.95 n)-th smallest duration),
-// as every store computes it.
-func meanAndP95(ds []time.Duration) (mean, p95 float64) {
-	if len(ds) == 0 {
-		return 0, 0
-	}
-	slices.Sort(ds)
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	rank := (95*len(ds) + 99) / 100 // ceil(0.95 n) in integers
-	return sum.Seconds() / float64(len(ds)), ds[rank-1].Seconds()
 }

@@ -277,14 +277,8 @@ func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, err
 // or a counter are retried here, so that the tasks of one batch never
 // fail each other.
 func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ...task.Event) error {
-	if prev == nil || next == nil {
-		return errors.New("update task: prev and next are required")
-	}
-	if next.ID != prev.ID {
-		return fmt.Errorf("update task %s: next is task %s", prev.ID, next.ID)
-	}
-	if next.Version != prev.Version+1 {
-		return fmt.Errorf("update task %s: next version %d, want %d", prev.ID, next.Version, prev.Version+1)
+	if err := task.CheckUpdate(prev, next); err != nil {
+		return err
 	}
 	// Owner, type, batch and creation time never change after submit.
 	stored := *next
@@ -396,19 +390,10 @@ func whyNotUpdated(old map[string]types.AttributeValue) error {
 	return fmt.Errorf("stored version %d: %w", version, task.ErrConflict)
 }
 
-// Events listed at once when the caller names no limit, and at most.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 1000
-)
-
 // ListEvents queries the subject's event partition after afterSeq,
 // oldest first. A limit of 0 or less means 100; more than 1000 means 1000.
 func (s *Store) ListEvents(ctx context.Context, subjectID string, afterSeq int64, limit int) ([]task.Event, error) {
-	if limit <= 0 {
-		limit = defaultEventLimit
-	}
-	limit = min(limit, maxEventLimit)
+	limit = task.EventLimit(limit)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("PK = :pk"),

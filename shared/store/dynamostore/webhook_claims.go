@@ -3,8 +3,6 @@ package dynamostore
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,14 +21,6 @@ import (
 // maxClaimRounds bounds how often ClaimDue looks at the due index again
 // after losing candidates to concurrent claimers.
 const maxClaimRounds = 3
-
-func newLeaseToken() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new lease: %w", err)
-	}
-	return hex.EncodeToString(b), nil
-}
 
 // ClaimDue leases up to limit pending deliveries due at now, oldest due
 // first: candidates come from the due index (GSI3, eventually
@@ -124,7 +114,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, id string, now time.Time, lea
 }
 
 func (s *Store) claimDelivery(ctx context.Context, id string, now time.Time, lease time.Duration) (webhook.Delivery, bool, error) {
-	token, err := newLeaseToken()
+	token, err := webhook.NewLease()
 	if err != nil {
 		return webhook.Delivery{}, false, err
 	}

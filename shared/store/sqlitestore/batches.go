@@ -126,19 +126,10 @@ func moveBatch(tx *sql.Tx, appendEvents func(*sql.Tx, []task.Event) error, batch
 	return nil
 }
 
-// Events listed at once when the caller names no limit, and at most.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 1000
-)
-
 // ListEvents returns the subject's events after afterSeq, oldest first.
 // A limit of 0 or less means 100; more than 1000 means 1000.
 func (s *Store) ListEvents(ctx context.Context, subjectID string, afterSeq int64, limit int) ([]task.Event, error) {
-	if limit <= 0 {
-		limit = defaultEventLimit
-	}
-	limit = min(limit, maxEventLimit)
+	limit = task.EventLimit(limit)
 	rows, err := s.db.Read.QueryContext(ctx, `SELECT subject_id, seq, id, user_id, type, created_at, data
 		FROM events WHERE subject_id = ? AND seq > ? ORDER BY seq LIMIT ?`, subjectID, afterSeq, limit)
 	if err != nil {

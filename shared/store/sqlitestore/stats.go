@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
@@ -97,27 +96,10 @@ func summariseProviders(ctx context.Context, tx *sql.Tx, userID string, provider
 	}
 	for provider, ds := range durations {
 		p := providers[provider]
-		p.MeanSeconds, p.P95Seconds = meanAndP95(ds)
+		p.MeanSeconds, p.P95Seconds = task.MeanAndP95(ds)
 		providers[provider] = p
 	}
 	return nil
-}
-
-// meanAndP95 returns the mean and the 95th percentile, in seconds. The
-// percentile is the nearest rank (the smallest duration that at least 95% of
-// the durations do not exceed), so it is always one of the durations and
-// every store computes the same figure.
-func meanAndP95(ds []time.Duration) (mean, p95 float64) {
-	if len(ds) == 0 {
-		return 0, 0
-	}
-	slices.Sort(ds)
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	rank := (95*len(ds) + 99) / 100 // ceil(0.95 n) in integers
-	return sum.Seconds() / float64(len(ds)), ds[rank-1].Seconds()
 }
 
 // CountByStatus counts every user's tasks by status (for /metrics).

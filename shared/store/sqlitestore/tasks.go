@@ -265,14 +265,8 @@ func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, err
 // UpdateTask writes next over prev if the stored task is still prev and not
 // terminal, with its events and its batch's counters, in one transaction.
 func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ...task.Event) error {
-	if prev == nil || next == nil {
-		return errors.New("update task: prev and next are required")
-	}
-	if next.ID != prev.ID {
-		return fmt.Errorf("update task %s: next is task %s", prev.ID, next.ID)
-	}
-	if next.Version != prev.Version+1 {
-		return fmt.Errorf("update task %s: next version %d, want %d", prev.ID, next.Version, prev.Version+1)
+	if err := task.CheckUpdate(prev, next); err != nil {
+		return err
 	}
 	row, err := encodeTask(next)
 	if err != nil {

@@ -2,9 +2,7 @@ package sqlitestore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -281,14 +279,6 @@ func scanDelivery(row scanner) (webhook.Delivery, error) {
 	return d, nil
 }
 
-func newLease() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new lease: %w", err)
-	}
-	return hex.EncodeToString(b), nil
-}
-
 // ClaimDue leases up to limit pending deliveries due at now, oldest due
 // first, until now+lease.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]webhook.Delivery, error) {
@@ -305,7 +295,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	if due == 0 {
 		return nil, nil
 	}
-	token, err := newLease()
+	token, err := webhook.NewLease()
 	if err != nil {
 		return nil, fmt.Errorf("claim due deliveries: %w", err)
 	}
@@ -338,7 +328,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 // ClaimDelivery leases the delivery id until now+lease when it is pending
 // and due at now; otherwise it returns the delivery as stored, unclaimed.
 func (s *Store) ClaimDelivery(ctx context.Context, id string, now time.Time, lease time.Duration) (webhook.Delivery, bool, error) {
-	token, err := newLease()
+	token, err := webhook.NewLease()
 	if err != nil {
 		return webhook.Delivery{}, false, fmt.Errorf("claim delivery %s: %w", id, err)
 	}

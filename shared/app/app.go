@@ -97,15 +97,18 @@ type Deps struct {
 // everything shared lives in the store, the queue and the blob store; the
 // in-process notifier only lets waiters here learn of changes sooner.
 type App struct {
-	store   task.Store
-	tasks   queue.Queue
-	blobs   blob.Store
-	runner  Runner
-	limits  Limits
-	now     func() time.Time
-	log     *slog.Logger
-	changes *notifier
-	Metrics *Metrics
+	store  task.Store
+	tasks  queue.Queue
+	blobs  blob.Store
+	runner Runner
+	// providerHealth reports the providers' states in /health (see
+	// SetProviderHealth); nil: the runner's, if it reports them.
+	providerHealth func(context.Context) map[string]ComponentHealth
+	limits         Limits
+	now            func() time.Time
+	log            *slog.Logger
+	changes        *notifier
+	Metrics        *Metrics
 }
 
 // New builds the App.

@@ -31,6 +31,18 @@ type ProviderHealth interface {
 	ProviderHealth(ctx context.Context) map[string]ComponentHealth
 }
 
+// RunnerHealth is a runner that can tell whether its workflows can start
+// (the Step Functions runner: its state machines answer).
+type RunnerHealth interface {
+	Health(ctx context.Context) error
+}
+
+// SetProviderHealth sets where /health reads the providers' states, for a
+// runner that does not report them itself (the local runner does).
+func (a *App) SetProviderHealth(fn func(context.Context) map[string]ComponentHealth) {
+	a.providerHealth = fn
+}
+
 // Health checks the store, the queue, the blob store and the workers.
 func (a *App) Health(ctx context.Context) Health {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -49,8 +61,15 @@ func (a *App) Health(ctx context.Context) Health {
 	check("queue", err, queueDetail(st))
 	check("blobs", a.blobs.Ping(ctx), nil)
 	h.Components["workers"] = a.workersHealth()
-	if p, ok := a.runner.(ProviderHealth); ok {
-		for name, c := range p.ProviderHealth(ctx) {
+	if r, ok := a.runner.(RunnerHealth); ok {
+		check("workflows", r.Health(ctx), nil)
+	}
+	providers := a.providerHealth
+	if p, ok := a.runner.(ProviderHealth); ok && providers == nil {
+		providers = p.ProviderHealth
+	}
+	if providers != nil {
+		for name, c := range providers(ctx) {
 			h.Providers[name] = c
 		}
 	}

@@ -142,6 +142,7 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 		return nil, fmt.Errorf("workflow runner: %w", err)
 	}
 	p.App.SetRunner(p.Runner)
+	p.App.SetProviderHealth(p.Providers.Components)
 
 	p.Deliverer, err = webhook.New(webhook.Options{
 		Store:        p.Store,

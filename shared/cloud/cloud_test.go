@@ -146,6 +146,26 @@ func TestTaskEndToEnd(t *testing.T) {
 	}
 	key := apiKey(t, p, "usr_cloud")
 
+	// Health: every component answers, the state machines among them,
+	// and the providers are listed.
+	rec := call(t, p.API, "GET", api.Prefix+"/health", "", nil)
+	var health struct {
+		Status     string                    `json:"status"`
+		Components map[string]map[string]any `json:"components"`
+		Providers  map[string]map[string]any `json:"providers"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &health); err != nil || rec.Code != http.StatusOK || health.Status != "ok" {
+		t.Fatalf("health: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []string{"store", "queue", "blobs", "workflows"} {
+		if health.Components[c]["status"] != "up" {
+			t.Errorf("health of %s: %v", c, health.Components[c])
+		}
+	}
+	if len(health.Providers) == 0 {
+		t.Errorf("health lists no provider: %s", rec.Body)
+	}
+
 	var (
 		mu       sync.Mutex
 		received []*http.Request
@@ -161,7 +181,7 @@ func TestTaskEndToEnd(t *testing.T) {
 	defer receiver.Close()
 
 	// Submit: 202 with the task, queued.
-	rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{
+	rec = call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{
 		"prompt": "a lighthouse at dusk", "webhook_url": receiver.URL + "/hooks",
 	})
 	if rec.Code != http.StatusAccepted {

@@ -1,10 +1,12 @@
 package provider
 
 import (
+	"context"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -93,4 +95,13 @@ func (l *latencies) quantiles() (p50, p95 time.Duration, n int) {
 		return s[min(max(i, 0), len(s)-1)]
 	}
 	return rank(0.50), rank(0.95), l.n
+}
+
+// Components reports every provider's state as /health shows it.
+func (r *Registry) Components(context.Context) map[string]app.ComponentHealth {
+	out := map[string]app.ComponentHealth{}
+	for name, h := range r.ProviderHealth() {
+		out[name] = app.ComponentHealth{Status: h.Status, Detail: h.Detail}
+	}
+	return out
 }

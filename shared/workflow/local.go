@@ -169,15 +169,11 @@ func (l *Local) Stop(ctx context.Context, taskID string) error {
 }
 
 // ProviderHealth reports each provider's breaker and latency.
-func (l *Local) ProviderHealth(context.Context) map[string]app.ComponentHealth {
-	out := map[string]app.ComponentHealth{}
+func (l *Local) ProviderHealth(ctx context.Context) map[string]app.ComponentHealth {
 	if l.providers == nil {
-		return out
+		return map[string]app.ComponentHealth{}
 	}
-	for name, h := range l.providers.ProviderHealth() {
-		out[name] = app.ComponentHealth{Status: h.Status, Detail: h.Detail}
-	}
-	return out
+	return l.providers.Components(ctx)
 }
 
 // KeepExecutions is how long the local engine keeps an ended execution.

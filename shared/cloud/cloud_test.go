@@ -378,3 +378,68 @@ func eventually(t testing.TB, timeout time.Duration, check func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A task whose queue message was lost (the process died between the
+// task's write and the send) is found by the sweep once it has been
+// queued for limits.requeue_after, and its message is sent again.
+func TestSweepResendsALostMessage(t *testing.T) {
+	env, _ := cloudEnv(t)
+	ctx := context.Background()
+	clock := struct {
+		sync.Mutex
+		now time.Time
+	}{now: time.Now()}
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	p, err := cloud.New(ctx, env, cloud.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := apiKey(t, p, "usr_sweep")
+	rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{"prompt": "a harbour"})
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", rec.Code, rec.Body)
+	}
+	var submitted task.Task
+	if err := json.Unmarshal(rec.Body.Bytes(), &submitted); err != nil {
+		t.Fatal(err)
+	}
+	takeMessage := func() []queue.Delivery {
+		t.Helper()
+		var got []queue.Delivery
+		eventually(t, 20*time.Second, func() error {
+			msgs, err := p.Tasks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
+			if err != nil {
+				return err
+			}
+			got = append(got, msgs...)
+			if len(got) == 0 {
+				return fmt.Errorf("no task message")
+			}
+			return nil
+		})
+		for _, m := range got {
+			if err := p.Tasks.Delete(ctx, m.Receipt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	takeMessage() // lost: taken and never started
+
+	if err := p.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p.Tasks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute}); err != nil || len(got) != 0 {
+		t.Fatalf("the sweep re-sent %d messages of a task queued a moment ago (%v)", len(got), err)
+	}
+	clock.Lock()
+	clock.now = clock.now.Add(p.App.Limits().RequeueAfter + time.Second)
+	clock.Unlock()
+	if err := p.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := takeMessage()
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), submitted.ID) {
+		t.Fatalf("after the sweep: %d messages, first %q; want the task's", len(got), got[0].Body)
+	}
+}

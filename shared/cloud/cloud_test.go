@@ -219,19 +219,7 @@ func TestTaskEndToEnd(t *testing.T) {
 	// Step Functions' part: the same task.asl.json, run here by the
 	// local engine, invoking the step actions as the process function
 	// would.
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "engine.db"), sqlitedb.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	engine, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{Actions: p.Actions, Providers: p.Providers, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(func() { _ = engine.Run(dispatchCtx) })
-	if _, _, err := engine.Engine().Start(ctx, workflow.TaskMachine, exec.Name, json.RawMessage(exec.Input)); err != nil {
-		t.Fatal(err)
-	}
+	bg.Go(func() { playStepFunctions(dispatchCtx, t, p, sfn, env) })
 
 	// Completed, read back through the API from DynamoDB, with its file
 	// in S3 behind a presigned URL.
@@ -441,5 +429,144 @@ func TestSweepResendsALostMessage(t *testing.T) {
 	got := takeMessage()
 	if len(got) != 1 || !strings.Contains(string(got[0].Body), submitted.ID) {
 		t.Fatalf("after the sweep: %d messages, first %q; want the task's", len(got), got[0].Body)
+	}
+}
+
+// playStepFunctions runs, on the local engine, every execution the
+// platform starts on the Step Functions test server: the same ASL files,
+// the same step actions, as Step Functions and the process function
+// would. It returns when ctx ends.
+func playStepFunctions(ctx context.Context, t *testing.T, p *cloud.Platform, sfn *sfntest.Server, env cloud.Env) {
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "engine.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer db.Close()
+	local, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{Actions: p.Actions, Providers: p.Providers, Workers: 4, BatchConcurrency: 2})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var run sync.WaitGroup
+	defer run.Wait()
+	run.Go(func() { _ = local.Run(ctx) })
+	started := map[string]bool{}
+	for ctx.Err() == nil {
+		for _, e := range sfn.Executions() {
+			if started[e.ARN] {
+				continue
+			}
+			started[e.ARN] = true
+			machine := workflow.TaskMachine
+			if e.StateMachineARN == env.BatchStateMachine {
+				machine = workflow.BatchMachine
+			}
+			if _, _, err := local.Engine().Start(ctx, machine, e.Name, json.RawMessage(e.Input)); err != nil && ctx.Err() == nil {
+				t.Errorf("start %s: %v", e.Name, err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A batch on the AWS adapters: its tasks run under the batch's workflow,
+// the batch's counters move in DynamoDB as they end, batch.completed is
+// written once and its webhook delivery queued; a task canceled before
+// it starts stays canceled, its execution stopped.
+func TestBatchEndToEnd(t *testing.T) {
+	env, sfn := cloudEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := cloud.FromEnv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := apiKey(t, p, "usr_batch")
+	hook := "http://127.0.0.1:9/hooks" // never reached: the test reads the queue
+	items := make([]map[string]any, 6)
+	for i := range items {
+		items[i] = map[string]any{"task_type": "image_generation", "input_data": map[string]any{"prompt": fmt.Sprintf("lighthouse %d", i)}}
+	}
+	rec := call(t, p.API, "POST", api.Prefix+"/batches", key, map[string]any{"tasks": items, "webhook_url": hook})
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("batch submit: %d %s", rec.Code, rec.Body)
+	}
+	var sub task.Batch
+	if err := json.Unmarshal(rec.Body.Bytes(), &sub); err != nil || len(sub.TaskIDs) != len(items) {
+		t.Fatalf("batch answer %s: %v", rec.Body, err)
+	}
+	// One task is canceled before anything starts.
+	canceled := sub.TaskIDs[0]
+	if rec := call(t, p.API, "POST", api.Prefix+"/tasks/"+canceled+"/cancel", key, nil); rec.Code != http.StatusOK {
+		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer stop()
+	bg.Go(func() { p.App.RunDispatcher(runCtx) })
+	bg.Go(func() { playStepFunctions(runCtx, t, p, sfn, env) })
+
+	var batch task.Batch
+	eventually(t, 90*time.Second, func() error {
+		rec := call(t, p.API, "GET", api.Prefix+"/batches/"+sub.ID, key, nil)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("get batch: %d %s", rec.Code, rec.Body)
+		}
+		batch = task.Batch{}
+		if err := json.Unmarshal(rec.Body.Bytes(), &batch); err != nil {
+			return err
+		}
+		if batch.Status != task.BatchCompleted {
+			return fmt.Errorf("batch is %s: %+v", batch.Status, batch.Counts)
+		}
+		return nil
+	})
+	if batch.Counts[task.StatusCompleted] != len(items)-1 || batch.Counts[task.StatusCanceled] != 1 {
+		t.Fatalf("batch counts %+v, want %d completed and 1 canceled", batch.Counts, len(items)-1)
+	}
+	rec = call(t, p.API, "GET", api.Prefix+"/tasks/"+canceled, key, nil)
+	if !strings.Contains(rec.Body.String(), `"status":"canceled"`) {
+		t.Fatalf("canceled task now %s", rec.Body)
+	}
+
+	// Every ended task and the batch have their deliveries, batch.completed
+	// once, each with a message on the webhook queue.
+	want := map[string]task.EventType{sub.ID: task.EventBatchCompleted}
+	for i, id := range sub.TaskIDs {
+		want[id] = task.EventTaskCompleted
+		if i == 0 {
+			want[id] = task.EventTaskCanceled
+		}
+	}
+	seen := map[string]int{}
+	eventually(t, 30*time.Second, func() error {
+		msgs, err := p.Webhooks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: 5 * time.Minute, Wait: time.Second})
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			var qm webhook.QueueMessage
+			if err := json.Unmarshal(m.Body, &qm); err != nil {
+				return err
+			}
+			dl, err := p.Store.GetDelivery(ctx, "usr_batch", qm.DeliveryID)
+			if err != nil {
+				return err
+			}
+			if want[dl.SubjectID] != dl.EventType {
+				return fmt.Errorf("delivery of %s for %s", dl.EventType, dl.SubjectID)
+			}
+			seen[dl.SubjectID]++
+		}
+		if len(seen) < len(want) {
+			return fmt.Errorf("messages for %d of %d subjects", len(seen), len(want))
+		}
+		return nil
+	})
+	if seen[sub.ID] != 1 {
+		t.Fatalf("batch.completed queued %d times", seen[sub.ID])
 	}
 }

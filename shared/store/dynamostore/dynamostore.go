@@ -54,6 +54,9 @@ type Options struct {
 	// corrupted cursors (a cursor never reaches another user's tasks
 	// whatever its key: see cursor.go).
 	CursorKey []byte
+	// DurationSample is how many of a provider's most recent completed
+	// tasks Stats's duration figures cover (default 1,000).
+	DurationSample int
 }
 
 // Store is the DynamoDB adapter. It is safe for concurrent use.
@@ -66,6 +69,8 @@ type Store struct {
 	deliveryHook deliveryHook
 	// cursorKey signs listing cursors (see Options.CursorKey).
 	cursorKey []byte
+	// durationSample bounds Stats's read of durations (see Options).
+	durationSample int
 }
 
 // New returns a store over an existing table (see CreateTable).
@@ -80,7 +85,11 @@ func New(db *dynamodb.Client, table string, opts Options) *Store {
 		derived := sha256.Sum256([]byte("mediatasks listing cursor\x00" + table))
 		opts.CursorKey = derived[:]
 	}
-	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursorKey: opts.CursorKey}
+	if opts.DurationSample <= 0 {
+		opts.DurationSample = DefaultDurationSample
+	}
+	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursorKey: opts.CursorKey,
+		durationSample: opts.DurationSample}
 }
 
 // Table is the name of the store's table.

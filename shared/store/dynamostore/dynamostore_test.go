@@ -20,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
@@ -352,4 +353,63 @@ func BenchmarkCreate(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+}
+
+// Stats's durations cover each provider's most recent completed tasks
+// (Options.DurationSample), so that its cost does not grow with a user's
+// history; events and duration items carry the TTL that ends them.
+func TestStatsSampleAndRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, setNow := open(t, dynamostore.Options{DurationSample: 3})
+	base := time.Date(2031, 3, 14, 12, 0, 0, 0, time.UTC)
+	setNow(base)
+	var ids []string
+	for i := range 5 {
+		tk := newTask(fmt.Sprintf("tsk_sample_%d", i), "usr_sample", base)
+		createTasks(t, s, tk)
+		started := base.Add(time.Duration(i) * time.Minute)
+		running := *tk
+		running.Status, running.Provider, running.StartedAt, running.Version = task.StatusRunning, "sim-image", &started, 2
+		if err := s.UpdateTask(ctx, tk, &running); err != nil {
+			t.Fatal(err)
+		}
+		// Task i runs i+1 seconds; later tasks complete later.
+		completed := started.Add(time.Duration(i+1) * time.Second)
+		done := running
+		done.Status, done.CompletedAt, done.Version = task.StatusCompleted, &completed, 3
+		if err := s.UpdateTask(ctx, &running, &done); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	st, err := s.Stats(ctx, "usr_sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := st.Providers["sim-image"]
+	// The three most recent ran 3, 4 and 5 s: mean 4, nearest-rank p95 5.
+	if p.Completed != 5 || p.MeanSeconds != 4 || p.P95Seconds != 5 {
+		t.Fatalf("provider stats %+v, want 5 completed, mean 4 s and p95 5 s over the last 3", p)
+	}
+
+	out, err := awstest.DynamoDB(t).Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table()),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "EVENT#" + ids[0]}},
+	})
+	if err != nil || len(out.Items) == 0 {
+		t.Fatalf("events of %s: %d items (%v)", ids[0], len(out.Items), err)
+	}
+	for _, it := range out.Items {
+		ttl, ok := it[dynamostore.TTLAttribute].(*types.AttributeValueMemberN)
+		if !ok {
+			t.Fatalf("event item without %s: %v", dynamostore.TTLAttribute, it)
+		}
+		created, _ := strconv.ParseInt(it["created_at"].(*types.AttributeValueMemberN).Value, 10, 64)
+		want := time.Unix(0, created).Add(dynamostore.EventRetention)
+		if got, _ := strconv.ParseInt(ttl.Value, 10, 64); got < want.Unix() || got > want.Unix()+1 {
+			t.Fatalf("event expires at %d, want %d (created + %s)", got, want.Unix(), dynamostore.EventRetention)
+		}
+	}
 }

@@ -384,8 +384,15 @@ func encodeEvent(e task.Event) (map[string]types.AttributeValue, error) {
 		"event_type": str(string(e.Type)),
 		"created_at": num(nanos(e.CreatedAt)),
 		"data":       str(string(e.Data)),
+		TTLAttribute: num(ttlSeconds(e.CreatedAt.Add(EventRetention))),
 	}, nil
 }
+
+// EventRetention is how long an event is kept: DynamoDB's TTL deletes it
+// some time after. A task's events serve its stream and its history; a
+// month after, the task's record says all that is left to say, and a
+// user's events would otherwise grow without end.
+const EventRetention = 30 * 24 * time.Hour
 
 func decodeEvent(it map[string]types.AttributeValue) (task.Event, error) {
 	d := decoder{item: it}

@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,8 +20,16 @@ import (
 // A user's statistics live in the partition STATS#<user>: counter items
 // (COUNTS#<shard>) that every create and status change adjusts in its own
 // transaction, and one small item per completed task that ran on a
-// provider (DURATION#<task id>) for the duration figures, which need
-// every duration for an exact percentile.
+// provider (DURATION#<provider, base64url>#<completed t19>#<task id>) for the
+// duration figures. Those figures cover each provider's most recent
+// completed tasks (Options.DurationSample), so that reading them costs the same
+// after a million tasks as after a thousand; duration items expire after
+// DurationRetention.
+const (
+	DefaultDurationSample = 1000
+	DurationRetention     = 90 * 24 * time.Hour
+)
+
 const (
 	countPrefix    = "count#"    // count#<type>#<status>
 	providerPrefix = "provider#" // provider#<name>#completed, provider#<name>#failed
@@ -59,9 +68,10 @@ func (c *statsChange) enter(t *task.Task) {
 	c.add(t.UserID, providerName(t.Provider, t.Status), 1)
 	if t.Status == task.StatusCompleted && t.StartedAt != nil && t.CompletedAt != nil {
 		c.durations = append(c.durations, item{
-			"PK": str(statsPK(t.UserID)), "SK": str(durationK + t.ID),
-			"provider": str(t.Provider),
-			"nanos":    num(int64(t.Duration())),
+			"PK": str(statsPK(t.UserID)), "SK": str(durationSK(t.Provider, *t.CompletedAt, t.ID)),
+			"provider":   str(t.Provider),
+			"nanos":      num(int64(t.Duration())),
+			TTLAttribute: num(ttlSeconds(t.CompletedAt.Add(DurationRetention))),
 		})
 	}
 }
@@ -111,56 +121,96 @@ func (c *statsChange) writes(table, shardKey string) []types.TransactWriteItem {
 	return out
 }
 
-// Stats sums the user's counter items and works out the provider figures
-// from the duration items: one query of the user's statistics partition.
+// durationSK sorts a provider's durations by completion time, so that
+// the most recent come first in a backward query.
+func durationSK(provider string, completed time.Time, taskID string) string {
+	return durationPrefix(provider) + timeKey(completed) + "#" + taskID
+}
+
+// durationPrefix is the sort key prefix of a provider's durations; the
+// name is encoded, as a name may hold '#'.
+func durationPrefix(provider string) string {
+	return durationK + base64.RawURLEncoding.EncodeToString([]byte(provider)) + "#"
+}
+
+// Stats sums the user's counter items, then reads each provider's most
+// recent durations: one query for the counters and one per provider.
 func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	st := task.Stats{Counts: make(map[task.Type]map[task.Status]int, len(task.Types)), Providers: map[string]task.ProviderStats{}}
 	for _, typ := range task.Types {
 		st.Counts[typ] = task.NewCounts(0)
 	}
-	durations := map[string][]time.Duration{}
-	paginator := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(statsPK(userID))},
-		ConsistentRead:            aws.Bool(true),
+	counters, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :counts)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(statsPK(userID)), ":counts": str(countsSK),
+		},
+		ConsistentRead: aws.Bool(true),
 	})
-	for paginator.HasMorePages() {
-		page, err := paginator.NextPage(ctx)
-		if err != nil {
-			return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
+	if err != nil {
+		return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
+	}
+	for _, it := range counters.Items { // statsShards small items: one page
+		d := decoder{item: it}
+		for name := range it {
+			if !strings.HasPrefix(name, countPrefix) && !strings.HasPrefix(name, providerPrefix) {
+				continue // a key
+			}
+			if err := addCounter(&st, name, d.int(name)); err != nil {
+				return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
+			}
 		}
-		for _, it := range page.Items {
-			d := decoder{item: it}
-			sk := d.str("SK")
-			switch {
-			case strings.HasPrefix(sk, countsSK):
-				for name := range it {
-					if !strings.HasPrefix(name, countPrefix) && !strings.HasPrefix(name, providerPrefix) {
-						continue // a key
-					}
-					if err := addCounter(&st, name, d.int(name)); err != nil {
-						return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
-					}
-				}
-			case strings.HasPrefix(sk, durationK):
-				provider := d.str("provider")
-				durations[provider] = append(durations[provider], time.Duration(d.int("nanos")))
-			}
-			if d.err != nil {
-				return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, d.err)
-			}
+		if d.err != nil {
+			return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, d.err)
 		}
 	}
 	if st.Succeeded+st.Failed > 0 {
 		st.SuccessRate = float64(st.Succeeded) / float64(st.Succeeded+st.Failed)
 	}
-	for provider, ds := range durations {
-		p := st.Providers[provider]
+	for provider, p := range st.Providers {
+		if p.Completed == 0 {
+			continue
+		}
+		ds, err := s.recentDurations(ctx, userID, provider)
+		if err != nil {
+			return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
+		}
 		p.MeanSeconds, p.P95Seconds = task.MeanAndP95(ds)
 		st.Providers[provider] = p
 	}
 	return st, nil
+}
+
+// recentDurations reads the provider's most recent durations of the
+// user's completed tasks, s.durationSample at most.
+func (s *Store) recentDurations(ctx context.Context, userID, provider string) ([]time.Duration, error) {
+	var ds []time.Duration
+	paginator := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :provider)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(statsPK(userID)), ":provider": str(durationPrefix(provider)),
+		},
+		ProjectionExpression: aws.String("nanos"),
+		ScanIndexForward:     aws.Bool(false),
+		Limit:                aws.Int32(int32(s.durationSample)),
+		ConsistentRead:       aws.Bool(true),
+	})
+	for paginator.HasMorePages() && len(ds) < s.durationSample {
+		page, err := paginator.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("durations of %s: %w", provider, err)
+		}
+		for _, it := range page.Items {
+			d := decoder{item: it}
+			ds = append(ds, time.Duration(d.int("nanos")))
+			if d.err != nil {
+				return nil, fmt.Errorf("durations of %s: %w", provider, d.err)
+			}
+		}
+	}
+	return ds[:min(len(ds), s.durationSample)], nil
 }
 
 // addCounter adds one counter attribute to the figures.

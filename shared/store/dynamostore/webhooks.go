@@ -79,7 +79,7 @@ func webhookCounterPK(shard int) string    { return fmt.Sprintf("WCOUNT#%02d", s
 func deliveryDuePK(shard int) string       { return fmt.Sprintf("WDUE#%d", shard) }
 
 // deliveryTimeKey is t as a sortable string (nanoseconds, zero-padded).
-func deliveryTimeKey(t time.Time) string { return fmt.Sprintf("%019d", max(t.UnixNano(), 0)) }
+func deliveryTimeKey(t time.Time) string { return timeKey(t) }
 
 // deliveryListKey orders listings by creation time, then id.
 func deliveryListKey(createdAt time.Time, id string) string {

@@ -224,15 +224,7 @@ func TestTaskEndToEnd(t *testing.T) {
 	// Completed, read back through the API from DynamoDB, with its file
 	// in S3 behind a presigned URL.
 	var done task.Task
-	eventually(t, 60*time.Second, func() error {
-		rec := call(t, p.API, "GET", api.Prefix+"/tasks/"+submitted.ID, key, nil)
-		if rec.Code != http.StatusOK {
-			return fmt.Errorf("get: %d %s", rec.Code, rec.Body)
-		}
-		done = task.Task{}
-		if err := json.Unmarshal(rec.Body.Bytes(), &done); err != nil {
-			return err
-		}
+	getUntil(t, p, key, "/tasks/"+submitted.ID, &done, func() error {
 		if done.Status != task.StatusCompleted {
 			return fmt.Errorf("task is %s", done.Status)
 		}
@@ -350,6 +342,23 @@ func TestBatchLimitWithinDynamoDB(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "limits.batch_max") {
 		t.Fatalf("New with batch_max 98: %v, want an error naming limits.batch_max", err)
 	}
+}
+
+// getUntil reads path from the API into v until ready accepts it.
+func getUntil[T any](t testing.TB, p *cloud.Platform, key, path string, v *T, ready func() error) {
+	t.Helper()
+	eventually(t, 90*time.Second, func() error {
+		rec := call(t, p.API, "GET", api.Prefix+path, key, nil)
+		if rec.Code != http.StatusOK {
+			return fmt.Errorf("get %s: %d %s", path, rec.Code, rec.Body)
+		}
+		var zero T
+		*v = zero
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			return err
+		}
+		return ready()
+	})
 }
 
 func eventually(t testing.TB, timeout time.Duration, check func() error) {
@@ -510,15 +519,7 @@ func TestBatchEndToEnd(t *testing.T) {
 	bg.Go(func() { playStepFunctions(runCtx, t, p, sfn, env) })
 
 	var batch task.Batch
-	eventually(t, 90*time.Second, func() error {
-		rec := call(t, p.API, "GET", api.Prefix+"/batches/"+sub.ID, key, nil)
-		if rec.Code != http.StatusOK {
-			return fmt.Errorf("get batch: %d %s", rec.Code, rec.Body)
-		}
-		batch = task.Batch{}
-		if err := json.Unmarshal(rec.Body.Bytes(), &batch); err != nil {
-			return err
-		}
+	getUntil(t, p, key, "/batches/"+sub.ID, &batch, func() error {
 		if batch.Status != task.BatchCompleted {
 			return fmt.Errorf("batch is %s: %+v", batch.Status, batch.Counts)
 		}

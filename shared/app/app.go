@@ -104,6 +104,7 @@ type App struct {
 	// providerHealth reports the providers' states in /health (see
 	// SetProviderHealth); nil: the runner's, if it reports them.
 	providerHealth func(context.Context) map[string]ComponentHealth
+	healthChecks   map[string]HealthCheck // more components (AddHealthCheck)
 	limits         Limits
 	now            func() time.Time
 	log            *slog.Logger

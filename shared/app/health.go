@@ -37,6 +37,19 @@ type RunnerHealth interface {
 	Health(ctx context.Context) error
 }
 
+// HealthCheck checks one more component for /health: its detail, or an
+// error when it is down.
+type HealthCheck func(ctx context.Context) (detail any, err error)
+
+// AddHealthCheck adds a component to /health (the webhook queue, for
+// one). Call it before serving.
+func (a *App) AddHealthCheck(name string, check HealthCheck) {
+	if a.healthChecks == nil {
+		a.healthChecks = map[string]HealthCheck{}
+	}
+	a.healthChecks[name] = check
+}
+
 // SetProviderHealth sets where /health reads the providers' states, for a
 // runner that does not report them itself (the local runner does).
 func (a *App) SetProviderHealth(fn func(context.Context) map[string]ComponentHealth) {
@@ -63,6 +76,10 @@ func (a *App) Health(ctx context.Context) Health {
 	h.Components["workers"] = a.workersHealth()
 	if r, ok := a.runner.(RunnerHealth); ok {
 		check("workflows", r.Health(ctx), nil)
+	}
+	for name, hc := range a.healthChecks {
+		detail, err := hc(ctx)
+		check(name, err, detail)
 	}
 	providers := a.providerHealth
 	if p, ok := a.runner.(ProviderHealth); ok && providers == nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider/catalog"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
+	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow/sfnrunner"
 	"github.com/videoai/mediatasks/shared/workflow/steps"
@@ -157,6 +158,13 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 		return nil, err
 	}
 	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
+	p.App.AddHealthCheck("webhook_queue", func(ctx context.Context) (any, error) {
+		st, err := p.Webhooks.Stats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]int{"pending": st.Visible[task.PriorityNormal] + st.InFlight[task.PriorityNormal], "dead_letters": st.Dead}, nil
+	})
 	p.Store.OnDeliveries(p.Enqueuer.Send)
 
 	authn := &auth.Authenticator{Keys: p.Store, JWTSecret: env.JWTSecret, Now: opts.Now, KeyCacheTTL: 30 * time.Second}

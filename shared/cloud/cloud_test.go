@@ -157,7 +157,7 @@ func TestTaskEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &health); err != nil || rec.Code != http.StatusOK || health.Status != "ok" {
 		t.Fatalf("health: %d %s", rec.Code, rec.Body)
 	}
-	for _, c := range []string{"store", "queue", "blobs", "workflows"} {
+	for _, c := range []string{"store", "queue", "blobs", "workflows", "webhook_queue"} {
 		if health.Components[c]["status"] != "up" {
 			t.Errorf("health of %s: %v", c, health.Components[c])
 		}

@@ -136,8 +136,13 @@ func (a *Authenticator) verifyJWT(token string) (string, error) {
 	}
 	claims := jwt.RegisteredClaims{}
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.JWTSecret, nil }, opts...)
-	if err != nil || claims.Subject == "" {
+	if err != nil || claims.Subject == "" || len(claims.Subject) > MaxUserIDLen {
 		return "", ErrUnauthenticated
 	}
 	return claims.Subject, nil
 }
+
+// MaxUserIDLen bounds a user id taken from a token's subject: ids go into
+// storage keys, which have limits of their own (DynamoDB's partition key,
+// 2,048 bytes, holds a user id and a prefix).
+const MaxUserIDLen = 255

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,12 +97,13 @@ func TestJWT(t *testing.T) {
 		t.Fatalf("valid token: %q, %v", user, err)
 	}
 	for name, header := range map[string]string{
-		"alg none":   sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
-		"HS512":      sign(jwt.SigningMethodHS512, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
-		"expired":    sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: past}),
-		"no expiry":  sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob"}),
-		"no subject": sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{ExpiresAt: future}),
-		"wrong key":  sign(jwt.SigningMethodHS256, []byte("another secret of thirty-two b.."), jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"alg none":     sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"HS512":        sign(jwt.SigningMethodHS512, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"expired":      sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: past}),
+		"no expiry":    sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob"}),
+		"no subject":   sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{ExpiresAt: future}),
+		"long subject": sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: strings.Repeat("b", auth.MaxUserIDLen+1), ExpiresAt: future}),
+		"wrong key":    sign(jwt.SigningMethodHS256, []byte("another secret of thirty-two b.."), jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
 	} {
 		if _, err := a.Authenticate(context.Background(), header); !errors.Is(err, auth.ErrUnauthenticated) {
 			t.Errorf("%s: err = %v, want ErrUnauthenticated", name, err)

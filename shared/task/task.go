@@ -109,7 +109,21 @@ type Output struct {
 	Text  string `json:"text,omitempty"`
 	// Extra holds type-specific results (segments, language, seed, ...).
 	Extra map[string]any `json:"extra,omitempty"`
+	// ResultInFile: Text and Extra together were larger than
+	// MaxInlineResult, so they are in the file whose Role is RoleResult
+	// (a JSON object with "text" and "extra") instead of here.
+	ResultInFile bool `json:"result_in_file,omitempty"`
 }
+
+// MaxInlineResult is the largest text and extra a task shows inline, as
+// JSON: a task's record, its events and its webhooks carry its output,
+// and a record must stay well within what every store holds in one item
+// (DynamoDB: 400 KB). A long transcript goes to a file instead.
+const MaxInlineResult = 64 << 10
+
+// RoleResult marks the output file that holds a result too large to show
+// inline (Output.ResultInFile).
+const RoleResult = "result"
 
 // File is one stored output. Key names it in the blob store; URL is filled
 // when the task is shown, signed and expiring.
@@ -118,6 +132,7 @@ type File struct {
 	URL         string `json:"url,omitempty"`
 	ContentType string `json:"content_type"`
 	SizeBytes   int64  `json:"size_bytes"`
+	Role        string `json:"role,omitempty"` // RoleResult, or empty for a produced file
 }
 
 // Attempt is one call to a provider that began a task's work.

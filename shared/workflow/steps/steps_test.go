@@ -136,8 +136,25 @@ func TestLargeOutputAndURLFilesAreStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != task.StatusCompleted || got.Output.Text != text || len(got.Output.Files) != 2 {
-		t.Fatalf("task %s, %d files", got.Status, len(got.Output.Files))
+	// The text is too large to show inline: it is the third file.
+	if got.Status != task.StatusCompleted || !got.Output.ResultInFile || got.Output.Text != "" || len(got.Output.Files) != 3 {
+		t.Fatalf("task %s, result in file %v, %d bytes of text, %d files", got.Status, got.Output.ResultInFile, len(got.Output.Text), len(got.Output.Files))
+	}
+	resultFile := got.Output.Files[2]
+	if resultFile.Role != task.RoleResult || resultFile.ContentType != "application/json" {
+		t.Fatalf("result file %+v", resultFile)
+	}
+	rc, _, err := b.blobs.Get(context.Background(), resultFile.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result struct {
+		Text string `json:"text"`
+	}
+	err = json.NewDecoder(rc).Decode(&result)
+	rc.Close()
+	if err != nil || result.Text != text {
+		t.Fatalf("result file holds %d bytes of text (%v), want %d", len(result.Text), err, len(text))
 	}
 	rc, obj, err := b.blobs.Get(context.Background(), got.Output.Files[1].Key)
 	if err != nil {

@@ -274,6 +274,9 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 		}
 		out.Files = append(out.Files, task.File{Key: f.Key, ContentType: f.ContentType, SizeBytes: f.SizeBytes})
 	}
+	if err := a.moveLargeResult(ctx, t, out); err != nil {
+		return Outcome{}, err
+	}
 	done, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		t.Output = out
 		t.Error = nil
@@ -290,6 +293,31 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 		return Outcome{}, err
 	}
 	return Outcome{TaskID: done.ID, Status: done.Status}, nil
+}
+
+// moveLargeResult puts a text and extra larger than task.MaxInlineResult
+// in an output file of their own, so that the task's record, its events
+// and its webhooks stay small. The file's key is fixed by the task, so a
+// step run twice writes it once.
+func (a *Actions) moveLargeResult(ctx context.Context, t *task.Task, out *task.Output) error {
+	result, err := json.Marshal(struct {
+		Text  string         `json:"text"`
+		Extra map[string]any `json:"extra,omitempty"`
+	}{out.Text, out.Extra})
+	if err != nil {
+		return fmt.Errorf("encode the result of %s: %w", t.ID, err)
+	}
+	if len(result) <= task.MaxInlineResult {
+		return nil
+	}
+	key := app.OutputKey(t, len(out.Files), ".json")
+	obj, err := a.blobs.Put(ctx, key, "application/json", bytes.NewReader(result), 0)
+	if err != nil {
+		return fmt.Errorf("store the result of %s: %w", t.ID, err)
+	}
+	out.Files = append(out.Files, task.File{Key: key, ContentType: "application/json", SizeBytes: obj.Size, Role: task.RoleResult})
+	out.Text, out.Extra, out.ResultInFile = "", nil, true
+	return nil
 }
 
 func (a *Actions) loadStaged(ctx context.Context, s Step) (*StagedOutput, error) {

@@ -5,19 +5,24 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/cloud"
+	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
@@ -47,9 +52,18 @@ func BenchmarkSubmit(b *testing.B) {
 			case "sqlite":
 				h, key = sqliteAPI(b)
 			case "aws":
-				cloudEnv(b)
-				b.Setenv(cloud.EnvConfig, fmt.Sprintf("limits: {submits_per_minute: %d}", maxSubmitsPerMinute))
-				p, err := cloud.FromEnv(context.Background())
+				env, _ := cloudEnv(b)
+				cfg, err := config.Parse(fmt.Appendf(nil, "limits: {submits_per_minute: %d}", maxSubmitsPerMinute))
+				if err != nil {
+					b.Fatal(err)
+				}
+				env.Config = cfg
+				awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				awsCfg.HTTPClient = &http.Client{Transport: requests}
+				p, err := cloud.New(context.Background(), env, cloud.Options{AWS: &awsCfg})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -77,6 +91,7 @@ func BenchmarkSubmit(b *testing.B) {
 				})
 			}
 			warm.Wait()
+			requests.reset()
 			var mu sync.Mutex
 			var all []time.Duration
 			b.SetParallelism(max(*benchClients/2, 1)) // per core: 2 cores here
@@ -105,6 +120,12 @@ func BenchmarkSubmit(b *testing.B) {
 			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "submits/s")
 			b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+			if backend == "aws" {
+				// What a submit asks of AWS: the cost model's inputs.
+				for service, n := range requests.counts() {
+					b.ReportMetric(float64(n)/float64(len(all)), service+"-requests/op")
+				}
+			}
 		})
 	}
 }
@@ -144,4 +165,44 @@ func sqliteAPI(b *testing.B) (http.Handler, string) {
 		b.Fatal(err)
 	}
 	return api.New(a, api.Options{Authenticator: &auth.Authenticator{Keys: store, KeyCacheTTL: 30 * time.Second}}), key
+}
+
+// requests counts the AWS requests the benchmark's platform makes, by
+// service (the host of the emulator answering: DynamoDB Local or fauxqs),
+// and by operation where the request names it.
+var requests = &requestCounter{next: http.DefaultTransport}
+
+type requestCounter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := r.Header.Get("X-Amz-Target") // DynamoDB_20120810.TransactWriteItems, AmazonSQS.SendMessageBatch
+	if _, after, ok := strings.Cut(op, "."); ok {
+		op = after
+	}
+	if op == "" {
+		op = r.Method
+	}
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[op]++
+	c.mu.Unlock()
+	return c.next.RoundTrip(r)
+}
+
+func (c *requestCounter) reset() {
+	c.mu.Lock()
+	c.n = nil
+	c.mu.Unlock()
+}
+
+func (c *requestCounter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
 }

@@ -3,6 +3,7 @@ package cloud_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"maps"
@@ -20,12 +21,17 @@ import (
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/cloud"
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // maxSubmitsPerMinute lifts the per-key rate limit out of the way.
@@ -205,4 +211,106 @@ func (c *requestCounter) counts() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.n)
+}
+
+// BenchmarkTaskRequests runs image tasks end to end on the AWS adapters
+// (the task workflow played by the local engine, as in TestTaskEndToEnd),
+// each with a webhook delivered from its queue message, and reports the
+// AWS requests one task costs, by operation: the inputs of the cost
+// model. ReceiveMessage includes the dispatcher's and the webhook
+// consumer's idle long polls, which in Lambda the event source mappings
+// make instead; Step Functions' own transitions are not requests and are
+// not counted here.
+func BenchmarkTaskRequests(b *testing.B) {
+	env, sfn := cloudEnv(b)
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	awsCfg.HTTPClient = &http.Client{Transport: requests}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := cloud.New(ctx, env, cloud.Options{AWS: &awsCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := apiKey(b, p, "usr_bench")
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer receiver.Close()
+
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+	bg.Go(func() { p.App.RunDispatcher(ctx) })
+	bg.Go(func() { playStepFunctions(ctx, b, p, sfn, env) })
+	bg.Go(func() {
+		for ctx.Err() == nil {
+			msgs, err := p.Webhooks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				_ = p.Deliverer.HandleMessage(ctx, p.Webhooks, m)
+			}
+		}
+	})
+
+	// The benchmark watches the tasks through a client of its own, whose
+	// requests are not counted.
+	observer := dynamostore.New(awstest.DynamoDB(b), env.Table, dynamostore.Options{CursorKey: env.CursorKey})
+	requests.reset()
+	b.ResetTimer()
+	ids := make([]string, 0, b.N)
+	for range b.N {
+		rec := call(b, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{
+			"prompt": "a lighthouse at dusk", "webhook_url": receiver.URL + "/hooks",
+		})
+		if rec.Code != http.StatusAccepted {
+			b.Fatalf("submit: %d %s", rec.Code, rec.Body)
+		}
+		var tk task.Task
+		if err := json.Unmarshal(rec.Body.Bytes(), &tk); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	for _, id := range ids {
+		eventually(b, 5*time.Minute, func() error {
+			d, err := observer.GetDelivery(ctx, "usr_bench", webhook.DeliveryID(completedEventID(b, observer, id)))
+			if err != nil {
+				return err
+			}
+			if d.Status != webhook.StatusDelivered {
+				return fmt.Errorf("delivery %s", d.Status)
+			}
+			return nil
+		})
+	}
+	b.StopTimer()
+	counts := requests.counts()
+	cancel()
+	for op, n := range counts {
+		b.ReportMetric(float64(n)/float64(b.N), op+"/task")
+	}
+}
+
+// completedEventID waits for the task to complete and returns the id of
+// its task.completed event.
+func completedEventID(tb testing.TB, store *dynamostore.Store, id string) string {
+	tb.Helper()
+	var evID string
+	eventually(tb, 5*time.Minute, func() error {
+		events, err := store.ListEvents(context.Background(), id, 0, 100)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			if e.Type == task.EventTaskCompleted {
+				evID = e.ID
+				return nil
+			}
+		}
+		return fmt.Errorf("task %s not completed", id)
+	})
+	return evID
 }

@@ -445,7 +445,7 @@ func TestSweepResendsALostMessage(t *testing.T) {
 // platform starts on the Step Functions test server: the same ASL files,
 // the same step actions, as Step Functions and the process function
 // would. It returns when ctx ends.
-func playStepFunctions(ctx context.Context, t *testing.T, p *cloud.Platform, sfn *sfntest.Server, env cloud.Env) {
+func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn *sfntest.Server, env cloud.Env) {
 	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "engine.db"), sqlitedb.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Error(err)

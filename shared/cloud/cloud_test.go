@@ -312,6 +312,8 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 			return "maybe"
 		case cloud.EnvConfig:
 			return "limits: {batch_max: -1}"
+		case cloud.EnvJWTSecret:
+			return "short"
 		}
 		return ""
 	})
@@ -319,7 +321,7 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{cloud.EnvBucket, cloud.EnvCursorKey, cloud.EnvTaskQueuePrefix + "HIGH", cloud.EnvTaskDeadPrefix + "LOW",
-		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig} {
+		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig, cloud.EnvJWTSecret} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

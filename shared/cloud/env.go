@@ -29,9 +29,10 @@ const (
 	EnvWebhookAllowPrivate = "MEDIATASKS_WEBHOOK_ALLOW_PRIVATE"
 )
 
-// minCursorKey is the shortest cursor key accepted: an HMAC key shorter
-// than its hash's output weakens it.
-const minCursorKey = 32
+// minKeyLen is the shortest HMAC key accepted (cursor key, JWT secret):
+// a key shorter than its hash's output weakens it, and a short JWT
+// secret can be found by brute force.
+const minKeyLen = 32
 
 // Env is the cloud runtime's settings, read from the environment.
 type Env struct {
@@ -94,8 +95,11 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		e.TaskQueues[p] = required(EnvTaskQueuePrefix + priorityName(p))
 		e.TaskDeadQueues[p] = required(EnvTaskDeadPrefix + priorityName(p))
 	}
-	if n := len(e.CursorKey); n > 0 && n < minCursorKey {
-		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvCursorKey, n, minCursorKey))
+	if n := len(e.CursorKey); n > 0 && n < minKeyLen {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvCursorKey, n, minKeyLen))
+	}
+	if n := len(e.JWTSecret); n > 0 && n < minKeyLen {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvJWTSecret, n, minKeyLen))
 	}
 	e.Config = config.Default()
 	if text := getenv(EnvConfig); text != "" {

@@ -24,12 +24,15 @@ type QueueMessage struct {
 }
 
 // MessageFor returns the queue message of a pending delivery, delayed
-// until it is due (queues cap the delay; an early message hides itself
-// again when it arrives).
+// until it is due, or by maxMessageDelay at most (an early message hides
+// itself again when it arrives).
 func MessageFor(dl Delivery, now time.Time) queue.Message {
 	body, _ := json.Marshal(QueueMessage{DeliveryID: dl.ID}) // cannot fail
-	return queue.Message{Body: body, Delay: max(dl.NextAttemptAt.Sub(now), 0)}
+	return queue.Message{Body: body, Delay: min(max(dl.NextAttemptAt.Sub(now), 0), maxMessageDelay)}
 }
+
+// maxMessageDelay is SQS's longest delivery delay.
+const maxMessageDelay = 15 * time.Minute
 
 // Verdict is what to do with a delivery's queue message after Handle.
 type Verdict struct {
@@ -101,6 +104,9 @@ type Enqueuer struct {
 	Queue queue.Queue
 	Now   func() time.Time
 	Log   *slog.Logger
+	// SendTimeout bounds Send (default 10 s): it runs in the write that
+	// committed the deliveries, which must not hang on a stalled queue.
+	SendTimeout time.Duration
 }
 
 // Send enqueues one message per pending delivery; failures are logged
@@ -114,7 +120,15 @@ func (e Enqueuer) Send(ctx context.Context, pending []Delivery) {
 	for _, dl := range pending {
 		msgs = append(msgs, MessageFor(dl, now))
 	}
-	if err := e.Queue.Send(context.WithoutCancel(ctx), msgs...); err != nil {
+	timeout := e.SendTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	// The caller's write has committed: its cancellation must not stop
+	// the send, but the send must end.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := e.Queue.Send(ctx, msgs...); err != nil {
 		e.log().ErrorContext(ctx, "send webhook messages; the sweep will send them again", "deliveries", len(msgs), "err", err)
 	}
 }
@@ -126,9 +140,20 @@ func (e Enqueuer) Send(ctx context.Context, pending []Delivery) {
 const SweepGrace = 5 * time.Minute
 
 // Sweep re-sends the messages of pending deliveries overdue by more than
-// grace, up to limit, and says how many it sent. A delivery whose message
-// was only slow gets two; ClaimDelivery makes that one attempt.
+// grace, up to limit, and says how many it sent. While the queue holds
+// visible messages, the consumers are behind rather than messages lost,
+// and it sends nothing: each sweep would add another copy of the same
+// deliveries' messages. A delivery whose message was only slow gets two;
+// ClaimDelivery makes that one attempt.
 func (e Enqueuer) Sweep(ctx context.Context, store Store, grace time.Duration, limit int) (int, error) {
+	st, err := e.Queue.Stats(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sweep webhook deliveries: queue stats: %w", err)
+	}
+	if backlog := sum(st.Visible); backlog > 0 {
+		e.log().InfoContext(ctx, "webhook sweep skipped: the queue has a backlog", "visible", backlog)
+		return 0, nil
+	}
 	now := e.now()
 	overdue, err := store.DueDeliveries(ctx, now.Add(-grace), limit)
 	if err != nil {
@@ -160,4 +185,12 @@ func (e Enqueuer) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return e.Log
+}
+
+func sum[K comparable](m map[K]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

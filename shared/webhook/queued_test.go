@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -176,4 +177,59 @@ func total[K comparable](m map[K]int) int {
 		n += v
 	}
 	return n
+}
+
+// While the webhook queue has a backlog, overdue deliveries are waiting
+// for consumers, not lost: sweeps add no copies of their messages.
+func TestSweepLeavesABacklogAlone(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil, nil)
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "queue.db"), sqlitedb.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q, err := sqlitequeue.New(h.ctx, db, "webhooks", sqlitequeue.Options{Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enq := webhook.Enqueuer{Queue: q, Now: h.clock.Now}
+	id := h.submit(h.url())
+	enq.Send(h.ctx, []webhook.Delivery{h.delivery(id)}) // its message waits: no consumer runs
+	for range 5 {
+		h.clock.Add(webhook.SweepGrace + time.Minute)
+		if n, err := enq.Sweep(h.ctx, h.store, webhook.SweepGrace, 100); err != nil || n != 0 {
+			t.Fatalf("sweep with a backlog sent %d (%v)", n, err)
+		}
+	}
+	msgs, err := q.Receive(h.ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("%d messages for one delivery (%v), want 1", len(msgs), err)
+	}
+}
+
+// stalledQueue never answers a send until its context ends.
+type stalledQueue struct{ queue.Queue }
+
+func (stalledQueue) Send(ctx context.Context, _ ...queue.Message) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Send runs in the write that committed the deliveries: a stalled queue
+// holds it no longer than SendTimeout, even when the write's own context
+// has no deadline.
+func TestEnqueuerSendIsBounded(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	go func() {
+		enq := webhook.Enqueuer{Queue: stalledQueue{}, SendTimeout: 50 * time.Millisecond}
+		enq.Send(context.Background(), []webhook.Delivery{{ID: "dlv_1", NextAttemptAt: time.Now()}})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send still blocked 10 s after its timeout")
+	}
 }

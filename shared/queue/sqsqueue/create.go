@@ -87,6 +87,9 @@ func createQueue(ctx context.Context, client *sqs.Client, name string, extra map
 	attrs := map[string]string{
 		string(types.QueueAttributeNameSqsManagedSseEnabled):   "true",
 		string(types.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(retention),
+		// The adapter waits and delays per request (see zeroAttributes).
+		string(types.QueueAttributeNameReceiveMessageWaitTimeSeconds): "0",
+		string(types.QueueAttributeNameDelaySeconds):                  "0",
 	}
 	for k, v := range extra {
 		attrs[k] = v

@@ -540,7 +540,7 @@ func delivery(m types.Message, p task.Priority, receivedAt time.Time) (queue.Del
 // nothing; a receipt it cannot read is ErrReceiptInvalid.
 func (q *Queue) Delete(ctx context.Context, receipt string) error {
 	p, _, handle, ok := parseReceipt(receipt)
-	if !ok {
+	if !ok || q.urls.Queues[p] == "" {
 		return fmt.Errorf("delete: %w", queue.ErrReceiptInvalid)
 	}
 	_, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.urls.Queues[p]), ReceiptHandle: aws.String(handle)})
@@ -563,7 +563,7 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 // delays by 15 minutes at most.
 func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
 	p, receivedAt, handle, ok := parseReceipt(receipt)
-	if !ok {
+	if !ok || q.urls.Queues[p] == "" {
 		return fmt.Errorf("change visibility: %w", queue.ErrReceiptInvalid)
 	}
 	if d < 0 {
@@ -653,11 +653,32 @@ var countAttributes = []types.QueueAttributeName{
 	types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 }
 
-// counts returns a queue's visible, not visible and delayed messages.
+// zeroAttributes are the queue defaults that must be 0. The SDK leaves a
+// zero WaitTimeSeconds or DelaySeconds out of a request, and SQS then
+// applies the queue's default: with a default receive wait, every short
+// poll of an empty priority would wait it out, and with a default delay,
+// every message would be delayed.
+var zeroAttributes = []types.QueueAttributeName{
+	types.QueueAttributeNameReceiveMessageWaitTimeSeconds,
+	types.QueueAttributeNameDelaySeconds,
+}
+
+// ErrQueueSettings: a queue has a default receive wait or delivery delay
+// (see zeroAttributes); Stats reports it, so that /health shows it.
+var ErrQueueSettings = errors.New("queue settings")
+
+// counts returns a queue's visible, not visible and delayed messages,
+// and checks its defaults.
 func (q *Queue) counts(ctx context.Context, url string) ([3]int, error) {
-	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: countAttributes})
+	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: append(slices.Clone(countAttributes), zeroAttributes...)})
 	if err != nil {
 		return [3]int{}, err
+	}
+	for _, name := range zeroAttributes {
+		if v := out.Attributes[string(name)]; v != "" && v != "0" {
+			return [3]int{}, fmt.Errorf("%w: %s is %s, must be 0 (the adapter waits and delays itself)", ErrQueueSettings, name, v)
+		}
 	}
 	var c [3]int
 	for i, name := range countAttributes {

@@ -658,3 +658,54 @@ func TestPlainQueue(t *testing.T) {
 		t.Fatalf("dead letters %+v (%v), want %q", dead, err, got[1].Body)
 	}
 }
+
+// A queue with a default receive wait or delivery delay would make every
+// short poll wait and every message late (the SDK leaves zero waits and
+// delays out of requests): Stats, and so /health, names the setting.
+func TestStatsReportsQueueDefaults(t *testing.T) {
+	t.Parallel()
+	q, b := setup(t, sqsqueue.Options{})
+	if _, err := q.Stats(b.ctx); err != nil {
+		t.Fatalf("stats of queues made by CreateQueues: %v", err)
+	}
+	url := b.urls.Queues[task.PriorityLow]
+	if _, err := b.client.SetQueueAttributes(b.ctx, &sqs.SetQueueAttributesInput{QueueUrl: &url,
+		Attributes: map[string]string{"ReceiveMessageWaitTimeSeconds": "5"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := q.Stats(b.ctx)
+	if !errors.Is(err, sqsqueue.ErrQueueSettings) || !strings.Contains(err.Error(), "ReceiveMessageWaitTimeSeconds") {
+		t.Fatalf("stats with a default wait: %v, want ErrQueueSettings naming the attribute", err)
+	}
+}
+
+// A receipt naming a priority the queue has no SQS queue for (a plain
+// queue's receipt altered) is ErrReceiptInvalid, not a request without a
+// queue URL.
+func TestReceiptOfAnotherPriorityOnAPlainQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	client := awstest.SQS(t)
+	urls, err := sqsqueue.CreatePlainQueue(ctx, client, awstest.Name(t), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqsqueue.New(client, urls, sqsqueue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Send(ctx, queue.Message{Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := q.Receive(ctx, queue.ReceiveOptions{Visibility: time.Hour, Wait: 3 * time.Second})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("receive: %d, %v", len(got), err)
+	}
+	forged := strings.Replace(got[0].Receipt, string(task.PriorityNormal)+":", string(task.PriorityHigh)+":", 1)
+	if err := q.ChangeVisibility(ctx, forged, 0); !errors.Is(err, queue.ErrReceiptInvalid) {
+		t.Errorf("change visibility: %v, want ErrReceiptInvalid", err)
+	}
+	if err := q.Delete(ctx, forged); !errors.Is(err, queue.ErrReceiptInvalid) {
+		t.Errorf("delete: %v, want ErrReceiptInvalid", err)
+	}
+}

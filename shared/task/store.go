@@ -80,7 +80,9 @@ type ListFilter struct {
 	Cursor  string // opaque, from Page.NextCursor
 }
 
-// Page is one page of a listing; NextCursor is empty on the last page.
+// Page is one page of a listing; NextCursor is empty on the last page. A
+// page may hold fewer than Limit tasks, even none, while NextCursor is
+// set: a store bounds what one page reads (DynamoDB with a type filter).
 type Page struct {
 	Tasks      []*Task
 	NextCursor string

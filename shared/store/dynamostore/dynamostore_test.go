@@ -1,6 +1,7 @@
 package dynamostore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -412,4 +413,118 @@ func TestStatsSampleAndRetention(t *testing.T) {
 			t.Fatalf("event expires at %d, want %d (created + %s)", got, want.Unix(), dynamostore.EventRetention)
 		}
 	}
+}
+
+// A staged creation (49 to 97 tasks) whose commit lands but whose answer
+// never reaches the caller (its context ended: the client left, a
+// timeout) keeps the events it wrote first: the committed tasks have
+// their task.queued events.
+func TestStagedCommitOfUnknownOutcomeKeepsEvents(t *testing.T) {
+	target, _ := url.Parse(awstest.DynamoDBEndpoint(t))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	committed := make(chan struct{}, 1)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		isCommit := strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") && bytes.Contains(body, []byte(`"BATCH#`))
+		if !isCommit {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		proxy.ServeHTTP(rec, r) // DynamoDB commits
+		committed <- struct{}{}
+		time.Sleep(2 * time.Second) // the answer is late: the caller gave up
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer server.Close()
+	db := dynamodb.NewFromConfig(awstest.Config(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(server.URL)
+		o.DisableValidateResponseChecksum = true
+	})
+	table := awstest.Name(t)
+	if err := dynamostore.CreateTable(context.Background(), awstest.DynamoDB(t), table); err != nil {
+		t.Fatal(err)
+	}
+	s := dynamostore.New(db, table, dynamostore.Options{})
+
+	now := time.Now().UTC()
+	n := 60
+	b := &task.Batch{ID: "bat_amb", UserID: "u", Status: task.BatchRunning, Counts: task.NewCounts(n), CreatedAt: now, UpdatedAt: now, Version: 1}
+	c := task.Creation{Batch: b}
+	for i := range n {
+		tk := newTask("tsk_amb_"+strconv.Itoa(i), "u", now)
+		tk.BatchID = b.ID
+		b.TaskIDs = append(b.TaskIDs, tk.ID)
+		c.Tasks = append(c.Tasks, tk)
+		c.Events = append(c.Events, task.NewTaskEvent(tk, task.EventTaskQueued, now))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-committed; cancel() }()
+	err := s.Create(ctx, c)
+	if err == nil {
+		t.Fatal("Create succeeded though its caller gave up before the answer")
+	}
+
+	plain := dynamostore.New(awstest.DynamoDB(t), table, dynamostore.Options{})
+	if _, err := plain.GetBatch(context.Background(), "u", b.ID); err != nil {
+		t.Fatalf("batch: %v (the commit did not land; test setup problem)", err)
+	}
+	tk, err := plain.GetTask(context.Background(), "u", c.Tasks[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := plain.ListEvents(context.Background(), tk.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Errorf("task %s is stored (status %s) but has %d events, want its task.queued event", tk.ID, tk.Status, len(events))
+	}
+}
+
+// A type filter that matches nothing in a long history reads a bounded
+// number of items a page, and hands back a cursor to go on from where it
+// stopped; walking the cursors finds the match past the first budget.
+func TestRareTypeListingIsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := open(t, dynamostore.Options{})
+	base := time.Date(2031, 3, 14, 12, 0, 0, 0, time.UTC)
+	rare := newTask("tsk_rare", "usr_long", base)
+	rare.Type = task.TypeAudioTranscription
+	createTasks(t, s, rare)
+	var batch []*task.Task
+	for i := range 1200 { // newer than the rare one: read first
+		batch = append(batch, newTask(fmt.Sprintf("tsk_img_%04d", i), "usr_long", base.Add(time.Duration(i+1)*time.Second)))
+		if len(batch) == 40 {
+			createTasks(t, s, batch...)
+			batch = nil
+		}
+	}
+	f := task.ListFilter{Type: task.TypeAudioTranscription, Limit: 5}
+	first, err := s.ListTasks(ctx, "usr_long", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Tasks) != 0 || first.NextCursor == "" {
+		t.Fatalf("first page: %d tasks, cursor %q; want none yet and a cursor to go on", len(first.Tasks), first.NextCursor)
+	}
+	f.Cursor = first.NextCursor
+	second, err := s.ListTasks(ctx, "usr_long", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second.Tasks) != 1 || second.Tasks[0].ID != rare.ID || second.NextCursor != "" {
+		t.Fatalf("second page: %v, cursor %q; want the rare task and no cursor", ids(second.Tasks), second.NextCursor)
+	}
+}
+
+func ids(tasks []*task.Task) []string {
+	out := make([]string, 0, len(tasks))
+	for _, t := range tasks {
+		out = append(out, t.ID)
+	}
+	return out
 }

@@ -26,6 +26,12 @@ const (
 // sparse filter takes fewer round trips.
 const filteredQueryLimit = 100
 
+// maxFilteredRead bounds the items one page of a filtered listing reads:
+// a type that is rare in a long history would otherwise read the whole
+// history in one request. A page cut short this way holds fewer tasks
+// than asked (maybe none) and a cursor to go on from where it stopped.
+const maxFilteredRead = 1000
+
 // ListTasks returns the user's tasks newest first (ties broken by id,
 // descending), after the cursor's position.
 //
@@ -35,8 +41,8 @@ const filteredQueryLimit = 100
 // filter, and the query goes on until the page is full. With a batch, it
 // reads the batch's tasks by id (a batch holds at most MaxCreateTasks).
 // Either way it fetches one task more than the page, which tells whether
-// another page follows. Listings read indexes, so they are eventually
-// consistent.
+// another page follows. A type filter reads maxFilteredRead items a page
+// at most. Listings read indexes, so they are eventually consistent.
 func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -51,14 +57,18 @@ func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter)
 		}
 	}
 	var tasks []*task.Task
+	var stoppedAt string
 	var err error
 	if f.BatchID != "" {
 		tasks, err = s.batchTasks(ctx, userID, f, after, limit+1)
 	} else {
-		tasks, err = s.queryTasks(ctx, userID, f, after, limit+1)
+		tasks, stoppedAt, err = s.queryTasks(ctx, userID, f, after, limit+1)
 	}
 	if err != nil {
 		return task.Page{}, fmt.Errorf("list tasks: %w", err)
+	}
+	if len(tasks) <= limit && stoppedAt != "" {
+		return task.Page{Tasks: tasks, NextCursor: s.encodeCursor(userID, stoppedAt)}, nil
 	}
 	if len(tasks) <= limit {
 		return task.Page{Tasks: tasks}, nil
@@ -68,8 +78,10 @@ func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter)
 }
 
 // queryTasks returns up to want of the user's tasks that pass the filter,
-// newest first, from before the position after (all when empty).
-func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter, after string, want int) ([]*task.Task, error) {
+// newest first, from before the position after (all when empty). When a
+// filtered query stops at its read budget with more to read, stoppedAt is
+// the position of the last item it read.
+func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter, after string, want int) (tasks []*task.Task, stoppedAt string, err error) {
 	index, partition := GSI1, userPK(userID)
 	if f.Status != "" {
 		index, partition = GSI2, userStatusPK(userID, f.Status)
@@ -93,7 +105,7 @@ func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter
 		in.ExpressionAttributeNames["#type"] = "task_type"
 		in.ExpressionAttributeValues[":type"] = str(string(f.Type))
 	}
-	var tasks []*task.Task
+	read := 0
 	for {
 		need := want - len(tasks)
 		if filtered {
@@ -102,17 +114,28 @@ func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter
 		in.Limit = aws.Int32(int32(need))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, it := range out.Items {
 			t, err := decodeTask(it)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			tasks = append(tasks, t)
 		}
+		read += int(out.ScannedCount)
 		if len(tasks) >= want || len(out.LastEvaluatedKey) == 0 {
-			return tasks[:min(want, len(tasks))], nil
+			return tasks[:min(want, len(tasks))], "", nil
+		}
+		if read >= maxFilteredRead {
+			var pos string
+			if v, ok := out.LastEvaluatedKey[index+"SK"].(*types.AttributeValueMemberS); ok {
+				pos = v.Value
+			}
+			if pos == "" {
+				return nil, "", fmt.Errorf("query %s: no sort key in LastEvaluatedKey", index)
+			}
+			return tasks, pos, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -156,7 +179,9 @@ func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, erro
 		for _, id := range ids[start:min(start+100, len(ids))] {
 			keys = append(keys, itemKey(taskPK(id), taskSK))
 		}
-		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys}}
+		// Consistent, as the batch was read: a task written a moment ago
+		// must not be missing from its batch's listing.
+		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(request) > 0; attempt++ {
 			if attempt > 0 {
 				if err := pause(ctx, attempt); err != nil {

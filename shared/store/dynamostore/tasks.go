@@ -166,7 +166,14 @@ func (s *Store) createStaged(ctx context.Context, c task.Creation, cr *creation)
 	room := maxTransactItems - len(commit)
 	inCommit := min(room, len(cr.deliveries))
 	if err := s.transactRetrying(ctx, slices.Concat(commit, cr.deliveries[:inCommit])); err != nil {
-		s.deleteOrphans(ctx, cr.eventKeys)
+		// Only a cancelled transaction surely wrote nothing. After any
+		// other error (a timeout, a lost answer) it may have committed,
+		// and the events are then the new tasks': they stay, unseen if
+		// the commit did not land.
+		var canceled *types.TransactionCanceledException
+		if errors.As(err, &canceled) {
+			s.deleteOrphans(ctx, cr.eventKeys)
+		}
 		return creationError(err, cr.roles)
 	}
 	// Committed: what is left cannot be refused, only fail to arrive.

@@ -83,6 +83,8 @@ func toProblem(err error) (p *Problem, internal bool) {
 	case errors.Is(err, app.ErrUploadTooLarge):
 		return &Problem{Status: http.StatusRequestEntityTooLarge, Detail: "the upload is over the size limit",
 			Errors: []FieldError{{Field: "file", Message: "too large"}}}, false
+	case errors.Is(err, task.ErrTooLarge):
+		return &Problem{Status: http.StatusRequestEntityTooLarge, Detail: "the request is too large to store: send shorter inputs or fewer tasks"}, false
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return &Problem{Status: http.StatusUnauthorized, Detail: "missing or invalid bearer credentials",
 			Errors: []FieldError{{Field: "Authorization", Message: "a valid API key or token is required"}}}, false
@@ -150,7 +152,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 
 // writeJSON answers v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
+	body, err := task.EncodeJSON(v)
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -102,9 +101,9 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 	if err := s.limiter.take(user, 1); err != nil {
 		return err
 	}
-	input, err := json.Marshal(in)
+	input, err := encodeInput(in, "")
 	if err != nil {
-		return fmt.Errorf("encode input: %w", err)
+		return err
 	}
 	spec := app.TaskSpec{
 		Type:          typ,
@@ -117,7 +116,7 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 	var body []byte
 	t, err := s.app.SubmitTask(r.Context(), user, spec, func(sub app.Submission) (*task.IdempotencyRecord, error) {
 		var err error
-		if body, err = json.Marshal(sub.Tasks[0]); err != nil {
+		if body, err = task.EncodeJSON(sub.Tasks[0]); err != nil {
 			return nil, err
 		}
 		return idem.record(s, http.StatusAccepted, taskLocation(sub.Tasks[0].ID), body), nil
@@ -132,7 +131,7 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 		if err != nil {
 			return err
 		}
-		if body, err = json.Marshal(done); err != nil {
+		if body, err = task.EncodeJSON(done); err != nil {
 			return fmt.Errorf("encode task: %w", err)
 		}
 		if done.Status.Terminal() {
@@ -187,7 +186,7 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request, user string
 	var body []byte
 	sub, err := s.app.SubmitBatch(r.Context(), user, spec, func(sub app.Submission) (*task.IdempotencyRecord, error) {
 		var err error
-		if body, err = json.Marshal(sub.Batch); err != nil {
+		if body, err = task.EncodeJSON(sub.Batch); err != nil {
 			return nil, err
 		}
 		return idem.record(s, http.StatusAccepted, batchLocation(sub.Batch.ID), body), nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -137,7 +136,7 @@ func (s *server) cancelTask(w http.ResponseWriter, r *http.Request, user string)
 	if err != nil {
 		return idem.cancelled(s, w, r, err)
 	}
-	out, err := json.Marshal(t)
+	out, err := task.EncodeJSON(t)
 	if err != nil {
 		return fmt.Errorf("encode task: %w", err)
 	}

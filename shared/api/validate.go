@@ -235,7 +235,7 @@ func (c *checker) promptOpt(prefix string, raw json.RawMessage) json.RawMessage 
 	if len(po.Params) == 0 {
 		po.Params = nil
 	}
-	out, _ := json.Marshal(po) // strings only: cannot fail
+	out, _ := task.EncodeJSON(po) // strings only: cannot fail
 	return out
 }
 
@@ -518,9 +518,13 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 			return app.BatchSpec{}, c.fatal
 		}
 		if len(c.errs) == 0 {
-			input, err := json.Marshal(in)
+			input, err := encodeInput(in, inPrefix)
 			if err != nil {
-				return app.BatchSpec{}, fmt.Errorf("encode input of %s: %w", prefix, err)
+				var p *Problem
+				if !errors.As(err, &p) {
+					return app.BatchSpec{}, err
+				}
+				c.errs = append(c.errs, p.Errors...)
 			}
 			ts.Input = input
 		}
@@ -539,4 +543,27 @@ func oneOf[T ~string](values []T) string {
 		return strings.Join(parts, "")
 	}
 	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
+}
+
+// MaxInputBytes bounds a task's input as stored. The per-field limits
+// allow more (32 optimisation parameters of 4,000 characters), but a
+// task's record, its events and its webhooks all carry its input, and a
+// record must fit in what every store holds in one item (DynamoDB: 400 KB).
+const MaxInputBytes = 64 << 10
+
+// encodeInput encodes a checked input for storage, refusing one larger
+// than MaxInputBytes with a 400 naming field ("" for a submit's body).
+func encodeInput(in input, field string) (json.RawMessage, error) {
+	out, err := task.EncodeJSON(in)
+	if err != nil {
+		return nil, fmt.Errorf("encode input: %w", err)
+	}
+	if len(out) > MaxInputBytes {
+		name := field
+		if name == "" {
+			name = "body"
+		}
+		return nil, invalid(fieldError(name, "is %d bytes once encoded: at most %d (%d KiB)", len(out), MaxInputBytes, MaxInputBytes>>10))
+	}
+	return out, nil
 }

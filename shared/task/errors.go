@@ -18,4 +18,7 @@ var (
 	ErrIdempotencyKeyExists = errors.New("idempotency key exists")
 	// ErrDuplicateID: a task or batch with this id already exists.
 	ErrDuplicateID = errors.New("duplicate id")
+	// ErrTooLarge: a record is larger than the store holds in one item or
+	// one write (DynamoDB: 400 KB an item, 4 MB a transaction).
+	ErrTooLarge = errors.New("too large to store")
 )

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -81,7 +82,7 @@ type Event struct {
 
 // NewTaskEvent builds the event of type typ for the task as it is now.
 func NewTaskEvent(t *Task, typ EventType, now time.Time) Event {
-	data, _ := json.Marshal(t) // a Task always marshals
+	data, _ := EncodeJSON(t) // a Task always marshals
 	return Event{
 		ID:         EventID(t.ID, t.Version),
 		SubjectID:  t.ID,
@@ -96,7 +97,7 @@ func NewTaskEvent(t *Task, typ EventType, now time.Time) Event {
 
 // NewBatchEvent builds the event of type typ for the batch as it is now.
 func NewBatchEvent(b *Batch, typ EventType, now time.Time) Event {
-	data, _ := json.Marshal(b) // a Batch always marshals
+	data, _ := EncodeJSON(b) // a Batch always marshals
 	return Event{
 		ID:         EventID(b.ID, b.Version),
 		SubjectID:  b.ID,
@@ -120,4 +121,18 @@ func webhookFor(wanted bool, url string) string {
 // webhook-id of its deliveries derives from it.
 func EventID(subjectID string, seq int64) string {
 	return "evt_" + subjectID + "_" + strconv.FormatInt(seq, 10)
+}
+
+// EncodeJSON encodes v as JSON without escaping <, > and & (which
+// json.Marshal writes as six bytes each, for JSON embedded in HTML): the
+// platform's JSON is stored and sent as JSON, and its size is what store
+// limits count. Escaped or not, it decodes the same.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

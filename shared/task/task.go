@@ -288,7 +288,7 @@ func (t Task) MarshalJSON() ([]byte, error) {
 	if history == nil {
 		history = []Attempt{}
 	}
-	return json.Marshal(struct {
+	return EncodeJSON(struct {
 		plain
 		Provider       *string           `json:"provider"`
 		BatchID        *string           `json:"batch_id"`

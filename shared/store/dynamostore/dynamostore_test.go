@@ -528,3 +528,41 @@ func ids(tasks []*task.Task) []string {
 	}
 	return out
 }
+
+// A task too large for one item (over 400 KB) is refused with
+// task.ErrTooLarge, the caller's error, not a raw AWS one; so is a batch
+// over a transaction's 4 MB.
+func TestTooLargeToStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := open(t, dynamostore.Options{})
+	now := time.Now().UTC()
+	big, err := json.Marshal(map[string]any{"prompt": strings.Repeat("漢", 150_000)}) // 450 KB
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := newTask("tsk_too_big", "usr_big", now)
+	tk.Input = big
+	err = s.Create(ctx, task.Creation{Tasks: []*task.Task{tk}, Events: []task.Event{task.NewTaskEvent(tk, task.EventTaskQueued, now)}})
+	if !errors.Is(err, task.ErrTooLarge) {
+		t.Fatalf("create of a 450 KB task: %v, want ErrTooLarge", err)
+	}
+
+	input, err := json.Marshal(map[string]any{"prompt": strings.Repeat("漢", 16_000)}) // 48 KB
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &task.Batch{ID: "bat_too_big", UserID: "usr_big", Status: task.BatchRunning, Counts: task.NewCounts(45),
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	c := task.Creation{Batch: b}
+	for i := range 45 { // 45 tasks and 45 events of 48 KB: over 4 MB
+		tk := newTask(fmt.Sprintf("tsk_big_%02d", i), "usr_big", now)
+		tk.Input, tk.BatchID = input, b.ID
+		b.TaskIDs = append(b.TaskIDs, tk.ID)
+		c.Tasks = append(c.Tasks, tk)
+		c.Events = append(c.Events, task.NewTaskEvent(tk, task.EventTaskQueued, now))
+	}
+	if err := s.Create(ctx, c); !errors.Is(err, task.ErrTooLarge) {
+		t.Fatalf("create of a 4.3 MB batch: %v, want ErrTooLarge", err)
+	}
+}

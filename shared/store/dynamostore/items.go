@@ -114,7 +114,7 @@ func (it item) optJSON(name string, v any, isNil bool) error {
 	if isNil {
 		return nil
 	}
-	b, err := json.Marshal(v)
+	b, err := task.EncodeJSON(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}

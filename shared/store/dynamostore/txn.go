@@ -3,12 +3,16 @@ package dynamostore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/videoai/mediatasks/shared/task"
 )
 
 // maxTransactItems is the most actions one TransactWriteItems takes.
@@ -32,6 +36,30 @@ var errContended = errors.New("transaction kept colliding with concurrent writes
 
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return sizeError(err)
+}
+
+// sizeError marks DynamoDB's refusal of an item over 400 KB or a
+// transaction over 4 MB as task.ErrTooLarge, the caller's problem rather
+// than the store's; other errors pass unchanged.
+func sizeError(err error) error {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	tooLarge := func(code, msg string) bool {
+		return (code == "ValidationException" || code == "ValidationError") && strings.Contains(strings.ToLower(msg), "size")
+	}
+	if tooLarge(apiErr.ErrorCode(), apiErr.ErrorMessage()) {
+		return fmt.Errorf("%w: %w", task.ErrTooLarge, err)
+	}
+	if reasons, ok := cancellation(err); ok {
+		for _, r := range reasons {
+			if tooLarge(aws.ToString(r.Code), aws.ToString(r.Message)) {
+				return fmt.Errorf("%w: %w", task.ErrTooLarge, err)
+			}
+		}
+	}
 	return err
 }
 

@@ -73,7 +73,7 @@ func encodeTask(t *task.Task) (taskRow, error) {
 }
 
 func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := task.EncodeJSON(v)
 	return string(b), err
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
@@ -46,6 +47,8 @@ type setupConfig struct {
 	limits      app.Limits
 	opts        Options
 	synchronous string
+	// blobs, when set, wraps the file blob store the app is given.
+	blobs func(*fsblob.Store) blob.Store
 }
 
 type setupOption func(*setupConfig)
@@ -56,6 +59,11 @@ func withLimits(f func(*app.Limits)) setupOption {
 
 func withOptions(f func(*Options)) setupOption {
 	return func(c *setupConfig) { f(&c.opts) }
+}
+
+// withBlobs gives the app the blob store wrap makes of the file store.
+func withBlobs(wrap func(*fsblob.Store) blob.Store) setupOption {
+	return func(c *setupConfig) { c.blobs = wrap }
 }
 
 // withSynchronous sets SQLite's synchronous mode (tests use NORMAL: a
@@ -98,8 +106,12 @@ func setup(tb testing.TB, opts ...setupOption) (http.Handler, *bundle) {
 	if apiOpts.Webhooks == nil {
 		apiOpts.Webhooks = st
 	}
+	var appBlobs blob.Store = blobs
+	if cfg.blobs != nil {
+		appBlobs = cfg.blobs(blobs)
+	}
 	// As the server does: a task and its message commit together.
-	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs, Limits: cfg.limits})
+	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: appBlobs, Limits: cfg.limits})
 	if err != nil {
 		tb.Fatal(err)
 	}

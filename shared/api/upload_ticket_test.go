@@ -1,10 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,11 +10,8 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
-	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
-	"github.com/videoai/mediatasks/shared/sqlitedb"
-	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -57,51 +52,12 @@ var _ app.UploadSigner = (*signingBlobs)(nil)
 // upload URLs.
 func setupSigning(t *testing.T, limits app.Limits) (http.Handler, *bundle, *signingBlobs) {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := sqlitedb.Open(filepath.Join(dir, "mediatasks.db"), sqlitedb.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := sqlitequeue.New(ctx, db, "tasks", sqlitequeue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:8080", Secret: bytes.Repeat([]byte("s"), 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := &signingBlobs{Store: files, signed: map[string]signedUpload{}}
-	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs, Limits: limits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := []byte("a test secret of thirty-two bytes!")
-	b := &bundle{app: a, db: db, store: st, jwtSecret: secret}
-	for _, u := range []struct {
-		user string
-		key  *string
-	}{{userA, &b.keyA}, {userB, &b.keyB}} {
-		key, rec, err := auth.NewKey(u.user, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateAPIKey(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-		*u.key = key
-	}
-	opts := Options{
-		Authenticator: &auth.Authenticator{Keys: st, JWTSecret: secret, Now: time.Now, KeyCacheTTL: 30 * time.Second},
-		FilesHandler:  files.Handler(),
-		Webhooks:      st,
-	}
-	return New(a, opts), b, blobs
+	var blobs *signingBlobs
+	h, b := setup(t, withLimits(func(l *app.Limits) { *l = limits }), withBlobs(func(files *fsblob.Store) blob.Store {
+		blobs = &signingBlobs{Store: files, signed: map[string]signedUpload{}}
+		return blobs
+	}))
+	return h, b, blobs
 }
 
 // A JSON request for an upload URL gets one bound to the declared size

@@ -249,18 +249,7 @@ func TestTaskEndToEnd(t *testing.T) {
 
 	// The completion's webhook delivery is recorded and its message is on
 	// the webhook queue; the message delivers it, signed.
-	var msgs []queue.Delivery
-	eventually(t, 30*time.Second, func() error {
-		got, err := p.Webhooks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, got...)
-		if len(msgs) == 0 {
-			return fmt.Errorf("no webhook message")
-		}
-		return nil
-	})
+	msgs := receiveSome(t, p.Webhooks)
 	var qm webhook.QueueMessage
 	if err := json.Unmarshal(msgs[0].Body, &qm); err != nil {
 		t.Fatal(err)
@@ -346,6 +335,25 @@ func TestBatchLimitWithinDynamoDB(t *testing.T) {
 	}
 }
 
+// receiveSome receives from q, hiding what it takes for a minute, until
+// it has at least one message.
+func receiveSome(t testing.TB, q queue.Queue) []queue.Delivery {
+	t.Helper()
+	var got []queue.Delivery
+	eventually(t, 30*time.Second, func() error {
+		msgs, err := q.Receive(context.Background(), queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
+		if err != nil {
+			return err
+		}
+		got = append(got, msgs...)
+		if len(got) == 0 {
+			return fmt.Errorf("no message")
+		}
+		return nil
+	})
+	return got
+}
+
 // getUntil reads path from the API into v until ready accepts it.
 func getUntil[T any](t testing.TB, p *cloud.Platform, key, path string, v *T, ready func() error) {
 	t.Helper()
@@ -404,18 +412,7 @@ func TestSweepResendsALostMessage(t *testing.T) {
 	}
 	takeMessage := func() []queue.Delivery {
 		t.Helper()
-		var got []queue.Delivery
-		eventually(t, 20*time.Second, func() error {
-			msgs, err := p.Tasks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: time.Minute, Wait: time.Second})
-			if err != nil {
-				return err
-			}
-			got = append(got, msgs...)
-			if len(got) == 0 {
-				return fmt.Errorf("no task message")
-			}
-			return nil
-		})
+		got := receiveSome(t, p.Tasks)
 		for _, m := range got {
 			if err := p.Tasks.Delete(ctx, m.Receipt); err != nil {
 				t.Fatal(err)

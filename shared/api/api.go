@@ -85,6 +85,13 @@ type Options struct {
 	// MaxStreamsPerUser bounds the event streams one user holds open at
 	// once (default 100): each costs a few store reads a second.
 	MaxStreamsPerUser int
+	// BufferedStreams is for servers that send an answer whole when the
+	// handler returns (a Lambda function behind API Gateway): an event
+	// stream then answers the events there are and ends, or, when there
+	// are none, waits up to BufferedStreamWait for one. EventSource
+	// clients reconnect with Last-Event-ID, so they see every event.
+	BufferedStreams    bool
+	BufferedStreamWait time.Duration
 }
 
 // handlerFunc is a route's handler. user is the authenticated caller

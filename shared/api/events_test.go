@@ -194,3 +194,65 @@ func TestEventStreamsPerUserAreBounded(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// bufferedWriter is a ResponseWriter that cannot flush, as in a Lambda
+// function behind API Gateway: the answer leaves when the handler returns.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   strings.Builder
+}
+
+func (w *bufferedWriter) Header() http.Header         { return w.header }
+func (w *bufferedWriter) WriteHeader(status int)      { w.status = status }
+func (w *bufferedWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+
+func bufferedEvents(t *testing.T, h http.Handler, key, path string) []string {
+	t.Helper()
+	hr := httptest.NewRequestWithContext(t.Context(), "GET", path, nil)
+	hr.Header.Set("Authorization", "Bearer "+key)
+	w := &bufferedWriter{header: http.Header{}}
+	h.ServeHTTP(w, hr)
+	if w.status != http.StatusOK {
+		t.Fatalf("%s: %d %s", path, w.status, w.body.String())
+	}
+	var names []string
+	r := bufio.NewReader(strings.NewReader(w.body.String()))
+	for {
+		ev, err := readEvent(r)
+		if err != nil {
+			return names
+		}
+		names = append(names, ev.event)
+	}
+}
+
+// A buffered stream answers the events there are at once; with none, it
+// waits for the next one (or BufferedStreamWait) and answers it.
+func TestBufferedEventStream(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t, withOptions(func(o *Options) { o.BufferedStreams, o.BufferedStreamWait = true, time.Minute }))
+	tk := submitImage(t, h, b.keyA, "stream me")
+	events := Prefix + "/tasks/" + tk.ID + "/events"
+	if got := bufferedEvents(t, h, b.keyA, events); strings.Join(got, ",") != "task.queued" {
+		t.Fatalf("first answer %q, want the queued event alone", got)
+	}
+	next := make(chan []string, 1)
+	go func() { next <- bufferedEvents(t, h, b.keyA, events+"?after=1") }()
+	time.Sleep(50 * time.Millisecond) // the request waits for a change
+	wantStatus(t, do(t, h, req{method: "POST", path: Prefix + "/tasks/" + tk.ID + "/cancel", key: b.keyA}), http.StatusOK)
+	select {
+	case got := <-next:
+		if strings.Join(got, ",") != "task.canceled" {
+			t.Fatalf("second answer %q, want the canceled event", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a buffered stream waited past the event it waited for")
+	}
+
+	h, b = setup(t, withOptions(func(o *Options) { o.BufferedStreams, o.BufferedStreamWait = true, 10*time.Millisecond }))
+	tk = submitImage(t, h, b.keyA, "quiet")
+	if got := bufferedEvents(t, h, b.keyA, Prefix+"/tasks/"+tk.ID+"/events?after=1"); len(got) != 0 {
+		t.Fatalf("nothing happened, yet %q", got)
+	}
+}

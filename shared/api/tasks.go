@@ -240,12 +240,17 @@ func (s *server) taskEvents(w http.ResponseWriter, r *http.Request, user string)
 	defer s.streams.leave(user)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	flush := rc.Flush
+	if s.opts.BufferedStreams {
+		flush = func() error { return nil } // the answer goes whole when the handler returns
+	}
+	opened := s.now()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	if err := flush(); err != nil {
 		return nil // nothing more can be said on this connection
 	}
 	lastWrite := s.now()
@@ -264,12 +269,12 @@ func (s *server) taskEvents(w http.ResponseWriter, r *http.Request, user string)
 			}
 			after = ev.Seq
 			if ev.Type.EndsTask() {
-				_ = rc.Flush()
+				_ = flush()
 				return nil
 			}
 		}
 		if len(evs) > 0 {
-			if rc.Flush() != nil {
+			if flush() != nil || s.opts.BufferedStreams {
 				return nil
 			}
 			lastWrite = s.now()
@@ -281,10 +286,13 @@ func (s *server) taskEvents(w http.ResponseWriter, r *http.Request, user string)
 			continue // more to replay
 		}
 		if s.now().Sub(lastWrite) >= s.opts.HeartbeatInterval {
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil || flush() != nil {
 				return nil
 			}
 			lastWrite = s.now()
+		}
+		if s.opts.BufferedStreams && s.now().Sub(opened) >= s.opts.BufferedStreamWait {
+			return nil // nothing new: the client asks again, after its last event
 		}
 		s.app.WaitChange(ctx, id)
 		if ctx.Err() != nil {

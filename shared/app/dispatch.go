@@ -46,17 +46,26 @@ func (a *App) dispatchLoop(ctx context.Context) {
 	}
 }
 
-// dispatch starts the workflow of one message's task or batch. The
-// message is deleted once the start is recorded, or when there is nothing
-// to start; otherwise it becomes visible again after its visibility
-// timeout, and after too many receives it goes to the dead-letter queue
-// (the sweeper then fails the tasks it carried).
+// dispatch starts the workflow of one message's task or batch, and
+// deletes the message once Dispatch is done with it.
 func (a *App) dispatch(ctx context.Context, d queue.Delivery) {
+	if err := a.Dispatch(ctx, d); err == nil {
+		a.deleteMessage(ctx, d)
+	}
+}
+
+// Dispatch starts the workflow of a task message's task or batch. It
+// answers nil when the message is done with: the start is recorded, there
+// is nothing to start, or (on the last receive before the dead-letter
+// queue) the tasks whose workflow could not start were failed rather than
+// left queued for ever. An error means the message should come back after
+// its visibility timeout. The dispatcher deletes done messages itself; a
+// Lambda event source mapping deletes those its function does not report.
+func (a *App) Dispatch(ctx context.Context, d queue.Delivery) error {
 	var msg dispatchMessage
 	if err := json.Unmarshal(d.Body, &msg); err != nil || (msg.TaskID == "") == (msg.BatchID == "") {
 		a.log.ErrorContext(ctx, "task message without one task or batch id: dropped", "message_id", d.ID, "err", err)
-		a.deleteMessage(ctx, d)
-		return
+		return nil
 	}
 	var err error
 	if msg.BatchID != "" {
@@ -64,19 +73,18 @@ func (a *App) dispatch(ctx context.Context, d queue.Delivery) {
 	} else {
 		err = a.startTask(ctx, msg.TaskID)
 	}
-	if err != nil {
-		a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
-		if d.ReceiveCount < a.limits.StartAttempts {
-			return // the message comes back after its visibility timeout
-		}
-		// The last receive before the dead-letter queue: fail the tasks
-		// rather than leave them queued for ever.
-		if err := a.failUnstartable(ctx, msg, err); err != nil {
-			a.log.ErrorContext(ctx, "fail tasks whose workflow could not start", "task_id", msg.TaskID, "batch_id", msg.BatchID, "err", err)
-			return
-		}
+	if err == nil {
+		return nil
 	}
-	a.deleteMessage(ctx, d)
+	a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
+	if d.ReceiveCount < a.limits.StartAttempts {
+		return err
+	}
+	if ferr := a.failUnstartable(ctx, msg, err); ferr != nil {
+		a.log.ErrorContext(ctx, "fail tasks whose workflow could not start", "task_id", msg.TaskID, "batch_id", msg.BatchID, "err", ferr)
+		return fmt.Errorf("fail tasks whose workflow could not start: %w", ferr)
+	}
+	return nil
 }
 
 // failUnstartable fails the queued tasks of a message whose workflow could

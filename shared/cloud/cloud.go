@@ -7,6 +7,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,13 +17,16 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/emf"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/catalog"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
@@ -49,6 +53,8 @@ type Platform struct {
 	Webhooks  *sqsqueue.Queue // the webhook queue: one message per pending delivery
 	Blobs     *s3blob.Store
 	Log       *slog.Logger
+
+	metrics *emf.Flusher
 }
 
 // Options are what a caller may set beyond the environment.
@@ -62,6 +68,9 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MetricsOut receives the functions' EMF metric lines (default
+	// stdout, which Lambda sends to CloudWatch Logs).
+	MetricsOut io.Writer
 }
 
 // FromEnv builds the platform from the process's environment.
@@ -73,8 +82,9 @@ func FromEnv(ctx context.Context) (*Platform, error) {
 	return New(ctx, env, Options{})
 }
 
-// New builds the platform from env. It makes no AWS request: a wrong
-// name or URL shows in the first call and in the health route.
+// New builds the platform from env. Its only AWS requests read the
+// secrets env names, if any: a wrong name or URL otherwise shows in the
+// first call and in the health route.
 func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -96,6 +106,9 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 			return nil, fmt.Errorf("load the AWS configuration: %w", err)
 		}
 		awsCfg = &loaded
+	}
+	if err := readSecrets(ctx, secretsmanager.NewFromConfig(*awsCfg), &env); err != nil {
+		return nil, err
 	}
 	cfg := env.Config
 	if cfg.Limits.BatchMax > dynamostore.MaxCreateTasks {
@@ -137,7 +150,7 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	}
 	p.Actions = steps.New(steps.Deps{App: p.App, Store: p.Store, Blobs: p.Blobs, Providers: p.Providers, Now: opts.Now, Log: log})
 	p.Runner, err = sfnrunner.New(sfn.NewFromConfig(*awsCfg),
-		sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine},
+		sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine, Express: env.ExpressStateMachine},
 		sfnrunner.Options{BatchConcurrency: cfg.Workflow.BatchConcurrency, CancelJob: p.Actions.CancelJob, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("workflow runner: %w", err)
@@ -175,8 +188,50 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 		Webhooks:        p.Store,
 		Logger:          log,
 		Now:             opts.Now,
+		// Lambda answers whole: a stream answers what is there, or waits
+		// for the next event, within API Gateway's 30 s.
+		BufferedStreams:    true,
+		BufferedStreamWait: 20 * time.Second,
 	})
+	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
+}
+
+// DefaultMetricsNamespace is the CloudWatch namespace of the functions'
+// metrics unless MEDIATASKS_METRICS_NAMESPACE names another.
+const DefaultMetricsNamespace = "MediaTasks"
+
+// publishedMetrics are the metrics the functions publish, by their
+// Prometheus names (app.Metrics, webhook.Deliverer); the stack's
+// dashboard and alarms read them under these names.
+var publishedMetrics = map[string]emf.Metric{
+	"mediatasks_task_transitions_total": {Name: "TaskTransitions", Unit: "Count",
+		Dimensions: map[string]string{"task_type": "TaskType", "status": "Status"}},
+	"mediatasks_provider_calls_total": {Name: "ProviderCalls", Unit: "Count",
+		Dimensions: map[string]string{"provider": "Provider", "operation": "Operation"}},
+	"mediatasks_provider_errors_total": {Name: "ProviderErrors", Unit: "Count",
+		Dimensions: map[string]string{"provider": "Provider", "kind": "Kind"}},
+	"mediatasks_provider_call_duration_seconds": {Name: "ProviderLatency", Unit: "Milliseconds", Scale: 1000,
+		Dimensions: map[string]string{"provider": "Provider", "operation": "Operation"}},
+	"mediatasks_webhook_attempts_total": {Name: "WebhookAttempts", Unit: "Count",
+		Dimensions: map[string]string{"outcome": "Outcome"}},
+	"mediatasks_webhook_attempt_duration_seconds": {Name: "WebhookLatency", Unit: "Milliseconds", Scale: 1000},
+}
+
+// newMetricsPublisher gathers only the metrics an invocation moves: the
+// App's gauges read the store and the queues, which would cost requests
+// on every invocation (CloudWatch has the queues' own figures).
+func newMetricsPublisher(p *Platform, namespace string, out io.Writer) *emf.Flusher {
+	reg := prometheus.NewRegistry()
+	m := p.App.Metrics
+	reg.MustRegister(m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, p.Deliverer.AttemptCollector())
+	if namespace == "" {
+		namespace = DefaultMetricsNamespace
+	}
+	if out == nil {
+		out = os.Stdout
+	}
+	return &emf.Flusher{Namespace: namespace, Gatherer: reg, Metrics: publishedMetrics, Out: out}
 }
 
 // Sweep repairs what a crash between two writes can leave: tasks left

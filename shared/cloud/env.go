@@ -21,7 +21,11 @@ const (
 	EnvWebhookDeadQueue    = "MEDIATASKS_WEBHOOK_DEAD_QUEUE_URL"
 	EnvTaskStateMachine    = "MEDIATASKS_TASK_STATE_MACHINE_ARN"
 	EnvBatchStateMachine   = "MEDIATASKS_BATCH_STATE_MACHINE_ARN"
-	EnvConfig              = "MEDIATASKS_CONFIG" // the YAML configuration itself, not a path
+	EnvExpressStateMachine = "MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN" // optional: short task types run there
+	EnvKeysSecret          = "MEDIATASKS_KEYS_SECRET_ARN"                // Secrets Manager: {"jwt_secret","cursor_key"}
+	EnvProviderSecret      = "MEDIATASKS_PROVIDER_SECRET_ARN"            // Secrets Manager: {"<provider>": {options}}
+	EnvMetricsNamespace    = "MEDIATASKS_METRICS_NAMESPACE"              // CloudWatch namespace of the functions' metrics
+	EnvConfig              = "MEDIATASKS_CONFIG"                         // the YAML configuration itself, not a path
 	EnvJWTSecret           = "MEDIATASKS_JWT_SECRET"
 	EnvCursorKey           = "MEDIATASKS_CURSOR_KEY" // signs listing cursors; at least 32 bytes
 	EnvLogLevel            = "MEDIATASKS_LOG_LEVEL"
@@ -44,11 +48,21 @@ type Env struct {
 	WebhookDeadQueue  string
 	TaskStateMachine  string
 	BatchStateMachine string
-	Config            config.Config
-	JWTSecret         []byte
-	CursorKey         []byte
-	LogLevel          string
-	S3PathStyle       bool
+	// ExpressStateMachine runs the short task types (sfnrunner.ARNs).
+	ExpressStateMachine string
+	// KeysSecret names the secret that holds the JWT secret and the
+	// cursor key, read at start, so that neither sits in the function's
+	// configuration; it takes the place of both variables.
+	KeysSecret string
+	// ProviderSecret names the secret that holds the providers' own
+	// settings (their API keys), merged into the configuration at start.
+	ProviderSecret   string
+	MetricsNamespace string
+	Config           config.Config
+	JWTSecret        []byte
+	CursorKey        []byte
+	LogLevel         string
+	S3PathStyle      bool
 	// WebhookAllowPrivate lets webhooks reach private addresses: for
 	// tests with receivers on loopback, never in a deployment.
 	WebhookAllowPrivate bool
@@ -85,8 +99,12 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		WebhookDeadQueue:    required(EnvWebhookDeadQueue),
 		TaskStateMachine:    required(EnvTaskStateMachine),
 		BatchStateMachine:   required(EnvBatchStateMachine),
+		ExpressStateMachine: getenv(EnvExpressStateMachine),
+		KeysSecret:          getenv(EnvKeysSecret),
+		ProviderSecret:      getenv(EnvProviderSecret),
+		MetricsNamespace:    getenv(EnvMetricsNamespace),
 		JWTSecret:           []byte(getenv(EnvJWTSecret)),
-		CursorKey:           []byte(required(EnvCursorKey)),
+		CursorKey:           []byte(getenv(EnvCursorKey)),
 		LogLevel:            getenv(EnvLogLevel),
 		S3PathStyle:         flag(EnvS3PathStyle),
 		WebhookAllowPrivate: flag(EnvWebhookAllowPrivate),
@@ -95,12 +113,10 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		e.TaskQueues[p] = required(EnvTaskQueuePrefix + priorityName(p))
 		e.TaskDeadQueues[p] = required(EnvTaskDeadPrefix + priorityName(p))
 	}
-	if n := len(e.CursorKey); n > 0 && n < minKeyLen {
-		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvCursorKey, n, minKeyLen))
+	if e.KeysSecret == "" && len(e.CursorKey) == 0 {
+		errs = append(errs, fmt.Errorf("%s is not set (nor %s)", EnvCursorKey, EnvKeysSecret))
 	}
-	if n := len(e.JWTSecret); n > 0 && n < minKeyLen {
-		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", EnvJWTSecret, n, minKeyLen))
-	}
+	errs = append(errs, e.checkKeys(EnvCursorKey, EnvJWTSecret)...)
 	e.Config = config.Default()
 	if text := getenv(EnvConfig); text != "" {
 		cfg, err := config.Parse([]byte(text))
@@ -114,6 +130,19 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("read the environment: %w", err)
 	}
 	return e, nil
+}
+
+// checkKeys refuses keys too short to sign with, naming where they came
+// from.
+func (e Env) checkKeys(cursorKeyFrom, jwtSecretFrom string) []error {
+	var errs []error
+	if n := len(e.CursorKey); n > 0 && n < minKeyLen {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", cursorKeyFrom, n, minKeyLen))
+	}
+	if n := len(e.JWTSecret); n > 0 && n < minKeyLen {
+		errs = append(errs, fmt.Errorf("%s is %d bytes: at least %d are needed", jwtSecretFrom, n, minKeyLen))
+	}
+	return errs
 }
 
 // Environ is the inverse of ReadEnv, for tests and tools that start a
@@ -131,6 +160,14 @@ func (e Env) Environ() map[string]string {
 	for _, p := range task.Priorities {
 		m[EnvTaskQueuePrefix+priorityName(p)] = e.TaskQueues[p]
 		m[EnvTaskDeadPrefix+priorityName(p)] = e.TaskDeadQueues[p]
+	}
+	for name, v := range map[string]string{
+		EnvExpressStateMachine: e.ExpressStateMachine, EnvKeysSecret: e.KeysSecret,
+		EnvProviderSecret: e.ProviderSecret, EnvMetricsNamespace: e.MetricsNamespace,
+	} {
+		if v != "" {
+			m[name] = v
+		}
 	}
 	if len(e.JWTSecret) > 0 {
 		m[EnvJWTSecret] = string(e.JWTSecret)

@@ -84,3 +84,20 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(oldestPendingDesc, prometheus.GaugeValue, max(m.now().Sub(oldest).Seconds(), 0))
 	}
 }
+
+// AttemptCollector returns this process's attempt counts and latencies
+// alone, which read nothing: what a function publishes after each
+// invocation, where the store's figures would cost reads every time.
+func (d *Deliverer) AttemptCollector() prometheus.Collector { return attemptCollector{d.metrics} }
+
+type attemptCollector struct{ m *metrics }
+
+func (c attemptCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.m.attempts.Describe(ch)
+	c.m.latency.Describe(ch)
+}
+
+func (c attemptCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.attempts.Collect(ch)
+	c.m.latency.Collect(ch)
+}

@@ -70,28 +70,33 @@ func (d *Deliverer) Handle(ctx context.Context, id string) (Verdict, error) {
 	return Verdict{Again: max(dl.NextAttemptAt.Sub(d.now()), minAgain)}, nil
 }
 
+// HandleBody is Handle for the body of a webhook queue message. A body
+// that names no delivery is Done: no version of this code wrote it, and
+// keeping it would only send it to the dead-letter queue later.
+func (d *Deliverer) HandleBody(ctx context.Context, body []byte) (Verdict, error) {
+	var msg QueueMessage
+	if err := json.Unmarshal(body, &msg); err != nil || msg.DeliveryID == "" {
+		d.log.ErrorContext(ctx, "drop a webhook message that names no delivery", "body", string(body))
+		return Verdict{Done: true}, nil
+	}
+	return d.Handle(ctx, msg.DeliveryID)
+}
+
 // HandleMessage is Handle for a received queue message, settling it on q:
 // deleted when done, hidden until the delivery is next due otherwise.
 func (d *Deliverer) HandleMessage(ctx context.Context, q queue.Queue, m queue.Delivery) error {
-	var msg QueueMessage
-	if err := json.Unmarshal(m.Body, &msg); err != nil || msg.DeliveryID == "" {
-		// A message no version of this code wrote: keeping it would only
-		// send it to the dead-letter queue later.
-		d.log.ErrorContext(ctx, "drop a webhook message that names no delivery", "message", m.ID, "body", string(m.Body))
-		return q.Delete(ctx, m.Receipt)
-	}
-	v, err := d.Handle(ctx, msg.DeliveryID)
+	v, err := d.HandleBody(ctx, m.Body)
 	if err != nil {
 		return err
 	}
 	if v.Done {
 		if err := q.Delete(ctx, m.Receipt); err != nil {
-			return fmt.Errorf("delete webhook message of %s: %w", msg.DeliveryID, err)
+			return fmt.Errorf("delete webhook message %s: %w", m.ID, err)
 		}
 		return nil
 	}
 	if err := q.ChangeVisibility(ctx, m.Receipt, v.Again); err != nil {
-		return fmt.Errorf("hide webhook message of %s for %s: %w", msg.DeliveryID, v.Again, err)
+		return fmt.Errorf("hide webhook message %s for %s: %w", m.ID, v.Again, err)
 	}
 	return nil
 }

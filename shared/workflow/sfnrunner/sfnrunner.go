@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,11 +24,24 @@ import (
 	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
-// ARNs are the ARNs of the two state machines.
+// ARNs are the ARNs of the state machines.
 type ARNs struct {
-	Task  string // runs one task
+	Task  string // runs one task: a Standard workflow
 	Batch string // runs the tasks of a batch, each as an execution of Task
+	// Express, when set, runs the tasks of the types in ExpressTypes
+	// alone (not in a batch): an Express workflow of the same definition.
+	// Express workflows cost a millionth of a dollar per execution plus
+	// their duration, where Standard ones cost $25 per million state
+	// transitions; they last 5 minutes at most, and StopExecution does
+	// not apply to them (a canceled task's next step ends its workflow and
+	// cancels its provider job).
+	Express string
 }
+
+// ExpressTypes are the task types whose work fits well within an
+// Express workflow's 5 minutes, with every retry: video jobs can run
+// longer, so video tasks run as Standard workflows.
+var ExpressTypes = []task.Type{task.TypeImageGeneration, task.TypeAudioTranscription, task.TypeSubtitleGeneration}
 
 // CancelJobFunc asks a provider to drop the job of a canceled task, best
 // effort (steps.Actions.CancelJob).
@@ -63,7 +77,7 @@ var _ app.Runner = (*Runner)(nil)
 // ARN that is not a state machine's, so that a wrong setting stops the
 // process at start rather than every start of a workflow.
 func New(client *sfn.Client, arns ARNs, o Options) (*Runner, error) {
-	for _, a := range []string{arns.Task, arns.Batch} {
+	for _, a := range arns.all() {
 		if _, err := executionARN(a, "x"); err != nil {
 			return nil, fmt.Errorf("new step functions runner: %w", err)
 		}
@@ -92,10 +106,24 @@ type batchInput struct {
 	MaxConcurrency int      `json:"max_concurrency"`
 }
 
-// Start starts the task's workflow, named by the task id.
+func (a ARNs) all() []string {
+	all := []string{a.Task, a.Batch}
+	if a.Express != "" {
+		all = append(all, a.Express)
+	}
+	return all
+}
+
+// Start starts the task's workflow, named by the task id: an Express
+// workflow for the types in ExpressTypes when there is one, a Standard
+// workflow otherwise.
 func (r *Runner) Start(ctx context.Context, t *task.Task) error {
 	in, _ := json.Marshal(taskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
-	if err := r.start(ctx, r.arns.Task, t.ID, in); err != nil {
+	machine := r.arns.Task
+	if r.arns.Express != "" && slices.Contains(ExpressTypes, t.Type) {
+		machine = r.arns.Express
+	}
+	if err := r.start(ctx, machine, t.ID, in); err != nil {
 		return fmt.Errorf("start the workflow of task %s: %w", t.ID, err)
 	}
 	return nil
@@ -140,7 +168,8 @@ const (
 )
 
 // Stop stops a canceled task's workflow and asks its provider to drop the
-// job the workflow was waiting on.
+// job the workflow was waiting on. An Express workflow cannot be stopped:
+// its Standard execution does not exist, and its next step ends it.
 func (r *Runner) Stop(ctx context.Context, taskID string) error {
 	execARN, _ := executionARN(r.arns.Task, taskID) // New checked the ARN
 	_, err := r.client.StopExecution(ctx, &sfn.StopExecutionInput{
@@ -238,11 +267,11 @@ func decode(data *string, v any) bool {
 	return true
 }
 
-// Health checks that Step Functions answers and holds both state machines
+// Health checks that Step Functions answers and holds the state machines
 // (DescribeStateMachine: a read that needs only the runner's own
 // permissions and moves nothing).
 func (r *Runner) Health(ctx context.Context) error {
-	for _, a := range []string{r.arns.Task, r.arns.Batch} {
+	for _, a := range r.arns.all() {
 		if _, err := r.client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(a)}); err != nil {
 			return fmt.Errorf("step functions: describe state machine %s: %w", a, err)
 		}

@@ -495,3 +495,44 @@ func TestHealthDescribesBothMachines(t *testing.T) {
 		t.Fatalf("health without the batch machine: %v, want StateMachineDoesNotExist", err)
 	}
 }
+
+// With an Express machine, short task types run there and video tasks on
+// the Standard one; a cancel of an Express task stops nothing and fails
+// nothing (its next step ends it).
+func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sfnrunner.Options{})
+	f.arns.Express = f.srv.AddStateMachine("task-express")
+	r, err := sfnrunner.New(f.srv.Client(), f.arns, sfnrunner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	machines := map[string]string{}
+	for i, typ := range task.Types {
+		tk := &task.Task{ID: fmt.Sprintf("0190a8b2-7c3e-7d4f-9a1b-2c3d4e5f6a7%d", i), Type: typ}
+		if err := r.Start(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range f.srv.Executions() {
+			if e.Name == tk.ID {
+				machines[string(typ)] = e.StateMachineARN
+			}
+		}
+		if err := r.Stop(ctx, tk.ID); err != nil {
+			t.Fatalf("stop %s: %v", typ, err)
+		}
+	}
+	for _, typ := range task.Types {
+		want := f.arns.Express
+		if typ == task.TypeVideoGeneration {
+			want = f.arns.Task
+		}
+		if machines[string(typ)] != want {
+			t.Errorf("%s ran on %q, want %q", typ, machines[string(typ)], want)
+		}
+	}
+	if err := r.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

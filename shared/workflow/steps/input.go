@@ -99,13 +99,23 @@ func providerError(name string, err error) *Error {
 	return stepError(errName, c)
 }
 
-// causeOf reads the cause of an ASL error object {"Error", "Cause"}.
+// causeOf reads the cause of an ASL error object {"Error", "Cause"}. Step
+// Functions gives a Lambda function's error as the function's error
+// answer, {"errorMessage", "errorType"}, whose message is the step's own
+// cause.
 func causeOf(raw json.RawMessage) Cause {
 	var e struct {
 		Error string `json:"Error"`
 		Cause string `json:"Cause"`
 	}
 	_ = json.Unmarshal(raw, &e)
+	var lambdaErr struct {
+		Message *string `json:"errorMessage"`
+		Type    string  `json:"errorType"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &lambdaErr) == nil && lambdaErr.Message != nil && lambdaErr.Type != "" {
+		e.Cause = *lambdaErr.Message
+	}
 	var c Cause
 	if json.Unmarshal([]byte(e.Cause), &c) != nil || c.Message == "" {
 		c.Message = e.Cause

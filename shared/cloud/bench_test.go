@@ -10,13 +10,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
@@ -40,6 +44,7 @@ const maxSubmitsPerMinute = 1_000_000
 var (
 	benchClients = flag.Int("bench.clients", 16, "concurrent clients in BenchmarkSubmit")
 	benchWarmup  = flag.Int("bench.warmup", 2000, "submits made before BenchmarkSubmit measures")
+	benchWebhook = flag.Bool("bench.webhook", true, "BenchmarkTaskRequests: each task has a webhook")
 )
 
 // BenchmarkSubmit: concurrent clients submit image tasks through the API
@@ -228,6 +233,8 @@ func BenchmarkTaskRequests(b *testing.B) {
 		b.Fatal(err)
 	}
 	awsCfg.HTTPClient = &http.Client{Transport: requests}
+	capacity := &capacityMeter{}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, capacity.register)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, err := cloud.New(ctx, env, cloud.Options{AWS: &awsCfg})
@@ -259,12 +266,15 @@ func BenchmarkTaskRequests(b *testing.B) {
 	// requests are not counted.
 	observer := dynamostore.New(awstest.DynamoDB(b), env.Table, dynamostore.Options{CursorKey: env.CursorKey})
 	requests.reset()
+	capacity.reset()
 	b.ResetTimer()
 	ids := make([]string, 0, b.N)
 	for range b.N {
-		rec := call(b, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{
-			"prompt": "a lighthouse at dusk", "webhook_url": receiver.URL + "/hooks",
-		})
+		body := map[string]any{"prompt": "a lighthouse at dusk"}
+		if *benchWebhook {
+			body["webhook_url"] = receiver.URL + "/hooks"
+		}
+		rec := call(b, p.API, "POST", api.Prefix+"/images/generate", key, body)
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("submit: %d %s", rec.Code, rec.Body)
 		}
@@ -275,8 +285,12 @@ func BenchmarkTaskRequests(b *testing.B) {
 		ids = append(ids, tk.ID)
 	}
 	for _, id := range ids {
+		completed := completedEventID(b, observer, id)
+		if !*benchWebhook {
+			continue
+		}
 		eventually(b, 5*time.Minute, func() error {
-			d, err := observer.GetDelivery(ctx, "usr_bench", webhook.DeliveryID(completedEventID(b, observer, id)))
+			d, err := observer.GetDelivery(ctx, "usr_bench", webhook.DeliveryID(completed))
 			if err != nil {
 				return err
 			}
@@ -288,10 +302,90 @@ func BenchmarkTaskRequests(b *testing.B) {
 	}
 	b.StopTimer()
 	counts := requests.counts()
+	read, write := capacity.units()
 	cancel()
 	for op, n := range counts {
 		b.ReportMetric(float64(n)/float64(b.N), op+"/task")
 	}
+	b.ReportMetric(read/float64(b.N), "RCU/task")
+	b.ReportMetric(write/float64(b.N), "WCU/task")
+}
+
+// capacityMeter asks DynamoDB for the capacity each request consumes
+// (ReturnConsumedCapacity TOTAL, indexes included) and adds it up: the
+// cost model's DynamoDB line, as DynamoDB itself reckons it.
+type capacityMeter struct {
+	mu          sync.Mutex
+	read, write float64
+}
+
+func (c *capacityMeter) register(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("capacityMeter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() && f.CanSet() {
+				f.Set(reflect.ValueOf(dynamotypes.ReturnConsumedCapacityTotal))
+			}
+			out, md, err := next.HandleInitialize(ctx, in)
+			if err == nil {
+				c.add(out.Result)
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+// add sums an output's ConsumedCapacity: one, or one per table.
+func (c *capacityMeter) add(result any) {
+	v := reflect.ValueOf(result)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return
+	}
+	var all []dynamotypes.ConsumedCapacity
+	switch cc := v.Elem().FieldByName("ConsumedCapacity"); {
+	case !cc.IsValid():
+		return
+	case cc.Kind() == reflect.Slice:
+		all, _ = cc.Interface().([]dynamotypes.ConsumedCapacity)
+	case !cc.IsNil():
+		if one, ok := cc.Interface().(*dynamotypes.ConsumedCapacity); ok {
+			all = append(all, *one)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, u := range all {
+		r, w := aws.ToFloat64(u.ReadCapacityUnits), aws.ToFloat64(u.WriteCapacityUnits)
+		if r == 0 && w == 0 { // only the total is given: a read or a write by the operation
+			if u.CapacityUnits != nil && isWriteResult(result) {
+				w = *u.CapacityUnits
+			} else {
+				r = aws.ToFloat64(u.CapacityUnits)
+			}
+		}
+		c.read += r
+		c.write += w
+	}
+}
+
+func isWriteResult(result any) bool {
+	name := reflect.TypeOf(result).Elem().Name()
+	for _, w := range []string{"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"} {
+		if strings.HasPrefix(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *capacityMeter) reset() {
+	c.mu.Lock()
+	c.read, c.write = 0, 0
+	c.mu.Unlock()
+}
+
+func (c *capacityMeter) units() (read, write float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read, c.write
 }
 
 // completedEventID waits for the task to complete and returns the id of

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+)
+
+func TestReadSettings(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		context map[string]any
+		want    func(*Settings)
+		err     string
+	}{
+		"nothing set": {
+			context: map[string]any{},
+			want:    func(*Settings) {},
+		},
+		"from cdk.json, as JSON values": {
+			context: map[string]any{
+				"stage": "prod", "apiThrottleRate": 200.0, "apiThrottleBurst": 400.0, "outputRetentionDays": 7.0,
+				"logRetentionDays": 90.0, "alarmEmail": "ops@example.com", "taskConcurrencyHigh": 100.0,
+				"taskConcurrencyNormal": 0.0, "taskConcurrencyLow": 2.0, "config": "limits:\n  batch_max: 50\n",
+			},
+			want: func(s *Settings) {
+				s.Stage, s.APIThrottleRate, s.APIThrottleBurst, s.OutputRetentionDays = "prod", 200, 400, 7
+				s.LogRetentionDays, s.AlarmEmail = 90, "ops@example.com"
+				s.TaskConcurrency = Concurrency{High: 100, Normal: 0, Low: 2}
+				s.Config = "limits:\n  batch_max: 50\n"
+			},
+		},
+		"from -c key=value, as strings": {
+			context: map[string]any{"stage": "staging", "apiThrottleRate": "12.5", "apiThrottleBurst": "20", "logRetentionDays": "14"},
+			want: func(s *Settings) {
+				s.Stage, s.APIThrottleRate, s.APIThrottleBurst, s.LogRetentionDays = "staging", 12.5, 20, 14
+			},
+		},
+		"not a number":                 {context: map[string]any{"apiThrottleBurst": "many"}, err: `apiThrottleBurst: "many" is not a number`},
+		"not a whole number":           {context: map[string]any{"outputRetentionDays": 1.5}, err: "outputRetentionDays: 1.5 is not a whole number"},
+		"a stage that names nothing":   {context: map[string]any{"stage": "Prod_1"}, err: `stage "Prod_1"`},
+		"a retention CloudWatch lacks": {context: map[string]any{"logRetentionDays": 31.0}, err: "logRetentionDays 31"},
+		"a concurrency SQS refuses":    {context: map[string]any{"taskConcurrencyLow": 1.0}, err: "taskConcurrencyLow 1: 0 (uncapped) or 2 to 1000"},
+		"no throttle":                  {context: map[string]any{"apiThrottleRate": 0.0}, err: "apiThrottleRate 0: must be above 0"},
+		"not an address":               {context: map[string]any{"alarmEmail": "ops"}, err: `alarmEmail "ops"`},
+		"a stage of the wrong type":    {context: map[string]any{"stage": 3.0}, err: "context stage: want a string"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ReadSettings(func(key string) any { return tc.context[key] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := DefaultSettings()
+			tc.want(&want)
+			if got != want {
+				t.Errorf("settings %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestCheckAssets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, name := range []string{"submit", "status", "process"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "bootstrap"), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := checkAssets(dir)
+	if err == nil || !strings.Contains(err.Error(), "function webhook") || strings.Contains(err.Error(), "function submit") {
+		t.Fatalf("error %v, want one naming only the webhook function", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "webhook"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "webhook", "bootstrap"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkAssets(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The settings reach the resources: names, throttling, retention,
+// concurrency caps and the alarm subscription.
+func TestSettingsShapeTheStack(t *testing.T) {
+	settings := Settings{
+		Stage:               "prod",
+		Config:              "limits:\n  batch_max: 50\n",
+		APIThrottleRate:     200,
+		APIThrottleBurst:    400,
+		OutputRetentionDays: 7,
+		LogRetentionDays:    90,
+		AlarmEmail:          "ops@example.com",
+		TaskConcurrency:     Concurrency{High: 100, Normal: 0, Low: 2},
+	}
+	s, err := synthesize(t.TempDir(), settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.named(t, "AWS::DynamoDB::Table", "TableName", "mediatasks-prod")
+	s.named(t, "AWS::StepFunctions::StateMachine", "StateMachineName", "mediatasks-prod-task-long")
+	s.named(t, "AWS::SecretsManager::Secret", "Name", "mediatasks/prod/keys")
+	s.named(t, "AWS::CloudWatch::Dashboard", "DashboardName", "mediatasks-prod")
+	_, fn := s.named(t, "AWS::Lambda::Function", "FunctionName", "mediatasks-prod-process")
+	env := fn.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if env["MEDIATASKS_CONFIG"] != settings.Config || env["MEDIATASKS_METRICS_NAMESPACE"] != "MediaTasks/prod" {
+		t.Errorf("environment: config %q, namespace %v", env["MEDIATASKS_CONFIG"], env["MEDIATASKS_METRICS_NAMESPACE"])
+	}
+	hasResource(t, s, "AWS::ApiGatewayV2::Stage", map[string]any{
+		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 200, "ThrottlingBurstLimit": 400},
+	})
+	hasResource(t, s, "AWS::SNS::Subscription", map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+	for id, g := range s.ofType("AWS::Logs::LogGroup") {
+		if g.Properties["RetentionInDays"] != 90.0 {
+			t.Errorf("%s: RetentionInDays %v", id, g.Properties["RetentionInDays"])
+		}
+	}
+	hasResource(t, s, "AWS::S3::Bucket", map[string]any{
+		"CorsConfiguration": assertions.Match_AnyValue(),
+		"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"ExpirationInDays": 7}),
+		})},
+	})
+	for queue, want := range map[string]any{"high": 100.0, "normal": nil, "low": 2.0} {
+		queueID, _ := s.named(t, "AWS::SQS::Queue", "QueueName", "mediatasks-prod-tasks-"+queue)
+		for _, m := range s.ofType("AWS::Lambda::EventSourceMapping") {
+			if !refersTo(m.Properties["EventSourceArn"], queueID) {
+				continue
+			}
+			var got any
+			if sc, ok := m.Properties["ScalingConfig"].(map[string]any); ok {
+				got = sc["MaximumConcurrency"]
+			}
+			if got != want {
+				t.Errorf("%s: maximum concurrency %v, want %v", queue, got, want)
+			}
+		}
+	}
+}

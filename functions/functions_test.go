@@ -1,12 +1,14 @@
 package functions_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -663,6 +665,7 @@ func BenchmarkImageTaskInvocations(b *testing.B) {
 	}
 	run() // INIT and the first connections
 	clear(took)
+	logged := functionLogBytes(b, fns)
 	b.ResetTimer()
 	for range b.N {
 		run()
@@ -671,4 +674,25 @@ func BenchmarkImageTaskInvocations(b *testing.B) {
 	for kind, ds := range took {
 		b.ReportMetric(ms(median(ds)), kind+"-ms")
 	}
+	b.ReportMetric(float64(functionLogBytes(b, fns)-logged)/float64(b.N), "log-bytes/task")
+}
+
+// functionLogBytes is what the functions wrote to their logs so far (JSON
+// lines: their own logs and EMF metrics; the emulator's lines are not
+// JSON), which CloudWatch Logs would ingest.
+func functionLogBytes(tb testing.TB, fns map[string]*lambdaFunction) int {
+	tb.Helper()
+	n := 0
+	for _, fn := range fns {
+		b, err := os.ReadFile(fn.logPath)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("{")) {
+				n += len(line) + 1
+			}
+		}
+	}
+	return n
 }

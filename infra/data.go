@@ -44,13 +44,11 @@ func (s store) allQueues() []awssqs.Queue {
 // <name>PK and <name>SK (shared/store/dynamostore/TABLE.md).
 var tableIndexes = []string{"GSI1", "GSI2", "GSI3"}
 
-// Receive counts before a message goes to its dead-letter queue. A
-// webhook message is hidden for each retry's backoff and may come back
-// early, so it is received many more times than a task message.
-const (
-	taskMaxReceives    = 5
-	webhookMaxReceives = 30
-)
+// webhookMaxReceives is the webhook queue's receive count before its
+// dead-letter queue: a webhook message is hidden for each retry's
+// backoff and may come back early, so it is received many more times
+// than a task message (Settings.taskMaxReceives).
+const webhookMaxReceives = 30
 
 // visibilityMargin is added to a consumer's timeout for a queue's
 // visibility timeout, so that a message is never handed out again while
@@ -146,7 +144,7 @@ func (b *builder) newTaskQueues() []taskQueue {
 	} {
 		queues = append(queues, taskQueue{
 			priority:  p.priority,
-			queuePair: b.newQueuePair("TaskQueue"+p.id, p.suffix, visibility, taskMaxReceives),
+			queuePair: b.newQueuePair("TaskQueue"+p.id, p.suffix, visibility, b.settings.taskMaxReceives()),
 		})
 	}
 	return queues

@@ -25,8 +25,10 @@ type functionSpec struct {
 }
 
 var (
-	// submit validates, writes the task and sends its message.
-	submitSpec = functionSpec{name: "submit", memoryMB: 256, timeoutSeconds: 10}
+	// submit validates, writes the task and sends its message; with
+	// `Prefer: wait` it waits for the task, 25 s at most
+	// (cloud.MaxPreferWait), within API Gateway's 30 s.
+	submitSpec = functionSpec{name: "submit", memoryMB: 256, timeoutSeconds: 29}
 	// status answers reads; an event stream waits up to 20 s for the next
 	// event, within API Gateway's 30 s integration limit.
 	statusSpec = functionSpec{name: "status", memoryMB: 256, timeoutSeconds: 29}
@@ -119,18 +121,20 @@ func sqsSource(q awssqs.IQueue, maxConcurrency int) awslambda.IEventSource {
 // each function builds the whole platform and uses its part.
 func (b *builder) environment(s store, sec secrets, machines machineNames) *map[string]*string {
 	env := map[string]*string{
-		"MEDIATASKS_TABLE":                          s.table.TableName(),
-		"MEDIATASKS_BUCKET":                         s.bucket.BucketName(),
-		"MEDIATASKS_WEBHOOK_QUEUE_URL":              s.webhooks.queue.QueueUrl(),
-		"MEDIATASKS_WEBHOOK_DEAD_QUEUE_URL":         s.webhooks.dead.QueueUrl(),
-		"MEDIATASKS_TASK_STATE_MACHINE_ARN":         b.stateMachineArn(machines.standard),
-		"MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN": b.stateMachineArn(machines.express),
-		"MEDIATASKS_BATCH_STATE_MACHINE_ARN":        b.stateMachineArn(machines.batch),
-		"MEDIATASKS_KEYS_SECRET_ARN":                sec.keys.SecretArn(),
-		"MEDIATASKS_PROVIDER_SECRET_ARN":            sec.providers.SecretArn(),
-		"MEDIATASKS_CONFIG":                         jsii.String(b.settings.Config),
-		"MEDIATASKS_METRICS_NAMESPACE":              jsii.String(b.metricsNamespace()),
-		"MEDIATASKS_LOG_LEVEL":                      jsii.String("info"),
+		"MEDIATASKS_TABLE":                   s.table.TableName(),
+		"MEDIATASKS_BUCKET":                  s.bucket.BucketName(),
+		"MEDIATASKS_WEBHOOK_QUEUE_URL":       s.webhooks.queue.QueueUrl(),
+		"MEDIATASKS_WEBHOOK_DEAD_QUEUE_URL":  s.webhooks.dead.QueueUrl(),
+		"MEDIATASKS_TASK_STATE_MACHINE_ARN":  b.stateMachineArn(machines.standard),
+		"MEDIATASKS_BATCH_STATE_MACHINE_ARN": b.stateMachineArn(machines.batch),
+		"MEDIATASKS_KEYS_SECRET_ARN":         sec.keys.SecretArn(),
+		"MEDIATASKS_PROVIDER_SECRET_ARN":     sec.providers.SecretArn(),
+		"MEDIATASKS_CONFIG":                  jsii.String(b.settings.Config),
+		"MEDIATASKS_METRICS_NAMESPACE":       jsii.String(b.metricsNamespace()),
+		"MEDIATASKS_LOG_LEVEL":               jsii.String("info"),
+	}
+	if b.settings.ExpressImageTasks {
+		env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"] = b.stateMachineArn(machines.express)
 	}
 	for _, q := range s.taskQueues {
 		env["MEDIATASKS_TASK_QUEUE_URL_"+q.priority] = q.queue.QueueUrl()

@@ -54,9 +54,13 @@ func (b *builder) grant(fns functions, s store, sec secrets, machines machineNam
 	// submit: admits tasks, sends their events' webhooks, presigns
 	// uploads and downloads, and cancels running workflows.
 	allow(fns.submit, []string{"sqs:SendMessage"}, taskAndWebhookQueues...)
-	allow(fns.submit, []string{"s3:PutObject", "s3:GetObject"}, objects)
-	allow(fns.submit, []string{"states:StopExecution", "states:GetExecutionHistory"},
-		b.executionsArn(machines.express), b.executionsArn(machines.standard))
+	// It reads uploads (HeadObject; without ListBucket S3 answers a
+	// missing key 403, not 404) and drops a replayed upload's copy.
+	allow(fns.submit, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, objects)
+	allow(fns.submit, []string{"s3:ListBucket"}, s.bucket.BucketArn())
+	// Only Standard executions can be stopped (Express ones end at
+	// their next step).
+	allow(fns.submit, []string{"states:StopExecution", "states:GetExecutionHistory"}, b.executionsArn(machines.standard))
 
 	// status: reads, and presigns downloads.
 	allow(fns.status, []string{"s3:GetObject"}, objects)
@@ -70,6 +74,7 @@ func (b *builder) grant(fns functions, s store, sec secrets, machines machineNam
 	}
 	allow(fns.process, []string{"sqs:SendMessage"}, taskAndWebhookQueues...)
 	allow(fns.process, []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, objects)
+	allow(fns.process, []string{"s3:ListBucket"}, s.bucket.BucketArn()) // a missing input is a 404, not a 403
 	allow(fns.process, []string{"states:StartExecution"}, allMachines...)
 
 	// webhook: takes deliveries from its queue, and hides a failed one

@@ -104,10 +104,12 @@ func TestFunctionPermissions(t *testing.T) {
 		"submit": {common, itemActions, {
 			"dynamodb:DescribeTable":      {table},
 			"sqs:SendMessage":             append(slices.Clone(taskQueues), "<webhooks>"),
-			"s3:PutObject":                {objects},
-			"s3:GetObject":                {objects},
-			"states:StopExecution":        {executions("task"), executions("task-long")},
-			"states:GetExecutionHistory":  {executions("task"), executions("task-long")},
+			"s3:PutObject":                {objects}, // presigned upload URLs
+			"s3:GetObject":                {objects}, // presigned download URLs
+			"s3:DeleteObject":             {objects}, // a replayed upload's copy
+			"s3:ListBucket":               {bucket},  // HeadObject of an upload id: 404 rather than 403
+			"states:StopExecution":        {executions("task-long")},
+			"states:GetExecutionHistory":  {executions("task-long")},
 			"states:DescribeStateMachine": machines,
 		}},
 		"status": {common, {
@@ -123,6 +125,7 @@ func TestFunctionPermissions(t *testing.T) {
 			"s3:PutObject":          {objects},
 			"s3:GetObject":          {objects},
 			"s3:DeleteObject":       {objects},
+			"s3:ListBucket":         {bucket}, // a missing input upload is upload_not_found
 			"states:StartExecution": machines,
 		}},
 		"webhook": {common, itemActions, consume("<webhooks>"), {

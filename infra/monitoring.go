@@ -47,6 +47,10 @@ const (
 	webhookBacklogPeriods = 3
 )
 
+// processErrorRate is the share of failed process invocations, in per
+// cent, that raises its alarm.
+const processErrorRate = 10
+
 func (b *builder) newMonitoring(s store, fns functions, m machines, api awsapigatewayv2.HttpApi) {
 	topic := b.newAlarmTopic()
 	b.newDashboard(s, fns, m, api)
@@ -176,8 +180,25 @@ func (b *builder) newAlarms(topic awssns.ITopic, s store, fns functions, m machi
 	}
 	for _, f := range namedFunctions(fns) {
 		name := *b.name(f.name)
-		b.alarm(topic, f.name+"-errors", "The function "+name+" failed (an error or a timeout) in the last 5 minutes; see its log group.",
-			f.fn.MetricErrors(sum), atLeastOne, 1)
+		if f.fn == fns.process {
+			// A step's provider error is the process function's error by
+			// design (the state machines' Retry and Catch read it), so its
+			// errors are watched as a share of its invocations.
+			rate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+				Expression: jsii.String("100 * errors / MAX([invocations, 1])"),
+				UsingMetrics: &map[string]awscloudwatch.IMetric{
+					"errors": f.fn.MetricErrors(sum), "invocations": f.fn.MetricInvocations(sum),
+				},
+				Label:  jsii.String("process errors (%)"),
+				Period: period(),
+			})
+			b.sustainedAlarm(topic, f.name+"-error-rate",
+				fmt.Sprintf("Over %d %% of the invocations of %s failed for 15 minutes: step errors this many point at a provider outage or a fault of the platform; see its log group.", processErrorRate, name),
+				rate, above, processErrorRate, 3)
+		} else {
+			b.alarm(topic, f.name+"-errors", "The function "+name+" failed (an error or a timeout) in the last 5 minutes; see its log group.",
+				f.fn.MetricErrors(sum), atLeastOne, 1)
+		}
 		b.alarm(topic, f.name+"-throttles", "The function "+name+" was throttled: the account's or its own concurrency limit was reached.",
 			f.fn.MetricThrottles(sum), atLeastOne, 1)
 	}

@@ -30,7 +30,9 @@ func TestAlarms(t *testing.T) {
 		want[q+"-oldest-message"] = alarm{"AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum", "GreaterThanThreshold", 300}
 	}
 	for _, fn := range []string{"submit", "status", "process", "webhook"} {
-		want[fn+"-errors"] = alarm{"AWS/Lambda", "Errors", "Sum", atLeastOne, 1}
+		if fn != "process" { // its errors are a share: below
+			want[fn+"-errors"] = alarm{"AWS/Lambda", "Errors", "Sum", atLeastOne, 1}
+		}
 		want[fn+"-throttles"] = alarm{"AWS/Lambda", "Throttles", "Sum", atLeastOne, 1}
 	}
 	for _, sm := range []string{"task", "task-long", "batch"} {
@@ -38,8 +40,13 @@ func TestAlarms(t *testing.T) {
 		want[sm+"-executions-timed-out"] = alarm{"AWS/States", "ExecutionsTimedOut", "Sum", atLeastOne, 1}
 	}
 
+	_, rate := s.named(t, "AWS::CloudWatch::Alarm", "AlarmName", "mediatasks-dev-process-error-rate")
+	if expr := s.describe(rate.Properties["Metrics"]); !strings.Contains(expr, "100 * errors / MAX([invocations, 1])") ||
+		num(rate.Properties["Threshold"]) != 10 || num(rate.Properties["EvaluationPeriods"]) != 3 {
+		t.Errorf("process-error-rate: %s, threshold %v", expr, rate.Properties["Threshold"])
+	}
 	alarms := s.ofType("AWS::CloudWatch::Alarm")
-	if len(alarms) != len(want) {
+	if len(alarms) != len(want)+1 {
 		t.Errorf("alarms: %d, want %d", len(alarms), len(want))
 	}
 	for suffix, w := range want {

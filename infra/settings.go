@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/videoai/mediatasks/shared/config"
 )
 
 // Settings are the deployment's choices, read from the CDK context
@@ -35,6 +37,10 @@ type Settings struct {
 	// queue keeps busy (the event source mapping's maximum concurrency);
 	// 0 leaves a queue uncapped.
 	TaskConcurrency Concurrency
+	// ExpressImageTasks runs image tasks submitted alone as Express
+	// workflows (a sixty-fifth of the Standard workflow's cost), at the
+	// price of Express's limits (sfnrunner.ExpressTypes): off unless asked.
+	ExpressImageTasks bool
 }
 
 // Concurrency is a cap per task priority.
@@ -54,6 +60,7 @@ const (
 	ContextConcurrencyHigh     = "taskConcurrencyHigh"
 	ContextConcurrencyNormal   = "taskConcurrencyNormal"
 	ContextConcurrencyLow      = "taskConcurrencyLow"
+	ContextExpressImageTasks   = "expressImageTasks"
 )
 
 // DefaultSettings are what a context that says nothing gets.
@@ -146,6 +153,19 @@ func ReadSettings(context func(key string) any) (Settings, error) {
 	integer(ContextConcurrencyHigh, &s.TaskConcurrency.High)
 	integer(ContextConcurrencyNormal, &s.TaskConcurrency.Normal)
 	integer(ContextConcurrencyLow, &s.TaskConcurrency.Low)
+	switch v := context(ContextExpressImageTasks).(type) {
+	case nil:
+	case bool:
+		s.ExpressImageTasks = v
+	case string: // -c expressImageTasks=true
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("context %s: want true or false, got %q", ContextExpressImageTasks, v))
+		}
+		s.ExpressImageTasks = b
+	default:
+		errs = append(errs, fmt.Errorf("context %s: want true or false, got %v", ContextExpressImageTasks, v))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, fmt.Errorf("read the context: %w", err)
 	}
@@ -189,10 +209,38 @@ func (s Settings) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %d: 0 (uncapped) or 2 to 1000", c.key, c.n))
 		}
 	}
+	if _, err := s.platformConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
 	return nil
+}
+
+// platformConfig is Config parsed as the functions will parse it, so that
+// a configuration they would refuse stops the synthesis instead.
+func (s Settings) platformConfig() (config.Config, error) {
+	if s.Config == "" {
+		return config.Default(), nil
+	}
+	cfg, err := config.Parse([]byte(s.Config))
+	if err != nil {
+		return config.Config{}, fmt.Errorf("%s: %w", ContextConfig, err)
+	}
+	return cfg, nil
+}
+
+// taskMaxReceives is the task queues' receive count before their
+// dead-letter queue: the app's start attempts (queue.max_receives), so
+// that the last receive fails the tasks it could not start rather than
+// leaving them queued behind a dead letter.
+func (s Settings) taskMaxReceives() int {
+	cfg, err := s.platformConfig()
+	if err != nil { // Validate refused it already
+		return config.Default().Queue.MaxReceives
+	}
+	return cfg.Queue.MaxReceives
 }
 
 // Prefix starts every resource name: mediatasks-<stage>.

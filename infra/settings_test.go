@@ -47,6 +47,16 @@ func TestReadSettings(t *testing.T) {
 		"no throttle":                  {context: map[string]any{"apiThrottleRate": 0.0}, err: "apiThrottleRate 0: must be above 0"},
 		"not an address":               {context: map[string]any{"alarmEmail": "ops"}, err: `alarmEmail "ops"`},
 		"a stage of the wrong type":    {context: map[string]any{"stage": 3.0}, err: "context stage: want a string"},
+		"express image tasks, as a string": {
+			context: map[string]any{"expressImageTasks": "true"},
+			want:    func(s *Settings) { s.ExpressImageTasks = true },
+		},
+		"express image tasks, as JSON": {
+			context: map[string]any{"expressImageTasks": true},
+			want:    func(s *Settings) { s.ExpressImageTasks = true },
+		},
+		"not a boolean":                 {context: map[string]any{"expressImageTasks": "often"}, err: `expressImageTasks: want true or false, got "often"`},
+		"a config the functions refuse": {context: map[string]any{"config": "queue:\n  max_receives: many\n"}, err: "config: "},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -101,13 +111,14 @@ func TestCheckAssets(t *testing.T) {
 func TestSettingsShapeTheStack(t *testing.T) {
 	settings := Settings{
 		Stage:               "prod",
-		Config:              "limits:\n  batch_max: 50\n",
+		Config:              "limits:\n  batch_max: 50\nqueue:\n  max_receives: 8\n",
 		APIThrottleRate:     200,
 		APIThrottleBurst:    400,
 		OutputRetentionDays: 7,
 		LogRetentionDays:    90,
 		AlarmEmail:          "ops@example.com",
 		TaskConcurrency:     Concurrency{High: 100, Normal: 0, Low: 2},
+		ExpressImageTasks:   true,
 	}
 	s, err := synthesize(t.TempDir(), settings)
 	if err != nil {
@@ -121,6 +132,18 @@ func TestSettingsShapeTheStack(t *testing.T) {
 	env := fn.Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
 	if env["MEDIATASKS_CONFIG"] != settings.Config || env["MEDIATASKS_METRICS_NAMESPACE"] != "MediaTasks/prod" {
 		t.Errorf("environment: config %q, namespace %v", env["MEDIATASKS_CONFIG"], env["MEDIATASKS_METRICS_NAMESPACE"])
+	}
+	// Image tasks run as Express workflows only when asked.
+	if express := s.describe(env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"]); !strings.HasSuffix(express, ":stateMachine:mediatasks-prod-task") {
+		t.Errorf("express task machine %q", express)
+	}
+	// The last start attempt (queue.max_receives) comes before the dead-letter queue.
+	for id, q := range s.ofType("AWS::SQS::Queue") {
+		redrive, _ := q.Properties["RedrivePolicy"].(map[string]any)
+		name, _ := q.Properties["QueueName"].(string)
+		if redrive != nil && strings.Contains(name, "-tasks-") && redrive["maxReceiveCount"] != 8.0 {
+			t.Errorf("%s: maxReceiveCount %v, want the config's 8", id, redrive["maxReceiveCount"])
+		}
 	}
 	hasResource(t, s, "AWS::ApiGatewayV2::Stage", map[string]any{
 		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 200, "ThrottlingBurstLimit": 400},

@@ -133,11 +133,14 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	s3Client := s3.NewFromConfig(*awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })
 	p.Blobs = s3blob.New(s3Client, env.Bucket, s3blob.Options{})
 
+	limits := cfg.AppLimits()
+	// A wait must end, and be answered, within API Gateway's 30 s.
+	limits.PreferWaitMax = min(limits.PreferWaitMax, MaxPreferWait)
 	p.App, err = app.New(app.Deps{
 		Store:  p.Store,
 		Tasks:  p.Tasks,
 		Blobs:  p.Blobs,
-		Limits: cfg.AppLimits(),
+		Limits: limits,
 		Now:    opts.Now,
 		Log:    log,
 	})
@@ -196,6 +199,12 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
 }
+
+// MaxPreferWait is the longest `Prefer: wait` in the cloud: API Gateway
+// ends an integration at 30 s, and the submit and status functions at
+// 29 s, so a longer wait would be cut off into an error while the task
+// exists.
+const MaxPreferWait = 25 * time.Second
 
 // DefaultMetricsNamespace is the CloudWatch namespace of the functions'
 // metrics unless MEDIATASKS_METRICS_NAMESPACE names another.

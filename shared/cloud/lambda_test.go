@@ -122,6 +122,9 @@ func TestProcessFunctionStepsAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := p.App.Limits().PreferWaitMax; got != cloud.MaxPreferWait {
+		t.Errorf("Prefer: wait up to %s, want at most %s (API Gateway's 30 s)", got, cloud.MaxPreferWait)
+	}
 	key := apiKey(t, p, "usr_process")
 	rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{"prompt": "a lighthouse"})
 	var tk task.Task

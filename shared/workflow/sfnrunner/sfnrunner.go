@@ -38,10 +38,16 @@ type ARNs struct {
 	Express string
 }
 
-// ExpressTypes are the task types whose work fits well within an
-// Express workflow's 5 minutes, with every retry: video jobs can run
-// longer, so video tasks run as Standard workflows.
-var ExpressTypes = []task.Type{task.TypeImageGeneration, task.TypeAudioTranscription, task.TypeSubtitleGeneration}
+// ExpressTypes are the task types that may run as Express workflows:
+// image generation, whose providers answer in seconds. Transcription and
+// subtitles poll jobs that can run for many minutes, video longer still.
+// Two limits of Express stay the operator's to weigh (the stack makes it
+// a choice, off by default): an execution ends at 5 minutes without its
+// Catch running, which a provider hanging through every retry of Start
+// reaches, leaving the task running; and executions are at least once,
+// so a duplicated task message can start a second execution, and so a
+// second provider call, where a Standard one would be refused by name.
+var ExpressTypes = []task.Type{task.TypeImageGeneration}
 
 // CancelJobFunc asks a provider to drop the job of a canceled task, best
 // effort (steps.Actions.CancelJob).

@@ -496,8 +496,8 @@ func TestHealthDescribesBothMachines(t *testing.T) {
 	}
 }
 
-// With an Express machine, short task types run there and video tasks on
-// the Standard one; a cancel of an Express task stops nothing and fails
+// With an Express machine, image tasks run there and the others on the
+// Standard one; a cancel of an Express task stops nothing and fails
 // nothing (its next step ends it).
 func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
 	t.Parallel()
@@ -524,9 +524,9 @@ func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
 		}
 	}
 	for _, typ := range task.Types {
-		want := f.arns.Express
-		if typ == task.TypeVideoGeneration {
-			want = f.arns.Task
+		want := f.arns.Task
+		if typ == task.TypeImageGeneration {
+			want = f.arns.Express
 		}
 		if machines[string(typ)] != want {
 			t.Errorf("%s ran on %q, want %q", typ, machines[string(typ)], want)

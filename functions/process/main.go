@@ -3,21 +3,8 @@
 // scheduled sweep.
 package main
 
-import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/videoai/mediatasks/shared/cloud"
-)
+import "github.com/videoai/mediatasks/shared/cloud"
 
 func main() {
-	p, err := cloud.FromEnv(context.Background())
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("process function: start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(p.ProcessFunction())
+	cloud.Start(func(p *cloud.Platform) any { return p.ProcessFunction() })
 }

@@ -2,21 +2,8 @@
 // uploads, batches, cancels), from API Gateway.
 package main
 
-import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/videoai/mediatasks/shared/cloud"
-)
+import "github.com/videoai/mediatasks/shared/cloud"
 
 func main() {
-	p, err := cloud.FromEnv(context.Background())
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("submit function: start", "err", err)
-		os.Exit(1)
-	}
-	lambda.Start(p.SubmitFunction())
+	cloud.Start(func(p *cloud.Platform) any { return p.SubmitFunction() })
 }

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
@@ -196,4 +199,17 @@ func (p *Platform) publishMetrics(ctx context.Context) {
 	if err := p.metrics.Flush(); err != nil {
 		p.Log.WarnContext(ctx, "publish metrics", "err", err)
 	}
+}
+
+// Start is a function's whole main: it builds the platform from the
+// environment once and serves the handler of it that serve picks. A
+// platform that cannot be built ends the process, which Lambda reports
+// as the function's INIT error with the log line that names the cause.
+func Start(serve func(*Platform) any) {
+	p, err := FromEnv(context.Background())
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("start the function", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(serve(p))
 }

@@ -30,8 +30,8 @@ import (
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
+	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/shared/workflow/sfnrunner/sfntest"
-	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
 // platform is one deployment on the emulators: its table, queues and
@@ -389,8 +389,8 @@ func TestProcessFunctionRunsSteps(t *testing.T) {
 	process := fns["process"]
 	submitted := p.submitImage(t, fns["submit"], nil)
 
-	var step steps.Step
-	process.invoke(t, map[string]any{"action": steps.ActionStart, "task_id": submitted.ID, "tried": []string{}}).decode(t, &step)
+	var step workflow.Step
+	process.invoke(t, map[string]any{"action": workflow.ActionStart, "task_id": submitted.ID, "tried": []string{}}).decode(t, &step)
 	switch {
 	case step.Provider == "":
 		t.Fatalf("start answered %+v: no provider", step)
@@ -406,8 +406,8 @@ func TestProcessFunctionRunsSteps(t *testing.T) {
 	}
 
 	inv := process.invoke(t, json.RawMessage(`{"action":"nope"}`))
-	if inv.ErrorType != steps.ErrNameBadInput {
-		t.Fatalf("unknown action answered %+v, want error type %s", inv, steps.ErrNameBadInput)
+	if inv.ErrorType != workflow.ErrNameBadInput {
+		t.Fatalf("unknown action answered %+v, want error type %s", inv, workflow.ErrNameBadInput)
 	}
 
 	inv = process.invoke(t, json.RawMessage(`{"version":"0","id":"e1","source":"aws.events","account":"000000000000",`+
@@ -545,8 +545,8 @@ func TestColdStart(t *testing.T) {
 			return wantStatus(inv, http.StatusOK)
 		}},
 		"process": {json.RawMessage(`{"action":"nope"}`), func(inv invocation) error {
-			if inv.ErrorType != steps.ErrNameBadInput {
-				return fmt.Errorf("answered %+v, want %s", inv, steps.ErrNameBadInput)
+			if inv.ErrorType != workflow.ErrNameBadInput {
+				return fmt.Errorf("answered %+v, want %s", inv, workflow.ErrNameBadInput)
 			}
 			return nil
 		}},
@@ -650,13 +650,13 @@ func BenchmarkImageTaskInvocations(b *testing.B) {
 		}
 		queueURL := p.cloud.TaskQueues[task.PriorityNormal]
 		timed("dispatch", fns["process"], sqsEvent(queueURL, p.receive(b, queueURL)...))
-		var step steps.Step
-		timed("start", fns["process"], map[string]any{"action": steps.ActionStart, "task_id": submitted.ID, "tried": []string{}}).decode(b, &step)
+		var step workflow.Step
+		timed("start", fns["process"], map[string]any{"action": workflow.ActionStart, "task_id": submitted.ID, "tried": []string{}}).decode(b, &step)
 		for step.State == "pending" {
-			timed("poll", fns["process"], map[string]any{"action": steps.ActionPoll, "task_id": submitted.ID,
+			timed("poll", fns["process"], map[string]any{"action": workflow.ActionPoll, "task_id": submitted.ID,
 				"provider": step.Provider, "job": step.Job, "polls": step.Polls}).decode(b, &step)
 		}
-		timed("complete", fns["process"], map[string]any{"action": steps.ActionComplete, "task_id": submitted.ID, "step": step})
+		timed("complete", fns["process"], map[string]any{"action": workflow.ActionComplete, "task_id": submitted.ID, "step": step})
 		timed("webhook", fns["webhook"], sqsEvent(p.cloud.WebhookQueue, p.receive(b, p.cloud.WebhookQueue)...))
 		timed("status", fns["status"], httpEvent(http.MethodGet, "/tasks/"+submitted.ID, p.token, nil)).decode(b, &resp)
 		if resp.StatusCode != http.StatusOK {

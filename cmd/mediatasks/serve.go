@@ -21,7 +21,7 @@ import (
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/webhook"
-	"github.com/videoai/mediatasks/shared/workflow"
+	"github.com/videoai/mediatasks/shared/workflow/local"
 	"github.com/videoai/mediatasks/web"
 )
 
@@ -240,7 +240,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		}
 	})
 	bg.Go(func() { a.RunDispatcher(bgCtx) })
-	bg.Go(func() { runner.RunRetention(bgCtx, workflow.KeepExecutions, 10*time.Minute, time.Now) })
+	bg.Go(func() { runner.RunRetention(bgCtx, local.KeepExecutions, 10*time.Minute, time.Now) })
 	bg.Go(func() {
 		if err := deliverer.Run(bgCtx); err != nil && bgCtx.Err() == nil {
 			log.Error("webhook deliverer stopped", "err", err)

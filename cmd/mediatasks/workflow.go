@@ -12,7 +12,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider/catalog"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/workflow"
+	"github.com/videoai/mediatasks/shared/workflow/local"
 	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
@@ -28,13 +28,13 @@ func buildProviders(cfg config.Config, obs provider.Observer, log *slog.Logger) 
 
 // startWorkflow wires the local workflow runner into a: the registry, the
 // step actions and the engine on the data folder's database.
-func startWorkflow(ctx context.Context, cfg config.Config, db *sqlitedb.DB, a *app.App, store task.Store, blobs blob.Store, log *slog.Logger) (*workflow.Local, *provider.Registry, error) {
+func startWorkflow(ctx context.Context, cfg config.Config, db *sqlitedb.DB, a *app.App, store task.Store, blobs blob.Store, log *slog.Logger) (*local.Runner, *provider.Registry, error) {
 	providers, err := buildProviders(cfg, a.Metrics, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	actions := steps.New(steps.Deps{App: a, Store: store, Blobs: blobs, Providers: providers, Now: time.Now, Log: log})
-	runner, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{
+	runner, err := local.New(ctx, db, local.Options{
 		Actions:          actions,
 		Providers:        providers,
 		Workers:          cfg.Workflow.Workers,

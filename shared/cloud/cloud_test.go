@@ -28,6 +28,7 @@ import (
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
+	"github.com/videoai/mediatasks/shared/workflow/local"
 	"github.com/videoai/mediatasks/shared/workflow/sfnrunner/sfntest"
 )
 
@@ -451,14 +452,14 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 		return
 	}
 	defer db.Close()
-	local, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{Actions: p.Actions, Providers: p.Providers, Workers: 4, BatchConcurrency: 2})
+	engineRunner, err := local.New(ctx, db, local.Options{Actions: p.Actions, Providers: p.Providers, Workers: 4, BatchConcurrency: 2})
 	if err != nil {
 		t.Error(err)
 		return
 	}
 	var run sync.WaitGroup
 	defer run.Wait()
-	run.Go(func() { _ = local.Run(ctx) })
+	run.Go(func() { _ = engineRunner.Run(ctx) })
 	started := map[string]bool{}
 	for ctx.Err() == nil {
 		for _, e := range sfn.Executions() {
@@ -470,7 +471,7 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 			if e.StateMachineARN == env.BatchStateMachine {
 				machine = workflow.BatchMachine
 			}
-			if _, _, err := local.Engine().Start(ctx, machine, e.Name, json.RawMessage(e.Input)); err != nil && ctx.Err() == nil {
+			if _, _, err := engineRunner.Engine().Start(ctx, machine, e.Name, json.RawMessage(e.Input)); err != nil && ctx.Err() == nil {
 				t.Errorf("start %s: %v", e.Name, err)
 			}
 		}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
-	"github.com/videoai/mediatasks/shared/workflow/steps"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // The handlers of the four Lambda functions: each main builds the
@@ -94,7 +94,7 @@ func (p *Platform) ProcessFunction() func(context.Context, json.RawMessage) (any
 		switch {
 		case ev.Action != "":
 			out, err := p.Actions.Invoke(ctx, raw)
-			var se *steps.Error
+			var se *workflow.StepError
 			if errors.As(err, &se) {
 				return nil, messages.InvokeResponse_Error{Type: se.Name, Message: se.Cause}
 			}

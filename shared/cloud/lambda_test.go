@@ -19,7 +19,7 @@ import (
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/cloud"
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/workflow/steps"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // secretsServer answers Secrets Manager's GetSecretValue (JSON 1.1) with
@@ -137,7 +137,7 @@ func TestProcessFunctionStepsAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var step steps.Step
+	var step workflow.Step
 	if b, _ := json.Marshal(out); json.Unmarshal(b, &step) != nil || step.Provider == "" || (step.State != "done" && step.State != "pending") {
 		t.Fatalf("start answered %s", out)
 	}
@@ -165,8 +165,8 @@ func TestProcessFunctionStepsAndMetrics(t *testing.T) {
 
 	_, err = process(ctx, json.RawMessage(`{"action":"nope"}`))
 	var lambdaErr messages.InvokeResponse_Error
-	if !errors.As(err, &lambdaErr) || lambdaErr.Type != steps.ErrNameBadInput || !strings.Contains(lambdaErr.Message, "nope") {
-		t.Fatalf("unknown action: %v, want a %s error", err, steps.ErrNameBadInput)
+	if !errors.As(err, &lambdaErr) || lambdaErr.Type != workflow.ErrNameBadInput || !strings.Contains(lambdaErr.Message, "nope") {
+		t.Fatalf("unknown action: %v, want a %s error", err, workflow.ErrNameBadInput)
 	}
 	if _, err := process(ctx, json.RawMessage(`{"something":"else"}`)); err == nil {
 		t.Fatal("an event of no known kind was taken")

@@ -27,6 +27,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // Config is a validated configuration with every default filled in.
@@ -93,7 +94,7 @@ const (
 	DefaultSynchronous      = "FULL"
 	DefaultMaxReceives      = 5
 	DefaultWorkers          = 16
-	DefaultBatchConcurrency = 10
+	DefaultBatchConcurrency = workflow.DefaultBatchConcurrency
 )
 
 // DefaultRetrySchedule is the webhook retry schedule after the first try.

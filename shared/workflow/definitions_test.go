@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 
@@ -27,6 +28,21 @@ func TestDefinitionsAreValidASL(t *testing.T) {
 		out, err := exec.Command(node, validator, "--json-path", path).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s definition: asl-validator: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// The definitions are within the subset the local engine runs, with the
+// cloud's ARNs as with the local ones.
+func TestDefinitionsParseForTheLocalEngine(t *testing.T) {
+	t.Parallel()
+	subs := map[string]string{
+		workflow.ProcessFunctionArn:  "arn:aws:lambda:eu-west-1:123456789012:function:process",
+		workflow.TaskStateMachineArn: "arn:aws:states:eu-west-1:123456789012:stateMachine:task",
+	}
+	for name, def := range map[string][]byte{"task": workflow.TaskDefinition, "batch": workflow.BatchDefinition} {
+		if _, err := asl.Parse(def, subs); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/videoai/mediatasks/shared/sfnlocal/difftest"
 	"github.com/videoai/mediatasks/shared/workflow"
-	"github.com/videoai/mediatasks/shared/workflow/engine/difftest"
+	"github.com/videoai/mediatasks/shared/workflow/local"
 )
 
 // The local engine runs the task workflow as an independent interpreter
@@ -28,7 +29,7 @@ func TestTaskWorkflowMatchesAnIndependentInterpreter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			difftest.Compare(t, workflow.TaskDefinition, workflow.LocalSubstitutions, sc)
+			difftest.Compare(t, workflow.TaskDefinition, local.Substitutions, sc)
 		})
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/workflow/steps"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // ARNs are the ARNs of the state machines.
@@ -50,12 +50,8 @@ type ARNs struct {
 var ExpressTypes = []task.Type{task.TypeImageGeneration}
 
 // CancelJobFunc asks a provider to drop the job of a canceled task, best
-// effort (steps.Actions.CancelJob).
+// effort (the step actions' CancelJob).
 type CancelJobFunc func(ctx context.Context, taskID, provider, job string)
-
-// DefaultBatchConcurrency is how many tasks of a batch run at once unless
-// the operator says otherwise (the local runner's default too).
-const DefaultBatchConcurrency = 10
 
 // Options configure the runner.
 type Options struct {
@@ -89,27 +85,12 @@ func New(client *sfn.Client, arns ARNs, o Options) (*Runner, error) {
 		}
 	}
 	if o.BatchConcurrency <= 0 {
-		o.BatchConcurrency = DefaultBatchConcurrency
+		o.BatchConcurrency = workflow.DefaultBatchConcurrency
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{client: client, arns: arns, batchCap: o.BatchConcurrency, cancelJob: o.CancelJob, log: o.Log}, nil
-}
-
-// The inputs of the workflows. They are workflow.TaskInput and
-// workflow.BatchInput, which this package does not import: that package
-// links the local engine and SQLite, which have no place in the cloud's
-// binaries. A test holds them equal.
-type taskInput struct {
-	TaskID string   `json:"task_id"`
-	Tried  []string `json:"tried"`
-}
-
-type batchInput struct {
-	BatchID        string   `json:"batch_id"`
-	TaskIDs        []string `json:"task_ids"`
-	MaxConcurrency int      `json:"max_concurrency"`
 }
 
 func (a ARNs) all() []string {
@@ -124,7 +105,7 @@ func (a ARNs) all() []string {
 // workflow for the types in ExpressTypes when there is one, a Standard
 // workflow otherwise.
 func (r *Runner) Start(ctx context.Context, t *task.Task) error {
-	in, _ := json.Marshal(taskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
+	in, _ := json.Marshal(workflow.TaskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
 	machine := r.arns.Task
 	if r.arns.Express != "" && slices.Contains(ExpressTypes, t.Type) {
 		machine = r.arns.Express
@@ -138,7 +119,7 @@ func (r *Runner) Start(ctx context.Context, t *task.Task) error {
 // StartBatch starts the batch's workflow, named by the batch id; it starts
 // the workflow of each task.
 func (r *Runner) StartBatch(ctx context.Context, b *task.Batch) error {
-	in, _ := json.Marshal(batchInput{BatchID: b.ID, TaskIDs: b.TaskIDs, MaxConcurrency: r.batchCap}) // cannot fail
+	in, _ := json.Marshal(workflow.BatchInput{BatchID: b.ID, TaskIDs: b.TaskIDs, MaxConcurrency: r.batchCap}) // cannot fail
 	if err := r.start(ctx, r.arns.Batch, b.ID, in); err != nil {
 		return fmt.Errorf("start the workflow of batch %s: %w", b.ID, err)
 	}
@@ -194,8 +175,8 @@ func (r *Runner) Stop(ctx context.Context, taskID string) error {
 	if err != nil {
 		return fmt.Errorf("stop the workflow of task %s: find its provider job: %w", taskID, err)
 	}
-	if step.State == "pending" && r.cancelJob != nil {
-		r.cancelJob(ctx, taskID, step.Provider, step.Job)
+	if p, job, ok := step.PendingJob(); ok && r.cancelJob != nil {
+		r.cancelJob(ctx, taskID, p, job)
 	}
 	return nil
 }
@@ -214,7 +195,7 @@ const (
 // workflow that ended by itself (it succeeded or failed before the stop)
 // has no step to cancel: the poll that found the task canceled has
 // canceled the job already.
-func (r *Runner) lastStep(ctx context.Context, execARN string) (steps.Step, error) {
+func (r *Runner) lastStep(ctx context.Context, execARN string) (workflow.Step, error) {
 	pages := sfn.NewGetExecutionHistoryPaginator(r.client, &sfn.GetExecutionHistoryInput{
 		ExecutionArn:         aws.String(execARN),
 		ReverseOrder:         true,
@@ -225,14 +206,14 @@ func (r *Runner) lastStep(ctx context.Context, execARN string) (steps.Step, erro
 	for n := 0; n < historyPages && pages.HasMorePages(); n++ {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return steps.Step{}, fmt.Errorf("history of %s: %w", execARN, err)
+			return workflow.Step{}, fmt.Errorf("history of %s: %w", execARN, err)
 		}
 		for _, ev := range page.Events {
 			if first {
 				first = false
 				switch ev.Type {
 				case types.HistoryEventTypeExecutionSucceeded, types.HistoryEventTypeExecutionFailed, types.HistoryEventTypeExecutionTimedOut:
-					return steps.Step{}, nil
+					return workflow.Step{}, nil
 				}
 			}
 			if step, ok := stepIn(ev); ok {
@@ -240,17 +221,17 @@ func (r *Runner) lastStep(ctx context.Context, execARN string) (steps.Step, erro
 			}
 		}
 	}
-	return steps.Step{}, nil
+	return workflow.Step{}, nil
 }
 
 // stepIn reads the step an event carries, if it is one that carries the
 // workflow's state: a state's input or output (the state document, with
 // the step under "step"), or a step action's result (the step itself).
-func stepIn(ev types.HistoryEvent) (steps.Step, bool) {
+func stepIn(ev types.HistoryEvent) (workflow.Step, bool) {
 	var doc struct {
-		Step steps.Step `json:"step"`
+		Step workflow.Step `json:"step"`
 	}
-	var step steps.Step
+	var step workflow.Step
 	switch {
 	case ev.StateEnteredEventDetails != nil:
 		return doc.Step, decode(ev.StateEnteredEventDetails.Input, &doc)

@@ -120,9 +120,6 @@ func TestRedeliveredStartStartsNothingNew(t *testing.T) {
 
 func TestStartBatchRunsTheBatchMachine(t *testing.T) {
 	t.Parallel()
-	if sfnrunner.DefaultBatchConcurrency != workflow.DefaultBatchConcurrency {
-		t.Fatalf("default batch concurrency %d, the local runner's is %d", sfnrunner.DefaultBatchConcurrency, workflow.DefaultBatchConcurrency)
-	}
 	for _, tc := range []struct {
 		name      string
 		configure int

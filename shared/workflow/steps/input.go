@@ -9,6 +9,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // mediaRefs are the fields of a task's input that name its input media.
@@ -73,8 +74,8 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 
 // providerError names a provider failure for the definitions' Retry and
 // Catch blocks, with the provider and the details in its cause.
-func providerError(name string, err error) *Error {
-	var se *Error
+func providerError(name string, err error) *workflow.StepError {
+	var se *workflow.StepError
 	if errors.As(err, &se) {
 		return se
 	}
@@ -202,7 +203,7 @@ type BatchOutcome struct {
 func (a *Actions) finalizeBatch(ctx context.Context, in finalizeInput) (BatchOutcome, error) {
 	b, err := a.store.GetBatch(ctx, "", in.BatchID)
 	if errors.Is(err, task.ErrNotFound) {
-		return BatchOutcome{}, stepError(ErrNameBadInput, Cause{Code: "batch_not_found", Message: "batch " + in.BatchID + " does not exist"})
+		return BatchOutcome{}, stepError(workflow.ErrNameBadInput, Cause{Code: "batch_not_found", Message: "batch " + in.BatchID + " does not exist"})
 	}
 	if err != nil {
 		return BatchOutcome{}, err

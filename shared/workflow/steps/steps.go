@@ -19,6 +19,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // Providers is the provider registry as the actions use it.
@@ -83,26 +84,6 @@ func New(d Deps) *Actions {
 		http: d.HTTP, maxJob: d.MaxJobDuration, now: d.Now, log: d.Log}
 }
 
-// The action names, as the definitions give them in the "action" field.
-const (
-	ActionStart         = "start"
-	ActionPoll          = "poll"
-	ActionFailover      = "failover"
-	ActionComplete      = "complete"
-	ActionFail          = "fail"
-	ActionFinalizeBatch = "finalize_batch"
-)
-
-// Error is a step's failure under the ASL error name the definitions'
-// Retry and Catch blocks match (Provider.Transient, Provider.Permanent,
-// ...). Cause is JSON (see Cause).
-type Error struct {
-	Name  string
-	Cause string
-}
-
-func (e *Error) Error() string { return e.Name + ": " + e.Cause }
-
 // Cause is the JSON in an Error's cause: which provider failed, and how.
 type Cause struct {
 	Provider          string  `json:"provider,omitempty"`
@@ -112,17 +93,9 @@ type Cause struct {
 	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
 }
 
-// Names of the step errors that are not a provider's.
-const (
-	// ErrNameBadInput: the action's input is not what the definitions send.
-	ErrNameBadInput = "Step.BadInput"
-	// ErrNameStore: the task store failed; the definitions retry it.
-	ErrNameStore = "Step.StoreUnavailable"
-)
-
-func stepError(name string, c Cause) *Error {
+func stepError(name string, c Cause) *workflow.StepError {
 	b, _ := json.Marshal(c) // strings and numbers: cannot fail
-	return &Error{Name: name, Cause: string(b)}
+	return &workflow.StepError{Name: name, Cause: string(b)}
 }
 
 // Invoke runs the action named by input's "action" field: the single entry
@@ -132,35 +105,35 @@ func (a *Actions) Invoke(ctx context.Context, input json.RawMessage) (json.RawMe
 		Action string `json:"action"`
 	}
 	if err := json.Unmarshal(input, &head); err != nil {
-		return nil, stepError(ErrNameBadInput, Cause{Message: "input is not a JSON object: " + err.Error()})
+		return nil, stepError(workflow.ErrNameBadInput, Cause{Message: "input is not a JSON object: " + err.Error()})
 	}
 	var (
 		out any
 		err error
 	)
 	switch head.Action {
-	case ActionStart:
+	case workflow.ActionStart:
 		out, err = run(ctx, input, a.start)
-	case ActionPoll:
+	case workflow.ActionPoll:
 		out, err = run(ctx, input, a.poll)
-	case ActionFailover:
+	case workflow.ActionFailover:
 		out, err = run(ctx, input, a.failover)
-	case ActionComplete:
+	case workflow.ActionComplete:
 		out, err = run(ctx, input, a.complete)
-	case ActionFail:
+	case workflow.ActionFail:
 		out, err = run(ctx, input, a.fail)
-	case ActionFinalizeBatch:
+	case workflow.ActionFinalizeBatch:
 		out, err = run(ctx, input, a.finalizeBatch)
 	default:
-		return nil, stepError(ErrNameBadInput, Cause{Message: fmt.Sprintf("unknown action %q", head.Action)})
+		return nil, stepError(workflow.ErrNameBadInput, Cause{Message: fmt.Sprintf("unknown action %q", head.Action)})
 	}
 	if err != nil {
-		var se *Error
+		var se *workflow.StepError
 		if !errors.As(err, &se) {
 			// A failure of the platform itself (the store, the blob
 			// store): worth retrying, as Lambda service errors are.
 			a.log.ErrorContext(ctx, "step action failed", "action", head.Action, "err", err)
-			se = stepError(ErrNameStore, Cause{Message: err.Error()})
+			se = stepError(workflow.ErrNameStore, Cause{Message: err.Error()})
 		}
 		return nil, se
 	}
@@ -171,7 +144,7 @@ func run[In, Out any](ctx context.Context, raw json.RawMessage, fn func(context.
 	var in In
 	if err := json.Unmarshal(raw, &in); err != nil {
 		var zero Out
-		return zero, stepError(ErrNameBadInput, Cause{Message: "decode input: " + err.Error()})
+		return zero, stepError(workflow.ErrNameBadInput, Cause{Message: "decode input: " + err.Error()})
 	}
 	return fn(ctx, in)
 }
@@ -181,7 +154,7 @@ func run[In, Out any](ctx context.Context, raw json.RawMessage, fn func(context.
 func (a *Actions) getTask(ctx context.Context, id string) (*task.Task, error) {
 	t, err := a.store.GetTask(ctx, "", id)
 	if errors.Is(err, task.ErrNotFound) {
-		return nil, stepError(ErrNameBadInput, Cause{Code: "task_not_found", Message: "task " + id + " does not exist"})
+		return nil, stepError(workflow.ErrNameBadInput, Cause{Code: "task_not_found", Message: "task " + id + " does not exist"})
 	}
 	return t, err
 }

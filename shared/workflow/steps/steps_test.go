@@ -19,6 +19,7 @@ import (
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
@@ -125,7 +126,7 @@ func TestLargeOutputAndURLFilesAreStored(t *testing.T) {
 	if len(out) > 4<<10 {
 		t.Fatalf("the start step answered %d bytes: the output should be staged, not carried", len(out))
 	}
-	var step steps.Step
+	var step workflow.Step
 	if err := json.Unmarshal(out, &step); err != nil || step.State != "done" || step.OutputKey == "" {
 		t.Fatalf("step %s, %v", out, err)
 	}
@@ -183,7 +184,7 @@ func TestResultAfterCancelIsDropped(t *testing.T) {
 	if _, err := b.app.Cancel(context.Background(), "alice", tk.ID); err != nil {
 		t.Fatal(err)
 	}
-	var step steps.Step
+	var step workflow.Step
 	if err := json.Unmarshal(out, &step); err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestJobStartedDuringCancelIsCanceled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var step steps.Step
+	var step workflow.Step
 	if err := json.Unmarshal(out, &step); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestProviderErrorsAreNamedForTheWorkflow(t *testing.T) {
 			b.prov.start = func(provider.Request) (provider.Response, error) { return provider.Response{}, tc.err }
 			tk := b.submit(t)
 			_, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
-			se, ok := errors.AsType[*steps.Error](err)
+			se, ok := errors.AsType[*workflow.StepError](err)
 			if !ok || se.Name != tc.asl {
 				t.Fatalf("error %v, want %s", err, tc.asl)
 			}
@@ -286,8 +287,8 @@ func TestBadInputIsNamed(t *testing.T) {
 	b := setup(t)
 	for _, in := range []string{`[]`, `{"action":"dance"}`, `{"action":"start","task_id":"missing","tried":[]}`, `{"action":"start","task_id":7}`} {
 		_, err := b.actions.Invoke(context.Background(), json.RawMessage(in))
-		if se, ok := errors.AsType[*steps.Error](err); !ok || se.Name != steps.ErrNameBadInput {
-			t.Errorf("%s: %v, want %s", in, err, steps.ErrNameBadInput)
+		if se, ok := errors.AsType[*workflow.StepError](err); !ok || se.Name != workflow.ErrNameBadInput {
+			t.Errorf("%s: %v, want %s", in, err, workflow.ErrNameBadInput)
 		}
 	}
 }

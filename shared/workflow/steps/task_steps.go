@@ -14,43 +14,8 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/workflow"
 )
-
-// Step is what start and poll answer; the definitions route on State.
-type Step struct {
-	// State is "pending" (poll Job after PollAfterSeconds), "done" (the
-	// output is staged) or "ended" (the task is already terminal).
-	State            string        `json:"state"`
-	Provider         string        `json:"provider,omitempty"`
-	Job              string        `json:"job,omitempty"`
-	PollAfterSeconds *int          `json:"poll_after_seconds,omitempty"`
-	Polls            *int          `json:"polls,omitempty"`
-	Output           *StagedOutput `json:"output,omitempty"`
-	// OutputKey names the staged output in the blob store when it is too
-	// large to travel in the workflow's state (Step Functions carries at
-	// most 256 KiB).
-	OutputKey string      `json:"output_key,omitempty"`
-	TaskID    string      `json:"task_id,omitempty"`
-	Status    task.Status `json:"status,omitempty"`
-}
-
-// StagedOutput is a provider's result with its bytes already in the blob
-// store; files the provider gave as URLs are fetched by complete.
-type StagedOutput struct {
-	Files []StagedFile   `json:"files"`
-	Text  string         `json:"text,omitempty"`
-	Extra map[string]any `json:"extra,omitempty"`
-}
-
-// StagedFile is one output file: stored (Key) or still at the provider
-// (SourceURL).
-type StagedFile struct {
-	Key         string `json:"key,omitempty"`
-	SourceURL   string `json:"source_url,omitempty"`
-	ContentType string `json:"content_type"`
-	Ext         string `json:"ext,omitempty"`
-	SizeBytes   int64  `json:"size_bytes,omitempty"`
-}
 
 const (
 	// maxInlineOutput is the largest staged output carried in the state.
@@ -72,17 +37,17 @@ type startInput struct {
 // start chooses a provider (never one already tried) and calls its Start.
 // The attempt is recorded before the call, so a crash after the call shows
 // in the task's attempt history.
-func (a *Actions) start(ctx context.Context, in startInput) (Step, error) {
+func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, error) {
 	t, err := a.getTask(ctx, in.TaskID)
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	if t.Status.Terminal() {
 		return ended(t), nil
 	}
 	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried)
 	if err != nil {
-		return Step{}, providerError("", err)
+		return workflow.Step{}, providerError("", err)
 	}
 	t, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		var events []task.Event
@@ -104,12 +69,12 @@ func (a *Actions) start(ctx context.Context, in startInput) (Step, error) {
 	}
 	req, err := a.request(ctx, t)
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	resp, err := a.providers.Start(ctx, name, req)
 	if err != nil {
 		a.recordOutcome(ctx, t.ID, err)
-		return Step{}, providerError(name, err)
+		return workflow.Step{}, providerError(name, err)
 	}
 	return a.answer(ctx, t, name, resp, 0)
 }
@@ -122,10 +87,10 @@ type pollInput struct {
 }
 
 // poll asks the provider about its job and records progress.
-func (a *Actions) poll(ctx context.Context, in pollInput) (Step, error) {
+func (a *Actions) poll(ctx context.Context, in pollInput) (workflow.Step, error) {
 	t, err := a.getTask(ctx, in.TaskID)
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	if t.Status.Terminal() {
 		if t.Status == task.StatusCanceled {
@@ -136,18 +101,18 @@ func (a *Actions) poll(ctx context.Context, in pollInput) (Step, error) {
 	if t.StartedAt != nil && a.now().Sub(*t.StartedAt) > a.maxJob {
 		err := provider.NewPermanent("job_timeout", fmt.Sprintf("the job did not finish within %s", a.maxJob), nil)
 		a.recordOutcome(ctx, t.ID, err)
-		return Step{}, providerError(in.Provider, err)
+		return workflow.Step{}, providerError(in.Provider, err)
 	}
 	req, err := a.request(ctx, t)
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	resp, err := a.providers.Poll(ctx, in.Provider, req, in.Job)
 	if err != nil {
 		if provider.KindOf(err) == provider.Permanent {
 			a.recordOutcome(ctx, t.ID, err)
 		}
-		return Step{}, providerError(in.Provider, err)
+		return workflow.Step{}, providerError(in.Provider, err)
 	}
 	if resp.Job == "" {
 		resp.Job = in.Job
@@ -157,17 +122,17 @@ func (a *Actions) poll(ctx context.Context, in pollInput) (Step, error) {
 
 // answer turns a provider's response into the step's answer: the result
 // staged in the blob store, or the job to poll (with progress recorded).
-func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int) (Step, error) {
+func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int) (workflow.Step, error) {
 	if resp.Result != nil {
 		return a.stage(ctx, t, name, resp.Result)
 	}
 	if resp.Job == "" {
 		err := provider.NewPermanent("bad_answer", "the provider answered neither a result nor a job", nil)
 		a.recordOutcome(ctx, t.ID, err)
-		return Step{}, providerError(name, err)
+		return workflow.Step{}, providerError(name, err)
 	}
 	wait := int(math.Ceil(min(max(resp.PollAfter, 0), maxPollAfter).Seconds()))
-	pending := Step{State: "pending", Provider: name, Job: resp.Job, PollAfterSeconds: &wait, Polls: &polls}
+	pending := workflow.Step{State: workflow.StepPending, Provider: name, Job: resp.Job, PollAfterSeconds: &wait, Polls: &polls}
 	if ctx.Err() != nil {
 		// Stopped while the provider answered: hand the job back as it is,
 		// so that whoever stopped the execution can cancel it.
@@ -196,7 +161,7 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 			return a.endedOr(ctx, t.ID, nil)
 		}
 		if err != nil && !errors.Is(err, errUnchanged) {
-			return Step{}, err
+			return workflow.Step{}, err
 		}
 	}
 	return pending, nil
@@ -208,10 +173,10 @@ var errUnchanged = errors.New("unchanged")
 // stage puts the bytes of a result in the blob store, at the task's output
 // keys (a step run twice writes the same keys), so that only references
 // travel in the workflow's state.
-func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *provider.Result) (Step, error) {
-	out := &StagedOutput{Files: make([]StagedFile, 0, len(res.Files)), Text: res.Text, Extra: res.Extra}
+func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *provider.Result) (workflow.Step, error) {
+	out := &workflow.StagedOutput{Files: make([]workflow.StagedFile, 0, len(res.Files)), Text: res.Text, Extra: res.Extra}
 	for i, f := range res.Files {
-		sf := StagedFile{ContentType: f.ContentType, Ext: f.Ext}
+		sf := workflow.StagedFile{ContentType: f.ContentType, Ext: f.Ext}
 		if f.Data == nil {
 			sf.SourceURL = f.URL
 			out.Files = append(out.Files, sf)
@@ -219,20 +184,20 @@ func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *pro
 		}
 		obj, err := a.blobs.Put(ctx, app.OutputKey(t, i, f.Ext), f.ContentType, bytes.NewReader(f.Data), maxOutputBytes)
 		if err != nil {
-			return Step{}, fmt.Errorf("stage output %d of task %s: %w", i, t.ID, err)
+			return workflow.Step{}, fmt.Errorf("stage output %d of task %s: %w", i, t.ID, err)
 		}
 		sf.Key, sf.SizeBytes = obj.Key, obj.Size
 		out.Files = append(out.Files, sf)
 	}
-	step := Step{State: "done", Provider: name, Output: out}
+	step := workflow.Step{State: workflow.StepDone, Provider: name, Output: out}
 	body, err := json.Marshal(out)
 	if err != nil {
-		return Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
+		return workflow.Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
 	}
 	if len(body) > maxInlineOutput {
 		key := app.OutputPrefix(t) + "result.json"
 		if _, err := a.blobs.Put(ctx, key, "application/json", bytes.NewReader(body), maxOutputBytes); err != nil {
-			return Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
+			return workflow.Step{}, fmt.Errorf("stage output of task %s: %w", t.ID, err)
 		}
 		step.Output, step.OutputKey = nil, key
 	}
@@ -240,8 +205,8 @@ func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *pro
 }
 
 type completeInput struct {
-	TaskID string `json:"task_id"`
-	Step   Step   `json:"step"`
+	TaskID string        `json:"task_id"`
+	Step   workflow.Step `json:"step"`
 }
 
 // Outcome is what complete, fail and an ended task answer.
@@ -320,19 +285,19 @@ func (a *Actions) moveLargeResult(ctx context.Context, t *task.Task, out *task.O
 	return nil
 }
 
-func (a *Actions) loadStaged(ctx context.Context, s Step) (*StagedOutput, error) {
+func (a *Actions) loadStaged(ctx context.Context, s workflow.Step) (*workflow.StagedOutput, error) {
 	if s.Output != nil {
 		return s.Output, nil
 	}
 	if s.OutputKey == "" {
-		return nil, stepError(ErrNameBadInput, Cause{Message: "complete: the step has neither output nor output_key"})
+		return nil, stepError(workflow.ErrNameBadInput, Cause{Message: "complete: the step has neither output nor output_key"})
 	}
 	rc, _, err := a.blobs.Get(ctx, s.OutputKey)
 	if err != nil {
 		return nil, fmt.Errorf("read staged output %s: %w", s.OutputKey, err)
 	}
 	defer rc.Close()
-	var out StagedOutput
+	var out workflow.StagedOutput
 	if err := json.NewDecoder(rc).Decode(&out); err != nil {
 		return nil, fmt.Errorf("decode staged output %s: %w", s.OutputKey, err)
 	}
@@ -341,7 +306,7 @@ func (a *Actions) loadStaged(ctx context.Context, s Step) (*StagedOutput, error)
 
 // fetch downloads a file a provider returned as a URL into the task's
 // outputs (provider URLs expire within hours).
-func (a *Actions) fetch(ctx context.Context, t *task.Task, n int, f StagedFile) (string, int64, error) {
+func (a *Actions) fetch(ctx context.Context, t *task.Task, n int, f workflow.StagedFile) (string, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.SourceURL, nil)
 	if err != nil {
 		return "", 0, providerError("", provider.NewPermanent("bad_output_url", "the provider's output URL is invalid", err))
@@ -450,19 +415,19 @@ func (a *Actions) outcome(ctx context.Context, id string) (Outcome, error) {
 
 // endedOr answers ended when the task turned terminal under a change, or
 // returns err.
-func (a *Actions) endedOr(ctx context.Context, id string, err error) (Step, error) {
+func (a *Actions) endedOr(ctx context.Context, id string, err error) (workflow.Step, error) {
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	t, err := a.getTask(ctx, id)
 	if err != nil {
-		return Step{}, err
+		return workflow.Step{}, err
 	}
 	return ended(t), nil
 }
 
-func ended(t *task.Task) Step {
-	return Step{State: "ended", TaskID: t.ID, Status: t.Status}
+func ended(t *task.Task) workflow.Step {
+	return workflow.Step{State: workflow.StepEnded, TaskID: t.ID, Status: t.Status}
 }
 
 // recordOutcome notes on the task's last attempt how its call failed. A

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/videoai/mediatasks/shared/workflow/asl"
+	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
 )
 
 // maxInMemory bounds the Choice and Pass states passed through in one

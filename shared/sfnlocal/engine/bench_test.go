@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
-	"github.com/videoai/mediatasks/shared/workflow/engine"
 )
 
 // benchDef is the platform's common path: start a task, route on its

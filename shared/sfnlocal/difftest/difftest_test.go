@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/videoai/mediatasks/shared/workflow/engine/difftest"
+	"github.com/videoai/mediatasks/shared/sfnlocal/difftest"
 )
 
 // TestDefinitions runs every testdata/NAME.CASE.scenario.json against

@@ -29,9 +29,9 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
+	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
-	"github.com/videoai/mediatasks/shared/workflow/asl"
-	"github.com/videoai/mediatasks/shared/workflow/engine"
 )
 
 //go:embed run.mjs

@@ -1,4 +1,4 @@
-package workflow_test
+package local_test
 
 import (
 	"context"

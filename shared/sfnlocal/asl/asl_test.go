@@ -3,7 +3,6 @@ package asl
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -536,23 +535,5 @@ func TestWaitAndFailAndMap(t *testing.T) {
 	e, err := m.States["F"].FailError(input, ctx)
 	if err != nil || e.Name != "Custom.Error" || e.Cause != "static" {
 		t.Fatalf("fail error %+v, %v", e, err)
-	}
-}
-
-// The platform's own definitions are within the supported subset.
-func TestPlatformDefinitionsParse(t *testing.T) {
-	t.Parallel()
-	subs := map[string]string{
-		"ProcessFunctionArn":  "arn:aws:lambda:eu-west-1:123456789012:function:process",
-		"TaskStateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:task",
-	}
-	for _, file := range []string{"../task.asl.json", "../batch.asl.json"} {
-		def, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Parse(def, subs); err != nil {
-			t.Errorf("%s: %v", file, err)
-		}
 	}
 }

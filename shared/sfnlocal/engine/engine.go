@@ -25,8 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
-	"github.com/videoai/mediatasks/shared/workflow/asl"
 )
 
 // Action is the Go function a Task state's Resource runs. It gets the

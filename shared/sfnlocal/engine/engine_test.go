@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/clock"
+	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
-	"github.com/videoai/mediatasks/shared/workflow/engine"
 )
 
 var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package workflow_test
+package local_test
 
 import (
 	"context"
@@ -19,11 +19,12 @@ import (
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
-	"github.com/videoai/mediatasks/shared/workflow/engine"
+	"github.com/videoai/mediatasks/shared/workflow/local"
 	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
@@ -34,7 +35,7 @@ type platform struct {
 	app       *app.App
 	store     *sqlitestore.Store
 	blobs     *fsblob.Store
-	runner    *workflow.Local
+	runner    *local.Runner
 	providers *provider.Registry
 	db        *sqlitedb.DB
 }
@@ -86,7 +87,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 		t.Fatal(err)
 	}
 	actions := steps.New(steps.Deps{App: a, Store: st, Blobs: blobs, Providers: reg})
-	runner, err := workflow.NewLocal(ctx, db, workflow.LocalOptions{
+	runner, err := local.New(ctx, db, local.Options{
 		Actions: actions, Providers: reg, BatchConcurrency: o.batchConcurrency, Workers: o.workers,
 		Rand: func() float64 { return 0 },
 	})

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/workflow/asl"
+	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
 )
 
 // run is a RUNNING execution or Map item held in memory: its position

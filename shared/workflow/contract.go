@@ -1,0 +1,105 @@
+package workflow
+
+import "github.com/videoai/mediatasks/shared/task"
+
+// The step contract: what the definitions send the process function and
+// what it answers. The step actions (package steps) implement it; the
+// runners read it to start workflows and to find the provider job a
+// stopped execution was waiting on.
+
+// The action names, as the definitions give them in the "action" field.
+const (
+	ActionStart         = "start"
+	ActionPoll          = "poll"
+	ActionFailover      = "failover"
+	ActionComplete      = "complete"
+	ActionFail          = "fail"
+	ActionFinalizeBatch = "finalize_batch"
+)
+
+// DefaultBatchConcurrency is how many tasks of a batch run at once unless
+// the operator says otherwise, on either runner.
+const DefaultBatchConcurrency = 10
+
+// TaskInput is the task workflow's input.
+type TaskInput struct {
+	TaskID string   `json:"task_id"`
+	Tried  []string `json:"tried"`
+}
+
+// BatchInput is the batch workflow's input.
+type BatchInput struct {
+	BatchID        string   `json:"batch_id"`
+	TaskIDs        []string `json:"task_ids"`
+	MaxConcurrency int      `json:"max_concurrency"`
+}
+
+// Step is what start and poll answer; the definitions route on State.
+type Step struct {
+	// State is "pending" (poll Job after PollAfterSeconds), "done" (the
+	// output is staged) or "ended" (the task is already terminal).
+	State            string        `json:"state"`
+	Provider         string        `json:"provider,omitempty"`
+	Job              string        `json:"job,omitempty"`
+	PollAfterSeconds *int          `json:"poll_after_seconds,omitempty"`
+	Polls            *int          `json:"polls,omitempty"`
+	Output           *StagedOutput `json:"output,omitempty"`
+	// OutputKey names the staged output in the blob store when it is too
+	// large to travel in the workflow's state (Step Functions carries at
+	// most 256 KiB).
+	OutputKey string      `json:"output_key,omitempty"`
+	TaskID    string      `json:"task_id,omitempty"`
+	Status    task.Status `json:"status,omitempty"`
+}
+
+// The states of a Step.
+const (
+	StepPending = "pending"
+	StepDone    = "done"
+	StepEnded   = "ended"
+)
+
+// PendingJob is the provider job a step left running, if any: what a
+// stopped execution's last step tells the runner to cancel.
+func (s Step) PendingJob() (provider, job string, ok bool) {
+	if s.State != StepPending || s.Provider == "" || s.Job == "" {
+		return "", "", false
+	}
+	return s.Provider, s.Job, true
+}
+
+// StagedOutput is a provider's result with its bytes already in the blob
+// store; files the provider gave as URLs are fetched by complete.
+type StagedOutput struct {
+	Files []StagedFile   `json:"files"`
+	Text  string         `json:"text,omitempty"`
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// StagedFile is one output file: stored (Key) or still at the provider
+// (SourceURL).
+type StagedFile struct {
+	Key         string `json:"key,omitempty"`
+	SourceURL   string `json:"source_url,omitempty"`
+	ContentType string `json:"content_type"`
+	Ext         string `json:"ext,omitempty"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"`
+}
+
+// StepError is a step's failure under the ASL error name the definitions'
+// Retry and Catch blocks match (Provider.Transient, Provider.Permanent,
+// Step.BadInput, ...). Cause is JSON.
+type StepError struct {
+	Name  string
+	Cause string
+}
+
+func (e *StepError) Error() string { return e.Name + ": " + e.Cause }
+
+// Names of the step errors that are not a provider's.
+const (
+	// ErrNameBadInput: the action's input is not what the definitions send.
+	ErrNameBadInput = "Step.BadInput"
+	// ErrNameStore: the task store failed; the definitions retry it.
+	ErrNameStore = "Step.StoreUnavailable"
+)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // The data folder's layout.
@@ -22,11 +23,14 @@ const (
 	signingKeySize = 32
 )
 
-// dataDir is an opened data folder: the database and the task store on it.
+// dataDir is an opened data folder: the database and the task store on
+// it, which raises deliveries after each commit that made webhook
+// deliveries.
 type dataDir struct {
-	path  string
-	db    *sqlitedb.DB
-	store *sqlitestore.Store
+	path       string
+	db         *sqlitedb.DB
+	store      *sqlitestore.Store
+	deliveries *webhook.Signal
 }
 
 // openData creates the data folder if needed (mode 0700: it holds the
@@ -55,7 +59,9 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 		db.Close()
 		return nil, err
 	}
-	return &dataDir{path: path, db: db, store: st}, nil
+	deliveries := webhook.NewSignal()
+	st.OnDeliveries(func() { deliveries.Notify(ctx, nil) })
+	return &dataDir{path: path, db: db, store: st, deliveries: deliveries}, nil
 }
 
 func (d *dataDir) Close() error { return d.db.Close() }

@@ -14,14 +14,11 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/api"
-	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
-	"github.com/videoai/mediatasks/shared/webhook"
-	"github.com/videoai/mediatasks/shared/workflow/local"
 	"github.com/videoai/mediatasks/web"
 )
 
@@ -173,41 +170,40 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err != nil {
 		return err
 	}
-	a, err := app.New(app.Deps{
-		// A task and its queue message commit in one transaction.
-		Store:  sqlitestore.WithQueue{Store: d.store, Queue: tasks},
-		Tasks:  tasks,
-		Blobs:  blobs,
-		Limits: cfg.AppLimits(),
-		Now:    time.Now,
-		Log:    log,
-	})
-	if err != nil {
+	// This process is the only one delivering from this database:
+	// attempts a crash cut short are due again now, not after their lease.
+	if n, err := d.store.ReleaseDeliveryLeases(ctx, time.Now()); err != nil {
 		return err
-	}
-	runner, providers, err := startWorkflow(ctx, cfg, d.db, a, d.store, blobs, log)
-	if err != nil {
-		return err
-	}
-	deliverer, err := startWebhooks(ctx, cfg, allowPrivate, d.store, a, log)
-	if err != nil {
-		return err
+	} else if n > 0 {
+		log.Info("webhooks: deliveries interrupted by the last stop are due again", "count", n)
 	}
 	if err := ensureKey(ctx, d.store, o.Data, log); err != nil {
 		return err
 	}
-	authn := &auth.Authenticator{Keys: d.store, Now: time.Now, KeyCacheTTL: 30 * time.Second}
+	var jwtSecret []byte
 	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
-		authn.JWTSecret = []byte(s)
+		jwtSecret = []byte(s)
 	}
-	apiHandler := api.New(a, api.Options{
-		Authenticator:   authn,
-		FilesHandler:    blobs.Handler(),
-		ProviderCheck:   providers.CheckSubmit,
-		WebhookURLGuard: webhook.Guard{AllowPrivate: allowPrivate}.CheckSubmitted,
-		Webhooks:        d.store,
-		Logger:          log,
+	p, err := platform.Build(platform.Adapters{
+		// A task and its queue message commit in one transaction.
+		Store:                sqlitestore.WithQueue{Store: d.store, Queue: tasks},
+		Tasks:                tasks,
+		Blobs:                blobs,
+		Files:                blobs.Handler(),
+		Runner:               localRunner(ctx, d.db, cfg),
+		Deliveries:           d.deliveries,
+		Config:               cfg,
+		JWTSecret:            jwtSecret,
+		AllowPrivateWebhooks: allowPrivate,
+		SweepInterval:        sweepInterval,
+		Log:                  log,
 	})
+	if cerr := (*platform.ConfigError)(nil); errors.As(err, &cerr) {
+		return usagef("%v", err) // a provider's bad options or unknown type: exit 2
+	} else if err != nil {
+		return err
+	}
+	apiHandler := p.API
 	// The API owns its prefixes; every other path is the dashboard's.
 	handler := http.NewServeMux()
 	for _, prefix := range []string{api.Prefix + "/", "/metrics", "/files/"} {
@@ -234,25 +230,13 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	var bg sync.WaitGroup
-	bg.Go(func() {
-		if err := runner.Run(bgCtx); err != nil {
-			log.Error("workflow engine stopped", "err", err)
-		}
-	})
-	bg.Go(func() { a.RunDispatcher(bgCtx) })
-	bg.Go(func() { runner.RunRetention(bgCtx, local.KeepExecutions, 10*time.Minute, time.Now) })
-	bg.Go(func() {
-		if err := deliverer.Run(bgCtx); err != nil && bgCtx.Err() == nil {
-			log.Error("webhook deliverer stopped", "err", err)
-		}
-	})
-	bg.Go(func() { a.RunSweeper(bgCtx, sweepInterval) })
+	bg.Go(func() { platform.Run(bgCtx, log, p.Services...) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on "+listenURL, "addr", ln.Addr().String(), "base_url", baseURL,
 		"data", o.Data, "config", o.Config, "webhook_allow_private", allowPrivate,
-		"jwt", len(authn.JWTSecret) > 0, "version", versionString())
+		"jwt", len(jwtSecret) > 0, "version", versionString())
 	if o.ready != nil {
 		o.ready(listenURL)
 	}

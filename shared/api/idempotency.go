@@ -72,7 +72,7 @@ func (s *server) idempotency(r *http.Request, user string, hashOf func() string)
 // no hash yet.
 func (s *server) lookupIdempotency(r *http.Request, user, key string, hashOf func() (string, error)) (idempotent, error) {
 	idem := idempotent{user: user, key: key}
-	rec, err := s.app.Store().GetIdempotency(r.Context(), user, key)
+	rec, err := s.app.Answer(r.Context(), user, key)
 	if errors.Is(err, task.ErrNotFound) {
 		return idem, nil
 	}
@@ -167,7 +167,7 @@ func (i idempotent) remember(s *server, w http.ResponseWriter, r *http.Request, 
 	if rec == nil {
 		return false, nil
 	}
-	err = s.app.Store().PutIdempotency(r.Context(), *rec)
+	err = s.app.RememberAnswer(r.Context(), *rec)
 	if err == nil {
 		return false, nil
 	}

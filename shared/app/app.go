@@ -84,13 +84,25 @@ func (l Limits) withDefaults() Limits {
 
 // Deps are the adapters the App runs on.
 type Deps struct {
-	Store  task.Store
-	Tasks  queue.Queue // the admission queue
-	Blobs  blob.Store
-	Runner Runner // nil: tasks stay queued until a runner is wired
-	Limits Limits
-	Now    func() time.Time
-	Log    *slog.Logger
+	Store task.Store
+	Tasks queue.Queue // the admission queue
+	Blobs blob.Store
+	// Runner builds the workflow runner. The runner runs the step
+	// actions, which change tasks through this App: New hands the App,
+	// built but for its runner, to Runner once, before it returns. Nil:
+	// tasks stay queued.
+	Runner func(*App) (Runner, error)
+	// Metrics are the collectors the App counts in (default NewMetrics
+	// over Store and Tasks); the provider registry reports to the same.
+	Metrics *Metrics
+	// ProviderHealth reports each provider's state in /health.
+	ProviderHealth func(context.Context) map[string]ComponentHealth
+	// HealthChecks are the components /health shows beyond the core (the
+	// webhook queue, for one).
+	HealthChecks map[string]HealthCheck
+	Limits       Limits
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // App is the core. It holds no state that another process would need:
@@ -101,10 +113,9 @@ type App struct {
 	tasks  queue.Queue
 	blobs  blob.Store
 	runner Runner
-	// providerHealth reports the providers' states in /health (see
-	// SetProviderHealth); nil: the runner's, if it reports them.
+	// providerHealth reports the providers' states in /health.
 	providerHealth func(context.Context) map[string]ComponentHealth
-	healthChecks   map[string]HealthCheck // more components (AddHealthCheck)
+	healthChecks   map[string]HealthCheck
 	limits         Limits
 	now            func() time.Time
 	log            *slog.Logger
@@ -123,30 +134,57 @@ func New(d Deps) (*App, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{
-		store:   d.Store,
-		tasks:   d.Tasks,
-		blobs:   d.Blobs,
-		runner:  d.Runner,
-		limits:  d.Limits.withDefaults(),
-		now:     d.Now,
-		log:     d.Log,
-		changes: newNotifier(),
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(d.Store, d.Tasks)
 	}
-	a.Metrics = newMetrics(a)
+	a := &App{
+		store:          d.Store,
+		tasks:          d.Tasks,
+		blobs:          d.Blobs,
+		providerHealth: d.ProviderHealth,
+		healthChecks:   d.HealthChecks,
+		limits:         d.Limits.withDefaults(),
+		now:            d.Now,
+		log:            d.Log,
+		changes:        newNotifier(),
+		Metrics:        d.Metrics,
+	}
+	if d.Runner != nil {
+		r, err := d.Runner(a)
+		if err != nil {
+			return nil, fmt.Errorf("new app: workflow runner: %w", err)
+		}
+		a.runner = r
+	}
 	return a, nil
 }
 
-// SetRunner sets the workflow runner of an App built without one (the
-// runner's step actions need the App, so one of them is made first). Call
-// it before RunDispatcher.
-func (a *App) SetRunner(r Runner) { a.runner = r }
+// Runner returns the workflow runner, nil when there is none.
+func (a *App) Runner() Runner { return a.runner }
 
 // Limits returns the limits in force, defaults filled in.
 func (a *App) Limits() Limits { return a.limits }
 
-// Store returns the task store (for the workflow's step actions).
-func (a *App) Store() task.Store { return a.store }
+// Answer returns the answer remembered under the user's Idempotency-Key,
+// or task.ErrNotFound.
+func (a *App) Answer(ctx context.Context, userID, key string) (*task.IdempotencyRecord, error) {
+	rec, err := a.store.GetIdempotency(ctx, userID, key)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency key of %s: %w", userID, err)
+	}
+	return rec, nil
+}
+
+// RememberAnswer keeps an answer given outside a submit (a cancel, an
+// upload) under its Idempotency-Key, unless one is kept already
+// (task.ErrIdempotencyKeyExists). A submit's answer is kept in the write
+// that creates its tasks (IdempotencyFunc).
+func (a *App) RememberAnswer(ctx context.Context, rec task.IdempotencyRecord) error {
+	if err := a.store.PutIdempotency(ctx, rec); err != nil {
+		return fmt.Errorf("remember answer of %s: %w", rec.UserID, err)
+	}
+	return nil
+}
 
 // Now returns the App's clock reading.
 func (a *App) Now() time.Time { return a.now() }
@@ -399,7 +437,7 @@ func (a *App) GetBatch(ctx context.Context, userID, id string) (*task.Batch, err
 // Cancel cancels the user's task unless it has already ended
 // (task.ErrTerminal), and stops its workflow.
 func (a *App) Cancel(ctx context.Context, userID, id string) (*task.Task, error) {
-	t, err := a.Change(ctx, userID, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+	t, err := a.change(ctx, userID, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		ev, err := t.Transition(task.StatusCanceled, now)
 		if err != nil {
 			return nil, err
@@ -420,11 +458,11 @@ func (a *App) Cancel(ctx context.Context, userID, id string) (*task.Task, error)
 	return a.present(ctx, t)
 }
 
-// Change applies mutate to the user's task (any user's when userID is
+// change applies mutate to the user's task (any user's when userID is
 // empty) and stores it conditionally, re-reading and re-applying when a
 // concurrent change wins. mutate gets a copy and returns the events of its
 // change; a mutate error (such as task.ErrTerminal) is returned as is.
-func (a *App) Change(ctx context.Context, userID, id string, mutate func(t *task.Task, now time.Time) ([]task.Event, error)) (*task.Task, error) {
+func (a *App) change(ctx context.Context, userID, id string, mutate func(t *task.Task, now time.Time) ([]task.Event, error)) (*task.Task, error) {
 	for attempt := 0; ; attempt++ {
 		prev, err := a.store.GetTask(ctx, userID, id)
 		if err != nil {

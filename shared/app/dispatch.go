@@ -99,11 +99,7 @@ func (a *App) failUnstartable(ctx context.Context, msg dispatchMessage, cause er
 		ids = b.TaskIDs
 	}
 	for _, id := range ids {
-		_, err := a.Change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
-			t.Error = &task.Error{Code: "start_failed", Message: "the task's workflow could not be started: " + cause.Error(), Retryable: true}
-			ev, err := t.Transition(task.StatusFailed, now)
-			return []task.Event{ev}, err
-		})
+		_, err := a.Fail(ctx, id, &task.Error{Code: "start_failed", Message: "the task's workflow could not be started: " + cause.Error(), Retryable: true})
 		if err != nil && !errors.Is(err, task.ErrTerminal) && !errors.Is(err, task.ErrNotFound) && !errors.Is(err, task.ErrInvalidTransition) {
 			return err
 		}
@@ -209,12 +205,11 @@ func (a *App) resendStale(ctx context.Context, now time.Time) {
 		}
 		// Touch the task so that it is re-sent once per RequeueAfter, not
 		// on every sweep.
-		_, err := a.Change(ctx, "", t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		_, err := a.change(ctx, "", t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
 			if t.Status != task.StatusQueued {
 				return nil, task.ErrInvalidTransition
 			}
-			t.UpdatedAt = now
-			t.Version++
+			touch(t, now)
 			return nil, nil
 		})
 		if err != nil && !errors.Is(err, task.ErrInvalidTransition) && !errors.Is(err, task.ErrTerminal) {

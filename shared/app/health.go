@@ -25,12 +25,6 @@ type Health struct {
 	CheckedAt  time.Time                  `json:"checked_at"`
 }
 
-// ProviderHealth reports each provider's state; the workflow's provider
-// registry implements it.
-type ProviderHealth interface {
-	ProviderHealth(ctx context.Context) map[string]ComponentHealth
-}
-
 // RunnerHealth is a runner that can tell whether its workflows can start
 // (the Step Functions runner: its state machines answer).
 type RunnerHealth interface {
@@ -40,21 +34,6 @@ type RunnerHealth interface {
 // HealthCheck checks one more component for /health: its detail, or an
 // error when it is down.
 type HealthCheck func(ctx context.Context) (detail any, err error)
-
-// AddHealthCheck adds a component to /health (the webhook queue, for
-// one). Call it before serving.
-func (a *App) AddHealthCheck(name string, check HealthCheck) {
-	if a.healthChecks == nil {
-		a.healthChecks = map[string]HealthCheck{}
-	}
-	a.healthChecks[name] = check
-}
-
-// SetProviderHealth sets where /health reads the providers' states, for a
-// runner that does not report them itself (the local runner does).
-func (a *App) SetProviderHealth(fn func(context.Context) map[string]ComponentHealth) {
-	a.providerHealth = fn
-}
 
 // Health checks the store, the queue, the blob store and the workers.
 func (a *App) Health(ctx context.Context) Health {
@@ -81,12 +60,8 @@ func (a *App) Health(ctx context.Context) Health {
 		detail, err := hc(ctx)
 		check(name, err, detail)
 	}
-	providers := a.providerHealth
-	if p, ok := a.runner.(ProviderHealth); ok && providers == nil {
-		providers = p.ProviderHealth
-	}
-	if providers != nil {
-		for name, c := range providers(ctx) {
+	if a.providerHealth != nil {
+		for name, c := range a.providerHealth(ctx) {
 			h.Providers[name] = c
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -22,7 +23,9 @@ type Metrics struct {
 	ProviderLatency *prometheus.SummaryVec
 }
 
-func newMetrics(a *App) *Metrics {
+// NewMetrics returns the collectors, with gauges that read the queue's
+// depth and the store's counts at scrape time.
+func NewMetrics(store task.Store, tasks queue.Queue) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -49,7 +52,7 @@ func newMetrics(a *App) *Metrics {
 		}, []string{"provider", "operation"}),
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency,
-		&depthCollector{app: a})
+		&depthCollector{store: store, tasks: tasks})
 	return m
 }
 
@@ -80,7 +83,10 @@ var (
 
 // depthCollector reads the queue's depth at scrape time, so the figure is
 // the shared queue's, not this process's view of it.
-type depthCollector struct{ app *App }
+type depthCollector struct {
+	store task.Store
+	tasks queue.Queue
+}
 
 func (c *depthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDepthDesc
@@ -98,7 +104,7 @@ type StatusCounter interface {
 func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	st, err := c.app.tasks.Stats(ctx)
+	st, err := c.tasks.Stats(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(queueDepthDesc, err)
 		return
@@ -109,7 +115,7 @@ func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(queueDeadDesc, prometheus.GaugeValue, float64(st.Dead))
 	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, st.OldestVisibleAge.Seconds())
-	counter, ok := c.app.store.(StatusCounter)
+	counter, ok := c.store.(StatusCounter)
 	if !ok {
 		return
 	}

@@ -24,11 +24,10 @@ import (
 
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
 	"github.com/videoai/mediatasks/shared/emf"
+	"github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/provider"
-	"github.com/videoai/mediatasks/shared/provider/catalog"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/task"
@@ -133,69 +132,51 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	s3Client := s3.NewFromConfig(*awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })
 	p.Blobs = s3blob.New(s3Client, env.Bucket, s3blob.Options{})
 
+	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
+	p.Store.OnDeliveries(p.Enqueuer.Send)
+
 	limits := cfg.AppLimits()
 	// A wait must end, and be answered, within API Gateway's 30 s.
 	limits.PreferWaitMax = min(limits.PreferWaitMax, MaxPreferWait)
-	p.App, err = app.New(app.Deps{
-		Store:  p.Store,
-		Tasks:  p.Tasks,
-		Blobs:  p.Blobs,
-		Limits: limits,
-		Now:    opts.Now,
-		Log:    log,
+	sfnClient := sfn.NewFromConfig(*awsCfg)
+	built, err := platform.Build(platform.Adapters{
+		Store: p.Store,
+		Tasks: p.Tasks,
+		Blobs: p.Blobs,
+		Runner: func(d platform.RunnerDeps) (app.Runner, []platform.Service, error) {
+			r, err := sfnrunner.New(sfnClient,
+				sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine, Express: env.ExpressStateMachine},
+				sfnrunner.Options{BatchConcurrency: cfg.Workflow.BatchConcurrency, CancelJob: d.Actions.CancelJob, Log: d.Log})
+			if err != nil {
+				return nil, nil, fmt.Errorf("workflow runner: %w", err)
+			}
+			p.Runner = r
+			return r, nil, nil
+		},
+		Config:               cfg,
+		Limits:               &limits,
+		JWTSecret:            env.JWTSecret,
+		AllowPrivateWebhooks: env.WebhookAllowPrivate,
+		HealthChecks: map[string]app.HealthCheck{"webhook_queue": func(ctx context.Context) (any, error) {
+			st, err := p.Webhooks.Stats(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]int{"pending": st.Visible[task.PriorityNormal] + st.InFlight[task.PriorityNormal], "dead_letters": st.Dead}, nil
+		}},
+		API: api.Options{
+			// Lambda answers whole: a stream answers what is there, or waits
+			// for the next event, within API Gateway's 30 s.
+			BufferedStreams:    true,
+			BufferedStreamWait: 20 * time.Second,
+		},
+		Now: opts.Now,
+		Log: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	p.Providers, err = catalog.Build(cfg.Providers, p.App.Metrics, log)
-	if err != nil {
-		return nil, err
-	}
-	p.Actions = steps.New(steps.Deps{App: p.App, Store: p.Store, Blobs: p.Blobs, Providers: p.Providers, Now: opts.Now, Log: log})
-	p.Runner, err = sfnrunner.New(sfn.NewFromConfig(*awsCfg),
-		sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine, Express: env.ExpressStateMachine},
-		sfnrunner.Options{BatchConcurrency: cfg.Workflow.BatchConcurrency, CancelJob: p.Actions.CancelJob, Log: log})
-	if err != nil {
-		return nil, fmt.Errorf("workflow runner: %w", err)
-	}
-	p.App.SetRunner(p.Runner)
-	p.App.SetProviderHealth(p.Providers.Components)
-
-	p.Deliverer, err = webhook.New(webhook.Options{
-		Store:        p.Store,
-		Present:      p.App.PresentEvent,
-		Schedule:     cfg.Webhooks.RetrySchedule,
-		Timeout:      cfg.Webhooks.Timeout,
-		AllowPrivate: env.WebhookAllowPrivate,
-		Now:          opts.Now,
-		Log:          log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
-	p.App.AddHealthCheck("webhook_queue", func(ctx context.Context) (any, error) {
-		st, err := p.Webhooks.Stats(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]int{"pending": st.Visible[task.PriorityNormal] + st.InFlight[task.PriorityNormal], "dead_letters": st.Dead}, nil
-	})
-	p.Store.OnDeliveries(p.Enqueuer.Send)
-
-	authn := &auth.Authenticator{Keys: p.Store, JWTSecret: env.JWTSecret, Now: opts.Now, KeyCacheTTL: 30 * time.Second}
-	p.API = api.New(p.App, api.Options{
-		Authenticator:   authn,
-		ProviderCheck:   p.Providers.CheckSubmit,
-		WebhookURLGuard: webhook.Guard{AllowPrivate: env.WebhookAllowPrivate}.CheckSubmitted,
-		Webhooks:        p.Store,
-		Logger:          log,
-		Now:             opts.Now,
-		// Lambda answers whole: a stream answers what is there, or waits
-		// for the next event, within API Gateway's 30 s.
-		BufferedStreams:    true,
-		BufferedStreamWait: 20 * time.Second,
-	})
+	p.App, p.API, p.Actions, p.Providers, p.Deliverer = built.App, built.API, built.Actions, built.Providers, built.Deliverer
 	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
 }

@@ -452,7 +452,7 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 		return
 	}
 	defer db.Close()
-	engineRunner, err := local.New(ctx, db, local.Options{Actions: p.Actions, Providers: p.Providers, Workers: 4, BatchConcurrency: 2})
+	engineRunner, err := local.New(ctx, db, local.Options{Actions: p.Actions, Workers: 4, BatchConcurrency: 2})
 	if err != nil {
 		t.Error(err)
 		return

@@ -50,6 +50,9 @@ type Options struct {
 	// PollInterval is how often Run looks for due deliveries when nothing
 	// notifies it (default 1 s): retries come due by the clock.
 	PollInterval time.Duration
+	// Wake, raised by the store after it commits new deliveries, makes
+	// Run look at once (default a signal only Notify raises).
+	Wake *Signal
 }
 
 // Deliverer sends due deliveries, records every attempt and reschedules
@@ -67,7 +70,7 @@ type Deliverer struct {
 	workers  int
 	lease    time.Duration
 	poll     time.Duration
-	wake     chan struct{}
+	wake     *Signal
 	metrics  *metrics
 }
 
@@ -105,23 +108,21 @@ func New(opts Options) (*Deliverer, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
+	if opts.Wake == nil {
+		opts.Wake = NewSignal()
+	}
 	return &Deliverer{
 		store: opts.Store, present: opts.Present, client: opts.Client,
 		schedule: append([]time.Duration(nil), opts.Schedule...), timeout: opts.Timeout,
 		guard: Guard{AllowPrivate: opts.AllowPrivate}, now: opts.Now, log: opts.Log,
 		workers: opts.Workers, lease: opts.Lease, poll: opts.PollInterval,
-		wake: make(chan struct{}, 1), metrics: newMetrics(opts.Store, opts.Now),
+		wake: opts.Wake, metrics: newMetrics(opts.Store, opts.Now),
 	}, nil
 }
 
 // Notify wakes Run at once: the task store calls it after committing new
 // deliveries. It never blocks.
-func (d *Deliverer) Notify() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
-}
+func (d *Deliverer) Notify() { d.wake.Notify(context.Background(), nil) }
 
 // Run delivers until ctx ends, then waits for the attempts in flight; an
 // attempt cut short is not recorded, and is made again after its lease.
@@ -166,7 +167,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 			continue // maybe more due: claim again as workers free up
 		}
 		select {
-		case <-d.wake:
+		case <-d.wake.ch:
 		case <-tick.C:
 		case <-ctx.Done():
 			return nil

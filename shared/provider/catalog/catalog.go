@@ -6,6 +6,7 @@ package catalog
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
@@ -20,9 +21,10 @@ var Factories = map[string]provider.Factory{
 
 // Build builds the configured providers, or one simulated provider per
 // task type when none is configured, so that every task type works with
-// no account and no key. An error is the operator's: a provider's bad
-// options or unknown type.
-func Build(cfgs []config.Provider, obs provider.Observer, log *slog.Logger) (*provider.Registry, error) {
+// no account and no key. extra adds provider types to Factories (an
+// embedding program's own, or a test's). An error is the operator's: a
+// provider's bad options or unknown type.
+func Build(cfgs []config.Provider, extra map[string]provider.Factory, obs provider.Observer, log *slog.Logger) (*provider.Registry, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -30,7 +32,12 @@ func Build(cfgs []config.Provider, obs provider.Observer, log *slog.Logger) (*pr
 		cfgs = sim.DefaultConfigs()
 		log.Info("no providers configured: every task type runs on a simulated provider")
 	}
-	r, err := provider.New(cfgs, Factories, provider.Options{Observer: obs, Log: log})
+	factories := Factories
+	if len(extra) > 0 {
+		factories = maps.Clone(Factories)
+		maps.Copy(factories, extra)
+	}
+	r, err := provider.New(cfgs, factories, provider.Options{Observer: obs, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("build providers: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/task"
@@ -30,8 +29,7 @@ var Substitutions = map[string]string{
 
 // Options configure the local runner.
 type Options struct {
-	Actions   *steps.Actions
-	Providers *provider.Registry
+	Actions *steps.Actions
 	// Workers is how many executions step at once (default 16).
 	Workers int
 	// BatchConcurrency is the Map's MaxConcurrency: the tasks of one batch
@@ -45,11 +43,10 @@ type Options struct {
 // Runner runs the workflows in process, durably, on the embedded engine:
 // it is the app's Runner on one machine.
 type Runner struct {
-	engine    *engine.Engine
-	actions   *steps.Actions
-	providers *provider.Registry
-	batchCap  int
-	log       *slog.Logger
+	engine   *engine.Engine
+	actions  *steps.Actions
+	batchCap int
+	log      *slog.Logger
 }
 
 var _ app.Runner = (*Runner)(nil)
@@ -101,7 +98,7 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 			return nil, fmt.Errorf("load the %s workflow: %w", name, err)
 		}
 	}
-	return &Runner{engine: e, actions: o.Actions, providers: o.Providers, batchCap: o.BatchConcurrency, log: o.Log}, nil
+	return &Runner{engine: e, actions: o.Actions, batchCap: o.BatchConcurrency, log: o.Log}, nil
 }
 
 // Engine is the engine under the runner (for stats and tests).
@@ -159,14 +156,6 @@ func (l *Runner) Stop(ctx context.Context, taskID string) error {
 		l.actions.CancelJob(ctx, taskID, p, job)
 	}
 	return nil
-}
-
-// ProviderHealth reports each provider's breaker and latency.
-func (l *Runner) ProviderHealth(ctx context.Context) map[string]app.ComponentHealth {
-	if l.providers == nil {
-		return map[string]app.ComponentHealth{}
-	}
-	return l.providers.Components(ctx)
 }
 
 // KeepExecutions is how long the local engine keeps an ended execution.

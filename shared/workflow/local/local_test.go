@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/config"
+	mtplatform "github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
@@ -25,7 +27,6 @@ import (
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/shared/workflow/local"
-	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
 
 // platform is the whole local platform in process: the app on the SQLite
@@ -74,35 +75,38 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(app.Deps{Store: sqlitestore.WithQueue{Store: st, Queue: q}, Tasks: q, Blobs: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	factories := map[string]provider.Factory{"sim": sim.New}
-	for k, f := range o.factories {
-		factories[k] = f
-	}
-	reg, err := provider.New(providers, factories, provider.Options{Observer: a.Metrics})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actions := steps.New(steps.Deps{App: a, Store: st, Blobs: blobs, Providers: reg})
-	runner, err := local.New(ctx, db, local.Options{
-		Actions: actions, Providers: reg, BatchConcurrency: o.batchConcurrency, Workers: o.workers,
-		Rand: func() float64 { return 0 },
+	var runner *local.Runner
+	cfg := config.Default()
+	cfg.Providers = providers
+	p, err := mtplatform.Build(mtplatform.Adapters{
+		Store:         sqlitestore.WithQueue{Store: st, Queue: q},
+		Tasks:         q,
+		Blobs:         blobs,
+		ProviderTypes: o.factories,
+		Runner: func(d mtplatform.RunnerDeps) (app.Runner, []mtplatform.Service, error) {
+			var err error
+			runner, err = local.New(ctx, db, local.Options{
+				Actions: d.Actions, BatchConcurrency: o.batchConcurrency, Workers: o.workers,
+				Rand: func() float64 { return 0 },
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			return runner, []mtplatform.Service{{Name: "engine", Run: runner.Run}}, nil
+		},
+		Config: cfg,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.SetRunner(runner)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = runner.Run(ctx) })
-	wg.Go(func() { a.RunDispatcher(ctx) })
+	wg.Go(func() { mtplatform.Run(ctx, slog.New(slog.DiscardHandler), p.Services...) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
 		db.Close()
 	})
+	a, reg := p.App, p.Providers
 	return &platform{app: a, store: st, blobs: blobs, runner: runner, providers: reg, db: db}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
@@ -196,32 +195,14 @@ type BatchOutcome struct {
 	Counts  map[task.Status]int `json:"counts"`
 }
 
-// finalizeBatch makes sure the batch ends: the store completes it (and
-// appends batch.completed) in the write that makes its last task terminal,
-// so this only has work when a task workflow ended without a terminal
-// status; such a task fails.
+// finalizeBatch makes sure the batch has ended (App.FinishBatch).
 func (a *Actions) finalizeBatch(ctx context.Context, in finalizeInput) (BatchOutcome, error) {
-	b, err := a.store.GetBatch(ctx, "", in.BatchID)
+	b, err := a.app.FinishBatch(ctx, in.BatchID)
 	if errors.Is(err, task.ErrNotFound) {
 		return BatchOutcome{}, stepError(workflow.ErrNameBadInput, Cause{Code: "batch_not_found", Message: "batch " + in.BatchID + " does not exist"})
 	}
 	if err != nil {
 		return BatchOutcome{}, err
-	}
-	if b.Status != task.BatchCompleted {
-		for _, id := range b.TaskIDs {
-			_, _, err := a.change(ctx, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
-				t.Error = &task.Error{Code: "workflow_ended", Message: "the task's workflow ended before the task did"}
-				ev, err := t.Transition(task.StatusFailed, now)
-				return []task.Event{ev}, err
-			})
-			if err != nil && !errors.Is(err, task.ErrNotFound) {
-				return BatchOutcome{}, err
-			}
-		}
-		if b, err = a.store.GetBatch(ctx, "", in.BatchID); err != nil {
-			return BatchOutcome{}, err
-		}
 	}
 	return BatchOutcome{BatchID: b.ID, Status: b.Status, Counts: b.Counts}, nil
 }

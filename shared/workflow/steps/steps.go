@@ -38,8 +38,9 @@ type PromptOptimizer interface {
 
 // Deps are what the actions work with.
 type Deps struct {
+	// App is the one door to tasks: every read and status change goes
+	// through its use cases.
 	App       *app.App
-	Store     task.Store
 	Blobs     blob.Store
 	Providers Providers
 	Optimizer PromptOptimizer // nil: inputs go to the provider as written
@@ -56,7 +57,6 @@ type Deps struct {
 // Actions runs the step actions.
 type Actions struct {
 	app       *app.App
-	store     task.Store
 	blobs     blob.Store
 	providers Providers
 	optimizer PromptOptimizer
@@ -80,7 +80,7 @@ func New(d Deps) *Actions {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Actions{app: d.App, store: d.Store, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
+	return &Actions{app: d.App, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
 		http: d.HTTP, maxJob: d.MaxJobDuration, now: d.Now, log: d.Log}
 }
 
@@ -152,25 +152,19 @@ func run[In, Out any](ctx context.Context, raw json.RawMessage, fn func(context.
 // getTask reads a task for a step; a task that is gone is a bad input (it
 // cannot come back).
 func (a *Actions) getTask(ctx context.Context, id string) (*task.Task, error) {
-	t, err := a.store.GetTask(ctx, "", id)
+	t, err := a.app.Task(ctx, id)
 	if errors.Is(err, task.ErrNotFound) {
 		return nil, stepError(workflow.ErrNameBadInput, Cause{Code: "task_not_found", Message: "task " + id + " does not exist"})
 	}
 	return t, err
 }
 
-// change applies mutate to the task; it reports ended when the task is
-// already terminal (canceled meanwhile, or finished by an earlier run).
-func (a *Actions) change(ctx context.Context, id string, mutate func(t *task.Task, now time.Time) ([]task.Event, error)) (t *task.Task, ended bool, err error) {
-	t, err = a.app.Change(ctx, "", id, mutate)
+// terminal tells whether a use case found the task already terminal
+// (canceled meanwhile, or finished by an earlier run of the step), and
+// otherwise passes its error on.
+func terminal(err error) (bool, error) {
 	if errors.Is(err, task.ErrTerminal) {
-		return nil, true, nil
+		return true, nil
 	}
-	return t, false, err
-}
-
-// touch marks a change that appends no event: the version moves on.
-func touch(t *task.Task, now time.Time) {
-	t.UpdatedAt = now
-	t.Version++
+	return false, err
 }

@@ -77,7 +77,7 @@ func setup(t *testing.T) *bundle {
 	}
 	p := &scripted{}
 	return &bundle{app: a, store: st, blobs: blobs, prov: p,
-		actions: steps.New(steps.Deps{App: a, Store: st, Blobs: blobs, Providers: p})}
+		actions: steps.New(steps.Deps{App: a, Blobs: blobs, Providers: p})}
 }
 
 func (b *bundle) submit(t *testing.T) *task.Task {

@@ -49,22 +49,8 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if err != nil {
 		return workflow.Step{}, providerError("", err)
 	}
-	t, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
-		var events []task.Event
-		if t.Status == task.StatusQueued {
-			ev, err := t.Transition(task.StatusRunning, now)
-			if err != nil {
-				return nil, err
-			}
-			events = append(events, ev)
-		} else {
-			touch(t, now)
-		}
-		t.Provider = name
-		t.AddAttempt(name, now)
-		return events, nil
-	})
-	if err != nil || end {
+	t, err = a.app.StartAttempt(ctx, t.ID, name)
+	if end, err := terminal(err); err != nil || end {
 		return a.endedOr(ctx, in.TaskID, err)
 	}
 	req, err := a.request(ctx, t)
@@ -150,25 +136,15 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 		}
 	}
 	if p := min(max(resp.Progress, 0), 1); p > t.Progress {
-		_, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
-			if t.Status != task.StatusRunning || p <= t.Progress {
-				return nil, errUnchanged
-			}
-			ev, err := t.SetProgress(p, now)
-			return []task.Event{ev}, err
-		})
-		if end {
+		_, err := a.app.Progress(ctx, t.ID, p)
+		if end, err := terminal(err); end {
 			return a.endedOr(ctx, t.ID, nil)
-		}
-		if err != nil && !errors.Is(err, errUnchanged) {
+		} else if err != nil && !errors.Is(err, app.ErrUnchanged) {
 			return workflow.Step{}, err
 		}
 	}
 	return pending, nil
 }
-
-// errUnchanged: a change found nothing to do.
-var errUnchanged = errors.New("unchanged")
 
 // stage puts the bytes of a result in the blob store, at the task's output
 // keys (a step run twice writes the same keys), so that only references
@@ -242,19 +218,10 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 	if err := a.moveLargeResult(ctx, t, out); err != nil {
 		return Outcome{}, err
 	}
-	done, end, err := a.change(ctx, t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
-		t.Output = out
-		t.Error = nil
-		if t.Provider == "" {
-			t.Provider = in.Step.Provider
-		}
-		ev, err := t.Transition(task.StatusCompleted, now)
-		return []task.Event{ev}, err
-	})
-	if end {
+	done, err := a.app.Complete(ctx, t.ID, out, in.Step.Provider)
+	if end, err := terminal(err); end {
 		return a.outcome(ctx, in.TaskID)
-	}
-	if err != nil {
+	} else if err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{TaskID: done.ID, Status: done.Status}, nil
@@ -388,14 +355,11 @@ type failInput struct {
 // fail ends the task failed, with the error that ended its workflow.
 func (a *Actions) fail(ctx context.Context, in failInput) (Outcome, error) {
 	e := taskErrorOf(in.Error)
-	t, end, err := a.change(ctx, in.TaskID, func(t *task.Task, now time.Time) ([]task.Event, error) {
-		t.Error = e
-		ev, err := t.Transition(task.StatusFailed, now)
-		return []task.Event{ev}, err
-	})
+	t, err := a.app.Fail(ctx, in.TaskID, e)
 	if errors.Is(err, task.ErrNotFound) {
 		return Outcome{TaskID: in.TaskID, Status: ""}, nil // nothing left to fail
 	}
+	end, err := terminal(err)
 	if end {
 		return a.outcome(ctx, in.TaskID)
 	}
@@ -437,17 +401,8 @@ func (a *Actions) recordOutcome(ctx context.Context, id string, callErr error) {
 	if provider.KindOf(callErr) == provider.Canceled {
 		return
 	}
-	_, _, err := a.change(ctx, id, func(t *task.Task, now time.Time) ([]task.Event, error) {
-		n := len(t.AttemptHistory)
-		if n == 0 {
-			return nil, errUnchanged
-		}
-		t.AttemptHistory[n-1].Outcome = outcomeOf(callErr)
-		t.AttemptHistory[n-1].Error = truncate(callErr.Error(), 500)
-		touch(t, now)
-		return nil, nil
-	})
-	if err != nil && !errors.Is(err, errUnchanged) {
+	err := a.app.RecordOutcome(ctx, id, outcomeOf(callErr), truncate(callErr.Error(), 500))
+	if _, err := terminal(err); err != nil && !errors.Is(err, app.ErrUnchanged) {
 		a.log.WarnContext(ctx, "record a provider call's outcome", "task_id", id, "err", err)
 	}
 }
@@ -455,7 +410,7 @@ func (a *Actions) recordOutcome(ctx context.Context, id string, callErr error) {
 // CancelJob asks the provider to stop a canceled task's job (best effort:
 // the task is canceled whatever the provider says).
 func (a *Actions) CancelJob(ctx context.Context, taskID, providerName, job string) {
-	t, err := a.store.GetTask(ctx, "", taskID)
+	t, err := a.app.Task(ctx, taskID)
 	if err != nil {
 		a.log.WarnContext(ctx, "cancel provider job: read task", "task_id", taskID, "err", err)
 		return

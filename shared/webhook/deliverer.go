@@ -268,7 +268,7 @@ func (d *Deliverer) send(ctx context.Context, dl Delivery) (Attempt, time.Durati
 		return fail("read endpoint: %v", err)
 	}
 	if disabled {
-		return Attempt{Outcome: OutcomeSkipped, Error: "endpoint disabled: it answered 410 Gone"}, 0
+		return Attempt{Outcome: OutcomeSkipped, Error: disabledError}, 0
 	}
 	ev := dl.Event
 	if d.present != nil {

@@ -311,16 +311,13 @@ func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Deliv
 	}
 }
 
-// deliveryWrites returns the writes that create the webhook deliveries of
-// events (those with a WebhookURL), to go in the same transaction as the
-// events themselves (the outbox): the task store calls it from Create and
+// deliveryWrites returns the writes that store the deliveries
+// webhook.Plan gives events, to go in the same transaction as the events
+// themselves (the outbox): the task store calls it from Create and
 // UpdateTask, and after the transaction commits calls
-// s.deliveriesCommitted with the pending deliveries it returned.
-//
-// A delivery is due at its event's time; one to an endpoint the user's
-// receiver disabled is stored as skipped, with its skipped attempt. A
-// task.progress event within webhook.ProgressInterval of its subject's
-// last progress delivery gets none.
+// s.deliveriesCommitted with the pending deliveries it returned. A
+// skipped delivery is stored with its attempt item; each subject with a
+// progress delivery gets its marker.
 //
 // Transactions cannot read, so the disabled endpoints and the progress
 // markers are read (one BatchGetItem, strongly consistent) before the
@@ -335,72 +332,47 @@ func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Deliv
 // derives from its event's): an event's delivery is stored once, and
 // counters never count it twice.
 func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]types.TransactWriteItem, []webhook.Delivery, error) {
-	var wanted []task.Event
-	seen := make(map[string]bool, len(events))
-	for _, e := range events {
-		// One action per item: an event given twice gets one delivery.
-		if e.WebhookURL == "" || seen[e.ID] {
-			continue
-		}
-		seen[e.ID] = true
-		if e.CreatedAt.IsZero() {
-			e.CreatedAt = s.now()
-		}
-		wanted = append(wanted, e)
-	}
-	if len(wanted) == 0 {
+	endpoints, subjects := webhook.PlanNeeds(events)
+	if len(endpoints) == 0 {
 		return nil, nil, nil
 	}
-	disabled, lastProgress, err := s.readOutboxState(ctx, wanted)
+	known, err := s.readOutbox(ctx, endpoints, subjects)
 	if err != nil {
 		return nil, nil, err
 	}
+	plan := webhook.Plan(events, known, s.now())
 	var (
-		writes   []types.TransactWriteItem
-		pending  []webhook.Delivery
-		counts   = map[int]map[webhook.Status]int{}
-		progress = map[string]time.Time{} // subject -> marker to write
+		writes  []types.TransactWriteItem
+		pending []webhook.Delivery
+		counts  = map[int]map[webhook.Status]int{}
 	)
-	for _, e := range wanted {
-		if e.Type == task.EventTaskProgress {
-			if last, ok := lastProgress[e.SubjectID]; ok && e.CreatedAt.Sub(last) < webhook.ProgressInterval {
-				continue
-			}
-			lastProgress[e.SubjectID] = e.CreatedAt
-			progress[e.SubjectID] = e.CreatedAt
-		}
-		d := webhook.NewDelivery(e)
-		var skipped *webhook.Attempt
-		if disabled[webhookEndpointPK(e.UserID)+"|"+webhookEndpointSK(e.WebhookURL)] {
-			a := webhook.Attempt{At: d.CreatedAt, Outcome: webhook.OutcomeSkipped, Error: "endpoint disabled: it answered 410 Gone"}
-			skipped = &a
-			d.Status, d.AttemptCount, d.LastAttempt = webhook.StatusSkipped, 1, &a
-		}
+	for _, d := range plan.Deliveries {
 		it := newDeliveryItem(d)
-		if skipped != nil {
+		if d.LastAttempt != nil {
 			it.Attempts = 1
 		}
 		put, err := putNewWebhookItem(s.table, it)
 		if err != nil {
-			return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 		}
 		link, err := putWebhookItem(s.table, deliveryLinkItem{PK: webhookSubjectPK(d.SubjectID), SK: deliveryLinkPrefix + deliveryListKey(d.CreatedAt, d.ID),
 			DeliveryID: d.ID, UserID: d.UserID})
 		if err != nil {
-			return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 		}
-		data, err := putWebhookItem(s.table, deliveryEventItem{PK: deliveryPK(d.ID), SK: deliveryEventSK, Data: string(e.Data)})
+		data, err := putWebhookItem(s.table, deliveryEventItem{PK: deliveryPK(d.ID), SK: deliveryEventSK, Data: string(d.Event.Data)})
 		if err != nil {
-			return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 		}
 		writes = append(writes, put, data, link)
-		if skipped != nil {
-			att, err := putWebhookItem(s.table, webhookAttemptItem{PK: deliveryPK(d.ID), SK: deliveryAttemptSK(1), Attempt: attemptRecordOf(*skipped)})
+		if d.LastAttempt != nil {
+			att, err := putWebhookItem(s.table, webhookAttemptItem{PK: deliveryPK(d.ID), SK: deliveryAttemptSK(1), Attempt: attemptRecordOf(*d.LastAttempt)})
 			if err != nil {
-				return nil, nil, fmt.Errorf("delivery of event %s: %w", e.ID, err)
+				return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 			}
 			writes = append(writes, att)
-		} else {
+		}
+		if d.Status == webhook.StatusPending {
 			pending = append(pending, d)
 		}
 		shard := webhookShard(d.ID, deliveryCounterShards)
@@ -409,8 +381,8 @@ func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]type
 		}
 		counts[shard][d.Status]++
 	}
-	for _, subject := range sortedWebhookKeys(progress) {
-		at := progress[subject]
+	for _, subject := range sortedWebhookKeys(plan.Progress) {
+		at := plan.Progress[subject]
 		w, err := putWebhookItem(s.table, progressMarkerItem{PK: webhookSubjectPK(subject), SK: webhookProgressSK, At: at.UnixNano(),
 			ExpiresAt: at.Add(progressMarkerTTL).Unix()})
 		if err != nil {
@@ -428,30 +400,24 @@ func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]type
 	return writes, pending, nil
 }
 
-// readOutboxState reads, for events about to get deliveries, which of
-// their endpoints are disabled and when their subjects last had a
-// progress delivery.
-func (s *Store) readOutboxState(ctx context.Context, events []task.Event) (map[string]bool, map[string]time.Time, error) {
-	seen := map[string]bool{}
-	var keys []map[string]types.AttributeValue
-	want := func(pk, sk string) {
-		if !seen[pk+"|"+sk] {
-			seen[pk+"|"+sk] = true
-			keys = append(keys, webhookKey(pk, sk))
-		}
+// readOutbox reads which of the endpoints are disabled and when the
+// subjects last had a progress delivery.
+func (s *Store) readOutbox(ctx context.Context, endpoints []webhook.Endpoint, subjects []string) (webhook.Outbox, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(endpoints)+len(subjects))
+	endpointOf := make(map[string]webhook.Endpoint, len(endpoints)) // PK|SK -> endpoint
+	for _, ep := range endpoints {
+		pk, sk := webhookEndpointPK(ep.UserID), webhookEndpointSK(ep.URL)
+		endpointOf[pk+"|"+sk] = ep
+		keys = append(keys, webhookKey(pk, sk))
 	}
-	for _, e := range events {
-		want(webhookEndpointPK(e.UserID), webhookEndpointSK(e.WebhookURL))
-		if e.Type == task.EventTaskProgress {
-			want(webhookSubjectPK(e.SubjectID), webhookProgressSK)
-		}
+	for _, subject := range subjects {
+		keys = append(keys, webhookKey(webhookSubjectPK(subject), webhookProgressSK))
 	}
 	items, err := s.batchGetWebhookItems(ctx, keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read webhook endpoints and progress: %w", err)
+		return webhook.Outbox{}, fmt.Errorf("read webhook endpoints and progress: %w", err)
 	}
-	disabled := map[string]bool{}
-	lastProgress := map[string]time.Time{}
+	known := webhook.Outbox{Disabled: map[webhook.Endpoint]bool{}, LastProgress: map[string]time.Time{}}
 	for _, av := range items {
 		var k struct {
 			PK string `dynamodbav:"PK"`
@@ -459,15 +425,15 @@ func (s *Store) readOutboxState(ctx context.Context, events []task.Event) (map[s
 			At int64  `dynamodbav:"at"`
 		}
 		if err := attributevalue.UnmarshalMap(av, &k); err != nil {
-			return nil, nil, fmt.Errorf("read webhook endpoints and progress: %w", err)
+			return webhook.Outbox{}, fmt.Errorf("read webhook endpoints and progress: %w", err)
 		}
 		if k.SK == webhookProgressSK {
-			lastProgress[strings.TrimPrefix(k.PK, webhookSubjectPK(""))] = webhookTime(k.At)
+			known.LastProgress[strings.TrimPrefix(k.PK, webhookSubjectPK(""))] = webhookTime(k.At)
 		} else {
-			disabled[k.PK+"|"+k.SK] = true
+			known.Disabled[endpointOf[k.PK+"|"+k.SK]] = true
 		}
 	}
-	return disabled, lastProgress, nil
+	return known, nil
 }
 
 // counterUpdate moves the per-status counters of one shard by delta.

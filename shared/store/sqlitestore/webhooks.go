@@ -153,59 +153,62 @@ func (s *Store) insertEventsAndDeliveries(tx *sql.Tx, events []task.Event) (int,
 	return s.createDeliveriesTx(tx, events)
 }
 
-// createDeliveriesTx stores one pending delivery, due now, for each event
-// with a WebhookURL; one to an endpoint the user's receiver disabled is
-// recorded as skipped at once. A task.progress event is not delivered
-// within webhook.ProgressInterval of the task's previous delivered one.
-// It returns how many pending deliveries it created.
+// createDeliveriesTx stores the deliveries webhook.Plan gives events,
+// reading what it needs in the same transaction; a skipped one gets its
+// attempt. It returns how many pending deliveries it created.
 func (s *Store) createDeliveriesTx(tx *sql.Tx, events []task.Event) (int, error) {
+	known, err := s.outboxTx(tx, events)
+	if err != nil {
+		return 0, err
+	}
 	created := 0
-	for _, e := range events {
-		if e.WebhookURL == "" {
-			continue
-		}
-		if e.CreatedAt.IsZero() {
-			e.CreatedAt = s.now()
-		}
-		if e.Type == task.EventTaskProgress {
-			var last sql.NullInt64
-			err := tx.QueryRow(`SELECT max(created_at) FROM webhook_deliveries
-				WHERE subject_id = ? AND event_type = ?`, e.SubjectID, string(task.EventTaskProgress)).Scan(&last)
-			if err != nil {
-				return 0, fmt.Errorf("last progress delivery of %s: %w", e.SubjectID, err)
-			}
-			if last.Valid && e.CreatedAt.Sub(fromNanos(last.Int64)) < webhook.ProgressInterval {
-				continue
-			}
-		}
-		var off bool
-		if err := tx.Stmt(s.webhooks.endpointOff).QueryRow(e.UserID, e.WebhookURL).Scan(&off); err != nil {
-			return 0, fmt.Errorf("read endpoint of event %s: %w", e.ID, err)
-		}
-		d := webhook.NewDelivery(e)
-		if off {
-			d.Status = webhook.StatusSkipped
-		}
+	for _, d := range webhook.Plan(events, known, s.now()).Deliveries {
 		res, err := tx.Stmt(s.webhooks.insertDelivery).Exec(d.ID, d.EventID, d.UserID, d.SubjectID, string(d.EventType),
-			e.Seq, string(e.Data), d.URL, string(d.Status), nanos(d.NextAttemptAt), nanos(d.CreatedAt), nanos(d.UpdatedAt))
+			d.Event.Seq, string(d.Event.Data), d.URL, string(d.Status), nanos(d.NextAttemptAt), nanos(d.CreatedAt), nanos(d.UpdatedAt))
 		if err != nil {
-			return 0, fmt.Errorf("insert delivery of event %s: %w", e.ID, err)
+			return 0, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("insert delivery of event %s: %w", e.ID, err)
+			return 0, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
 		} else if n == 0 {
 			continue // already stored
 		}
-		if !off {
+		if d.Status == webhook.StatusPending {
 			created++
-			continue
 		}
-		a := webhook.Attempt{At: d.CreatedAt, Outcome: webhook.OutcomeSkipped, Error: "endpoint disabled: it answered 410 Gone"}
-		if err := recordAttemptTx(tx, d.ID, 1, d.Status, d.CreatedAt, "", a); err != nil {
-			return 0, fmt.Errorf("skip delivery of event %s: %w", e.ID, err)
+		if d.LastAttempt != nil {
+			if err := recordAttemptTx(tx, d.ID, d.AttemptCount, d.Status, d.NextAttemptAt, "", *d.LastAttempt); err != nil {
+				return 0, fmt.Errorf("skip delivery of event %s: %w", d.EventID, err)
+			}
 		}
 	}
 	return created, nil
+}
+
+// outboxTx reads the disabled endpoints and last progress deliveries
+// that webhook.Plan needs for events.
+func (s *Store) outboxTx(tx *sql.Tx, events []task.Event) (webhook.Outbox, error) {
+	endpoints, subjects := webhook.PlanNeeds(events)
+	known := webhook.Outbox{Disabled: map[webhook.Endpoint]bool{}, LastProgress: map[string]time.Time{}}
+	for _, ep := range endpoints {
+		var off bool
+		if err := tx.Stmt(s.webhooks.endpointOff).QueryRow(ep.UserID, ep.URL).Scan(&off); err != nil {
+			return known, fmt.Errorf("read webhook endpoint: %w", err)
+		}
+		known.Disabled[ep] = off
+	}
+	for _, subject := range subjects {
+		var last sql.NullInt64
+		err := tx.QueryRow(`SELECT max(created_at) FROM webhook_deliveries
+			WHERE subject_id = ? AND event_type = ?`, subject, string(task.EventTaskProgress)).Scan(&last)
+		if err != nil {
+			return known, fmt.Errorf("last progress delivery of %s: %w", subject, err)
+		}
+		if last.Valid {
+			known.LastProgress[subject] = fromNanos(last.Int64)
+		}
+	}
+	return known, nil
 }
 
 // attemptRow is an attempt as stored in a delivery's last_attempt.

@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -145,13 +147,59 @@ type lambdaFunction struct {
 func startFunction(t testing.TB, name string, env map[string]string) *lambdaFunction {
 	t.Helper()
 	dir := binaries(t)
-	apiPort, runtimePort := freePort(t), freePort(t)
+	// The runtime API port is picked, then freed, before the emulator
+	// binds it: a start that lost it to another process starts again on
+	// another port.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		f, err := launchFunction(t, dir, name, env)
+		if err == nil {
+			t.Cleanup(func() {
+				f.stop()
+				if t.Failed() {
+					t.Logf("output of the %s function under the emulator:\n%s", name, f.output(16<<10))
+				}
+			})
+			return f
+		}
+		var taken *portTakenError
+		if !errors.As(err, &taken) || attempt == attempts {
+			t.Fatal(err)
+		}
+		t.Logf("start %d of the emulator for %s: %v; starting again", attempt, name, err)
+	}
+}
+
+// portTakenError is an emulator's exit because its runtime API port was
+// taken between freePort and its bind.
+type portTakenError struct{ port int }
+
+func (e *portTakenError) Error() string {
+	return fmt.Sprintf("the runtime API port %d was taken before the emulator bound it", e.port)
+}
+
+// beforeLaunch, when set, runs before each start of an emulator with the
+// runtime API port it is given (a test takes the port with it).
+var beforeLaunch func(runtimePort int)
+
+// launchFunction makes one start of the emulator and waits until it
+// listens on both of its ports. On an error the emulator is stopped.
+func launchFunction(t testing.TB, dir, name string, env map[string]string) (*lambdaFunction, error) {
+	t.Helper()
+	// The invocations API binds port 0, and the port the kernel chose is
+	// read back from the emulator's sockets. The runtime API cannot: the
+	// emulator would hand the bootstrap AWS_LAMBDA_RUNTIME_API with port
+	// 0, so that one is picked here.
+	runtimePort := freePort(t)
+	if beforeLaunch != nil {
+		beforeLaunch(runtimePort)
+	}
 	logFile, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(dir, rieName),
-		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(apiPort),
+		"--runtime-interface-emulator-address", "127.0.0.1:0",
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(runtimePort),
 		filepath.Join(dir, name))
 	cmd.Dir = dir
@@ -165,14 +213,13 @@ func startFunction(t testing.TB, name string, env map[string]string) *lambdaFunc
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	f := &lambdaFunction{
 		name:    name,
-		url:     fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort),
 		logPath: logFile.Name(),
 		started: time.Now(),
 		exited:  make(chan struct{}),
 	}
 	if err := spawn(cmd); err != nil {
 		logFile.Close()
-		t.Fatalf("start the emulator for %s: %v", name, err)
+		return nil, fmt.Errorf("start the emulator for %s: %v", name, err)
 	}
 	go func() {
 		_ = cmd.Wait()
@@ -192,35 +239,82 @@ func startFunction(t testing.TB, name string, env map[string]string) *lambdaFunc
 			<-f.exited
 		}
 	})
-	t.Cleanup(func() {
+	apiPort, err := f.waitListening(cmd.Process.Pid, runtimePort)
+	if err != nil {
 		f.stop()
-		if t.Failed() {
-			t.Logf("output of the %s function under the emulator:\n%s", name, f.output(16<<10))
-		}
-	})
-	f.waitListening(t, fmt.Sprintf("127.0.0.1:%d", apiPort))
-	return f
+		return nil, err
+	}
+	f.url = fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)
+	return f, nil
 }
 
-func (f *lambdaFunction) waitListening(t testing.TB, addr string) {
-	t.Helper()
+// waitListening waits until the emulator (pid) listens on the runtime
+// API port and on one more, the invocations API's, which it returns.
+// Its own sockets are what count: a dial could reach another process
+// that holds the port.
+func (f *lambdaFunction) waitListening(pid, runtimePort int) (int, error) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
+		ports, err := listeningPorts(pid)
 		select {
 		case <-f.exited:
-			t.Fatalf("the emulator for %s exited:\n%s", f.name, f.output(16<<10))
+			out := f.output(16 << 10)
+			if strings.Contains(out, fmt.Sprintf("listen tcp 127.0.0.1:%d: bind: address already in use", runtimePort)) {
+				return 0, &portTakenError{port: runtimePort}
+			}
+			return 0, fmt.Errorf("the emulator for %s exited:\n%s", f.name, out)
 		default:
 		}
+		if err == nil && len(ports) == 2 && slices.Contains(ports, runtimePort) {
+			if ports[0] == runtimePort {
+				return ports[1], nil
+			}
+			return ports[0], nil
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the emulator for %s does not listen on %s: %v", f.name, addr, err)
+			return 0, fmt.Errorf("the emulator for %s does not listen on the runtime API port %d and an invocations port: listening on %v (%v):\n%s", f.name, runtimePort, ports, err, f.output(16<<10))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// listeningPorts are the ports of the IPv4 TCP sockets process pid
+// listens on: its socket inodes (/proc/pid/fd) looked up in the
+// network namespace's TCP table (/proc/pid/net/tcp). The tests run on
+// Linux only already (Pdeathsig).
+func listeningPorts(pid int) ([]int, error) {
+	proc := "/proc/" + strconv.Itoa(pid)
+	fds, err := os.ReadDir(proc + "/fd")
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		// A descriptor closed meanwhile is not a listener: skipped.
+		link, err := os.Readlink(proc + "/fd/" + fd.Name())
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	table, err := os.ReadFile(proc + "/net/tcp")
+	if err != nil {
+		return nil, err
+	}
+	var ports []int
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		// sl local_address rem_address st ... uid timeout inode
+		fields := strings.Fields(line)
+		if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] { // 0A: LISTEN
+			continue
+		}
+		_, hexPort, ok := strings.Cut(fields[1], ":")
+		port, err := strconv.ParseUint(hexPort, 16, 16)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%s/net/tcp: local address %q", proc, fields[1])
+		}
+		ports = append(ports, int(port))
+	}
+	return ports, nil
 }
 
 // output is the end of what the emulator and the function printed.
@@ -320,6 +414,8 @@ func (f *lambdaFunction) initDuration() (time.Duration, error) {
 	return time.Duration(ms * float64(time.Millisecond)), nil
 }
 
+// freePort is a port that was free: nothing holds it once it returns,
+// so another process may take it before the caller binds it.
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -328,4 +424,36 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// An emulator whose runtime API port is taken before it binds it exits,
+// and the start goes on with another port: here the port of the first
+// start is taken on purpose. Not parallel: beforeLaunch is global, and
+// the parallel tests run only once the others have ended.
+func TestStartFunctionWhenPortTaken(t *testing.T) {
+	p := setup(t, platformOptions{})
+	var ports []int
+	held := false
+	beforeLaunch = func(port int) {
+		ports = append(ports, port)
+		if len(ports) > 1 {
+			return
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			// Taken by another already: this start fails all the same.
+			t.Logf("take port %d: %v", port, err)
+			return
+		}
+		held = true
+		t.Cleanup(func() { l.Close() })
+	}
+	t.Cleanup(func() { beforeLaunch = nil })
+	fn := startFunction(t, "status", p.env)
+	if held && len(ports) < 2 {
+		t.Fatalf("the emulator started on runtime API port %d, which this test held", ports[0])
+	}
+	if err := wantStatus(fn.invoke(t, httpEvent(http.MethodGet, "/openapi.json", "", nil)), http.StatusOK); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -54,13 +54,12 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	deliveries := webhook.NewSignal()
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{OnDeliveries: deliveries.Notify})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	deliveries := webhook.NewSignal()
-	st.OnDeliveries(func() { deliveries.Notify(ctx, nil) })
 	return &dataDir{path: path, db: db, store: st, deliveries: deliveries}, nil
 }
 

@@ -116,7 +116,6 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	}
 	p := &Platform{Env: env, Log: log}
 
-	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table, dynamostore.Options{Now: opts.Now, Log: log, CursorKey: env.CursorKey})
 	sqsClient := sqs.NewFromConfig(*awsCfg)
 	var err error
 	p.Tasks, err = sqsqueue.New(sqsClient, sqsqueue.URLs{Queues: env.TaskQueues, DeadLetters: env.TaskDeadQueues},
@@ -132,8 +131,10 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	s3Client := s3.NewFromConfig(*awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })
 	p.Blobs = s3blob.New(s3Client, env.Bucket, s3blob.Options{})
 
+	// Each delivery the store commits is sent as a webhook queue message.
 	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
-	p.Store.OnDeliveries(p.Enqueuer.Send)
+	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table,
+		dynamostore.Options{Now: opts.Now, Log: log, CursorKey: env.CursorKey, OnDeliveries: p.Enqueuer.Send})
 
 	limits := cfg.AppLimits()
 	// A wait must end, and be answered, within API Gateway's 30 s.

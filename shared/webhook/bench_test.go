@@ -25,6 +25,7 @@ import (
 // notes when each webhook-id arrives.
 type benchRig struct {
 	store    *sqlitestore.Store
+	wake     *webhook.Signal
 	url      string
 	received atomic.Int64
 	mu       sync.Mutex
@@ -40,7 +41,8 @@ func newBenchRig(b *testing.B) *benchRig {
 	}
 	b.Cleanup(func() { db.Close() })
 	r := &benchRig{arrived: map[string]time.Time{}, wait: map[string]chan struct{}{}}
-	if r.store, err = sqlitestore.New(context.Background(), db, sqlitestore.Options{}); err != nil {
+	r.wake = webhook.NewSignal()
+	if r.store, err = sqlitestore.New(context.Background(), db, sqlitestore.Options{OnDeliveries: r.wake.Notify}); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -63,11 +65,10 @@ func newBenchRig(b *testing.B) *benchRig {
 
 // start runs a deliverer until the benchmark ends.
 func (r *benchRig) start(b *testing.B) {
-	d, err := webhook.New(webhook.Options{Store: r.store, AllowPrivate: true})
+	d, err := webhook.New(webhook.Options{Store: r.store, AllowPrivate: true, Wake: r.wake})
 	if err != nil {
 		b.Fatal(err)
 	}
-	r.store.OnDeliveries(d.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()

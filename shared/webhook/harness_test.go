@@ -88,18 +88,18 @@ func newHarness(tb testing.TB, respond func(n int, w http.ResponseWriter, r *htt
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if h.store, err = sqlitestore.New(h.ctx, db, sqlitestore.Options{Now: h.clock.Now}); err != nil {
+	wake := webhook.NewSignal()
+	if h.store, err = sqlitestore.New(h.ctx, db, sqlitestore.Options{Now: h.clock.Now, OnDeliveries: wake.Notify}); err != nil {
 		tb.Fatal(err)
 	}
 	h.recv = newReceiver(tb, respond)
-	opts := webhook.Options{Store: h.store, Now: h.clock.Now, AllowPrivate: true, Timeout: 5 * time.Second}
+	opts := webhook.Options{Store: h.store, Now: h.clock.Now, AllowPrivate: true, Timeout: 5 * time.Second, Wake: wake}
 	if tune != nil {
 		tune(&opts)
 	}
 	if h.d, err = webhook.New(opts); err != nil {
 		tb.Fatal(err)
 	}
-	h.store.OnDeliveries(h.d.Notify)
 	return h
 }
 

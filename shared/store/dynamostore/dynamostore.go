@@ -24,6 +24,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 var (
@@ -44,6 +45,10 @@ const (
 
 // Options shape a Store.
 type Options struct {
+	// OnDeliveries is told of the pending webhook deliveries each
+	// committed write created or made due again (the cloud sends their
+	// queue messages from it); nil: no one is told.
+	OnDeliveries webhook.CommitHook
 	// Now is the store's clock (idempotency expiry, batch changes,
 	// deliveries); time.Now when nil.
 	Now func() time.Time
@@ -65,8 +70,8 @@ type Store struct {
 	table string
 	now   func() time.Time
 	log   *slog.Logger
-	// deliveryHook is told of committed pending deliveries (webhooks.go).
-	deliveryHook deliveryHook
+	// onDeliveries is told of committed pending deliveries.
+	onDeliveries webhook.CommitHook
 	// cursorKey signs listing cursors (see Options.CursorKey).
 	cursorKey []byte
 	// durationSample bounds Stats's read of durations (see Options).
@@ -89,7 +94,7 @@ func New(db *dynamodb.Client, table string, opts Options) *Store {
 		opts.DurationSample = DefaultDurationSample
 	}
 	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursorKey: opts.CursorKey,
-		durationSample: opts.DurationSample}
+		durationSample: opts.DurationSample, onDeliveries: opts.OnDeliveries}
 }
 
 // Table is the name of the store's table.

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -283,31 +282,14 @@ type disabledEndpointItem struct {
 	DisabledAt int64  `dynamodbav:"disabled_at"`
 }
 
-// deliveryHook holds a store's OnDeliveries function.
-type deliveryHook struct {
-	fn atomic.Pointer[func(ctx context.Context, pending []webhook.Delivery)]
-}
-
-// OnDeliveries sets the function called after a write that created
-// pending deliveries, or made one due again (RetryDelivery), has
-// committed: the cloud sends their queue messages from it. It runs in the
-// writer's goroutine; nil removes it.
-func (s *Store) OnDeliveries(fn func(ctx context.Context, pending []webhook.Delivery)) {
-	if fn == nil {
-		s.deliveryHook.fn.Store(nil)
-		return
-	}
-	s.deliveryHook.fn.Store(&fn)
-}
-
-// deliveriesCommitted tells the OnDeliveries hook about pending deliveries
-// that a committed write created or made due.
+// deliveriesCommitted tells the store's hook (Options.OnDeliveries) about
+// pending deliveries that a committed write created or made due.
 func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Delivery) {
 	if len(pending) == 0 {
 		return
 	}
-	if fn := s.deliveryHook.fn.Load(); fn != nil {
-		(*fn)(ctx, pending)
+	if s.onDeliveries != nil {
+		s.onDeliveries(ctx, pending)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 var (
@@ -122,6 +123,10 @@ type Options struct {
 	// Now is the clock (default time.Now): it decides which idempotency
 	// records have expired and stamps batch changes.
 	Now func() time.Time
+	// OnDeliveries is told of the pending webhook deliveries each
+	// committed write created or made due again (the server wakes its
+	// deliverer from it); nil: no one is told.
+	OnDeliveries webhook.CommitHook
 }
 
 // Store is the SQLite task store. It is safe for concurrent use.
@@ -139,7 +144,8 @@ type Store struct {
 	// connection once rather than parsed on every call.
 	getTask, getTaskAny *sql.Stmt
 
-	webhooks webhookState // deliveries' outbox and notifier (webhooks.go)
+	webhooks     webhookState // deliveries' outbox (webhooks.go)
+	onDeliveries webhook.CommitHook
 }
 
 // New applies the store's migrations to db and returns the store.
@@ -150,7 +156,7 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 	if err := db.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
-	s := &Store{db: db, now: opts.Now}
+	s := &Store{db: db, now: opts.Now, onDeliveries: opts.OnDeliveries}
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string

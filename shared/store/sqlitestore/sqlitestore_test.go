@@ -22,6 +22,12 @@ import (
 // with a clock the test can set (real time until it does).
 func open(tb testing.TB, opts sqlitedb.Options) (*sqlitestore.Store, func(time.Time)) {
 	tb.Helper()
+	return openStore(tb, opts, sqlitestore.Options{})
+}
+
+// openStore is open with the store's own options (its clock is open's).
+func openStore(tb testing.TB, opts sqlitedb.Options, storeOpts sqlitestore.Options) (*sqlitestore.Store, func(time.Time)) {
+	tb.Helper()
 	db, err := sqlitedb.Open(filepath.Join(tb.TempDir(), "mediatasks.db"), opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -34,7 +40,8 @@ func open(tb testing.TB, opts sqlitedb.Options) (*sqlitestore.Store, func(time.T
 		}
 		return time.Now()
 	}
-	s, err := sqlitestore.New(context.Background(), db, sqlitestore.Options{Now: now})
+	storeOpts.Now = now
+	s, err := sqlitestore.New(context.Background(), db, storeOpts)
 	if err != nil {
 		tb.Fatal(err)
 	}

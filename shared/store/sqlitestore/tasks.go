@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 const taskColumns = `id, user_id, task_type, status, progress, priority, input, output, error,
@@ -171,7 +172,7 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 		idem = &r
 	}
 	now := s.now()
-	var deliveries int
+	var deliveries []webhook.Delivery
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		// The idempotency record goes first: a retried request learns that
 		// its key is taken rather than that its ids are.
@@ -199,11 +200,11 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 				}
 			}
 		}
-		n, err := s.insertEventsAndDeliveries(tx, c.Events)
+		pending, err := s.insertEventsAndDeliveries(tx, c.Events)
 		if err != nil {
 			return err
 		}
-		deliveries = n
+		deliveries = pending
 		if also != nil {
 			return also(tx)
 		}
@@ -212,7 +213,7 @@ func (s *Store) create(ctx context.Context, c task.Creation, also func(tx *sql.T
 	if err != nil {
 		return fmt.Errorf("create %s: %w", what, err)
 	}
-	s.deliveriesCommitted(deliveries)
+	s.deliveriesCommitted(ctx, deliveries)
 	return nil
 }
 
@@ -275,11 +276,11 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	batchID := prev.BatchID
 	moves := batchID != "" && prev.Status != next.Status
 	now := s.now()
-	var deliveries int
+	var deliveries []webhook.Delivery
 	// Events, the batch's included, commit with their deliveries.
 	appendEvents := func(tx *sql.Tx, events []task.Event) error {
-		n, err := s.insertEventsAndDeliveries(tx, events)
-		deliveries += n
+		pending, err := s.insertEventsAndDeliveries(tx, events)
+		deliveries = append(deliveries, pending...)
 		return err
 	}
 	err = s.db.Write(ctx, func(tx *sql.Tx) error {
@@ -303,7 +304,7 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", prev.ID, err)
 	}
-	s.deliveriesCommitted(deliveries)
+	s.deliveriesCommitted(ctx, deliveries)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
@@ -99,7 +98,6 @@ const insertAttemptSQL = `INSERT INTO webhook_attempts
 // webhookState is the store's part for webhooks: statements of the
 // outbox, prepared once, and who to tell about new deliveries.
 type webhookState struct {
-	notify         atomic.Pointer[func()]
 	insertDelivery *sql.Stmt
 	endpointOff    *sql.Stmt
 }
@@ -121,64 +119,50 @@ func (s *Store) initWebhooks(ctx context.Context) error {
 	return nil
 }
 
-// OnDeliveries sets the function called after a write that created
-// pending deliveries has committed (a Deliverer's Notify), so that they
-// are sent at once rather than at the next poll.
-func (s *Store) OnDeliveries(fn func()) {
-	if fn == nil {
-		s.webhooks.notify.Store(nil)
-		return
-	}
-	s.webhooks.notify.Store(&fn)
-}
-
-// deliveriesCommitted runs after a committed write that created n pending
-// deliveries.
-func (s *Store) deliveriesCommitted(n int) {
-	if n == 0 {
-		return
-	}
-	if fn := s.webhooks.notify.Load(); fn != nil {
-		(*fn)()
+// deliveriesCommitted tells the store's hook (Options.OnDeliveries) of
+// the pending deliveries a committed write created or made due.
+func (s *Store) deliveriesCommitted(ctx context.Context, pending []webhook.Delivery) {
+	if len(pending) > 0 && s.onDeliveries != nil {
+		s.onDeliveries(ctx, pending)
 	}
 }
 
 // insertEventsAndDeliveries appends events and, in the same transaction,
 // their webhook deliveries: the outbox that makes a stored event a
-// delivered one. It returns how many pending deliveries it created.
-func (s *Store) insertEventsAndDeliveries(tx *sql.Tx, events []task.Event) (int, error) {
+// delivered one. It returns the pending deliveries it created.
+func (s *Store) insertEventsAndDeliveries(tx *sql.Tx, events []task.Event) ([]webhook.Delivery, error) {
 	if err := insertEvents(tx, s.insertEvent, events); err != nil {
-		return 0, err
+		return nil, err
 	}
 	return s.createDeliveriesTx(tx, events)
 }
 
 // createDeliveriesTx stores the deliveries webhook.Plan gives events,
 // reading what it needs in the same transaction; a skipped one gets its
-// attempt. It returns how many pending deliveries it created.
-func (s *Store) createDeliveriesTx(tx *sql.Tx, events []task.Event) (int, error) {
+// attempt. It returns the pending deliveries it created.
+func (s *Store) createDeliveriesTx(tx *sql.Tx, events []task.Event) ([]webhook.Delivery, error) {
 	known, err := s.outboxTx(tx, events)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	created := 0
+	var created []webhook.Delivery
 	for _, d := range webhook.Plan(events, known, s.now()).Deliveries {
 		res, err := tx.Stmt(s.webhooks.insertDelivery).Exec(d.ID, d.EventID, d.UserID, d.SubjectID, string(d.EventType),
 			d.Event.Seq, string(d.Event.Data), d.URL, string(d.Status), nanos(d.NextAttemptAt), nanos(d.CreatedAt), nanos(d.UpdatedAt))
 		if err != nil {
-			return 0, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
+			return nil, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
+			return nil, fmt.Errorf("insert delivery of event %s: %w", d.EventID, err)
 		} else if n == 0 {
 			continue // already stored
 		}
 		if d.Status == webhook.StatusPending {
-			created++
+			created = append(created, d)
 		}
 		if d.LastAttempt != nil {
 			if err := recordAttemptTx(tx, d.ID, d.AttemptCount, d.Status, d.NextAttemptAt, "", *d.LastAttempt); err != nil {
-				return 0, fmt.Errorf("skip delivery of event %s: %w", d.EventID, err)
+				return nil, fmt.Errorf("skip delivery of event %s: %w", d.EventID, err)
 			}
 		}
 	}
@@ -510,7 +494,7 @@ func (s *Store) RetryDelivery(ctx context.Context, userID, id string, now time.T
 	if err != nil {
 		return d, fmt.Errorf("retry: %w", err)
 	}
-	s.deliveriesCommitted(1)
+	s.deliveriesCommitted(ctx, []webhook.Delivery{d})
 	return d, nil
 }
 

@@ -30,7 +30,7 @@ func TestDeliveryOncePerEvent(t *testing.T) {
 	for range 2 {
 		err := db.Write(ctx, func(tx *sql.Tx) error {
 			n, err := s.createDeliveriesTx(tx, []task.Event{ev, ev})
-			created = append(created, n)
+			created = append(created, len(n))
 			return err
 		})
 		if err != nil {

@@ -39,9 +39,11 @@ type Adapter struct {
 }
 
 // Run runs the whole suite; newAdapter must return stores of the test's
-// own, empty (counts and claims look at every user's deliveries).
-func Run(t *testing.T, newAdapter func(t *testing.T) Adapter) {
+// own, empty (counts and claims look at every user's deliveries), that
+// tell hook of the pending deliveries each committed write made.
+func Run(t *testing.T, newAdapter func(t *testing.T, hook webhook.CommitHook) Adapter) {
 	s := &suite{newAdapter: newAdapter}
+	t.Run("CommitHook", s.testCommitHook)
 	t.Run("OutboxOnCreate", s.testOutboxOnCreate)
 	t.Run("OutboxOnUpdate", s.testOutboxOnUpdate)
 	t.Run("ProgressAtMostOncePerSecond", s.testProgressThrottle)
@@ -62,7 +64,7 @@ func Run(t *testing.T, newAdapter func(t *testing.T) Adapter) {
 }
 
 type suite struct {
-	newAdapter func(t *testing.T) Adapter
+	newAdapter func(t *testing.T, hook webhook.CommitHook) Adapter
 }
 
 // bundle is one test's stores and helpers.
@@ -77,7 +79,7 @@ type bundle struct {
 func (s *suite) setup(t *testing.T) *bundle {
 	t.Helper()
 	t.Parallel()
-	a := s.newAdapter(t)
+	a := s.newAdapter(t, nil)
 	// A fixed instant, so that claims and expiries are exact.
 	return &bundle{t: t, ctx: context.Background(), store: a.Store, tasks: a.Tasks,
 		start: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
@@ -803,6 +805,61 @@ func (s *suite) testRetry(t *testing.T) {
 	stale.Status, stale.AttemptCount = webhook.StatusDelivered, 9
 	if err := b.store.RecordAttempt(b.ctx, stale, webhook.Attempt{At: now, StatusCode: 200, Outcome: webhook.OutcomeDelivered}); !errors.Is(err, webhook.ErrLeaseLost) {
 		t.Errorf("recording under a claim older than a replay = %v, want ErrLeaseLost", err)
+	}
+}
+
+// The hook hears, after the commit, of each write that created pending
+// deliveries, with those deliveries, and of a replay; not of a write
+// without deliveries, nor of a skipped one.
+func (s *suite) testCommitHook(t *testing.T) {
+	t.Parallel()
+	var (
+		mu    sync.Mutex
+		heard [][]string
+		store webhook.Store
+	)
+	a := s.newAdapter(t, func(ctx context.Context, pending []webhook.Delivery) {
+		var ids []string
+		for _, d := range pending {
+			ids = append(ids, d.ID)
+			if stored, err := store.GetDelivery(ctx, "", d.ID); err != nil || stored.Status != webhook.StatusPending {
+				t.Errorf("hook ran before delivery %s was stored as pending: %v, %v", d.ID, stored.Status, err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, ids)
+	})
+	store = a.Store
+	b := &bundle{t: t, ctx: context.Background(), store: a.Store, tasks: a.Tasks, start: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	calls := func() [][]string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([][]string(nil), heard...)
+	}
+	user := b.id("usr")
+	at := b.start
+	b.submit(user, at) // no event subscribed: no delivery
+	if got := calls(); len(got) != 0 {
+		t.Errorf("heard %v for a task without a delivery", got)
+	}
+	tk := b.submit(user, at.Add(time.Second), task.EventTaskQueued)
+	id := webhook.DeliveryID(task.EventID(tk.ID, 1))
+	if got := calls(); len(got) != 1 || len(got[0]) != 1 || got[0][0] != id {
+		t.Fatalf("heard %v, want [[%s]]", got, id)
+	}
+	if err := b.store.DisableEndpoint(b.ctx, user, urlOf(user), at); err != nil {
+		t.Fatal(err)
+	}
+	b.submit(user, at.Add(2*time.Second), task.EventTaskQueued)
+	if got := calls(); len(got) != 1 {
+		t.Errorf("heard %v after a skipped delivery", got)
+	}
+	if _, err := b.store.RetryDelivery(b.ctx, user, id, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls(); len(got) != 2 || len(got[1]) != 1 || got[1][0] != id {
+		t.Errorf("heard %v after a replay, want the replayed delivery", got)
 	}
 }
 

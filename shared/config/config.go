@@ -27,7 +27,6 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // Config is a validated configuration with every default filled in.
@@ -75,7 +74,7 @@ type Storage struct {
 // Workflow settings of the local engine.
 type Workflow struct {
 	Workers          int // executions stepped at once (default 16)
-	BatchConcurrency int // tasks of one batch running at once: the Map's MaxConcurrency (default 10)
+	BatchConcurrency int // tasks of one batch running at once: the Map's MaxConcurrency (0: the runners' default, 10)
 }
 
 // Queue settings of the task queue.
@@ -94,7 +93,6 @@ const (
 	DefaultSynchronous      = "FULL"
 	DefaultMaxReceives      = 5
 	DefaultWorkers          = 16
-	DefaultBatchConcurrency = workflow.DefaultBatchConcurrency
 )
 
 // DefaultRetrySchedule is the webhook retry schedule after the first try.
@@ -265,7 +263,7 @@ func (f file) resolve() (Config, error) {
 		Webhooks: Webhooks{RetrySchedule: DefaultRetrySchedule(), Timeout: DefaultWebhookTimeout},
 		Storage:  Storage{Synchronous: DefaultSynchronous},
 		Queue:    Queue{MaxReceives: DefaultMaxReceives},
-		Workflow: Workflow{Workers: DefaultWorkers, BatchConcurrency: DefaultBatchConcurrency},
+		Workflow: Workflow{Workers: DefaultWorkers},
 	}
 	var errs Errors
 	bad := func(path, format string, args ...any) {

@@ -191,6 +191,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		Blobs:                blobs,
 		Files:                blobs.Handler(),
 		Runner:               localRunner(ctx, d.db, cfg),
+		NewAPI:               api.New,
 		Deliveries:           d.deliveries,
 		Config:               cfg,
 		JWTSecret:            jwtSecret,

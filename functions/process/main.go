@@ -5,6 +5,4 @@ package main
 
 import "github.com/videoai/mediatasks/shared/cloud"
 
-func main() {
-	cloud.Start(func(p *cloud.Platform) any { return p.ProcessFunction() })
-}
+func main() { cloud.Start(cloud.Process) }

@@ -4,6 +4,4 @@ package main
 
 import "github.com/videoai/mediatasks/shared/cloud"
 
-func main() {
-	cloud.Start(func(p *cloud.Platform) any { return p.SubmitFunction() })
-}
+func main() { cloud.Start(cloud.Submit) }

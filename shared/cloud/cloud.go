@@ -44,7 +44,7 @@ type Platform struct {
 	API       http.Handler // the HTTP API, for the submit and status functions
 	Actions   *steps.Actions
 	Providers *provider.Registry
-	Runner    *sfnrunner.Runner
+	Runner    app.Runner // nil in a function that starts and stops no workflow
 	Deliverer *webhook.Deliverer
 	Enqueuer  webhook.Enqueuer
 	Store     *dynamostore.Store
@@ -72,7 +72,7 @@ type Options struct {
 	MetricsOut io.Writer
 }
 
-// FromEnv builds the platform from the process's environment.
+// FromEnv builds the whole platform from the process's environment.
 func FromEnv(ctx context.Context) (*Platform, error) {
 	env, err := ReadEnv(os.Getenv)
 	if err != nil {
@@ -81,10 +81,44 @@ func FromEnv(ctx context.Context) (*Platform, error) {
 	return New(ctx, env, Options{})
 }
 
-// New builds the platform from env. Its only AWS requests read the
-// secrets env names, if any: a wrong name or URL otherwise shows in the
-// first call and in the health route.
+// Parts are what a function builds beyond the App, its store, queues and
+// blobs. Each is a function value that only the functions needing it
+// pass, so a function's binary links only what it uses: the webhook
+// function neither the API nor Step Functions, the process function no
+// API.
+type Parts struct {
+	// Workflows builds the runner of the state machines (StepFunctions);
+	// nil: the function starts and stops no workflow.
+	Workflows func(awsCfg aws.Config, env Env) platform.NewRunner
+	// API builds the HTTP API (api.New); nil: none.
+	API func(*app.App, api.Options) http.Handler
+}
+
+// Everything is every part: the platform as tests and tools use it.
+func Everything() Parts { return Parts{Workflows: StepFunctions, API: api.New} }
+
+// New builds the whole platform from env (Build with Everything).
 func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
+	return Build(ctx, env, opts, Everything())
+}
+
+// StepFunctions runs the workflows on the state machines env names.
+func StepFunctions(awsCfg aws.Config, env Env) platform.NewRunner {
+	return func(d platform.RunnerDeps) (app.Runner, []platform.Service, error) {
+		r, err := sfnrunner.New(sfn.NewFromConfig(awsCfg),
+			sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine, Express: env.ExpressStateMachine},
+			sfnrunner.Options{BatchConcurrency: d.Config.Workflow.BatchConcurrency, CancelJob: d.Actions.CancelJob, Log: d.Log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("workflow runner: %w", err)
+		}
+		return r, nil, nil
+	}
+}
+
+// Build builds the platform's parts from env. Its only AWS requests read
+// the secrets env names, if any: a wrong name or URL otherwise shows in
+// the first call and in the health route.
+func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -139,21 +173,16 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	limits := cfg.AppLimits()
 	// A wait must end, and be answered, within API Gateway's 30 s.
 	limits.PreferWaitMax = min(limits.PreferWaitMax, MaxPreferWait)
-	sfnClient := sfn.NewFromConfig(*awsCfg)
+	var runner platform.NewRunner
+	if parts.Workflows != nil {
+		runner = parts.Workflows(*awsCfg, env)
+	}
 	built, err := platform.Build(platform.Adapters{
-		Store: p.Store,
-		Tasks: p.Tasks,
-		Blobs: p.Blobs,
-		Runner: func(d platform.RunnerDeps) (app.Runner, []platform.Service, error) {
-			r, err := sfnrunner.New(sfnClient,
-				sfnrunner.ARNs{Task: env.TaskStateMachine, Batch: env.BatchStateMachine, Express: env.ExpressStateMachine},
-				sfnrunner.Options{BatchConcurrency: cfg.Workflow.BatchConcurrency, CancelJob: d.Actions.CancelJob, Log: d.Log})
-			if err != nil {
-				return nil, nil, fmt.Errorf("workflow runner: %w", err)
-			}
-			p.Runner = r
-			return r, nil, nil
-		},
+		Store:                p.Store,
+		Tasks:                p.Tasks,
+		Blobs:                p.Blobs,
+		Runner:               runner,
+		NewAPI:               parts.API,
 		Config:               cfg,
 		Limits:               &limits,
 		JWTSecret:            env.JWTSecret,
@@ -177,7 +206,7 @@ func New(ctx context.Context, env Env, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.App, p.API, p.Actions, p.Providers, p.Deliverer = built.App, built.API, built.Actions, built.Providers, built.Deliverer
+	p.App, p.API, p.Actions, p.Providers, p.Deliverer, p.Runner = built.App, built.API, built.Actions, built.Providers, built.Deliverer, built.Runner
 	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
 }

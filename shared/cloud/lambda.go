@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/workflow"
@@ -201,15 +202,65 @@ func (p *Platform) publishMetrics(ctx context.Context) {
 	}
 }
 
-// Start is a function's whole main: it builds the platform from the
-// environment once and serves the handler of it that serve picks. A
-// platform that cannot be built ends the process, which Lambda reports
-// as the function's INIT error with the log line that names the cause.
-func Start(serve func(*Platform) any) {
-	p, err := FromEnv(context.Background())
+// Function builds one Lambda function's part of the platform from the
+// environment and returns its handler: Submit, Status, Process, Webhook.
+type Function func(ctx context.Context, env Env, opts Options) (handler any, err error)
+
+// Submit is the submit function: the API's writes (SubmitFunction).
+func Submit(ctx context.Context, env Env, opts Options) (any, error) {
+	p, err := Build(ctx, env, opts, Parts{Workflows: StepFunctions, API: api.New})
+	if err != nil {
+		return nil, err
+	}
+	return p.SubmitFunction(), nil
+}
+
+// Status is the status function: the API's reads (StatusFunction); its
+// health route asks Step Functions about the state machines.
+func Status(ctx context.Context, env Env, opts Options) (any, error) {
+	p, err := Build(ctx, env, opts, Parts{Workflows: StepFunctions, API: api.New})
+	if err != nil {
+		return nil, err
+	}
+	return p.StatusFunction(), nil
+}
+
+// Process is the process function (ProcessFunction): no API.
+func Process(ctx context.Context, env Env, opts Options) (any, error) {
+	p, err := Build(ctx, env, opts, Parts{Workflows: StepFunctions})
+	if err != nil {
+		return nil, err
+	}
+	return p.ProcessFunction(), nil
+}
+
+// Webhook is the webhook function (WebhookFunction): neither the API nor
+// the workflows.
+func Webhook(ctx context.Context, env Env, opts Options) (any, error) {
+	p, err := Build(ctx, env, opts, Parts{})
+	if err != nil {
+		return nil, err
+	}
+	return p.WebhookFunction(), nil
+}
+
+// Start is a function's whole main: it builds the function from the
+// environment once and serves its handler. A function that cannot be
+// built ends the process, which Lambda reports as the function's INIT
+// error with the log line that names the cause.
+func Start(fn Function) {
+	handler, err := startFunction(context.Background(), fn)
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("start the function", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(serve(p))
+	lambda.Start(handler)
+}
+
+func startFunction(ctx context.Context, fn Function) (any, error) {
+	env, err := ReadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return fn(ctx, env, Options{})
 }

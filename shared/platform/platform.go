@@ -89,6 +89,9 @@ type Adapters struct {
 	// behind API Gateway); its Authenticator, FilesHandler, checks,
 	// webhooks, logger and clock are the platform's.
 	API api.Options
+	// NewAPI builds the HTTP API (api.New); nil: a platform without one
+	// (a Lambda function that serves no HTTP links no API).
+	NewAPI func(*app.App, api.Options) http.Handler
 	// SweepInterval is how often the sweeper runs (default 30 s); the
 	// cloud's sweep is a scheduled function instead.
 	SweepInterval time.Duration
@@ -98,7 +101,8 @@ type Adapters struct {
 
 // Platform is the wired platform.
 type Platform struct {
-	App       *app.App
+	App *app.App
+	// API is the HTTP API; nil without Adapters.NewAPI.
 	API       http.Handler
 	Actions   *steps.Actions
 	Providers *provider.Registry
@@ -186,18 +190,24 @@ func Build(ad Adapters) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics.Registry.MustRegister(p.Deliverer.Collector())
+	if ad.Deliveries != nil {
+		// The deliverer's gauges read the store's delivery counts at
+		// scrape time: on one machine a cheap query; in the cloud they
+		// would cost requests on every scrape (CloudWatch has the queue's).
+		metrics.Registry.MustRegister(p.Deliverer.Collector())
+	}
 
-	authn := &auth.Authenticator{Keys: ad.Store, JWTSecret: ad.JWTSecret, Now: ad.Now, KeyCacheTTL: 30 * time.Second}
-	opts := ad.API
-	opts.Authenticator = authn
-	opts.FilesHandler = ad.Files
-	opts.ProviderCheck = providers.CheckSubmit
-	opts.WebhookURLGuard = webhook.Guard{AllowPrivate: ad.AllowPrivateWebhooks}.CheckSubmitted
-	opts.Webhooks = ad.Store
-	opts.Logger = log
-	opts.Now = ad.Now
-	p.API = api.New(p.App, opts)
+	if ad.NewAPI != nil {
+		opts := ad.API
+		opts.Authenticator = &auth.Authenticator{Keys: ad.Store, JWTSecret: ad.JWTSecret, Now: ad.Now, KeyCacheTTL: 30 * time.Second}
+		opts.FilesHandler = ad.Files
+		opts.ProviderCheck = providers.CheckSubmit
+		opts.WebhookURLGuard = webhook.Guard{AllowPrivate: ad.AllowPrivateWebhooks}.CheckSubmitted
+		opts.Webhooks = ad.Store
+		opts.Logger = log
+		opts.Now = ad.Now
+		p.API = ad.NewAPI(p.App, opts)
+	}
 
 	p.Services = append(runnerServices,
 		Service{"dispatcher", func(ctx context.Context) error { p.App.RunDispatcher(ctx); return nil }},

@@ -55,9 +55,9 @@ func serve(t *testing.T, opts fsblob.Options) (*fsblob.Store, *bundle) {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	blobtest.Run(t, func(t *testing.T) blob.Store {
+	blobtest.Run(t, func(t *testing.T) blobtest.Adapter {
 		s, _ := serve(t, fsblob.Options{})
-		return s
+		return blobtest.Adapter{Store: s}
 	})
 }
 

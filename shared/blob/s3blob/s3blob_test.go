@@ -59,7 +59,7 @@ func newStore(t *testing.T, opts s3blob.Options) *s3blob.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t, s3blob.Options{}) })
+	blobtest.Run(t, func(t *testing.T) blobtest.Adapter { return blobtest.Adapter{Store: newStore(t, s3blob.Options{})} })
 }
 
 // fauxqs does not check signatures, signed headers or expiry: it serves a

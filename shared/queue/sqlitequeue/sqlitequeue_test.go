@@ -36,8 +36,8 @@ func newQueue(tb testing.TB, db *sqlitedb.DB, name string, opts sqlitequeue.Opti
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue {
-		return newQueue(t, openDB(t), "tasks", sqlitequeue.Options{MaxReceives: maxReceives})
+	queuetest.Run(t, func(t *testing.T, maxReceives int) queuetest.Adapter {
+		return queuetest.Adapter{Queue: newQueue(t, openDB(t), "tasks", sqlitequeue.Options{MaxReceives: maxReceives})}
 	})
 }
 

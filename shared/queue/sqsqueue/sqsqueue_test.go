@@ -49,9 +49,9 @@ func newQueue(tb testing.TB, client *sqs.Client, urls sqsqueue.URLs, opts sqsque
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue {
+	queuetest.Run(t, func(t *testing.T, maxReceives int) queuetest.Adapter {
 		client := awstest.SQS(t)
-		return newQueue(t, client, createQueues(t, client, maxReceives), sqsqueue.Options{})
+		return queuetest.Adapter{Queue: newQueue(t, client, createQueues(t, client, maxReceives), sqsqueue.Options{})}
 	})
 }
 

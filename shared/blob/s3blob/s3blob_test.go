@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/blobtest"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

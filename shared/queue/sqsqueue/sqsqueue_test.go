@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/queuetest"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }

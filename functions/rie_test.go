@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/awstest"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 // The four functions' bootstraps run here as they run in Lambda: built

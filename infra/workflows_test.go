@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/testkit/npmtools"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 

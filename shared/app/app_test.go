@@ -13,12 +13,12 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
-	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
+	clock "github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 // recordingRunner is a workflow runner that remembers what it was asked.

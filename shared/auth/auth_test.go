@@ -11,7 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/videoai/mediatasks/shared/auth"
-	"github.com/videoai/mediatasks/shared/clock"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 // keys is an in-memory KeyStore that counts lookups.
@@ -38,7 +38,7 @@ func (k *keys) CountAPIKeys(context.Context) (int, error) { return len(k.byHash)
 
 func TestAPIKeysAndTheirCache(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	clk := clocktest.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	store := &keys{byHash: map[string]auth.APIKey{}}
 	key, rec, err := auth.NewKey("alice", clk.Now())
 	if err != nil {
@@ -81,7 +81,7 @@ func TestAPIKeysAndTheirCache(t *testing.T) {
 
 func TestJWT(t *testing.T) {
 	t.Parallel()
-	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	clk := clocktest.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	secret := []byte("a secret of thirty-two bytes....")
 	a := &auth.Authenticator{Keys: &keys{byHash: map[string]auth.APIKey{}}, JWTSecret: secret, Now: clk.Now}
 	sign := func(method jwt.SigningMethod, key any, claims jwt.RegisteredClaims) string {

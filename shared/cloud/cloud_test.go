@@ -17,7 +17,6 @@ import (
 
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/auth"
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
 	"github.com/videoai/mediatasks/shared/cloud"
 	"github.com/videoai/mediatasks/shared/config"
@@ -26,6 +25,7 @@ import (
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/shared/workflow/local"

@@ -36,7 +36,7 @@ const (
 
 // Options tune a Registry; zero values take the defaults.
 type Options struct {
-	Now              func() time.Time // time.Now by default; tests inject clock.Fake.Now
+	Now              func() time.Time // time.Now by default; tests inject clocktest.Fake.Now
 	BreakerThreshold int              // consecutive failures that open a breaker (default 5)
 	BreakerCooldown  time.Duration    // how long an open breaker refuses new work (default 30 s)
 	Observer         Observer         // may be nil

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 // fake is a provider whose answers the test decides.
@@ -71,7 +71,7 @@ func (r *recorder) all() []observed {
 
 // bundle is what setup returns besides the registry.
 type bundle struct {
-	clock *clock.Fake
+	clock *clocktest.Fake
 	fakes map[string]*fake
 	obs   *recorder
 }
@@ -82,7 +82,7 @@ const img = task.TypeImageGeneration
 // breaker of 3 failures and 10 s.
 func setup(t *testing.T, cfgs ...config.Provider) (*provider.Registry, *bundle) {
 	t.Helper()
-	b := &bundle{clock: clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)), fakes: map[string]*fake{}, obs: &recorder{}}
+	b := &bundle{clock: clocktest.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)), fakes: map[string]*fake{}, obs: &recorder{}}
 	factories := map[string]provider.Factory{"fake": func(cfg config.Provider) (provider.Provider, error) {
 		f := &fake{name: cfg.Name, types: task.Types}
 		b.fakes[cfg.Name] = f

@@ -13,10 +13,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
+	clock "github.com/videoai/mediatasks/shared/testkit/clocktest"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/testkit/npmtools"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/videoai/mediatasks/shared/npmtools"
 	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
+	"github.com/videoai/mediatasks/shared/testkit/npmtools"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/blobtest"
 )
 
@@ -59,7 +58,7 @@ func TestConformanceOtherDurabilities(t *testing.T) {
 }
 
 func conformance(t *testing.T, d durability) {
-	blobtest.Run(t, func(t *testing.T) blob.Store {
+	blobtest.Run(t, func(t *testing.T) blobtest.Adapter {
 		var handler http.Handler = http.NotFoundHandler()
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 		t.Cleanup(srv.Close)
@@ -69,6 +68,6 @@ func conformance(t *testing.T, d durability) {
 		}
 		s.durable = d
 		handler = s.Handler()
-		return s
+		return blobtest.Adapter{Store: s}
 	})
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/blobtest"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
-	"github.com/videoai/mediatasks/shared/clock"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 var secret = bytes.Repeat([]byte{7}, 32)
@@ -55,9 +55,9 @@ func serve(t *testing.T, opts fsblob.Options) (*fsblob.Store, *bundle) {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	blobtest.Run(t, func(t *testing.T) blob.Store {
+	blobtest.Run(t, func(t *testing.T) blobtest.Adapter {
 		s, _ := serve(t, fsblob.Options{})
-		return s
+		return blobtest.Adapter{Store: s}
 	})
 }
 
@@ -100,7 +100,7 @@ func get(t *testing.T, method, u string) *http.Response {
 // adapter's own; the suite only asks for a 4xx.
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	clock := clock.NewFake(time.Unix(1_800_000_000, 0))
+	clock := clocktest.NewFake(time.Unix(1_800_000_000, 0))
 	s, b := serve(t, fsblob.Options{Now: clock.Now, Prefix: "/blobs/"})
 	if _, err := s.Put(b.ctx, "out/page.html", "text/html", strings.NewReader("<script>alert(1)</script>"), 0); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestHandler(t *testing.T) {
 // A URL never lives less than its ttl: the expiry is rounded up.
 func TestSignedURLRoundsUp(t *testing.T) {
 	t.Parallel()
-	clock := clock.NewFake(time.Unix(1_800_000_000, 400_000_000))
+	clock := clocktest.NewFake(time.Unix(1_800_000_000, 400_000_000))
 	s, b := serve(t, fsblob.Options{Now: clock.Now})
 	u, err := s.SignedURL(b.ctx, "k", time.Second)
 	if err != nil {

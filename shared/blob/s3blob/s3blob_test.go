@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/blobtest"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
@@ -59,7 +59,7 @@ func newStore(t *testing.T, opts s3blob.Options) *s3blob.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t, s3blob.Options{}) })
+	blobtest.Run(t, func(t *testing.T) blobtest.Adapter { return blobtest.Adapter{Store: newStore(t, s3blob.Options{})} })
 }
 
 // fauxqs does not check signatures, signed headers or expiry: it serves a

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/queuetest"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 func openDB(tb testing.TB) *sqlitedb.DB {
@@ -36,15 +36,15 @@ func newQueue(tb testing.TB, db *sqlitedb.DB, name string, opts sqlitequeue.Opti
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue {
-		return newQueue(t, openDB(t), "tasks", sqlitequeue.Options{MaxReceives: maxReceives})
+	queuetest.Run(t, func(t *testing.T, maxReceives int) queuetest.Adapter {
+		return queuetest.Adapter{Queue: newQueue(t, openDB(t), "tasks", sqlitequeue.Options{MaxReceives: maxReceives})}
 	})
 }
 
 type bundle struct {
 	ctx   context.Context
 	db    *sqlitedb.DB
-	clock *clock.Fake
+	clock *clocktest.Fake
 }
 
 func setup(t *testing.T) (*sqlitequeue.Queue, *bundle) {
@@ -52,7 +52,7 @@ func setup(t *testing.T) (*sqlitequeue.Queue, *bundle) {
 	b := &bundle{
 		ctx:   context.Background(),
 		db:    openDB(t),
-		clock: clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
+		clock: clocktest.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)),
 	}
 	return newQueue(t, b.db, "tasks", sqlitequeue.Options{Now: b.clock.Now}), b
 }

@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/queuetest"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
@@ -49,9 +49,9 @@ func newQueue(tb testing.TB, client *sqs.Client, urls sqsqueue.URLs, opts sqsque
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	queuetest.Run(t, func(t *testing.T, maxReceives int) queue.Queue {
+	queuetest.Run(t, func(t *testing.T, maxReceives int) queuetest.Adapter {
 		client := awstest.SQS(t)
-		return newQueue(t, client, createQueues(t, client, maxReceives), sqsqueue.Options{})
+		return queuetest.Adapter{Queue: newQueue(t, client, createQueues(t, client, maxReceives), sqsqueue.Options{})}
 	})
 }
 

@@ -28,10 +28,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/npmtools"
 	"github.com/videoai/mediatasks/shared/sfnlocal/asl"
 	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/testkit/npmtools"
 )
 
 //go:embed run.mjs

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/clock"
 	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -22,7 +22,7 @@ var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 type bundle struct {
 	db    *sqlitedb.DB
 	path  string
-	clock *clock.Fake
+	clock *clocktest.Fake
 	stop  func() // cancels Run and waits for it to return
 }
 
@@ -30,7 +30,7 @@ type setupOptions struct {
 	resources map[string]engine.Action
 	rand      func() float64
 	path      string // an existing database file, to restart on
-	clock     *clock.Fake
+	clock     *clocktest.Fake
 	dropped   func(machine, name, state string, result json.RawMessage)
 }
 
@@ -43,7 +43,7 @@ func setup(t *testing.T, o setupOptions, machines map[string]string) (*engine.En
 		b.path = filepath.Join(t.TempDir(), "wf.db")
 	}
 	if b.clock == nil {
-		b.clock = clock.NewFake(start)
+		b.clock = clocktest.NewFake(start)
 	}
 	db, err := sqlitedb.Open(b.path, sqlitedb.Options{Synchronous: "NORMAL"})
 	if err != nil {

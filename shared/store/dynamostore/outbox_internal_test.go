@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/awstest"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 

@@ -14,19 +14,17 @@ import (
 
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
+	"github.com/videoai/mediatasks/shared/workflow/runnertest"
 	"github.com/videoai/mediatasks/shared/workflow/sfnrunner"
 	"github.com/videoai/mediatasks/shared/workflow/sfnrunner/sfntest"
 )
-
-// canceledJob is one call of the runner's CancelJob.
-type canceledJob struct{ TaskID, Provider, Job string }
 
 type fixture struct {
 	srv      *sfntest.Server
 	arns     sfnrunner.ARNs
 	runner   *sfnrunner.Runner
 	mu       sync.Mutex
-	canceled []canceledJob
+	canceled []runnertest.Job // the runner's CancelJob calls
 }
 
 func newFixture(t *testing.T, o sfnrunner.Options) *fixture {
@@ -36,7 +34,7 @@ func newFixture(t *testing.T, o sfnrunner.Options) *fixture {
 	o.CancelJob = func(_ context.Context, taskID, provider, job string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.canceled = append(f.canceled, canceledJob{taskID, provider, job})
+		f.canceled = append(f.canceled, runnertest.Job{TaskID: taskID, Provider: provider, Job: job})
 	}
 	r, err := sfnrunner.New(f.srv.Client(), f.arns, o)
 	if err != nil {
@@ -46,10 +44,10 @@ func newFixture(t *testing.T, o sfnrunner.Options) *fixture {
 	return f
 }
 
-func (f *fixture) canceledJobs() []canceledJob {
+func (f *fixture) canceledJobs() []runnertest.Job {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]canceledJob(nil), f.canceled...)
+	return append([]runnertest.Job(nil), f.canceled...)
 }
 
 func taskExecution(id string) string {
@@ -246,7 +244,7 @@ func TestStopCancelsTheJobTheWorkflowWaitedOn(t *testing.T) {
 			if e.Status != sfntest.StatusAborted || e.Error != sfnrunner.StopError || e.Cause != sfnrunner.StopCause {
 				t.Fatalf("execution %s with error %q cause %q", e.Status, e.Error, e.Cause)
 			}
-			want := []canceledJob{{id, "acme", "job-1"}}
+			want := []runnertest.Job{{TaskID: id, Provider: "acme", Job: "job-1"}}
 			if got := f.canceledJobs(); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("canceled jobs %v, want %v", got, want)
 			}

@@ -32,7 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/google/uuid"
 
-	"github.com/videoai/mediatasks/shared/awstest"
+	"github.com/videoai/mediatasks/shared/testkit/awstest"
 )
 
 // Account is the account of the state machines the server holds.

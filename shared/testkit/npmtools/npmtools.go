@@ -18,7 +18,7 @@ func Root(t testing.TB) string {
 	if !ok {
 		t.Fatal("npmtools: cannot locate the source tree")
 	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Dir is the folder holding tools/npm/node_modules.

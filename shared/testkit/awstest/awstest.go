@@ -32,7 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/videoai/mediatasks/shared/npmtools"
+	"github.com/videoai/mediatasks/shared/testkit/npmtools"
 )
 
 // Region is the region every emulated client uses.

@@ -1,8 +1,8 @@
-// Package clock holds the simulated twin of time.Now that tests inject
-// wherever the product takes a `Now func() time.Time`: retry schedules,
-// visibility timeouts, expiring URLs and records move on when the test
-// says so, never by waiting.
-package clock
+// Package clocktest holds the simulated twin of time.Now that tests
+// inject wherever the product takes a `Now func() time.Time`: retry
+// schedules, visibility timeouts, expiring URLs and records move on when
+// the test says so, never by waiting.
+package clocktest
 
 import (
 	"sync"

@@ -1,16 +1,16 @@
-package clock_test
+package clocktest_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/videoai/mediatasks/shared/clock"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 func TestFakeMovesOnlyWhenTold(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	c := clock.NewFake(start)
+	c := clocktest.NewFake(start)
 	if !c.Now().Equal(start) {
 		t.Fatalf("now = %v", c.Now())
 	}

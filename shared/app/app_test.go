@@ -18,7 +18,7 @@ import (
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
-	clock "github.com/videoai/mediatasks/shared/testkit/clocktest"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 )
 
 // recordingRunner is a workflow runner that remembers what it was asked.
@@ -66,7 +66,7 @@ type bundle struct {
 	app    *app.App
 	store  *sqlitestore.Store
 	queue  *sqlitequeue.Queue
-	clock  *clock.Fake
+	clock  *clocktest.Fake
 	runner *recordingRunner
 }
 
@@ -88,7 +88,7 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	clk := clocktest.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

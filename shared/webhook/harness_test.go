@@ -16,7 +16,7 @@ import (
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
-	clock "github.com/videoai/mediatasks/shared/testkit/clocktest"
+	"github.com/videoai/mediatasks/shared/testkit/clocktest"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 
@@ -25,7 +25,7 @@ import (
 type harness struct {
 	t     testing.TB
 	ctx   context.Context
-	clock *clock.Fake
+	clock *clocktest.Fake
 	store *sqlitestore.Store
 	d     *webhook.Deliverer
 	recv  *receiver
@@ -82,7 +82,7 @@ var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func newHarness(tb testing.TB, respond func(n int, w http.ResponseWriter, r *http.Request), tune func(*webhook.Options)) *harness {
 	tb.Helper()
-	h := &harness{t: tb, ctx: context.Background(), clock: clock.NewFake(start), user: "usr_" + uuid.NewString()[:8]}
+	h := &harness{t: tb, ctx: context.Background(), clock: clocktest.NewFake(start), user: "usr_" + uuid.NewString()[:8]}
 	db, err := sqlitedb.Open(filepath.Join(tb.TempDir(), "mediatasks.db"), sqlitedb.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		tb.Fatal(err)

@@ -101,6 +101,9 @@ type Task struct {
 	// Version increases by one on every stored change; updates are
 	// conditional on it, and each event is numbered by it.
 	Version int64 `json:"version"`
+	// OptimizedPrompt is what prompt optimisation sent the provider; nil
+	// when the task asked for none.
+	OptimizedPrompt *OptimizedPrompt `json:"optimized_prompt"`
 }
 
 // Output is what a completed task produced.
@@ -190,6 +193,11 @@ func (t *Task) Clone() *Task {
 	if t.CompletedAt != nil {
 		s := *t.CompletedAt
 		c.CompletedAt = &s
+	}
+	if t.OptimizedPrompt != nil {
+		o := *t.OptimizedPrompt
+		o.Stages = slices.Clone(t.OptimizedPrompt.Stages)
+		c.OptimizedPrompt = &o
 	}
 	return &c
 }

@@ -251,6 +251,7 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 		{"metadata", t.Metadata, t.Metadata == nil},
 		{"webhook_events", t.WebhookEvents, t.WebhookEvents == nil},
 		{"attempt_history", t.AttemptHistory, t.AttemptHistory == nil},
+		{"optimized_prompt", t.OptimizedPrompt, t.OptimizedPrompt == nil},
 	} {
 		if err := it.optJSON(doc.name, doc.value, doc.isNil); err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.ID, err)
@@ -286,6 +287,7 @@ func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 	d.json("metadata", &t.Metadata)
 	d.json("webhook_events", &t.WebhookEvents)
 	d.json("attempt_history", &t.AttemptHistory)
+	d.json("optimized_prompt", &t.OptimizedPrompt)
 	if d.err != nil {
 		return nil, fmt.Errorf("decode task %s: %w", t.ID, d.err)
 	}

@@ -116,6 +116,7 @@ var migrations = []string{
 	END`,
 	// The provider calls of each task, with their outcomes (JSON).
 	`ALTER TABLE tasks ADD COLUMN attempt_history TEXT`,
+	`ALTER TABLE tasks ADD COLUMN optimized_prompt TEXT`,
 }
 
 // Options tune New.

@@ -33,6 +33,10 @@ func (s *suite) testCreateAndGet(t *testing.T) {
 		Extra: map[string]any{"seed": 7.0, "language": "en"},
 	}
 	full.Error = &task.Error{Code: "provider_timeout", Message: "took too long", Retryable: true}
+	tmpl, revised := "photo@1", "a lighthouse at dawn, golden light"
+	full.OptimizedPrompt = &task.OptimizedPrompt{Original: "a lighthouse", Final: "a lighthouse, golden hour", NegativePrompt: "blur",
+		Mode: "template", Template: &tmpl, Stages: []string{"template", "fit"}, CacheHit: true, Truncated: true,
+		Provider: "beta", ProviderRevisedPrompt: &revised, OptimizerVersion: "1"}
 
 	bare := b.newTask(user, at.Add(time.Second))
 	bare.Metadata, bare.WebhookURL, bare.WebhookEvents = nil, "", nil
@@ -144,6 +148,8 @@ func (s *suite) testUpdateTask(t *testing.T) {
 	assertTask(t, b.getTask(user, created.ID), running)
 
 	progressed := running.Clone()
+	progressed.OptimizedPrompt = &task.OptimizedPrompt{Original: "a fox", Final: "a fox, soft light", Mode: "auto",
+		Stages: []string{"rules"}, OptimizerVersion: "1"}
 	ev, err := progressed.SetProgress(0.5, b.now())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,36 +12,49 @@ import (
 	"github.com/videoai/mediatasks/shared/task"
 )
 
-// submitRequest is the body of a single-task submit: one type's input and
-// the fields common to every submit.
+// submitRequest is the body of a single-task submit: one type's input (a
+// wire, whose parts it has) and the fields common to every submit.
 type submitRequest interface {
-	parts() (input, *CommonFields)
+	wire
+	fields() *CommonFields
 }
 
 type imageRequest struct {
-	ImageInput
+	task.ImageInput
+	rawOptimization
 	CommonFields
 }
 
 type videoRequest struct {
-	VideoInput
+	task.VideoInput
+	rawOptimization
 	CommonFields
 }
 
-type audioRequest struct {
-	AudioInput
+type transcriptionRequest struct {
+	task.TranscriptionInput
+	rawOptimization
 	CommonFields
 }
 
 type subtitleRequest struct {
-	SubtitleInput
+	task.SubtitleInput
+	rawOptimization
 	CommonFields
 }
 
-func (r *imageRequest) parts() (input, *CommonFields)    { return &r.ImageInput, &r.CommonFields }
-func (r *videoRequest) parts() (input, *CommonFields)    { return &r.VideoInput, &r.CommonFields }
-func (r *audioRequest) parts() (input, *CommonFields)    { return &r.AudioInput, &r.CommonFields }
-func (r *subtitleRequest) parts() (input, *CommonFields) { return &r.SubtitleInput, &r.CommonFields }
+func (r *imageRequest) parts() (task.Input, json.RawMessage) {
+	return &r.ImageInput, r.PromptOptimization
+}
+func (r *videoRequest) parts() (task.Input, json.RawMessage) {
+	return &r.VideoInput, r.PromptOptimization
+}
+func (r *transcriptionRequest) parts() (task.Input, json.RawMessage) {
+	return &r.TranscriptionInput, r.PromptOptimization
+}
+func (r *subtitleRequest) parts() (task.Input, json.RawMessage) {
+	return &r.SubtitleInput, r.PromptOptimization
+}
 
 func (s *server) submitImage(w http.ResponseWriter, r *http.Request, user string) error {
 	return s.submitOne(w, r, user, task.TypeImageGeneration, &imageRequest{})
@@ -51,7 +65,7 @@ func (s *server) submitVideo(w http.ResponseWriter, r *http.Request, user string
 }
 
 func (s *server) submitAudio(w http.ResponseWriter, r *http.Request, user string) error {
-	return s.submitOne(w, r, user, task.TypeAudioTranscription, &audioRequest{})
+	return s.submitOne(w, r, user, task.TypeAudioTranscription, &transcriptionRequest{})
 }
 
 func (s *server) submitSubtitles(w http.ResponseWriter, r *http.Request, user string) error {
@@ -90,10 +104,10 @@ func (s *server) submitOne(w http.ResponseWriter, r *http.Request, user string, 
 	if err != nil || replayed {
 		return err
 	}
-	in, common := req.parts()
+	common := req.fields()
 	c := &checker{ctx: r.Context(), s: s, user: user, typ: typ}
 	c.served("task_type")
-	in.check(c, "")
+	in := c.input(req, "")
 	c.common(common)
 	if err := c.result(); err != nil {
 		return err

@@ -5,50 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
-// Limits of the request fields the issue leaves open; the OpenAPI
-// document states the same numbers.
-const (
-	maxPromptChars      = 4000 // prompt and negative_prompt, in characters
-	maxMetadataPairs    = 16
-	maxMetadataKeyChars = 64
-	maxMetadataValChars = 512
-	maxParams           = 32 // prompt_optimization.params
-	maxParamValChars    = 4000
-	maxURLChars         = 2048
-	maxNameChars        = 64 // style, template
-	defaultImageSize    = "1024x1024"
-	defaultVideoSeconds = 5
-	defaultAspectRatio  = "16:9"
-	defaultSubFormat    = "srt"
-	defaultLineChars    = 42
-)
-
-// imageSizes are the sizes the image providers share, "256x256" up to
-// "1792x1024" (and its portrait twin).
-var imageSizes = []string{"256x256", "512x512", "1024x1024", "1792x1024", "1024x1792"}
-
-var (
-	aspectRatios    = []string{"16:9", "9:16", "1:1"}
-	subtitleFormats = []string{"srt", "vtt"}
-	optimizeModes   = []string{"manual", "auto", "template"}
-	// languageRe is BCP-47 in outline: a 2-8 letter primary subtag and
-	// optional subtags ("en", "pt-BR", "zh-Hant-TW").
-	languageRe = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}$`)
-	// providerRe is a provider's name in the registry.
-	providerRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
-)
-
-// checker collects the field errors of one request.
+// checker collects the field errors of one request: the domain's rules
+// (task.Input and the task.Validate functions), then what only the API
+// can tell (is a provider of that name configured, may the webhook URL be
+// called, do the upload and the transcription task exist).
 type checker struct {
 	ctx   context.Context
 	s     *server
@@ -67,45 +34,29 @@ func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, fieldError(field, format, args...))
 }
 
-func join(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	return prefix + "." + name
-}
-
-// blank reports whether v has no character but spaces.
-func blank(v string) bool { return strings.TrimSpace(v) == "" }
-
-// text checks a string field: a required one must hold a character that
-// is not a space; the length limit counts the string as sent.
-func (c *checker) text(prefix, name, v string, required bool, maxChars int) {
-	n := utf8.RuneCountInString(v)
-	switch {
-	case required && n == 0:
-		c.add(join(prefix, name), "is required")
-	case required && blank(v):
-		c.add(join(prefix, name), "is required: it holds only spaces")
-	case n > maxChars:
-		c.add(join(prefix, name), "must be at most %d characters (got %d)", maxChars, n)
+// adopt takes the domain's field errors as the request's.
+func (c *checker) adopt(errs task.FieldErrors) {
+	for _, e := range errs {
+		c.errs = append(c.errs, FieldError(e))
 	}
 }
 
-func (c *checker) oneOf(prefix, name, v string, allowed []string) {
-	if v != "" && !slices.Contains(allowed, v) {
-		c.add(join(prefix, name), "must be one of %s", oneOf(allowed))
+// insertBefore puts errs ahead of the current item's first error at or
+// under field, or last: the API's findings stand where the domain's would
+// for that field, so that the errors keep the order of the fields.
+func (c *checker) insertBefore(field string, errs ...FieldError) {
+	at := len(c.errs)
+	for i := c.base; i < len(c.errs); i++ {
+		if f := c.errs[i].Field; f == field || strings.HasPrefix(f, field+".") {
+			at = i
+			break
+		}
 	}
+	c.errs = slices.Insert(c.errs, at, errs...)
 }
 
-func (c *checker) intRange(prefix, name string, v *int, lo, hi, def int) *int {
-	if v == nil {
-		return &def
-	}
-	if *v < lo || *v > hi {
-		c.add(join(prefix, name), "must be from %d to %d", lo, hi)
-	}
-	return v
-}
+// join names field name under prefix, as the domain's field errors do.
+func join(prefix, name string) string { return task.FieldPath(prefix, name) }
 
 // served refuses a task type that no provider of this server serves: the
 // task could only fail.
@@ -116,43 +67,6 @@ func (c *checker) served(field string) {
 	if err := c.s.opts.ProviderCheck(c.typ, ""); err != nil {
 		c.add(field, "%v", err)
 	}
-}
-
-func (c *checker) provider(prefix, v string) {
-	if v != "" && !providerRe.MatchString(v) {
-		c.add(join(prefix, "provider"), "must be a provider name (lower-case letters, digits, '_', '-', '.'; at most 64)")
-		return
-	}
-	if v != "" && c.s.opts.ProviderCheck != nil {
-		if err := c.s.opts.ProviderCheck(c.typ, v); err != nil {
-			c.add(join(prefix, "provider"), "%v", err)
-		}
-	}
-}
-
-func (c *checker) language(prefix, v string) {
-	if v != "" && !languageRe.MatchString(v) {
-		c.add(join(prefix, "language"), "must be a BCP 47 language tag such as \"en\" or \"pt-BR\"")
-	}
-}
-
-// httpURL checks an absolute http(s) URL; credentials are refused when
-// noUserinfo is set.
-func (c *checker) httpURL(field, v string, noUserinfo bool) bool {
-	if len(v) > maxURLChars {
-		c.add(field, "must be at most %d characters", maxURLChars)
-		return false
-	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		c.add(field, "must be an absolute http or https URL")
-		return false
-	}
-	if noUserinfo && u.User != nil {
-		c.add(field, "must not carry credentials")
-		return false
-	}
-	return true
 }
 
 // upload checks that id names one of the caller's uploads.
@@ -166,134 +80,47 @@ func (c *checker) upload(field, id string) {
 	}
 }
 
-// exactlyOne checks that one and only one of the named values is set.
-func (c *checker) exactlyOne(prefix string, names []string, values ...string) bool {
-	set := 0
-	for i, v := range values {
-		if v == "" {
-			continue
-		}
-		if blank(v) {
-			c.add(join(prefix, names[i]), "must not be only spaces")
-			return false
-		}
-		set++
-	}
-	if set != 1 {
-		field := prefix
-		if field == "" {
-			field = names[0]
-		}
-		if set == 0 {
-			c.add(field, "one of %q is required", names)
-		} else {
-			c.add(field, "only one of %q may be given", names)
-		}
-		return false
-	}
-	return true
-}
-
-// promptOptimization is how a prompt is rewritten before the provider sees it.
-type promptOptimization struct {
-	Mode     string            `json:"mode"`
-	Template string            `json:"template,omitempty"`
-	Params   map[string]string `json:"params,omitempty"`
-}
-
-// promptOpt validates and normalises a raw prompt_optimization object.
-func (c *checker) promptOpt(prefix string, raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	field := join(prefix, "prompt_optimization")
-	var po promptOptimization
-	if p := decodeStrict(raw, field, &po); p != nil {
-		c.errs = append(c.errs, p.Errors...)
-		return nil
-	}
+// transcription checks that id names one of the caller's audio_transcription tasks.
+func (c *checker) transcription(field, id string) {
+	t, err := c.s.app.GetTask(c.ctx, c.user, id)
 	switch {
-	case po.Mode == "":
-		c.add(join(field, "mode"), "is required")
-	case !slices.Contains(optimizeModes, po.Mode):
-		c.add(join(field, "mode"), "must be one of %s", oneOf(optimizeModes))
-	case po.Mode == "template" && blank(po.Template):
-		c.add(join(field, "template"), "is required with mode \"template\" (a name, not only spaces)")
-	case po.Mode != "template" && po.Template != "":
-		c.add(join(field, "template"), "is only taken with mode \"template\"")
+	case errors.Is(err, task.ErrNotFound):
+		c.add(field, "names no task of yours")
+	case err != nil:
+		c.fatal = err
+	case t.Type != task.TypeAudioTranscription:
+		c.add(field, "names a %s task, not an audio_transcription", t.Type)
 	}
-	c.text(field, "template", po.Template, false, maxNameChars)
-	if len(po.Params) > maxParams {
-		c.add(join(field, "params"), "must have at most %d entries", maxParams)
+}
+
+func (c *checker) priority(prefix string, p task.Priority) task.Priority {
+	c.adopt(task.ValidatePriority(prefix, p))
+	if p == "" {
+		return task.PriorityNormal
 	}
-	for k, v := range po.Params {
-		if k == "" || utf8.RuneCountInString(k) > maxMetadataKeyChars {
-			c.add(join(field, "params"), "keys must be 1 to %d characters", maxMetadataKeyChars)
-		}
-		c.text(join(field, "params"), k, v, false, maxParamValChars)
-	}
-	if len(po.Params) == 0 {
-		po.Params = nil
-	}
-	out, _ := task.EncodeJSON(po) // strings only: cannot fail
-	return out
+	return p
 }
 
 // metadata checks a metadata map and returns it normalised (nil if empty).
 func (c *checker) metadata(prefix string, m map[string]string) map[string]string {
-	field := join(prefix, "metadata")
-	if len(m) > maxMetadataPairs {
-		c.add(field, "must have at most %d pairs (got %d)", maxMetadataPairs, len(m))
-	}
-	for k, v := range m {
-		if k == "" || utf8.RuneCountInString(k) > maxMetadataKeyChars {
-			c.add(field, "keys must be 1 to %d characters", maxMetadataKeyChars)
-		}
-		c.text(field, k, v, false, maxMetadataValChars)
-	}
+	c.adopt(task.ValidateMetadata(prefix, m))
 	if len(m) == 0 {
 		return nil
 	}
 	return m
 }
 
-func (c *checker) priority(prefix string, p task.Priority) task.Priority {
-	if p == "" {
-		return task.PriorityNormal
-	}
-	if !p.Valid() {
-		c.add(join(prefix, "priority"), "must be one of %s", oneOf(task.Priorities))
-	}
-	return p
-}
-
-// webhook checks a webhook URL and its event subscription.
+// webhook checks a webhook URL, then whether it may be called, then its
+// event subscription.
 func (c *checker) webhook(prefix, rawURL string, events []task.EventType) {
-	if rawURL != "" {
-		field := join(prefix, "webhook_url")
-		if c.httpURL(field, rawURL, true) && c.s.opts.WebhookURLGuard != nil {
-			if err := c.s.opts.WebhookURLGuard(rawURL); err != nil {
-				c.add(field, "%v", err)
-			}
+	errs := task.ValidateWebhookURL(prefix, rawURL)
+	c.adopt(errs)
+	if rawURL != "" && len(errs) == 0 && c.s.opts.WebhookURLGuard != nil {
+		if err := c.s.opts.WebhookURLGuard(rawURL); err != nil {
+			c.add(join(prefix, "webhook_url"), "%v", err)
 		}
 	}
-	if events == nil {
-		return
-	}
-	field := join(prefix, "webhook_events")
-	if rawURL == "" {
-		c.add(field, "needs a webhook_url")
-	}
-	if len(events) == 0 {
-		c.add(field, "must name at least one event type (or be left out for the default)")
-	}
-	for i, e := range events {
-		if !e.Valid() {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "must be one of %s", oneOf(task.EventTypes))
-		} else if slices.Contains(events[:i], e) {
-			c.add(fmt.Sprintf("%s[%d]", field, i), "is named twice")
-		}
-	}
+	c.adopt(task.ValidateWebhookEvents(prefix, rawURL, events))
 }
 
 // CommonFields are taken by every single-task submit.
@@ -304,148 +131,116 @@ type CommonFields struct {
 	Metadata      map[string]string `json:"metadata"`
 }
 
+// fields serves submitRequest for the requests that embed f.
+func (f *CommonFields) fields() *CommonFields { return f }
+
 func (c *checker) common(f *CommonFields) {
 	f.Priority = c.priority("", f.Priority)
 	f.Metadata = c.metadata("", f.Metadata)
 	c.webhook("", f.WebhookURL, f.WebhookEvents)
 }
 
-// input is one task type's input_data: it validates itself, filling in
-// defaults, and names its fields under prefix.
-type input interface {
-	check(c *checker, prefix string)
+// wire is a task input as the API decodes it: the task.Input beside a
+// rawOptimization, whose prompt_optimization shadows the input's typed one
+// (the shallower field wins in encoding/json, and the later one in
+// decodeStrict's key check). The API decodes that field strictly on its
+// own, so that its errors name their whole path: encoding/json names an
+// unknown key inside a nested object without it.
+type wire interface {
+	parts() (task.Input, json.RawMessage)
 }
 
-// ImageInput is the input of an image_generation task.
-type ImageInput struct {
-	Prompt             string          `json:"prompt"`
-	NegativePrompt     string          `json:"negative_prompt,omitempty"`
-	Size               string          `json:"size"`
-	N                  *int            `json:"n"`
-	Style              string          `json:"style,omitempty"`
-	Provider           string          `json:"provider,omitempty"`
-	PromptOptimization json.RawMessage `json:"prompt_optimization,omitempty"`
+// rawOptimization is prompt_optimization as sent. It is embedded beside
+// the input, never around it: the decoder's paths name the Go fields
+// embedded around a field, and only capitalised ones are dropped.
+type rawOptimization struct {
+	PromptOptimization json.RawMessage `json:"prompt_optimization"`
 }
 
-func (in *ImageInput) check(c *checker, prefix string) {
-	c.text(prefix, "prompt", in.Prompt, true, maxPromptChars)
-	c.text(prefix, "negative_prompt", in.NegativePrompt, false, maxPromptChars)
-	if in.Size == "" {
-		in.Size = defaultImageSize
-	}
-	c.oneOf(prefix, "size", in.Size, imageSizes)
-	in.N = c.intRange(prefix, "n", in.N, 1, 4, 1)
-	c.text(prefix, "style", in.Style, false, maxNameChars)
-	c.provider(prefix, in.Provider)
-	in.PromptOptimization = c.promptOpt(prefix, in.PromptOptimization)
+type imageWire struct {
+	task.ImageInput
+	rawOptimization
 }
 
-// VideoInput is the input of a video_generation task.
-type VideoInput struct {
-	Prompt             string          `json:"prompt"`
-	ImageURL           string          `json:"image_url,omitempty"`
-	DurationSeconds    *int            `json:"duration_seconds"`
-	AspectRatio        string          `json:"aspect_ratio"`
-	Provider           string          `json:"provider,omitempty"`
-	PromptOptimization json.RawMessage `json:"prompt_optimization,omitempty"`
+type videoWire struct {
+	task.VideoInput
+	rawOptimization
 }
 
-func (in *VideoInput) check(c *checker, prefix string) {
-	c.text(prefix, "prompt", in.Prompt, true, maxPromptChars)
-	if in.ImageURL != "" {
-		c.httpURL(join(prefix, "image_url"), in.ImageURL, false)
-	}
-	in.DurationSeconds = c.intRange(prefix, "duration_seconds", in.DurationSeconds, 1, 20, defaultVideoSeconds)
-	if in.AspectRatio == "" {
-		in.AspectRatio = defaultAspectRatio
-	}
-	c.oneOf(prefix, "aspect_ratio", in.AspectRatio, aspectRatios)
-	c.provider(prefix, in.Provider)
-	in.PromptOptimization = c.promptOpt(prefix, in.PromptOptimization)
+type transcriptionWire struct {
+	task.TranscriptionInput
+	rawOptimization
 }
 
-// AudioInput is the input of an audio_transcription task.
-type AudioInput struct {
-	AudioURL           string          `json:"audio_url,omitempty"`
-	UploadID           string          `json:"upload_id,omitempty"`
-	Language           string          `json:"language,omitempty"`
-	Provider           string          `json:"provider,omitempty"`
-	PromptOptimization json.RawMessage `json:"prompt_optimization,omitempty"`
+type subtitleWire struct {
+	task.SubtitleInput
+	rawOptimization
 }
 
-func (in *AudioInput) check(c *checker, prefix string) {
-	if c.exactlyOne(prefix, []string{"audio_url", "upload_id"}, in.AudioURL, in.UploadID) {
-		if in.AudioURL != "" {
-			c.httpURL(join(prefix, "audio_url"), in.AudioURL, false)
-		}
-	}
-	c.language(prefix, in.Language)
-	c.provider(prefix, in.Provider)
-	in.PromptOptimization = c.promptOpt(prefix, in.PromptOptimization)
-	if c.clean() && in.UploadID != "" {
-		c.upload(join(prefix, "upload_id"), in.UploadID)
-	}
+func (w *imageWire) parts() (task.Input, json.RawMessage) { return &w.ImageInput, w.PromptOptimization }
+func (w *videoWire) parts() (task.Input, json.RawMessage) { return &w.VideoInput, w.PromptOptimization }
+func (w *transcriptionWire) parts() (task.Input, json.RawMessage) {
+	return &w.TranscriptionInput, w.PromptOptimization
+}
+func (w *subtitleWire) parts() (task.Input, json.RawMessage) {
+	return &w.SubtitleInput, w.PromptOptimization
 }
 
-// SubtitleInput is the input of a subtitle_generation task.
-type SubtitleInput struct {
-	AudioURL            string          `json:"audio_url,omitempty"`
-	UploadID            string          `json:"upload_id,omitempty"`
-	TranscriptionTaskID string          `json:"transcription_task_id,omitempty"`
-	Format              string          `json:"format"`
-	Language            string          `json:"language,omitempty"`
-	MaxLineChars        *int            `json:"max_line_chars"`
-	Provider            string          `json:"provider,omitempty"`
-	PromptOptimization  json.RawMessage `json:"prompt_optimization,omitempty"`
-}
-
-func (in *SubtitleInput) check(c *checker, prefix string) {
-	if c.exactlyOne(prefix, []string{"audio_url", "upload_id", "transcription_task_id"}, in.AudioURL, in.UploadID, in.TranscriptionTaskID) {
-		if in.AudioURL != "" {
-			c.httpURL(join(prefix, "audio_url"), in.AudioURL, false)
-		}
-	}
-	if in.Format == "" {
-		in.Format = defaultSubFormat
-	}
-	c.oneOf(prefix, "format", in.Format, subtitleFormats)
-	c.language(prefix, in.Language)
-	in.MaxLineChars = c.intRange(prefix, "max_line_chars", in.MaxLineChars, 20, 80, defaultLineChars)
-	c.provider(prefix, in.Provider)
-	in.PromptOptimization = c.promptOpt(prefix, in.PromptOptimization)
-	if !c.clean() {
-		return
-	}
-	if in.UploadID != "" {
-		c.upload(join(prefix, "upload_id"), in.UploadID)
-	}
-	if in.TranscriptionTaskID != "" {
-		field := join(prefix, "transcription_task_id")
-		t, err := c.s.app.GetTask(c.ctx, c.user, in.TranscriptionTaskID)
-		switch {
-		case errors.Is(err, task.ErrNotFound):
-			c.add(field, "names no task of yours")
-		case err != nil:
-			c.fatal = err
-		case t.Type != task.TypeAudioTranscription:
-			c.add(field, "names a %s task, not an audio_transcription", t.Type)
-		}
-	}
-}
-
-// newInput returns an empty input of task type typ.
-func newInput(typ task.Type) input {
+// newWire returns an empty input of task type typ as decoded.
+func newWire(typ task.Type) wire {
 	switch typ {
 	case task.TypeImageGeneration:
-		return &ImageInput{}
+		return &imageWire{}
 	case task.TypeVideoGeneration:
-		return &VideoInput{}
+		return &videoWire{}
 	case task.TypeAudioTranscription:
-		return &AudioInput{}
+		return &transcriptionWire{}
 	case task.TypeSubtitleGeneration:
-		return &SubtitleInput{}
+		return &subtitleWire{}
 	}
 	return nil
+}
+
+// input checks a decoded input named under prefix and fills in its
+// defaults; it returns the task.Input to store.
+func (c *checker) input(w wire, prefix string) task.Input {
+	in, rawOpt := w.parts()
+	optField := join(prefix, "prompt_optimization")
+	var optErrs []FieldError
+	if len(rawOpt) > 0 && string(rawOpt) != "null" {
+		opt := new(task.PromptOptimization)
+		if p := decodeStrict(rawOpt, optField, opt); p != nil {
+			optErrs = p.Errors
+		} else {
+			in.Common().PromptOptimization = opt
+		}
+	}
+	errs := in.Validate(prefix)
+	c.adopt(errs)
+	// The pinned provider's verdict, for a name of the right form, and
+	// prompt_optimization's decoding come where the domain checks those
+	// fields: provider, then prompt_optimization, last.
+	var late []FieldError
+	providerField := join(prefix, "provider")
+	if name := in.Common().Provider; name != "" && c.s.opts.ProviderCheck != nil &&
+		!slices.ContainsFunc(errs, func(e task.FieldError) bool { return e.Field == providerField }) {
+		if err := c.s.opts.ProviderCheck(c.typ, name); err != nil {
+			late = append(late, fieldError(providerField, "%v", err))
+		}
+	}
+	c.insertBefore(optField, append(late, optErrs...)...)
+	in.SetDefaults()
+	if !c.clean() {
+		return in
+	}
+	m := in.Media()
+	if m.UploadID != "" {
+		c.upload(join(prefix, "upload_id"), m.UploadID)
+	}
+	if m.TranscriptionTaskID != "" {
+		c.transcription(join(prefix, "transcription_task_id"), m.TranscriptionTaskID)
+	}
+	return in
 }
 
 // result turns the checker's findings into the error to answer, if any.
@@ -490,8 +285,8 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 			c.errs = append(c.errs, p.Errors...)
 			continue
 		}
-		in := newInput(item.TaskType)
-		if in == nil {
+		w := newWire(item.TaskType)
+		if w == nil {
 			c.add(join(prefix, "task_type"), "must be one of %s", oneOf(task.Types))
 			continue
 		}
@@ -500,13 +295,13 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 			continue
 		}
 		inPrefix := join(prefix, "input_data")
-		if p := decodeStrict(item.InputData, inPrefix, in); p != nil {
+		if p := decodeStrict(item.InputData, inPrefix, w); p != nil {
 			c.errs = append(c.errs, p.Errors...)
 			continue
 		}
 		c.typ = item.TaskType
 		c.served(join(prefix, "task_type"))
-		in.check(c, inPrefix)
+		in := c.input(w, inPrefix)
 		ts := app.TaskSpec{
 			Type:          item.TaskType,
 			Priority:      c.priority(prefix, item.Priority),
@@ -533,17 +328,9 @@ func (c *checker) batchSpec(req *batchRequest, max int) (app.BatchSpec, error) {
 	return spec, c.result()
 }
 
-// oneOf lists the allowed values for a message: "a, b or c".
-func oneOf[T ~string](values []T) string {
-	parts := make([]string, len(values))
-	for i, v := range values {
-		parts[i] = string(v)
-	}
-	if len(parts) < 2 {
-		return strings.Join(parts, "")
-	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
-}
+// oneOf lists the allowed values for a message: "a, b or c", in the
+// domain's words.
+func oneOf[T ~string](values []T) string { return task.OneOf(values) }
 
 // MaxInputBytes bounds a task's input as stored. The per-field limits
 // allow more (32 optimisation parameters of 4,000 characters), but a
@@ -553,7 +340,7 @@ const MaxInputBytes = 64 << 10
 
 // encodeInput encodes a checked input for storage, refusing one larger
 // than MaxInputBytes with a 400 naming field ("" for a submit's body).
-func encodeInput(in input, field string) (json.RawMessage, error) {
+func encodeInput(in task.Input, field string) (json.RawMessage, error) {
 	out, err := task.EncodeJSON(in)
 	if err != nil {
 		return nil, fmt.Errorf("encode input: %w", err)

@@ -1,5 +1,6 @@
 // Package task holds the domain of mediatasks: tasks, batches, their
-// statuses and guarded transitions, the events every change appends, and the
+// statuses and guarded transitions, the events every change appends, each
+// task type's typed input with the rules and limits of its fields, and the
 // ports (Store) that the adapters implement.
 package task
 

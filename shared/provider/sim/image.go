@@ -11,16 +11,8 @@ import (
 	"sync"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
 )
-
-// imageInput is what the sim reads of an image_generation input.
-type imageInput struct {
-	Prompt         string `json:"prompt"`
-	NegativePrompt string `json:"negative_prompt"`
-	Size           string `json:"size"`
-	N              int    `json:"n"`
-	Style          string `json:"style"`
-}
 
 // Limits of what the sim draws: the API allows less; these only keep a
 // hand-made request from asking for gigabytes.
@@ -33,29 +25,22 @@ const (
 // enough that every encoded file can be kept.
 const palettes = 32
 
-func imageResult(raw []byte, render bool) (*provider.Result, error) {
-	var in imageInput
-	if err := decodeInput(raw, &in); err != nil {
-		return nil, err
-	}
-	if in.Size == "" {
-		in.Size = "1024x1024"
-	}
+// imageResult draws the input's images (its fields left out have their
+// defaults).
+func imageResult(in *task.ImageInput, render bool) (*provider.Result, error) {
 	w, h, ok := parseSize(in.Size)
 	if !ok {
 		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("size %q is not WxH with sides from 1 to %d", in.Size, maxImageSide), nil)
 	}
-	if in.N == 0 {
-		in.N = 1
-	}
-	if in.N < 0 || in.N > maxImages {
-		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("n must be from 1 to %d, not %d", maxImages, in.N), nil)
+	n := *in.N
+	if n < 1 || n > maxImages {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("n must be from 1 to %d, not %d", maxImages, n), nil)
 	}
 	if !render {
 		return nil, nil
 	}
 	seed := hashString(in.Prompt, in.NegativePrompt, in.Style)
-	files := make([]provider.File, in.N)
+	files := make([]provider.File, n)
 	for i := range files {
 		data, err := cachedPNG(w, h, int((seed+uint64(i))%palettes))
 		if err != nil {

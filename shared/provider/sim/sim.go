@@ -8,7 +8,6 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -258,15 +257,19 @@ func decodeJob(job, taskID string) (int, error) {
 
 // build checks the request's input and, with render, makes its output.
 func build(req provider.Request, render bool) (*provider.Result, error) {
-	switch req.Type {
-	case task.TypeImageGeneration:
-		return imageResult(req.Input, render)
-	case task.TypeVideoGeneration:
-		return videoResult(req.Input, render)
-	case task.TypeAudioTranscription:
-		return transcriptResult(req.Input, render)
-	case task.TypeSubtitleGeneration:
-		return subtitleResult(req.Input, render)
+	in, err := task.DecodeInput(req.Type, req.Input)
+	if err != nil && !errors.Is(err, task.ErrUnknownType) {
+		return nil, provider.NewRejected("invalid_input", "the task's input is not the expected JSON: "+err.Error(), err)
+	}
+	switch in := in.(type) {
+	case *task.ImageInput:
+		return imageResult(in, render)
+	case *task.VideoInput:
+		return videoResult(in, render)
+	case *task.TranscriptionInput:
+		return transcriptResult(in, render)
+	case *task.SubtitleInput:
+		return subtitleResult(in, render)
 	}
 	return nil, provider.NewRejected("unsupported_task_type", fmt.Sprintf("task type %q is not known", req.Type), nil)
 }
@@ -279,16 +282,4 @@ func (s *Sim) result(req provider.Request) (provider.Response, error) {
 	}
 	res.Extra["simulated"] = true
 	return provider.Response{Result: res, Progress: 1}, nil
-}
-
-// decodeInput reads a task's input leniently: the platform validated it,
-// and fields the sim does not use (provider, prompt_optimization) are fine.
-func decodeInput(raw json.RawMessage, dst any) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return provider.NewRejected("invalid_input", "the task's input is not the expected JSON: "+err.Error(), err)
-	}
-	return nil
 }

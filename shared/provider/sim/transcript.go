@@ -10,24 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
 )
-
-// audioInput is what the sim reads of an audio_transcription input.
-type audioInput struct {
-	AudioURL string `json:"audio_url"`
-	UploadID string `json:"upload_id"`
-	Language string `json:"language"`
-}
-
-// subtitleInput is what the sim reads of a subtitle_generation input.
-type subtitleInput struct {
-	AudioURL            string `json:"audio_url"`
-	UploadID            string `json:"upload_id"`
-	TranscriptionTaskID string `json:"transcription_task_id"`
-	Format              string `json:"format"`
-	Language            string `json:"language"`
-	MaxLineChars        int    `json:"max_line_chars"`
-}
 
 // Segment is one timed stretch of a transcript, times in seconds.
 type Segment struct {
@@ -48,14 +32,14 @@ type Transcript struct {
 
 // source names the audio of a task: the same audio gives the same
 // transcript, whichever signed URL the platform hands over.
-func source(audioURL, uploadID, transcriptionTaskID string) string {
+func source(m task.MediaRef) string {
 	switch {
-	case audioURL != "":
-		return "url:" + audioURL
-	case uploadID != "":
-		return "upload:" + uploadID
+	case m.AudioURL != "":
+		return "url:" + m.AudioURL
+	case m.UploadID != "":
+		return "upload:" + m.UploadID
 	}
-	return "task:" + transcriptionTaskID
+	return "task:" + m.TranscriptionTaskID
 }
 
 var words = strings.Fields(`the a this our new every small bright quiet long morning evening city river
@@ -109,15 +93,11 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func transcriptResult(raw []byte, render bool) (*provider.Result, error) {
-	var in audioInput
-	if err := decodeInput(raw, &in); err != nil {
-		return nil, err
-	}
+func transcriptResult(in *task.TranscriptionInput, render bool) (*provider.Result, error) {
 	if !render {
 		return nil, nil
 	}
-	tr := makeTranscript(source(in.AudioURL, in.UploadID, ""), orDefault(in.Language, "en"))
+	tr := makeTranscript(source(in.Media()), orDefault(in.Language, "en"))
 	data, err := json.Marshal(tr)
 	if err != nil {
 		return nil, provider.NewTransient("encode", "encode the transcript", err)
@@ -138,26 +118,22 @@ type cue struct {
 // gapMs is the pause between two cues of one sentence: two frames at 24 fps.
 const gapMs = 84
 
-func subtitleResult(raw []byte, render bool) (*provider.Result, error) {
-	var in subtitleInput
-	if err := decodeInput(raw, &in); err != nil {
-		return nil, err
-	}
-	format := orDefault(in.Format, "srt")
+// subtitleResult writes the input's subtitles (its fields left out have
+// their defaults).
+func subtitleResult(in *task.SubtitleInput, render bool) (*provider.Result, error) {
+	format := in.Format
 	if format != "srt" && format != "vtt" {
 		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("format must be srt or vtt, not %q", format), nil)
 	}
-	if in.MaxLineChars == 0 {
-		in.MaxLineChars = 42
-	}
-	if in.MaxLineChars < 10 || in.MaxLineChars > 200 {
-		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("max_line_chars must be from 10 to 200, not %d", in.MaxLineChars), nil)
+	lineChars := *in.MaxLineChars
+	if lineChars < 10 || lineChars > 200 {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("max_line_chars must be from 10 to 200, not %d", lineChars), nil)
 	}
 	if !render {
 		return nil, nil
 	}
-	tr := makeTranscript(source(in.AudioURL, in.UploadID, in.TranscriptionTaskID), orDefault(in.Language, "en"))
-	cues := makeCues(tr.Segments, in.MaxLineChars)
+	tr := makeTranscript(source(in.Media()), orDefault(in.Language, "en"))
+	cues := makeCues(tr.Segments, lineChars)
 	file := provider.File{ContentType: "application/x-subrip", Ext: ".srt"}
 	sep := byte(',')
 	b := make([]byte, 0, 64*len(cues)+16)
@@ -184,7 +160,7 @@ func subtitleResult(raw []byte, render bool) (*provider.Result, error) {
 		Text:  tr.Text,
 		Extra: map[string]any{
 			"format": format, "cues": len(cues), "language": tr.Language,
-			"max_line_chars": in.MaxLineChars, "duration_seconds": tr.DurationSeconds,
+			"max_line_chars": lineChars, "duration_seconds": tr.DurationSeconds,
 		},
 	}, nil
 }

@@ -10,15 +10,8 @@ import (
 	"strings"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
 )
-
-// videoInput is what the sim reads of a video_generation input.
-type videoInput struct {
-	Prompt          string `json:"prompt"`
-	ImageURL        string `json:"image_url"`
-	DurationSeconds int    `json:"duration_seconds"`
-	AspectRatio     string `json:"aspect_ratio"`
-}
 
 // The simulated clip: its long side, and frames per second (each frame
 // shows for 1/fps s, so the GIF plays for the requested duration).
@@ -28,19 +21,12 @@ const (
 	maxVideoSecs  = 60
 )
 
-func videoResult(raw []byte, render bool) (*provider.Result, error) {
-	var in videoInput
-	if err := decodeInput(raw, &in); err != nil {
-		return nil, err
-	}
-	if in.DurationSeconds == 0 {
-		in.DurationSeconds = 5
-	}
-	if in.DurationSeconds < 0 || in.DurationSeconds > maxVideoSecs {
-		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("duration_seconds must be from 1 to %d, not %d", maxVideoSecs, in.DurationSeconds), nil)
-	}
-	if in.AspectRatio == "" {
-		in.AspectRatio = "16:9"
+// videoResult draws the input's clip (its fields left out have their
+// defaults).
+func videoResult(in *task.VideoInput, render bool) (*provider.Result, error) {
+	secs := *in.DurationSeconds
+	if secs < 1 || secs > maxVideoSecs {
+		return nil, provider.NewRejected("invalid_input", fmt.Sprintf("duration_seconds must be from 1 to %d, not %d", maxVideoSecs, secs), nil)
 	}
 	w, h, ok := videoSize(in.AspectRatio)
 	if !ok {
@@ -49,7 +35,7 @@ func videoResult(raw []byte, render bool) (*provider.Result, error) {
 	if !render {
 		return nil, nil
 	}
-	frames := in.DurationSeconds * videoFPS
+	frames := secs * videoFPS
 	seed := hashString(in.Prompt, in.ImageURL)
 	data, err := gifs.get(gifKey{w, h, frames, int(seed % palettes)}, func() ([]byte, error) {
 		return drawGIF(w, h, frames, int(seed%palettes))
@@ -60,7 +46,7 @@ func videoResult(raw []byte, render bool) (*provider.Result, error) {
 	return &provider.Result{
 		Files: []provider.File{{ContentType: "image/gif", Ext: ".gif", Data: bytes.Clone(data)}},
 		Extra: map[string]any{
-			"duration_seconds": in.DurationSeconds, "frames": frames, "width": w, "height": h,
+			"duration_seconds": secs, "frames": frames, "width": w, "height": h,
 			"aspect_ratio": in.AspectRatio, "seed": int64(seed >> 11),
 		},
 	}, nil

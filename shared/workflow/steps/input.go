@@ -11,36 +11,40 @@ import (
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 
-// mediaRefs are the fields of a task's input that name its input media.
-type mediaRefs struct {
-	Provider            string          `json:"provider"`
-	AudioURL            string          `json:"audio_url"`
-	UploadID            string          `json:"upload_id"`
-	TranscriptionTaskID string          `json:"transcription_task_id"`
-	PromptOptimization  json.RawMessage `json:"prompt_optimization"`
+// inputOf is a task's typed input, or nil when it does not decode: the
+// API validated it, so a bad one names no media and asks for no
+// optimisation, and the provider refuses it.
+func inputOf(t *task.Task) task.Input {
+	in, _ := task.DecodeInput(t.Type, t.Input)
+	return in
 }
 
-func refsOf(input json.RawMessage) mediaRefs {
-	var r mediaRefs
-	_ = json.Unmarshal(input, &r) // the API validated it; a bad one names nothing
-	return r
+// pinnedProvider is the provider a task's input pins, or "". The pin is
+// one of the fields every type's input takes, so the input alone names it.
+func pinnedProvider(input json.RawMessage) string {
+	var c task.CommonInput
+	if json.Unmarshal(input, &c) != nil {
+		return "" // as inputOf: a bad input pins nothing
+	}
+	return c.Provider
 }
-
-// pinnedProvider is the provider a task's input pins, or "".
-func pinnedProvider(input json.RawMessage) string { return refsOf(input).Provider }
 
 // request builds what the provider is asked: the input after prompt
 // optimisation, and a signed URL of the input media.
 func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, error) {
 	req := provider.Request{TaskID: t.ID, UserID: t.UserID, Type: t.Type, Input: t.Input, Attempt: max(t.Attempts, 1)}
-	refs := refsOf(t.Input)
-	if a.optimizer != nil && len(refs.PromptOptimization) > 0 && string(refs.PromptOptimization) != "null" {
-		in, err := a.optimizer.Optimize(ctx, t)
+	in := inputOf(t)
+	if in == nil {
+		return req, nil
+	}
+	if a.optimizer != nil && in.Common().PromptOptimization != nil {
+		opt, err := a.optimizer.Optimize(ctx, t)
 		if err != nil {
 			return req, fmt.Errorf("optimise the prompt of task %s: %w", t.ID, err)
 		}
-		req.Input = in
+		req.Input = opt
 	}
+	refs := in.Media()
 	switch {
 	case refs.AudioURL != "":
 		req.Media = &provider.Media{URL: refs.AudioURL}

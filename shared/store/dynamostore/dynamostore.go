@@ -1,6 +1,7 @@
 // Package dynamostore keeps task records, batches, events, idempotency
-// records, API keys and webhook deliveries in one DynamoDB table: the
-// task.Store, auth.KeyStore and webhook.Store of the cloud runtime.
+// records, API keys, webhook deliveries and cached prompts in one DynamoDB
+// table: the task.Store, auth.KeyStore, webhook.Store and prompt.Cache of
+// the cloud runtime.
 //
 // The table's design (keys, indexes, each access pattern and the request
 // that serves it) is written up in the README's "DynamoDB table" section.
@@ -49,8 +50,8 @@ type Options struct {
 	// committed write created or made due again (the cloud sends their
 	// queue messages from it); nil: no one is told.
 	OnDeliveries webhook.CommitHook
-	// Now is the store's clock (idempotency expiry, batch changes,
-	// deliveries); time.Now when nil.
+	// Now is the store's clock (idempotency and prompt cache expiry,
+	// batch changes, deliveries); time.Now when nil.
 	Now func() time.Time
 	Log *slog.Logger
 	// CursorKey signs listing cursors, so that a cursor the store did not

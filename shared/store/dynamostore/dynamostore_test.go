@@ -33,7 +33,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
 // open returns a store over a fresh table of DynamoDB Local, with a clock
-// the test can set (real time until it does).
+// the test can set (opts.Now, or real time, until it does).
 func open(tb testing.TB, opts dynamostore.Options) (*dynamostore.Store, func(time.Time)) {
 	tb.Helper()
 	db := awstest.DynamoDB(tb)
@@ -42,11 +42,15 @@ func open(tb testing.TB, opts dynamostore.Options) (*dynamostore.Store, func(tim
 		tb.Fatal(err)
 	}
 	var fixed atomic.Pointer[time.Time]
+	base := opts.Now
+	if base == nil {
+		base = time.Now
+	}
 	opts.Now = func() time.Time {
 		if at := fixed.Load(); at != nil {
 			return *at
 		}
-		return time.Now()
+		return base()
 	}
 	return dynamostore.New(db, table, opts), func(at time.Time) { fixed.Store(&at) }
 }

@@ -25,6 +25,7 @@ const (
 	apiKeySK  = "APIKEY"
 	countsSK  = "COUNTS#"
 	durationK = "DURATION#"
+	promptSK  = "PROMPT"
 )
 
 func taskPK(id string) string       { return "TASK#" + id }
@@ -38,6 +39,7 @@ func apiKeyPK(hash string) string    { return "APIKEY#" + hash }
 func apiKeyIDPK(id string) string    { return "APIKEYID#" + id }
 func userPK(user string) string      { return "USER#" + user }
 func queuedShardPK(shard int) string { return "QUEUED#" + strconv.Itoa(shard) }
+func promptPK(key string) string     { return "PROMPT#" + key }
 
 // userStatusPK is a user's partition of one status. Statuses hold no '#',
 // so the value names one (user, status) pair whatever the user id holds.

@@ -95,27 +95,10 @@ func (s *Store) PutIdempotency(ctx context.Context, rec task.IdempotencyRecord) 
 // PurgeExpired deletes the idempotency records that expired before now and
 // says how many; the sweeper calls it.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	// In chunks, each its own write: one long delete would hold the single
-	// writer, and every submit would wait behind it.
-	const chunk = 1000
-	total := 0
-	for {
-		var n int64
-		err := s.db.Write(ctx, func(tx *sql.Tx) error {
-			res, err := tx.Exec(`DELETE FROM idempotency_records WHERE rowid IN (
-				SELECT rowid FROM idempotency_records WHERE expires_at < ? LIMIT ?)`, nanos(now), chunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("purge expired idempotency records: %w", err)
-		}
-		total += int(n)
-		if n < chunk {
-			return total, nil
-		}
+	n, err := s.deleteInChunks(ctx, `DELETE FROM idempotency_records WHERE rowid IN (
+		SELECT rowid FROM idempotency_records WHERE expires_at < ? LIMIT ?)`, nanos(now))
+	if err != nil {
+		return n, fmt.Errorf("purge expired idempotency records: %w", err)
 	}
+	return n, nil
 }

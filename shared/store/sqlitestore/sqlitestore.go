@@ -1,6 +1,7 @@
 // Package sqlitestore keeps task records, batches, events, idempotency
-// records and API keys in the embedded SQLite database: the task.Store and
-// auth.KeyStore of the one-machine runtime.
+// records, API keys, webhook deliveries and cached prompts in the embedded
+// SQLite database: the task.Store, auth.KeyStore, webhook.Store and
+// prompt.Cache of the one-machine runtime.
 package sqlitestore
 
 import (
@@ -122,7 +123,7 @@ var migrations = []string{
 // Options tune New.
 type Options struct {
 	// Now is the clock (default time.Now): it decides which idempotency
-	// records have expired and stamps batch changes.
+	// records and cached prompts have expired and stamps batch changes.
 	Now func() time.Time
 	// OnDeliveries is told of the pending webhook deliveries each
 	// committed write created or made due again (the server wakes its
@@ -146,6 +147,7 @@ type Store struct {
 	getTask, getTaskAny *sql.Stmt
 
 	webhooks     webhookState // deliveries' outbox (webhooks.go)
+	prompts      promptState  // the prompt cache (promptcache.go)
 	onDeliveries webhook.CommitHook
 }
 
@@ -178,6 +180,9 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 	if err := s.initWebhooks(ctx); err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
+	if err := s.initPromptCache(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
 	return s, nil
 }
 
@@ -201,6 +206,33 @@ func isConstraint(err error) bool {
 		return true
 	}
 	return false
+}
+
+// deleteInChunks runs del, a DELETE whose arguments are now and a row
+// limit, until it deletes fewer rows than the limit, and says how many
+// went. Each chunk is its own write: one long delete would hold
+// the single writer, and every submit would wait behind it.
+func (s *Store) deleteInChunks(ctx context.Context, del string, now int64) (int, error) {
+	const chunk = 1000
+	total := 0
+	for {
+		var n int64
+		err := s.db.Write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.Exec(del, now, chunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < chunk {
+			return total, nil
+		}
+	}
 }
 
 // Times are stored as Unix nanoseconds (UTC): compact, and they sort.

@@ -25,7 +25,8 @@ func open(tb testing.TB, opts sqlitedb.Options) (*sqlitestore.Store, func(time.T
 	return openStore(tb, opts, sqlitestore.Options{})
 }
 
-// openStore is open with the store's own options (its clock is open's).
+// openStore is open with the store's own options: its clock is open's,
+// on storeOpts.Now (time.Now when nil) until the test sets it.
 func openStore(tb testing.TB, opts sqlitedb.Options, storeOpts sqlitestore.Options) (*sqlitestore.Store, func(time.Time)) {
 	tb.Helper()
 	db, err := sqlitedb.Open(filepath.Join(tb.TempDir(), "mediatasks.db"), opts)
@@ -34,13 +35,16 @@ func openStore(tb testing.TB, opts sqlitedb.Options, storeOpts sqlitestore.Optio
 	}
 	tb.Cleanup(func() { db.Close() })
 	var fixed atomic.Pointer[time.Time]
-	now := func() time.Time {
+	base := storeOpts.Now
+	if base == nil {
+		base = time.Now
+	}
+	storeOpts.Now = func() time.Time {
 		if at := fixed.Load(); at != nil {
 			return *at
 		}
-		return time.Now()
+		return base()
 	}
-	storeOpts.Now = now
 	s, err := sqlitestore.New(context.Background(), db, storeOpts)
 	if err != nil {
 		tb.Fatal(err)

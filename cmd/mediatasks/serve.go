@@ -197,6 +197,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		JWTSecret:            jwtSecret,
 		AllowPrivateWebhooks: allowPrivate,
 		SweepInterval:        sweepInterval,
+		Getenv:               getenv,
 		Log:                  log,
 	})
 	if cerr := (*platform.ConfigError)(nil); errors.As(err, &cerr) {

@@ -70,6 +70,10 @@ type Options struct {
 	// when no provider of that name serves the task type; with "", when no
 	// provider serves the task type at all.
 	ProviderCheck func(typ task.Type, name string) error
+	// Prompts is the prompt optimiser: it vets prompt_optimization at
+	// submit and serves the prompt preview and the templates. Nil checks
+	// nothing and answers those routes 404.
+	Prompts Prompts
 	// Webhooks serves the delivery and signing-secret routes; nil
 	// answers them 404.
 	Webhooks Webhooks
@@ -127,6 +131,8 @@ var routes = []route{
 	{"POST", Prefix + "/deliveries/{id}/retry", false, (*server).retryDelivery},
 	{"GET", Prefix + "/webhooks/secret", false, (*server).webhookSecret},
 	{"POST", Prefix + "/webhooks/secret/rotate", false, (*server).rotateWebhookSecret},
+	{"POST", Prefix + "/prompts/optimize", false, (*server).previewPrompt},
+	{"GET", Prefix + "/prompts/templates", false, (*server).promptTemplates},
 	{"GET", Prefix + "/health", true, (*server).health},
 	{"GET", Prefix + "/stats", false, (*server).stats},
 	{"GET", Prefix + "/openapi.json", true, (*server).openapi},

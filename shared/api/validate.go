@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -233,6 +234,9 @@ func (c *checker) input(w wire, prefix string) task.Input {
 	if !c.clean() {
 		return in
 	}
+	if po := in.Common().PromptOptimization; po != nil && c.s.opts.Prompts != nil {
+		c.prompt(prefix, po)
+	}
 	m := in.Media()
 	if m.UploadID != "" {
 		c.upload(join(prefix, "upload_id"), m.UploadID)
@@ -241,6 +245,18 @@ func (c *checker) input(w wire, prefix string) task.Input {
 		c.transcription(join(prefix, "transcription_task_id"), m.TranscriptionTaskID)
 	}
 	return in
+}
+
+// prompt asks the optimiser whether it can carry out prompt_optimization
+// (a template that exists, serves the type and takes the params).
+func (c *checker) prompt(prefix string, po *task.PromptOptimization) {
+	err := c.s.opts.Prompts.Check(c.typ, po)
+	var fe *prompt.FieldError
+	if errors.As(err, &fe) {
+		c.errs = append(c.errs, fieldError(join(prefix, fe.Field), "%s", fe.Message))
+	} else if err != nil {
+		c.errs = append(c.errs, fieldError(join(prefix, "prompt_optimization"), "%v", err))
+	}
 }
 
 // result turns the checker's findings into the error to answer, if any.

@@ -520,7 +520,7 @@ func TestOutputFilesAreShownAsSignedURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := app.OutputKey(tk, 0, ".png")
-	if _, err := b.app.StartAttempt(ctx, tk.ID, "sim"); err != nil {
+	if _, err := b.app.StartAttempt(ctx, tk.ID, "sim", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.app.Complete(ctx, tk.ID, &task.Output{Files: []task.File{{Key: key, ContentType: "image/png", SizeBytes: 3}}}, "sim"); err != nil {

@@ -149,6 +149,12 @@ type IdempotencyPurger interface {
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
 
+// PromptPurger is implemented by stores whose expired cached prompts are
+// not removed by the database itself (DynamoDB has TTL).
+type PromptPurger interface {
+	PurgeExpiredPrompts(ctx context.Context, now time.Time) (int, error)
+}
+
 // RunSweeper repairs what a crash can leave behind, every interval until
 // ctx ends (see Sweep).
 func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
@@ -166,7 +172,7 @@ func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
 // RequeueAfter are re-sent (a duplicate is harmless: the dispatcher starts
 // nothing twice). Where they commit together no message can be lost, and
 // nothing is re-sent; without a runner nothing consumes messages, and
-// nothing is re-sent either. Expired idempotency records are purged.
+// nothing is re-sent either. Expired idempotency records and cached prompts are purged.
 func (a *App) Sweep(ctx context.Context) {
 	now := a.now().UTC()
 	if _, atomic := a.store.(MessageCreator); !atomic && a.runner != nil {
@@ -177,6 +183,13 @@ func (a *App) Sweep(ctx context.Context) {
 			a.log.ErrorContext(ctx, "sweep: purge idempotency records", "err", err)
 		} else if n > 0 {
 			a.log.InfoContext(ctx, "sweep: purged expired idempotency records", "count", n)
+		}
+	}
+	if p, ok := a.store.(PromptPurger); ok {
+		if n, err := p.PurgeExpiredPrompts(ctx, now); err != nil {
+			a.log.ErrorContext(ctx, "sweep: purge cached prompts", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "sweep: purged expired cached prompts", "count", n)
 		}
 	}
 }

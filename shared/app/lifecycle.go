@@ -38,10 +38,12 @@ func (a *App) Batch(ctx context.Context, id string) (*task.Batch, error) {
 }
 
 // StartAttempt records a call to provider about to be made: a queued task
-// starts running (task.started), a running one gets one more attempt.
-// It is recorded before the call, so that a crash during the call shows
-// in the task's attempt history.
-func (a *App) StartAttempt(ctx context.Context, id, provider string) (*task.Task, error) {
+// starts running (task.started), a running one gets one more attempt,
+// with the prompt optimised for that provider when the task asked for
+// optimisation (op; nil keeps what the task has). It is recorded before
+// the call, so that a crash during the call shows in the task's attempt
+// history.
+func (a *App) StartAttempt(ctx context.Context, id, provider string, op *task.OptimizedPrompt) (*task.Task, error) {
 	return a.change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		var events []task.Event
 		if t.Status == task.StatusQueued {
@@ -55,6 +57,9 @@ func (a *App) StartAttempt(ctx context.Context, id, provider string) (*task.Task
 		}
 		t.Provider = provider
 		t.AddAttempt(provider, now)
+		if op != nil {
+			t.OptimizedPrompt = op
+		}
 		return events, nil
 	})
 }
@@ -90,13 +95,23 @@ func (a *App) Progress(ctx context.Context, id string, p float64) (*task.Task, e
 }
 
 // Complete ends the task completed with out, its files already stored.
-// provider is the one that made it, when the task names none yet.
+// provider is the one that made it, when the task names none yet. The
+// prompt a provider says it really used (out's revised_prompt or
+// actual_prompt) is kept on the task's optimised prompt.
 func (a *App) Complete(ctx context.Context, id string, out *task.Output, provider string) (*task.Task, error) {
 	return a.change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		t.Output = out
 		t.Error = nil
 		if t.Provider == "" {
 			t.Provider = provider
+		}
+		if t.OptimizedPrompt != nil && out != nil {
+			for _, k := range []string{"revised_prompt", "actual_prompt"} {
+				if p, ok := out.Extra[k].(string); ok && p != "" {
+					t.OptimizedPrompt.ProviderRevisedPrompt = &p
+					break
+				}
+			}
 		}
 		ev, err := t.Transition(task.StatusCompleted, now)
 		return []task.Event{ev}, err

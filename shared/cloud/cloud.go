@@ -27,6 +27,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
 	"github.com/videoai/mediatasks/shared/emf"
 	"github.com/videoai/mediatasks/shared/platform"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
@@ -44,6 +45,7 @@ type Platform struct {
 	API       http.Handler // the HTTP API, for the submit and status functions
 	Actions   *steps.Actions
 	Providers *provider.Registry
+	Prompts   *prompt.Optimizer
 	Runner    app.Runner // nil in a function that starts and stops no workflow
 	Deliverer *webhook.Deliverer
 	Enqueuer  webhook.Enqueuer
@@ -207,6 +209,7 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 		return nil, err
 	}
 	p.App, p.API, p.Actions, p.Providers, p.Deliverer, p.Runner = built.App, built.API, built.Actions, built.Providers, built.Deliverer, built.Runner
+	p.Prompts = built.Prompts
 	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
 }
@@ -236,6 +239,12 @@ var publishedMetrics = map[string]emf.Metric{
 	"mediatasks_webhook_attempts_total": {Name: "WebhookAttempts", Unit: "Count",
 		Dimensions: map[string]string{"outcome": "Outcome"}},
 	"mediatasks_webhook_attempt_duration_seconds": {Name: "WebhookLatency", Unit: "Milliseconds", Scale: 1000},
+	"mediatasks_prompt_optimizations_total": {Name: "PromptOptimizations", Unit: "Count",
+		Dimensions: map[string]string{"mode": "Mode", "cache": "Cache"}},
+	"mediatasks_prompt_llm_calls_total": {Name: "PromptLLMCalls", Unit: "Count",
+		Dimensions: map[string]string{"outcome": "Outcome"}},
+	"mediatasks_prompt_llm_duration_seconds": {Name: "PromptLLMLatency", Unit: "Milliseconds", Scale: 1000},
+	"mediatasks_prompt_truncations_total":    {Name: "PromptTruncations", Unit: "Count"},
 }
 
 // newMetricsPublisher gathers only the metrics an invocation moves: the
@@ -245,6 +254,7 @@ func newMetricsPublisher(p *Platform, namespace string, out io.Writer) *emf.Flus
 	reg := prometheus.NewRegistry()
 	m := p.App.Metrics
 	reg.MustRegister(m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, p.Deliverer.AttemptCollector())
+	reg.MustRegister(p.Prompts.Collectors()...)
 	if namespace == "" {
 		namespace = DefaultMetricsNamespace
 	}

@@ -37,6 +37,33 @@ type Config struct {
 	Storage   Storage
 	Queue     Queue
 	Workflow  Workflow
+	Prompt    Prompt
+}
+
+// Prompt are the prompt optimiser's settings.
+type Prompt struct {
+	// Templates are the operator's templates (prompt.templates), as
+	// written: the template catalogue checks them, naming each bad field.
+	Templates json.RawMessage
+	// LLM rewrites auto mode's prompts (prompt.llm); nil: rules only.
+	LLM *LLM
+	// CacheTTL is how long an LLM's rewrite is kept (default 7 days).
+	CacheTTL time.Duration
+}
+
+// LLM is the model that rewrites prompts: OpenAI Chat Completions (and
+// the servers that speak it: Ollama, vLLM, LocalAI) or Anthropic
+// Messages. Its key is read from the environment variable APIKeyEnv.
+type LLM struct {
+	Type          string
+	BaseURL       string
+	APIKeyEnv     string
+	Model         string
+	SystemPrompts map[string]string
+	Timeout       time.Duration
+	MaxRetries    int
+	Temperature   float64
+	MaxTokens     int
 }
 
 // Provider is one configured provider. The workflow's registry builds it
@@ -227,6 +254,21 @@ type file struct {
 		Workers          *int64 `json:"workers"`
 		BatchConcurrency *int64 `json:"batch_concurrency"`
 	} `json:"workflow"`
+	Prompt *struct {
+		Templates json.RawMessage `json:"templates"`
+		LLM       *struct {
+			Type           string            `json:"type"`
+			BaseURL        string            `json:"base_url"`
+			APIKeyEnv      string            `json:"api_key_env"`
+			Model          string            `json:"model"`
+			SystemPrompts  map[string]string `json:"system_prompts"`
+			TimeoutSeconds *float64          `json:"timeout_seconds"`
+			MaxRetries     int               `json:"max_retries"`
+			Temperature    float64           `json:"temperature"`
+			MaxTokens      int               `json:"max_tokens"`
+		} `json:"llm"`
+		CacheTTL *string `json:"cache_ttl"`
+	} `json:"prompt"`
 }
 
 type providerFile struct {
@@ -393,6 +435,27 @@ func (f file) resolve() (Config, error) {
 	if w := f.Workflow; w != nil {
 		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
+	}
+	if p := f.Prompt; p != nil {
+		if len(p.Templates) > 0 && string(p.Templates) != "null" {
+			c.Prompt.Templates = p.Templates
+		}
+		if p.CacheTTL != nil {
+			if d, ok := duration("prompt.cache_ttl", *p.CacheTTL, &errs); ok {
+				c.Prompt.CacheTTL = d
+			}
+		}
+		if l := p.LLM; l != nil {
+			llm := LLM{Type: l.Type, BaseURL: l.BaseURL, APIKeyEnv: l.APIKeyEnv, Model: l.Model, SystemPrompts: l.SystemPrompts,
+				MaxRetries: l.MaxRetries, Temperature: l.Temperature, MaxTokens: l.MaxTokens}
+			if s := l.TimeoutSeconds; s != nil {
+				if !(*s > 0 && *s <= 300) {
+					bad("prompt.llm.timeout_seconds", "must be more than 0 and at most 300, not %v", *s)
+				}
+				llm.Timeout = time.Duration(*s * float64(time.Second))
+			}
+			c.Prompt.LLM = &llm
+		}
 	}
 
 	if len(errs) > 0 {

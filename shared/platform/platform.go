@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/catalog"
 	"github.com/videoai/mediatasks/shared/queue"
@@ -95,8 +97,10 @@ type Adapters struct {
 	// SweepInterval is how often the sweeper runs (default 30 s); the
 	// cloud's sweep is a scheduled function instead.
 	SweepInterval time.Duration
-	Now           func() time.Time
-	Log           *slog.Logger
+	// Getenv reads the environment (the LLM's API key; default os.Getenv).
+	Getenv func(string) string
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Platform is the wired platform.
@@ -106,6 +110,8 @@ type Platform struct {
 	API       http.Handler
 	Actions   *steps.Actions
 	Providers *provider.Registry
+	// Prompts is the prompt optimiser.
+	Prompts   *prompt.Optimizer
 	Runner    app.Runner
 	Deliverer *webhook.Deliverer
 	// Services are the loops the runtime runs beside its API: the
@@ -133,6 +139,9 @@ func Build(ad Adapters) (*Platform, error) {
 	if ad.Log == nil {
 		ad.Log = slog.New(slog.DiscardHandler)
 	}
+	if ad.Getenv == nil {
+		ad.Getenv = os.Getenv
+	}
 	limits := ad.Config.AppLimits()
 	if ad.Limits != nil {
 		limits = *ad.Limits
@@ -149,10 +158,15 @@ func Build(ad Adapters) (*Platform, error) {
 		return nil, &ConfigError{Err: err}
 	}
 	p.Providers = providers
+	optimizer, err := newOptimizer(ad.Config.Prompt, ad.Store, metrics.Registry, ad.Getenv, ad.Now, log)
+	if err != nil {
+		return nil, err
+	}
+	p.Prompts = optimizer
 
 	var runnerServices []Service
 	newRunner := func(a *app.App) (app.Runner, error) {
-		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Now: ad.Now, Log: log})
+		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer, Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}
@@ -202,6 +216,7 @@ func Build(ad Adapters) (*Platform, error) {
 		opts.Authenticator = &auth.Authenticator{Keys: ad.Store, JWTSecret: ad.JWTSecret, Now: ad.Now, KeyCacheTTL: 30 * time.Second}
 		opts.FilesHandler = ad.Files
 		opts.ProviderCheck = providers.CheckSubmit
+		opts.Prompts = prompts{opt: optimizer, providers: providers}
 		opts.WebhookURLGuard = webhook.Guard{AllowPrivate: ad.AllowPrivateWebhooks}.CheckSubmitted
 		opts.Webhooks = ad.Store
 		opts.Logger = log

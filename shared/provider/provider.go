@@ -44,6 +44,9 @@ type Request struct {
 	// Attempt is 1 for the first call of this task and counts retries and
 	// failovers.
 	Attempt int
+	// Expansion is whether the provider's own prompt expansion is on: nil
+	// leaves the provider's default (the task asked for no optimisation).
+	Expansion *bool
 }
 
 // Media is an input file the provider may fetch.

@@ -116,6 +116,10 @@ type PromptOptimization struct {
 	Mode     string            `json:"mode"`
 	Template string            `json:"template,omitempty"`
 	Params   map[string]string `json:"params,omitempty"`
+	// ProviderExpansion keeps the provider's own prompt expansion on
+	// after the platform has rewritten the prompt (it is turned off
+	// otherwise, so that the prompt the task shows is the one used).
+	ProviderExpansion bool `json:"provider_expansion,omitempty"`
 }
 
 func (po *PromptOptimization) validate(v *validator, field string) {
@@ -216,6 +220,8 @@ type TranscriptionInput struct {
 	AudioURL string `json:"audio_url,omitempty"`
 	UploadID string `json:"upload_id,omitempty"`
 	Language string `json:"language,omitempty"` // BCP 47; left out, the provider detects it
+	// Prompt is vocabulary and context for the recogniser (names, terms).
+	Prompt string `json:"prompt,omitempty"`
 	CommonInput
 }
 
@@ -225,6 +231,7 @@ func (in *TranscriptionInput) Validate(prefix string) FieldErrors {
 	var v validator
 	v.audio(prefix, []string{"audio_url", "upload_id"}, in.AudioURL, in.UploadID)
 	v.language(prefix, in.Language)
+	v.text(prefix, "prompt", in.Prompt, false, MaxPromptChars)
 	in.CommonInput.validate(&v, prefix)
 	return v.errs
 }
@@ -244,6 +251,8 @@ type SubtitleInput struct {
 	Format              string `json:"format"` // one of SubtitleFormats
 	Language            string `json:"language,omitempty"`
 	MaxLineChars        *int   `json:"max_line_chars"` // 20 to 80
+	// Prompt is vocabulary and context for the recogniser (names, terms).
+	Prompt string `json:"prompt,omitempty"`
 	CommonInput
 }
 
@@ -255,6 +264,7 @@ func (in *SubtitleInput) Validate(prefix string) FieldErrors {
 	v.oneOf(prefix, "format", in.Format, SubtitleFormats)
 	v.language(prefix, in.Language)
 	v.intRange(prefix, "max_line_chars", in.MaxLineChars, 20, 80)
+	v.text(prefix, "prompt", in.Prompt, false, MaxPromptChars)
 	in.CommonInput.validate(&v, prefix)
 	return v.errs
 }
@@ -285,3 +295,34 @@ func orInt(n *int, def int) *int {
 	}
 	return n
 }
+
+// Prompted is an input with a prompt the platform may optimise: every
+// task type's (an audio task's prompt is its vocabulary hints).
+type Prompted interface {
+	Input
+	// Prompts are the prompt and negative prompt as submitted.
+	Prompts() (prompt, negative string)
+	// SetPrompts puts in the prompts a provider is sent.
+	SetPrompts(prompt, negative string)
+}
+
+var (
+	_ Prompted = (*ImageInput)(nil)
+	_ Prompted = (*VideoInput)(nil)
+	_ Prompted = (*TranscriptionInput)(nil)
+	_ Prompted = (*SubtitleInput)(nil)
+)
+
+func (in *ImageInput) Prompts() (string, string) { return in.Prompt, in.NegativePrompt }
+func (in *ImageInput) SetPrompts(p, neg string)  { in.Prompt, in.NegativePrompt = p, neg }
+
+// A video takes no negative prompt: the video providers' models mostly
+// take none.
+func (in *VideoInput) Prompts() (string, string) { return in.Prompt, "" }
+func (in *VideoInput) SetPrompts(p, _ string)    { in.Prompt = p }
+
+func (in *TranscriptionInput) Prompts() (string, string) { return in.Prompt, "" }
+func (in *TranscriptionInput) SetPrompts(p, _ string)    { in.Prompt = p }
+
+func (in *SubtitleInput) Prompts() (string, string) { return in.Prompt, "" }
+func (in *SubtitleInput) SetPrompts(p, _ string)    { in.Prompt = p }

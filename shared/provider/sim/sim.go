@@ -46,7 +46,21 @@ type options struct {
 	PollSteps   *int64   `json:"poll_steps"`
 	PollAfterMs *int64   `json:"poll_after_ms"`
 	Seed        *int64   `json:"seed"`
+	// MaxPromptChars is the longest prompt the sim takes, as a hosted
+	// provider's limit would be (default DefaultMaxPromptChars).
+	MaxPromptChars *int64 `json:"max_prompt_chars"`
+	// Expansion: the sim has a prompt expansion switch of its own, as
+	// many hosted models do (it changes nothing in its output).
+	Expansion *bool `json:"prompt_expansion"`
 }
+
+// DefaultMaxPromptChars is the sim's prompt limit unless configured: as
+// dall-e-3's. Audio prompts (vocabulary hints) count tokens and keep the
+// end, as Whisper's last 224 do.
+const (
+	DefaultMaxPromptChars = 4000
+	audioPromptTokens     = 224
+)
 
 // Bounds of the options: generous, but a typo like 3000000 is caught.
 const (
@@ -64,6 +78,8 @@ type Sim struct {
 	pollSteps int
 	pollAfter time.Duration
 	seed      uint64
+	maxPrompt int
+	expansion bool
 	calls     atomic.Uint64 // numbers each Start and Poll, so that every call draws afresh
 }
 
@@ -76,7 +92,7 @@ func New(cfg config.Provider) (provider.Provider, error) {
 	if err := provider.DecodeOptions(cfg.Options, &o); err != nil {
 		return nil, fmt.Errorf("sim provider %s: %w", cfg.Name, err)
 	}
-	s := &Sim{name: cfg.Name, types: task.Types, failWith: FailTransient, pollAfter: DefaultPollAfter}
+	s := &Sim{name: cfg.Name, types: task.Types, failWith: FailTransient, pollAfter: DefaultPollAfter, maxPrompt: DefaultMaxPromptChars}
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &provider.OptionError{Field: field, Message: fmt.Sprintf(format, args...)})
@@ -113,6 +129,15 @@ func New(cfg config.Provider) (provider.Provider, error) {
 		}
 		s.pollAfter = time.Duration(*v) * time.Millisecond
 	}
+	if v := o.MaxPromptChars; v != nil {
+		if *v < 1 || *v > task.MaxPromptChars {
+			bad("max_prompt_chars", "must be between 1 and %d, not %d", task.MaxPromptChars, *v)
+		}
+		s.maxPrompt = int(*v)
+	}
+	if o.Expansion != nil {
+		s.expansion = *o.Expansion
+	}
 	if o.Seed != nil && *o.Seed != 0 {
 		s.seed = uint64(*o.Seed)
 	} else {
@@ -122,6 +147,20 @@ func New(cfg config.Provider) (provider.Provider, error) {
 		return nil, fmt.Errorf("sim provider %s: %w", cfg.Name, errors.Join(errs...))
 	}
 	return s, nil
+}
+
+// PromptLimits are the sim's, shaped like the hosted providers': images
+// take a negative prompt, videos none (as Runway's gen4), audio prompts
+// keep their last tokens (as Whisper's).
+func (s *Sim) PromptLimits(t task.Type) provider.PromptLimits {
+	switch t {
+	case task.TypeImageGeneration:
+		return provider.PromptLimits{MaxPrompt: s.maxPrompt, Unit: provider.UnitChars, Negative: true, MaxNegative: s.maxPrompt, Expansion: s.expansion}
+	case task.TypeVideoGeneration:
+		return provider.PromptLimits{MaxPrompt: s.maxPrompt, Unit: provider.UnitUTF16, Expansion: s.expansion}
+	default:
+		return provider.PromptLimits{MaxPrompt: audioPromptTokens, Unit: provider.UnitTokens, KeepsEnd: true}
+	}
 }
 
 // Name is the configured name.

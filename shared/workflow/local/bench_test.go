@@ -114,17 +114,34 @@ func BenchmarkEndToEnd(b *testing.B) {
 // BenchmarkStartDelay measures the platform's own delay from a task's
 // creation to its provider's Start with one task at a time: the time a
 // submit spends in the queue, the dispatcher and the engine before the
-// provider is called, without a backlog.
+// provider is called, without a backlog; with each prompt optimisation
+// mode side by side (auto: the rules, cached; no LLM), so that what
+// optimisation adds shows as the difference.
 //
-//	go test -run '^$' -bench BenchmarkStartDelay -benchtime 500x -count 5 ./shared/workflow/
+//	go test -run '^$' -bench BenchmarkStartDelay -benchtime 500x -count 5 ./shared/workflow/local/
 func BenchmarkStartDelay(b *testing.B) {
+	for _, mode := range []string{"none", "manual", "auto", "template"} {
+		b.Run(mode, func(b *testing.B) {
+			opt := ""
+			switch mode {
+			case "template":
+				opt = `,"prompt_optimization":{"mode":"template","template":"photo"}`
+			case "manual", "auto":
+				opt = `,"prompt_optimization":{"mode":"` + mode + `"}`
+			}
+			benchStartDelay(b, opt)
+		})
+	}
+}
+
+func benchStartDelay(b *testing.B, opt string) {
 	p, clk := timedPlatform(b, 0)
 	ctx := context.Background()
 	delays := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
 		tk, err := p.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeImageGeneration,
-			Input: json.RawMessage(fmt.Sprintf(`{"prompt":"fox %d","size":"256x256"}`, i))}, nil)
+			Input: json.RawMessage(fmt.Sprintf(`{"prompt":"fox %d","size":"256x256"%s}`, i%50, opt))}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
@@ -37,12 +38,13 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 	if in == nil {
 		return req, nil
 	}
-	if a.optimizer != nil && in.Common().PromptOptimization != nil {
-		opt, err := a.optimizer.Optimize(ctx, t)
+	if op, p := t.OptimizedPrompt, prompted(in); op != nil && p != nil {
+		p.SetPrompts(op.Final, op.NegativePrompt)
+		b, err := task.EncodeJSON(p)
 		if err != nil {
-			return req, fmt.Errorf("optimise the prompt of task %s: %w", t.ID, err)
+			return req, fmt.Errorf("encode the input of task %s: %w", t.ID, err)
 		}
-		req.Input = opt
+		req.Input, req.Expansion = b, &op.ProviderExpansion
 	}
 	refs := in.Media()
 	switch {
@@ -209,4 +211,38 @@ func (a *Actions) finalizeBatch(ctx context.Context, in finalizeInput) (BatchOut
 		return BatchOutcome{}, err
 	}
 	return BatchOutcome{BatchID: b.ID, Status: b.Status, Counts: b.Counts}, nil
+}
+
+// prompted is the input's prompt-bearing form, when the task asked for
+// prompt optimisation.
+func prompted(in task.Input) task.Prompted {
+	p, ok := in.(task.Prompted)
+	if !ok || in.Common().PromptOptimization == nil {
+		return nil
+	}
+	return p
+}
+
+// optimize makes the prompt for the provider chosen, when the task asks
+// for optimisation: nil otherwise, and the prompt goes as written. A
+// setting that cannot be carried out (a template gone since the submit)
+// fails the task; a cache that cannot be reached is retried.
+func (a *Actions) optimize(ctx context.Context, t *task.Task, name string) (*task.OptimizedPrompt, error) {
+	in := inputOf(t)
+	p := prompted(in)
+	if a.optimizer == nil || p == nil {
+		return nil, nil
+	}
+	text, negative := p.Prompts()
+	op, err := a.optimizer.Optimize(ctx, prompt.Request{TaskType: t.Type, Prompt: text, NegativePrompt: negative,
+		Options: *in.Common().PromptOptimization, Provider: name, ProviderType: a.providers.Type(name),
+		Limits: a.providers.PromptLimits(name, t.Type)})
+	var fe *prompt.FieldError
+	if errors.As(err, &fe) {
+		return nil, providerError("", provider.NewPermanent("prompt_optimization", fe.Error(), nil))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("optimise the prompt of task %s: %w", t.ID, err)
+	}
+	return op, nil
 }

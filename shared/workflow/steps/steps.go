@@ -17,6 +17,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
@@ -28,12 +29,14 @@ type Providers interface {
 	Start(ctx context.Context, name string, req provider.Request) (provider.Response, error)
 	Poll(ctx context.Context, name string, req provider.Request, job string) (provider.Response, error)
 	Cancel(ctx context.Context, name string, req provider.Request, job string) error
+	PromptLimits(name string, taskType task.Type) provider.PromptLimits
+	Type(name string) string
 }
 
-// PromptOptimizer rewrites a task's input (its prompt) before a provider
-// sees it, as the task's prompt_optimization asks.
+// PromptOptimizer makes the prompt a provider is sent, as the task's
+// prompt_optimization asks (prompt.Optimizer).
 type PromptOptimizer interface {
-	Optimize(ctx context.Context, t *task.Task) (json.RawMessage, error)
+	Optimize(ctx context.Context, r prompt.Request) (*task.OptimizedPrompt, error)
 }
 
 // Deps are what the actions work with.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
@@ -41,6 +42,10 @@ func (s *scripted) Cancel(_ context.Context, _ string, _ provider.Request, job s
 	s.canceled = append(s.canceled, job)
 	return nil
 }
+func (s *scripted) PromptLimits(string, task.Type) provider.PromptLimits {
+	return provider.PromptLimits{Negative: true}
+}
+func (s *scripted) Type(string) string { return "scripted" }
 
 type bundle struct {
 	app     *app.App
@@ -76,8 +81,61 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	p := &scripted{}
+	opt, err := prompt.New(prompt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &bundle{app: a, store: st, blobs: blobs, prov: p,
-		actions: steps.New(steps.Deps{App: a, Blobs: blobs, Providers: p})}
+		actions: steps.New(steps.Deps{App: a, Blobs: blobs, Providers: p, Optimizer: opt})}
+}
+
+// The provider is sent the optimised prompt the task shows, with its
+// expansion off; a task that asked for no optimisation is sent as written.
+func TestProviderIsSentTheOptimisedPrompt(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		input     string
+		optimised bool
+	}{
+		"auto":       {`{"prompt":"a lighthouse","negative_prompt":"blur","prompt_optimization":{"mode":"auto"}}`, true},
+		"as written": {`{"prompt":"a lighthouse","negative_prompt":"blur"}`, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var sent provider.Request
+			b.prov.start = func(req provider.Request) (provider.Response, error) {
+				sent = req
+				return provider.Response{Result: &provider.Result{Files: []provider.File{{ContentType: "image/png", Ext: ".png", Data: []byte("png")}}}}, nil
+			}
+			tk, err := b.app.SubmitTask(context.Background(), "alice", app.TaskSpec{Type: task.TypeImageGeneration, Input: json.RawMessage(tc.input)}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.app.Task(context.Background(), tk.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in task.ImageInput
+			if err := json.Unmarshal(sent.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.optimised {
+				if got.OptimizedPrompt != nil || string(sent.Input) != tc.input || sent.Expansion != nil {
+					t.Errorf("sent %s (expansion %v), task shows %+v", sent.Input, sent.Expansion, got.OptimizedPrompt)
+				}
+				return
+			}
+			op := got.OptimizedPrompt
+			if op == nil || in.Prompt != op.Final || in.NegativePrompt != op.NegativePrompt || op.Final == "a lighthouse" ||
+				op.Provider != "p1" || sent.Expansion == nil || *sent.Expansion {
+				t.Errorf("sent %s (expansion %v), task shows %+v", sent.Input, sent.Expansion, op)
+			}
+		})
+	}
 }
 
 func (b *bundle) submit(t *testing.T) *task.Task {

@@ -49,7 +49,11 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if err != nil {
 		return workflow.Step{}, providerError("", err)
 	}
-	t, err = a.app.StartAttempt(ctx, t.ID, name)
+	op, err := a.optimize(ctx, t, name)
+	if err != nil {
+		return workflow.Step{}, err
+	}
+	t, err = a.app.StartAttempt(ctx, t.ID, name, op)
 	if end, err := terminal(err); err != nil || end {
 		return a.endedOr(ctx, in.TaskID, err)
 	}

@@ -212,6 +212,9 @@ func TestInvalidConfigExits2NamingTheField(t *testing.T) {
 		"bad task type":   {"providers:\n  - {name: a, type: sim, task_types: [image_generation]}\n  - {name: b, type: sim, task_types: [x]}\n", `providers[1].task_types[0]: unknown task type "x"`},
 		"bad duration":    {"webhooks:\n  retry_schedule: [5s, later]\n", "webhooks.retry_schedule[1]"},
 		"bad synchronous": {"storage:\n  synchronous: \"OFF\"\n", "storage.synchronous"},
+		"bad template":    {"prompt:\n  templates:\n    - {name: t, task_types: [image_generation], prompt: \"{prompt} {nope}\"}\n", "prompt.templates[0].prompt"},
+		"bad llm type":    {"prompt:\n  llm: {type: gpt, model: m}\n", "prompt.llm.type"},
+		"bad cache ttl":   {"prompt:\n  cache_ttl: soon\n", "prompt.cache_ttl"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

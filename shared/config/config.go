@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/prompt/llm"
+	"github.com/videoai/mediatasks/shared/prompt/template"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -40,30 +42,16 @@ type Config struct {
 	Prompt    Prompt
 }
 
-// Prompt are the prompt optimiser's settings.
+// Prompt are the prompt optimiser's settings, checked when the file is
+// read (by the template catalogue and the LLM's own rules).
 type Prompt struct {
-	// Templates are the operator's templates (prompt.templates), as
-	// written: the template catalogue checks them, naming each bad field.
-	Templates json.RawMessage
-	// LLM rewrites auto mode's prompts (prompt.llm); nil: rules only.
-	LLM *LLM
+	// Templates are the operator's templates (prompt.templates).
+	Templates []template.Spec
+	// LLM rewrites auto mode's prompts (prompt.llm); nil: rules only. Its
+	// key is read from the environment variable it names.
+	LLM *llm.Config
 	// CacheTTL is how long an LLM's rewrite is kept (default 7 days).
 	CacheTTL time.Duration
-}
-
-// LLM is the model that rewrites prompts: OpenAI Chat Completions (and
-// the servers that speak it: Ollama, vLLM, LocalAI) or Anthropic
-// Messages. Its key is read from the environment variable APIKeyEnv.
-type LLM struct {
-	Type          string
-	BaseURL       string
-	APIKeyEnv     string
-	Model         string
-	SystemPrompts map[string]string
-	Timeout       time.Duration
-	MaxRetries    int
-	Temperature   float64
-	MaxTokens     int
 }
 
 // Provider is one configured provider. The workflow's registry builds it
@@ -438,7 +426,13 @@ func (f file) resolve() (Config, error) {
 	}
 	if p := f.Prompt; p != nil {
 		if len(p.Templates) > 0 && string(p.Templates) != "null" {
-			c.Prompt.Templates = p.Templates
+			dec := json.NewDecoder(bytes.NewReader(p.Templates))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c.Prompt.Templates); err != nil {
+				bad(template.ConfigPath, "%v", err)
+			} else if _, err := template.NewCatalog(c.Prompt.Templates); err != nil {
+				adopt(&errs, err)
+			}
 		}
 		if p.CacheTTL != nil {
 			if d, ok := duration("prompt.cache_ttl", *p.CacheTTL, &errs); ok {
@@ -446,15 +440,18 @@ func (f file) resolve() (Config, error) {
 			}
 		}
 		if l := p.LLM; l != nil {
-			llm := LLM{Type: l.Type, BaseURL: l.BaseURL, APIKeyEnv: l.APIKeyEnv, Model: l.Model, SystemPrompts: l.SystemPrompts,
+			lc := llm.Config{Type: l.Type, BaseURL: l.BaseURL, APIKeyEnv: l.APIKeyEnv, Model: l.Model, SystemPrompts: l.SystemPrompts,
 				MaxRetries: l.MaxRetries, Temperature: l.Temperature, MaxTokens: l.MaxTokens}
 			if s := l.TimeoutSeconds; s != nil {
 				if !(*s > 0 && *s <= 300) {
 					bad("prompt.llm.timeout_seconds", "must be more than 0 and at most 300, not %v", *s)
 				}
-				llm.Timeout = time.Duration(*s * float64(time.Second))
+				lc.Timeout = time.Duration(*s * float64(time.Second))
 			}
-			c.Prompt.LLM = &llm
+			if err := lc.Validate(); err != nil {
+				adopt(&errs, err)
+			}
+			c.Prompt.LLM = &lc
 		}
 	}
 
@@ -465,6 +462,27 @@ func (f file) resolve() (Config, error) {
 }
 
 // duration parses a Go duration that must be more than zero.
+// adopt adds the field errors of a setting another package checks (the
+// prompt templates, the LLM), each named by its path in the file.
+func adopt(errs *Errors, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			adopt(errs, e)
+		}
+		return
+	}
+	var te *template.FieldError
+	var le *llm.FieldError
+	switch {
+	case errors.As(err, &te):
+		*errs = append(*errs, &FieldError{Path: te.Path, Message: te.Message})
+	case errors.As(err, &le):
+		*errs = append(*errs, &FieldError{Path: le.Path, Message: le.Message})
+	default:
+		*errs = append(*errs, &FieldError{Path: "prompt", Message: err.Error()})
+	}
+}
+
 func duration(path, s string, errs *Errors) (time.Duration, bool) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {

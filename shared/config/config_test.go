@@ -291,3 +291,35 @@ func TestReadmeExampleParses(t *testing.T) {
 		t.Fatalf("README example read as %+v", cfg)
 	}
 }
+
+func TestParsePrompt(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse([]byte(`prompt:
+  cache_ttl: 48h
+  llm: {type: openai, base_url: "http://127.0.0.1:11434/v1", model: llama3.1, timeout_seconds: 5, max_retries: 1}
+  templates:
+    - name: product
+      version: 2
+      task_types: [image_generation]
+      prompt: "{prompt}, product photo on {background}"
+      params: [{name: background, type: string, default: white}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Prompt
+	if p.CacheTTL != 48*time.Hour || p.LLM == nil || p.LLM.Type != "openai" || p.LLM.Model != "llama3.1" ||
+		p.LLM.Timeout != 5*time.Second || p.LLM.MaxRetries != 1 || len(p.Templates) != 1 || p.Templates[0].Name != "product" {
+		t.Errorf("prompt = %+v (llm %+v)", p, p.LLM)
+	}
+	for doc, want := range map[string]string{
+		"prompt: {templates: [{name: x, task_types: [image_generation], prompt: \"{prompt}\", colour: red}]}": "prompt.templates",
+		"prompt: {llm: {type: openai}}":                               "prompt.llm.model",
+		"prompt: {llm: {type: openai, model: m, timeout_seconds: 0}}": "prompt.llm.timeout_seconds",
+		"prompt: {ttl: 1h}":                                           "prompt.ttl",
+	} {
+		if _, err := config.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", doc, err, want)
+		}
+	}
+}

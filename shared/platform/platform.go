@@ -121,7 +121,8 @@ type Platform struct {
 }
 
 // ConfigError is a Build failure caused by the configuration (a
-// provider's bad options or unknown type): the operator's to fix.
+// provider's bad options or unknown type, a prompt template or LLM
+// setting that cannot be used): the operator's to fix.
 type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }

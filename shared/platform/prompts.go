@@ -2,7 +2,6 @@ package platform
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -23,24 +22,13 @@ import (
 // the store as its cache when the store keeps one. Its errors are the
 // operator's (ConfigError).
 func newOptimizer(cfg config.Prompt, store Store, reg prometheus.Registerer, getenv func(string) string, now func() time.Time, log *slog.Logger) (*prompt.Optimizer, error) {
-	var specs []template.Spec
-	if len(cfg.Templates) > 0 {
-		if err := json.Unmarshal(cfg.Templates, &specs); err != nil {
-			return nil, &ConfigError{Err: fmt.Errorf("%s: %w", template.ConfigPath, err)}
-		}
-	}
-	catalog, err := template.NewCatalog(specs)
+	catalog, err := template.NewCatalog(cfg.Templates)
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 	o := prompt.Options{Templates: catalog, CacheTTL: cfg.CacheTTL, Metrics: reg, Now: now, Log: log}
-	if l := cfg.LLM; l != nil {
-		c := llm.Config{Type: l.Type, BaseURL: l.BaseURL, APIKeyEnv: l.APIKeyEnv, Model: l.Model, SystemPrompts: l.SystemPrompts,
-			Timeout: l.Timeout, MaxRetries: l.MaxRetries, Temperature: l.Temperature, MaxTokens: l.MaxTokens}
-		if err := c.Validate(); err != nil {
-			return nil, &ConfigError{Err: err}
-		}
-		if o.LLM, err = llm.New(c, llm.Options{Getenv: getenv, Log: log}); err != nil {
+	if cfg.LLM != nil {
+		if o.LLM, err = llm.New(*cfg.LLM, llm.Options{Getenv: getenv, Log: log}); err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("prompt.llm: %w", err)}
 		}
 	}

@@ -5,23 +5,21 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/videoai/mediatasks/shared/provider"
 )
 
 // Length is a text's length in a provider's unit. Tokens are estimated
 // without the provider's tokenizer: a word, or four characters, is a
 // token, whichever counts more; English prompts come out a little over
 // what BPE tokenizers count, so a fitted prompt stays within the limit.
-func Length(s string, unit provider.LengthUnit) int {
+func Length(s string, unit LengthUnit) int {
 	switch unit {
-	case provider.UnitUTF16:
+	case UnitUTF16:
 		n := 0
 		for _, r := range s {
 			n += utf16.RuneLen(r)
 		}
 		return n
-	case provider.UnitTokens:
+	case UnitTokens:
 		return max(len(strings.Fields(s)), (utf8.RuneCountInString(s)+3)/4)
 	default:
 		return utf8.RuneCountInString(s)
@@ -31,7 +29,7 @@ func Length(s string, unit provider.LengthUnit) int {
 // fitText cuts s to at most limit in unit, at a word boundary where one
 // is near, keeping the end instead of the start when keepEnd. It reports
 // whether it cut.
-func fitText(s string, limit int, unit provider.LengthUnit, keepEnd bool) (string, bool) {
+func fitText(s string, limit int, unit LengthUnit, keepEnd bool) (string, bool) {
 	if limit <= 0 || Length(s, unit) <= limit {
 		return s, false
 	}
@@ -68,7 +66,7 @@ func part(runes []rune, n int, fromEnd bool) string {
 
 // fit applies a provider's limits to a prompt and its negative prompt,
 // noting on op what it changed.
-func fit(prompt, negative string, l provider.PromptLimits, op *fitted) (string, string) {
+func fit(prompt, negative string, l Limits, op *fitted) (string, string) {
 	if negative != "" && !l.Negative {
 		negative, op.negativeDropped = "", true
 	}

@@ -3,22 +3,20 @@ package prompt
 import (
 	"strings"
 	"testing"
-
-	"github.com/videoai/mediatasks/shared/provider"
 )
 
 func TestLength(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
 		s    string
-		unit provider.LengthUnit
+		unit LengthUnit
 		want int
 	}{
-		"chars count code points":       {"café 🎬", provider.UnitChars, 6},
-		"utf16 counts surrogates twice": {"café 🎬", provider.UnitUTF16, 7},
-		"tokens: words":                 {"a b c d e", provider.UnitTokens, 5},
-		"tokens: long words":            {"internationalisation", provider.UnitTokens, 5},
-		"empty":                         {"", provider.UnitTokens, 0},
+		"chars count code points":       {"café 🎬", UnitChars, 6},
+		"utf16 counts surrogates twice": {"café 🎬", UnitUTF16, 7},
+		"tokens: words":                 {"a b c d e", UnitTokens, 5},
+		"tokens: long words":            {"internationalisation", UnitTokens, 5},
+		"empty":                         {"", UnitTokens, 0},
 	} {
 		if got := Length(tc.s, tc.unit); got != tc.want {
 			t.Errorf("%s: Length(%q) = %d, want %d", name, tc.s, got, tc.want)
@@ -32,17 +30,17 @@ func TestFitText(t *testing.T) {
 	for name, tc := range map[string]struct {
 		s       string
 		limit   int
-		unit    provider.LengthUnit
+		unit    LengthUnit
 		keepEnd bool
 		want    string
 	}{
-		"within the limit":          {"a fox", 10, provider.UnitChars, false, "a fox"},
-		"no limit":                  {long, 0, provider.UnitChars, false, long},
-		"cut at a word":             {"one two three four", 12, provider.UnitChars, false, "one two"},
-		"keep the end (Whisper)":    {"alpha beta gamma delta", 11, provider.UnitChars, true, "gamma delta"},
-		"utf16 emoji":               {"🎬🎬🎬🎬", 5, provider.UnitUTF16, false, "🎬🎬"},
-		"trailing comma goes":       {"red, green, blue", 11, provider.UnitChars, false, "red, green"},
-		"one long word is cut hard": {"abcdefghijklmnop", 5, provider.UnitChars, false, "abcde"},
+		"within the limit":          {"a fox", 10, UnitChars, false, "a fox"},
+		"no limit":                  {long, 0, UnitChars, false, long},
+		"cut at a word":             {"one two three four", 12, UnitChars, false, "one two"},
+		"keep the end (Whisper)":    {"alpha beta gamma delta", 11, UnitChars, true, "gamma delta"},
+		"utf16 emoji":               {"🎬🎬🎬🎬", 5, UnitUTF16, false, "🎬🎬"},
+		"trailing comma goes":       {"red, green, blue", 11, UnitChars, false, "red, green"},
+		"one long word is cut hard": {"abcdefghijklmnop", 5, UnitChars, false, "abcde"},
 	} {
 		got, cut := fitText(tc.s, tc.limit, tc.unit, tc.keepEnd)
 		if got != tc.want || cut != (tc.s != tc.want) {

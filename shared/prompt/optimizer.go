@@ -19,7 +19,6 @@ import (
 	"github.com/videoai/mediatasks/shared/prompt/llm"
 	"github.com/videoai/mediatasks/shared/prompt/rules"
 	"github.com/videoai/mediatasks/shared/prompt/template"
-	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -123,7 +122,7 @@ type Request struct {
 	// type, and Limits what it takes of a prompt.
 	Provider     string
 	ProviderType string
-	Limits       provider.PromptLimits
+	Limits       Limits
 }
 
 // FieldError is a prompt_optimization setting that cannot be used: the

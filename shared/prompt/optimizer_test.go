@@ -14,7 +14,6 @@ import (
 
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/prompt/llm"
-	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -55,7 +54,7 @@ func newOptimizer(t *testing.T, o prompt.Options) *prompt.Optimizer {
 	return opt
 }
 
-var imageLimits = provider.PromptLimits{MaxPrompt: 4000, Unit: provider.UnitChars, Negative: true}
+var imageLimits = prompt.Limits{MaxPrompt: 4000, Unit: prompt.UnitChars, Negative: true}
 
 func TestModes(t *testing.T) {
 	t.Parallel()
@@ -75,11 +74,11 @@ func TestModes(t *testing.T) {
 			negative: "blur", stages: []string{},
 		},
 		"manual is fitted": {
-			req:   prompt.Request{TaskType: task.TypeImageGeneration, Prompt: "one two three four five six", Options: task.PromptOptimization{Mode: "manual"}, Limits: provider.PromptLimits{MaxPrompt: 12, Unit: provider.UnitChars}},
+			req:   prompt.Request{TaskType: task.TypeImageGeneration, Prompt: "one two three four five six", Options: task.PromptOptimization{Mode: "manual"}, Limits: prompt.Limits{MaxPrompt: 12, Unit: prompt.UnitChars}},
 			final: func(s string) bool { return s == "one two" }, stages: []string{"fit"}, truncated: true,
 		},
 		"a negative prompt is dropped where the provider takes none": {
-			req:   prompt.Request{TaskType: task.TypeVideoGeneration, Prompt: "waves", NegativePrompt: "blur", Options: task.PromptOptimization{Mode: "manual"}, Limits: provider.PromptLimits{}},
+			req:   prompt.Request{TaskType: task.TypeVideoGeneration, Prompt: "waves", NegativePrompt: "blur", Options: task.PromptOptimization{Mode: "manual"}, Limits: prompt.Limits{}},
 			final: func(s string) bool { return s == "waves" }, stages: []string{"fit"}, dropped: true,
 		},
 		"auto keeps the subject and adds": {
@@ -247,7 +246,7 @@ func TestLLMFailureFallsBackToTheRules(t *testing.T) {
 	cache := newMemCache()
 	opt := newOptimizer(t, prompt.Options{LLM: rw, Cache: cache})
 	req := prompt.Request{TaskType: task.TypeVideoGeneration, Prompt: "a cat", Options: task.PromptOptimization{Mode: "auto"},
-		Limits: provider.PromptLimits{MaxPrompt: 1000, Unit: provider.UnitUTF16}}
+		Limits: prompt.Limits{MaxPrompt: 1000, Unit: prompt.UnitUTF16}}
 	op, err := opt.Optimize(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +265,7 @@ func TestLLMFailureFallsBackToTheRules(t *testing.T) {
 func TestProviderExpansion(t *testing.T) {
 	t.Parallel()
 	opt := newOptimizer(t, prompt.Options{})
-	limits := provider.PromptLimits{Expansion: true, Negative: true}
+	limits := prompt.Limits{Expansion: true, Negative: true}
 	for name, tc := range map[string]struct {
 		po   task.PromptOptimization
 		want bool

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
 )
@@ -152,14 +153,14 @@ func New(cfg config.Provider) (provider.Provider, error) {
 // PromptLimits are the sim's, shaped like the hosted providers': images
 // take a negative prompt, videos none (as Runway's gen4), audio prompts
 // keep their last tokens (as Whisper's).
-func (s *Sim) PromptLimits(t task.Type) provider.PromptLimits {
+func (s *Sim) PromptLimits(t task.Type) prompt.Limits {
 	switch t {
 	case task.TypeImageGeneration:
-		return provider.PromptLimits{MaxPrompt: s.maxPrompt, Unit: provider.UnitChars, Negative: true, MaxNegative: s.maxPrompt, Expansion: s.expansion}
+		return prompt.Limits{MaxPrompt: s.maxPrompt, Unit: prompt.UnitChars, Negative: true, MaxNegative: s.maxPrompt, Expansion: s.expansion}
 	case task.TypeVideoGeneration:
-		return provider.PromptLimits{MaxPrompt: s.maxPrompt, Unit: provider.UnitUTF16, Expansion: s.expansion}
+		return prompt.Limits{MaxPrompt: s.maxPrompt, Unit: prompt.UnitUTF16, Expansion: s.expansion}
 	default:
-		return provider.PromptLimits{MaxPrompt: audioPromptTokens, Unit: provider.UnitTokens, KeepsEnd: true}
+		return prompt.Limits{MaxPrompt: audioPromptTokens, Unit: prompt.UnitTokens, KeepsEnd: true}
 	}
 }
 

@@ -29,7 +29,7 @@ type Providers interface {
 	Start(ctx context.Context, name string, req provider.Request) (provider.Response, error)
 	Poll(ctx context.Context, name string, req provider.Request, job string) (provider.Response, error)
 	Cancel(ctx context.Context, name string, req provider.Request, job string) error
-	PromptLimits(name string, taskType task.Type) provider.PromptLimits
+	PromptLimits(name string, taskType task.Type) prompt.Limits
 	Type(name string) string
 }
 

@@ -42,8 +42,8 @@ func (s *scripted) Cancel(_ context.Context, _ string, _ provider.Request, job s
 	s.canceled = append(s.canceled, job)
 	return nil
 }
-func (s *scripted) PromptLimits(string, task.Type) provider.PromptLimits {
-	return provider.PromptLimits{Negative: true}
+func (s *scripted) PromptLimits(string, task.Type) prompt.Limits {
+	return prompt.Limits{Negative: true}
 }
 func (s *scripted) Type(string) string { return "scripted" }
 

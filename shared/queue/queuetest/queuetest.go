@@ -90,21 +90,27 @@ func (b *bundle) receive(opts queue.ReceiveOptions) []queue.Delivery {
 	return got
 }
 
-// receiveOne long-polls until one message arrives, failing after 10s.
+// arrivalWait bounds the wait for messages that were sent: generous,
+// since it only runs out when a message is lost, and an emulator shares
+// two cores with every parallel case (and, in CI, the other packages).
+const arrivalWait = 30 * time.Second
+
+// receiveOne long-polls until one message arrives, failing after
+// arrivalWait.
 func (b *bundle) receiveOne(visibility time.Duration) queue.Delivery {
 	b.t.Helper()
 	return b.receiveN(1, 1, visibility)[0]
 }
 
 // receiveN receives, max at a time, until it has n messages (in the order
-// received), failing after 10s.
+// received), failing after arrivalWait.
 func (b *bundle) receiveN(n, max int, visibility time.Duration) []queue.Delivery {
 	b.t.Helper()
 	var got []queue.Delivery
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(arrivalWait)
 	for len(got) < n {
 		if time.Now().After(deadline) {
-			b.t.Fatalf("received %d of %d messages in 10s", len(got), n)
+			b.t.Fatalf("received %d of %d messages in %s", len(got), n, arrivalWait)
 		}
 		got = append(got, b.receive(queue.ReceiveOptions{Max: min(max, n-len(got)), Visibility: visibility, Wait: time.Second})...)
 	}

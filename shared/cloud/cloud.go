@@ -202,8 +202,9 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 			BufferedStreams:    true,
 			BufferedStreamWait: 20 * time.Second,
 		},
-		Now: opts.Now,
-		Log: log,
+		Getenv: env.getenv(),
+		Now:    opts.Now,
+		Log:    log,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package cloud
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"github.com/videoai/mediatasks/shared/config"
@@ -61,8 +62,11 @@ type Env struct {
 	Config           config.Config
 	JWTSecret        []byte
 	CursorKey        []byte
-	LogLevel         string
-	S3PathStyle      bool
+	// LLMAPIKey, read from the keys secret, is what the variable
+	// prompt.llm.api_key_env names reads as.
+	LLMAPIKey   string
+	LogLevel    string
+	S3PathStyle bool
 	// WebhookAllowPrivate lets webhooks reach private addresses: for
 	// tests with receivers on loopback, never in a deployment.
 	WebhookAllowPrivate bool
@@ -195,5 +199,16 @@ func priorityName(p task.Priority) string {
 		return "LOW"
 	default:
 		return "NORMAL"
+	}
+}
+
+// getenv reads the environment, with the LLM's key from the keys secret
+// in the place of the variable prompt.llm.api_key_env names.
+func (e Env) getenv() func(string) string {
+	return func(name string) string {
+		if l := e.Config.Prompt.LLM; l != nil && e.LLMAPIKey != "" && name == l.APIKeyEnv {
+			return e.LLMAPIKey
+		}
+		return os.Getenv(name)
 	}
 }

@@ -93,6 +93,19 @@ func TestSecretsGiveKeysAndProviderSettings(t *testing.T) {
 		t.Fatalf("start with the secret's fail_with: %v, want a Provider.Permanent error", err)
 	}
 
+	// The LLM's key comes from the keys secret: without it, the platform
+	// cannot start with an LLM that needs one.
+	t.Setenv(cloud.EnvConfig, "providers:\n  - name: sim-a\n    type: sim\n    task_types: [image_generation]\n"+
+		"prompt:\n  llm: {type: anthropic, model: claude, api_key_env: MT_TEST_LLM_KEY}\n")
+	if _, err := cloud.FromEnv(ctx); err == nil || !strings.Contains(err.Error(), "MT_TEST_LLM_KEY") {
+		t.Errorf("an LLM without its key: %v, want an error naming the variable", err)
+	}
+	secrets[keysARN] = `{"cursor_key":"` + cursorKey + `","llm_api_key":"sk-from-the-secret"}`
+	if _, err := cloud.FromEnv(ctx); err != nil {
+		t.Errorf("the LLM's key from the secret: %v", err)
+	}
+	t.Setenv(cloud.EnvConfig, "providers:\n  - name: sim-a\n    type: sim\n    task_types: [image_generation]\n")
+
 	for name, tc := range map[string]struct{ keys, providers, want string }{
 		"short cursor key": {`{"cursor_key":"short"}`, `{}`, "cursor_key is 5 bytes"},
 		"no cursor key":    {`{"jwt_secret":""}`, `{}`, "no cursor_key"},

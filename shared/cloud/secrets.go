@@ -17,6 +17,9 @@ import (
 type keysSecret struct {
 	JWTSecret string `json:"jwt_secret"`
 	CursorKey string `json:"cursor_key"`
+	// LLMAPIKey is the key of the LLM that rewrites prompts
+	// (prompt.llm), so that it sits in no function's configuration.
+	LLMAPIKey string `json:"llm_api_key"`
 }
 
 // readSecrets fills env's keys and cfg's provider settings from the
@@ -30,7 +33,7 @@ func readSecrets(ctx context.Context, client *secretsmanager.Client, env *Env) e
 		if keys.CursorKey == "" {
 			return fmt.Errorf("secret %s (%s): no cursor_key", env.KeysSecret, EnvKeysSecret)
 		}
-		env.CursorKey, env.JWTSecret = []byte(keys.CursorKey), []byte(keys.JWTSecret)
+		env.CursorKey, env.JWTSecret, env.LLMAPIKey = []byte(keys.CursorKey), []byte(keys.JWTSecret), keys.LLMAPIKey
 		from := "secret " + env.KeysSecret + " "
 		if err := errors.Join(env.checkKeys(from+"cursor_key", from+"jwt_secret")...); err != nil {
 			return err

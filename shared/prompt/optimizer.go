@@ -158,7 +158,8 @@ func templateError(err error) error {
 }
 
 // Optimize makes the prompt for r.Provider. It fails only on a setting
-// Check refuses (a FieldError) or a cache that cannot be read or written:
+// Check refuses (a FieldError) or a cache that cannot be read (a failed
+// write is logged):
 // a failing LLM falls back to the rules' prompt, and the stages say so.
 func (o *Optimizer) Optimize(ctx context.Context, r Request) (*task.OptimizedPrompt, error) {
 	op := &task.OptimizedPrompt{Original: r.Prompt, Mode: r.Options.Mode, Provider: r.Provider, OptimizerVersion: OptimizerVersion}

@@ -120,10 +120,6 @@ func New(opts Options) (*Deliverer, error) {
 	}, nil
 }
 
-// Notify wakes Run at once: the task store calls it after committing new
-// deliveries. It never blocks.
-func (d *Deliverer) Notify() { d.wake.Notify(context.Background(), nil) }
-
 // Run delivers until ctx ends, then waits for the attempts in flight; an
 // attempt cut short is not recorded, and is made again after its lease.
 func (d *Deliverer) Run(ctx context.Context) error {

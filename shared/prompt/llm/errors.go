@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // Error is one failed attempt: an error answer of the provider, a
@@ -131,21 +132,13 @@ func shorten(s string) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// retryAfter reads a Retry-After header, in seconds or as an HTTP date,
-// as a wait from now, capped at MaxRetryAfter. It reports false when the
+// retryAfter is the webhook sender's reading of a Retry-After header
+// (seconds or an HTTP date, as a wait from now), capped at MaxRetryAfter:
+// an LLM call waits far less than a webhook retry may. It reports false when the
 // header is absent, unreadable or not in the future.
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second
-	} else if at, err := http.ParseTime(v); err == nil {
-		d = at.Sub(now)
-	}
-	if d <= 0 {
-		return 0, false
-	}
-	return min(d, MaxRetryAfter), true
+	d, ok := webhook.RetryAfter(h, now)
+	return min(d, MaxRetryAfter), ok
 }
 
 // backoff is the wait before retry n (1 for the first): full jitter, a

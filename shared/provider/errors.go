@@ -40,7 +40,10 @@ type Error struct {
 	// (bad input, safety refusal, unknown job), not by the provider: it
 	// says nothing about the provider's health, so the breaker ignores it.
 	RequestFault bool
-	Err          error // the cause, if any
+	// Safety marks a refusal on the provider's content rules: never
+	// retried at the same provider, failed over at most once.
+	Safety bool
+	Err    error // the cause, if any
 }
 
 func (e *Error) Error() string {
@@ -86,6 +89,18 @@ func NewPermanent(code, message string, err error) *Error {
 // against its breaker.
 func NewRejected(code, message string, err error) *Error {
 	return &Error{Kind: Permanent, Code: code, Message: message, RequestFault: true, Err: err}
+}
+
+// NewSafetyRefusal returns the provider's refusal of the content on its
+// safety rules: a permanent request fault, failed over at most once.
+func NewSafetyRefusal(code, message string, err error) *Error {
+	return &Error{Kind: Permanent, Code: code, Message: message, RequestFault: true, Safety: true, Err: err}
+}
+
+// IsSafetyRefusal reports a refusal on the provider's content rules.
+func IsSafetyRefusal(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Safety
 }
 
 // ErrNoProvider: no provider is left to serve the task (none serves its

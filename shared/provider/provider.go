@@ -7,9 +7,11 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/transcript"
 )
 
 // Provider is one configured provider. Implementations must be safe for
@@ -49,10 +51,20 @@ type Request struct {
 	Expansion *bool
 }
 
-// Media is an input file the provider may fetch.
+// Media is an input file of the task.
 type Media struct {
 	URL         string // signed; valid for a limited time
 	ContentType string
+	// Name is a file name with the media's extension (e.g. "audio.mp3"),
+	// for providers that want one with the bytes.
+	Name string
+	// Public says the URL is reachable from the internet (a user's URL,
+	// or a presigned S3 URL in the cloud): a provider may be handed it.
+	// A file of the platform on one machine is not: send its bytes.
+	Public bool
+	// Open reads the bytes of a file the platform holds (nil for a user's
+	// URL: fetch that through the SSRF guard).
+	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
 // Response is a provider's answer: a pending job, or the result.
@@ -73,6 +85,32 @@ type Result struct {
 	Files []File
 	Text  string         // the transcript text, when there is one
 	Extra map[string]any // type-specific: segments, language, seed, revised_prompt, "simulated": true ...
+	// Transcript is a transcription's words and segments, in the one shape
+	// every provider answers with: the platform writes the transcript file
+	// of a transcription task, and the subtitles of a subtitle task, from
+	// it (Files and Text may then be left empty).
+	Transcript *transcript.Transcript
+	// Cost is what the provider charges for the work, at its list prices
+	// (nil when unknown).
+	Cost *Cost
+}
+
+// Cost is the estimated price of one task's work at a provider.
+type Cost struct {
+	USD float64
+	// PriceVersion names the price list, e.g. "openai-2026-11", so that an
+	// old estimate can be told from a new one.
+	PriceVersion string
+}
+
+// Checker is a provider that says, before any call, which of a task's
+// input fields it cannot carry out: a size, a duration or a language its
+// model lacks. A pinned task is refused at submit with those fields
+// named; an unpinned one is never sent to it.
+type Checker interface {
+	// CheckInput names each field of in the provider cannot do, by its
+	// path under prefix (e.g. "input_data.size").
+	CheckInput(prefix string, in task.Input) task.FieldErrors
 }
 
 // File is one output file, given as its bytes or as a URL to fetch them.

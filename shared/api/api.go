@@ -70,6 +70,10 @@ type Options struct {
 	// when no provider of that name serves the task type; with "", when no
 	// provider serves the task type at all.
 	ProviderCheck func(typ task.Type, name string) error
+	// InputCheck, when set, names the input fields no provider that
+	// could run the task can carry out (the pinned one's, when pinned):
+	// a size, a duration or a language its model lacks.
+	InputCheck func(prefix string, in task.Input) task.FieldErrors
 	// Prompts is the prompt optimiser: it vets prompt_optimization at
 	// submit and serves the prompt preview and the templates. Nil checks
 	// nothing and answers those routes 404.

@@ -1178,3 +1178,24 @@ func TestInputTooLargeToStore(t *testing.T) {
 		t.Fatalf("the answer escapes '&' for HTML")
 	}
 }
+
+// Once today's completed tasks have cost the daily budget, submits are 402
+// problem+json naming the setting; reads are still served.
+func TestDailyBudgetSpentIs402(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t, withLimits(func(l *app.Limits) { l.DailyBudgetUSD = 0.01 }))
+	ctx := context.Background()
+	id := submitImage(t, h, b.keyA, "a fox").ID
+	if _, err := b.app.StartAttempt(ctx, id, "sim", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.app.Complete(ctx, id, &task.Output{}, "sim", &task.Cost{USD: 0.04, PriceVersion: "sim"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: map[string]any{"prompt": "x"}})
+	wantProblem(t, rec, http.StatusPaymentRequired, "limits.daily_budget_usd")
+	rec = do(t, h, req{method: "POST", path: Prefix + "/batches", key: b.keyA, body: map[string]any{"tasks": []any{imageItem("a")}}})
+	wantProblem(t, rec, http.StatusPaymentRequired, "limits.daily_budget_usd")
+	wantStatus(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + id, key: b.keyA}), http.StatusOK)
+	submitImage(t, h, b.keyB, "bob has spent nothing")
+}

@@ -44,6 +44,7 @@ func (p *Problem) Error() string {
 // problemTypes are the type URIs of the problems the API answers.
 var problemTypes = map[int]string{
 	http.StatusBadRequest:            "urn:mediatasks:problem:invalid-request",
+	http.StatusPaymentRequired:       "urn:mediatasks:problem:budget-spent",
 	http.StatusUnauthorized:          "urn:mediatasks:problem:unauthenticated",
 	http.StatusNotFound:              "urn:mediatasks:problem:not-found",
 	http.StatusMethodNotAllowed:      "urn:mediatasks:problem:method-not-allowed",
@@ -100,6 +101,13 @@ func toProblem(err error) (p *Problem, internal bool) {
 		return &Problem{Status: http.StatusNotFound, Detail: "no such delivery"}, false
 	case errors.Is(err, task.ErrBadCursor), errors.Is(err, webhook.ErrBadCursor):
 		return invalid(FieldError{Field: "cursor", Message: "not a cursor this API issued"}), false
+	case errors.Is(err, app.ErrBudget):
+		detail := "the daily budget is spent"
+		if be, ok := errors.AsType[*app.BudgetError](err); ok {
+			detail = be.Error()
+		}
+		return &Problem{Status: http.StatusPaymentRequired, Detail: detail,
+			Errors: []FieldError{{Field: "limits.daily_budget_usd", Message: "spent for today (UTC); submits are taken again tomorrow"}}}, false
 	case errors.Is(err, app.ErrBatchSize):
 		return invalid(FieldError{Field: "tasks", Message: err.Error()}), false
 	case errors.Is(err, context.Canceled):

@@ -234,6 +234,12 @@ func (c *checker) input(w wire, prefix string) task.Input {
 	if !c.clean() {
 		return in
 	}
+	if c.s.opts.InputCheck != nil {
+		c.adopt(c.s.opts.InputCheck(prefix, in))
+		if !c.clean() {
+			return in
+		}
+	}
 	if po := in.Common().PromptOptimization; po != nil && c.s.opts.Prompts != nil {
 		c.prompt(prefix, po)
 	}

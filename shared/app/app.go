@@ -49,6 +49,9 @@ type Limits struct {
 	// its workflow before its tasks fail (default 5: the queue's
 	// receives before its dead-letter queue).
 	StartAttempts int
+	// DailyBudgetUSD caps what one user's completed tasks may cost in a
+	// UTC day: past it, submits are refused (ErrBudget). 0: no cap.
+	DailyBudgetUSD float64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -240,8 +243,43 @@ func (a *App) SubmitBatch(ctx context.Context, userID string, spec BatchSpec, id
 // ErrBatchSize: a batch has no task or more than the limit allows.
 var ErrBatchSize = errors.New("batch size out of range")
 
+// ErrBudget: the user's spend today has reached limits.daily_budget_usd.
+var ErrBudget = errors.New("daily budget spent")
+
+// BudgetError says how much of the daily budget is spent.
+type BudgetError struct {
+	BudgetUSD, SpentUSD float64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("today's spend of $%.4f has reached the daily budget of $%.2f", e.SpentUSD, e.BudgetUSD)
+}
+
+func (e *BudgetError) Unwrap() error { return ErrBudget }
+
+// checkBudget refuses a submit once the user's tasks completed today have
+// cost the daily budget. The spend counts completed tasks only, so tasks
+// in flight may take a user past it: the cap stops new work, it does not
+// cancel work accepted.
+func (a *App) checkBudget(ctx context.Context, userID string, now time.Time) error {
+	if a.limits.DailyBudgetUSD <= 0 {
+		return nil
+	}
+	spent, err := a.store.SpentOn(ctx, userID, now)
+	if err != nil {
+		return fmt.Errorf("submit: read today's spend: %w", err)
+	}
+	if spent >= a.limits.DailyBudgetUSD {
+		return &BudgetError{BudgetUSD: a.limits.DailyBudgetUSD, SpentUSD: spent}
+	}
+	return nil
+}
+
 func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec *BatchSpec, idem IdempotencyFunc) (Submission, error) {
 	now := a.now().UTC()
+	if err := a.checkBudget(ctx, userID, now); err != nil {
+		return Submission{}, err
+	}
 	var s Submission
 	var events []task.Event
 	if bspec != nil {

@@ -79,7 +79,7 @@ func setup(t *testing.T, withRunner bool) bundle {
 // task and its message in one transaction, as the server does; without it
 // the app sends the message after the task is stored, as on stores that
 // cannot share a transaction with the queue.
-func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
+func setupWith(t *testing.T, withRunner, atomicSubmit bool, adjust ...func(*app.Deps)) bundle {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -110,6 +110,9 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool) bundle {
 		Limits: app.Limits{RequeueAfter: time.Minute, DispatcherConcurrent: 2, StartAttempts: 2, DispatchVisibility: time.Minute}}
 	if withRunner {
 		deps.Runner = func(*app.App) (app.Runner, error) { return b.runner, nil }
+	}
+	for _, f := range adjust {
+		f(&deps)
 	}
 	if b.app, err = app.New(deps); err != nil {
 		t.Fatal(err)
@@ -523,7 +526,7 @@ func TestOutputFilesAreShownAsSignedURLs(t *testing.T) {
 	if _, err := b.app.StartAttempt(ctx, tk.ID, "sim", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.app.Complete(ctx, tk.ID, &task.Output{Files: []task.File{{Key: key, ContentType: "image/png", SizeBytes: 3}}}, "sim"); err != nil {
+	if _, err := b.app.Complete(ctx, tk.ID, &task.Output{Files: []task.File{{Key: key, ContentType: "image/png", SizeBytes: 3}}}, "sim", nil); err != nil {
 		t.Fatal(err)
 	}
 	check := func(where string, f task.File) {
@@ -547,4 +550,40 @@ func TestOutputFilesAreShownAsSignedURLs(t *testing.T) {
 		t.Fatalf("last event %s: %v", last.Type, err)
 	}
 	check("event", shown.Output.Files[0])
+}
+
+// Once the tasks a user completed today have cost the daily budget, their
+// submits are refused with a BudgetError until the next UTC day; another
+// user's are not.
+func TestDailyBudgetStopsSubmitsUntilTomorrow(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, false, true, func(d *app.Deps) { d.Limits.DailyBudgetUSD = 0.05 })
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+		if err != nil {
+			t.Fatalf("submit %d: %v", i, err)
+		}
+		if _, err := b.app.StartAttempt(ctx, tk.ID, "sim", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.app.Complete(ctx, tk.ID, &task.Output{}, "sim", &task.Cost{USD: 0.03, PriceVersion: "sim"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	var be *app.BudgetError
+	if !errors.As(err, &be) || !errors.Is(err, app.ErrBudget) {
+		t.Fatalf("submit over budget: err = %v, want a BudgetError", err)
+	}
+	if be.SpentUSD < 0.059 || be.BudgetUSD != 0.05 {
+		t.Errorf("budget error = %+v, want 0.06 spent of 0.05", be)
+	}
+	if _, err := b.app.SubmitTask(ctx, "bob", imageSpec(""), nil); err != nil {
+		t.Errorf("another user's submit: %v", err)
+	}
+	b.clock.Add(24 * time.Hour)
+	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); err != nil {
+		t.Errorf("submit the next day: %v", err)
+	}
 }

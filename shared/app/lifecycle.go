@@ -97,11 +97,13 @@ func (a *App) Progress(ctx context.Context, id string, p float64) (*task.Task, e
 // Complete ends the task completed with out, its files already stored.
 // provider is the one that made it, when the task names none yet. The
 // prompt a provider says it really used (out's revised_prompt or
-// actual_prompt) is kept on the task's optimised prompt.
-func (a *App) Complete(ctx context.Context, id string, out *task.Output, provider string) (*task.Task, error) {
+// actual_prompt) is kept on the task's optimised prompt; cost is its
+// estimated price (nil when the provider knows none).
+func (a *App) Complete(ctx context.Context, id string, out *task.Output, provider string, cost *task.Cost) (*task.Task, error) {
 	return a.change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
 		t.Output = out
 		t.Error = nil
+		t.Cost = cost
 		if t.Provider == "" {
 			t.Provider = provider
 		}

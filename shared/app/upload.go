@@ -24,6 +24,9 @@ type Upload struct {
 	// store (an UploadTicket) without a checksum.
 	SHA256    string    `json:"sha256,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Key is the upload's place in the blob store, for the steps that
+	// hand its bytes to a provider.
+	Key string `json:"-"`
 }
 
 // uploadKey places a user's uploads under a prefix of their own; the user
@@ -91,7 +94,7 @@ func (a *App) presentUpload(ctx context.Context, id string, obj blob.Object) (Up
 	if err != nil {
 		return Upload{}, fmt.Errorf("sign upload url: %w", err)
 	}
-	return Upload{ID: id, URL: url, ContentType: obj.ContentType, SizeBytes: obj.Size, SHA256: obj.SHA256, CreatedAt: obj.ModTime.UTC()}, nil
+	return Upload{ID: id, URL: url, ContentType: obj.ContentType, SizeBytes: obj.Size, SHA256: obj.SHA256, CreatedAt: obj.ModTime.UTC(), Key: obj.Key}, nil
 }
 
 // UploadSigner is a blob store that lets clients send a file straight to

@@ -60,9 +60,12 @@ type Provider struct {
 	Name           string
 	Type           string
 	TaskTypes      []task.Type
-	Weight         float64         // share of the load among the providers of a task type (default 1)
-	MaxConcurrency int             // calls at once; 0 means no cap
-	Options        json.RawMessage // the type's own settings, a JSON object (nil when absent)
+	Weight         float64 // share of the load among the providers of a task type (default 1)
+	MaxConcurrency int     // calls at once; 0 means no cap
+	// RequestsPerMinute paces the calls (starts and polls) to the
+	// provider across the process; 0 means no pacing.
+	RequestsPerMinute int
+	Options           json.RawMessage // the type's own settings, a JSON object (nil when absent)
 }
 
 // Limits shape what clients may do.
@@ -72,6 +75,7 @@ type Limits struct {
 	PreferWaitMax    time.Duration // longest Prefer: wait (default 60 s)
 	UploadMaxBytes   int64         // largest upload (default 100 MiB)
 	RequeueAfter     time.Duration // a task queued this long is re-sent (default 5 min)
+	DailyBudgetUSD   float64       // per user and UTC day; 0: no cap
 }
 
 // Webhooks are the delivery settings.
@@ -137,6 +141,7 @@ func (c Config) AppLimits() app.Limits {
 		UploadMaxBytes:   c.Limits.UploadMaxBytes,
 		RequeueAfter:     c.Limits.RequeueAfter,
 		StartAttempts:    c.Queue.MaxReceives,
+		DailyBudgetUSD:   c.Limits.DailyBudgetUSD,
 	}
 }
 
@@ -221,11 +226,12 @@ func decodeMessage(err error) string {
 type file struct {
 	Providers []providerFile `json:"providers"`
 	Limits    *struct {
-		BatchMax             *int64  `json:"batch_max"`
-		SubmitsPerMinute     *int64  `json:"submits_per_minute"`
-		PreferWaitMaxSeconds *int64  `json:"prefer_wait_max_seconds"`
-		UploadMaxBytes       *int64  `json:"upload_max_bytes"`
-		RequeueAfter         *string `json:"requeue_after"`
+		BatchMax             *int64   `json:"batch_max"`
+		SubmitsPerMinute     *int64   `json:"submits_per_minute"`
+		PreferWaitMaxSeconds *int64   `json:"prefer_wait_max_seconds"`
+		UploadMaxBytes       *int64   `json:"upload_max_bytes"`
+		RequeueAfter         *string  `json:"requeue_after"`
+		DailyBudgetUSD       *float64 `json:"daily_budget_usd"`
 	} `json:"limits"`
 	Webhooks *struct {
 		RetrySchedule  []string `json:"retry_schedule"`
@@ -260,12 +266,13 @@ type file struct {
 }
 
 type providerFile struct {
-	Name           string                     `json:"name"`
-	Type           string                     `json:"type"`
-	TaskTypes      []string                   `json:"task_types"`
-	Weight         *float64                   `json:"weight"`
-	MaxConcurrency *int64                     `json:"max_concurrency"`
-	Options        map[string]json.RawMessage `json:"options"`
+	Name              string                     `json:"name"`
+	Type              string                     `json:"type"`
+	TaskTypes         []string                   `json:"task_types"`
+	Weight            *float64                   `json:"weight"`
+	MaxConcurrency    *int64                     `json:"max_concurrency"`
+	RequestsPerMinute *int64                     `json:"requests_per_minute"`
+	Options           map[string]json.RawMessage `json:"options"`
 }
 
 // Bounds of the settings.
@@ -353,6 +360,7 @@ func (f file) resolve() (Config, error) {
 			}
 		}
 		intIn(path+".max_concurrency", p.MaxConcurrency, 0, maxConcurrency, func(v int64) { out.MaxConcurrency = int(v) })
+		intIn(path+".requests_per_minute", p.RequestsPerMinute, 0, 1_000_000, func(v int64) { out.RequestsPerMinute = int(v) })
 		if p.Options != nil {
 			b, err := json.Marshal(p.Options)
 			if err != nil {
@@ -373,6 +381,13 @@ func (f file) resolve() (Config, error) {
 		if c.Limits.BatchMax > c.Limits.SubmitsPerMinute {
 			bad("limits.batch_max", "must be at most limits.submits_per_minute (%d), since a batch spends one submit per task, not %d",
 				c.Limits.SubmitsPerMinute, c.Limits.BatchMax)
+		}
+		if v := l.DailyBudgetUSD; v != nil {
+			if !(*v >= 0 && *v <= 1e9) {
+				bad("limits.daily_budget_usd", "must be an amount in USD, 0 (no cap) or more, not %v", *v)
+			} else {
+				c.Limits.DailyBudgetUSD = *v
+			}
 		}
 		if l.RequeueAfter != nil {
 			if d, ok := duration("limits.requeue_after", *l.RequeueAfter, &errs); ok {

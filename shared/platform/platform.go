@@ -167,7 +167,8 @@ func Build(ad Adapters) (*Platform, error) {
 
 	var runnerServices []Service
 	newRunner := func(a *app.App) (app.Runner, error) {
-		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer, Now: ad.Now, Log: log})
+		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer,
+			AllowPrivateOutputs: ad.AllowPrivateWebhooks, Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}
@@ -217,6 +218,7 @@ func Build(ad Adapters) (*Platform, error) {
 		opts.Authenticator = &auth.Authenticator{Keys: ad.Store, JWTSecret: ad.JWTSecret, Now: ad.Now, KeyCacheTTL: 30 * time.Second}
 		opts.FilesHandler = ad.Files
 		opts.ProviderCheck = providers.CheckSubmit
+		opts.InputCheck = providers.CheckInput
 		opts.Prompts = prompts{opt: optimizer, providers: providers}
 		opts.WebhookURLGuard = webhook.Guard{AllowPrivate: ad.AllowPrivateWebhooks}.CheckSubmitted
 		opts.Webhooks = ad.Store

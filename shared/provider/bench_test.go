@@ -39,7 +39,7 @@ func BenchmarkRegistry(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				if _, err := r.Choose(img, ids[i%len(ids)], "", nil); err != nil {
+				if _, err := r.Choose(img, ids[i%len(ids)], "", nil, nil); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -52,7 +52,7 @@ func BenchmarkRegistry(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				id := ids[i%len(ids)]
-				name, err := r.Choose(img, id, "", nil)
+				name, err := r.Choose(img, id, "", nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

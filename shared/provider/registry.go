@@ -41,6 +41,9 @@ type Options struct {
 	BreakerCooldown  time.Duration    // how long an open breaker refuses new work (default 30 s)
 	Observer         Observer         // may be nil
 	Log              *slog.Logger     // may be nil
+	// Rates paces calls to each provider's requests_per_minute (default:
+	// LocalRates of the configured ones).
+	Rates Rates
 }
 
 // Operations as the Observer names them.
@@ -63,6 +66,7 @@ type Registry struct {
 	log     *slog.Logger
 	entries []*entry // in configuration order, which breaks ties
 	byName  map[string]*entry
+	rates   Rates
 }
 
 // entry is one provider and its guards.
@@ -166,6 +170,14 @@ func New(cfgs []config.Provider, factories map[string]Factory, opts Options) (*R
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	r.rates = opts.Rates
+	if r.rates == nil {
+		perMinute := map[string]int{}
+		for _, cfg := range cfgs {
+			perMinute[cfg.Name] = cfg.RequestsPerMinute
+		}
+		r.rates = NewLocalRates(perMinute)
+	}
 	return r, nil
 }
 
@@ -234,6 +246,46 @@ func (r *Registry) Serves(name string, taskType task.Type) bool {
 
 func (e *entry) serves(t task.Type) bool { return slices.Contains(e.taskTypes, t) }
 
+// CheckInput names the fields of in that no provider able to run the
+// task can carry out: the pinned provider's complaints when the input
+// pins one, else nothing when any provider of the type takes the input,
+// and the first one's complaints when none does.
+func (r *Registry) CheckInput(prefix string, in task.Input) task.FieldErrors {
+	if name := in.Common().Provider; name != "" {
+		e, ok := r.byName[name]
+		if !ok || !e.serves(in.Type()) {
+			return nil // CheckSubmit names the provider
+		}
+		return e.refuses(prefix, in)
+	}
+	var first task.FieldErrors
+	for _, e := range r.entries {
+		if !e.serves(in.Type()) {
+			continue
+		}
+		errs := e.refuses(prefix, in)
+		if len(errs) == 0 {
+			return nil
+		}
+		if first == nil {
+			first = errs
+			for i := range first {
+				first[i].Message = e.name + ": " + first[i].Message
+			}
+		}
+	}
+	return first
+}
+
+// refuses is the provider's complaints about in, if it checks inputs.
+func (e *entry) refuses(prefix string, in task.Input) task.FieldErrors {
+	c, ok := e.p.(Checker)
+	if !ok || in == nil {
+		return nil
+	}
+	return c.CheckInput(prefix, in)
+}
+
 // lookup finds a provider by name for a task of type t.
 func (r *Registry) lookup(name string, t task.Type) (*entry, error) {
 	e, ok := r.byName[name]
@@ -295,7 +347,10 @@ func (e *entry) class(now time.Time) (class int, wait time.Duration) {
 // every candidate is open, busy probing or throttled, the answer is a
 // Throttled error whose RetryAfter is when the first of them can take
 // work; when none is left, ErrNoProvider.
-func (r *Registry) Choose(taskType task.Type, taskID, pinned string, exclude []string) (string, error) {
+//
+// in, when not nil, is the task's input: a provider that refuses it
+// (Checker) is no candidate, as if tried already.
+func (r *Registry) Choose(taskType task.Type, taskID, pinned string, exclude []string, in task.Input) (string, error) {
 	now := r.now()
 	if pinned != "" {
 		e, err := r.lookup(pinned, taskType)
@@ -324,7 +379,7 @@ func (r *Registry) Choose(taskType task.Type, taskID, pinned string, exclude []s
 			continue
 		}
 		served++
-		if slices.Contains(exclude, e.name) {
+		if slices.Contains(exclude, e.name) || len(e.refuses("", in)) > 0 {
 			continue
 		}
 		c, wait := e.class(now)
@@ -409,6 +464,9 @@ func (r *Registry) Start(ctx context.Context, name string, req Request) (Respons
 	if err != nil {
 		return Response{}, fmt.Errorf("start task %s: %w", req.TaskID, err)
 	}
+	if err := r.paced(e, OpStart, req.TaskID); err != nil {
+		return Response{}, err
+	}
 	now := r.now()
 	e.mu.Lock()
 	ok, probe := e.br.admit(now)
@@ -451,6 +509,9 @@ func (r *Registry) Poll(ctx context.Context, name string, req Request, job strin
 	e, err := r.lookup(name, req.Type)
 	if err != nil {
 		return Response{}, fmt.Errorf("poll task %s: %w", req.TaskID, err)
+	}
+	if err := r.paced(e, OpPoll, req.TaskID); err != nil {
+		return Response{}, err
 	}
 	var resp Response
 	err = r.call(ctx, e, OpPoll, req.TaskID, false, func(ctx context.Context) error {
@@ -537,6 +598,9 @@ func (r *Registry) call(ctx context.Context, e *entry, op, taskID string, probe 
 		e.throttledUntil = now.Add(ra)
 	}
 	e.mu.Unlock()
+	if kind == Throttled {
+		r.rates.Slow(e.name, now)
+	}
 
 	if from != to {
 		lvl := slog.LevelWarn
@@ -553,6 +617,17 @@ func (r *Registry) call(ctx context.Context, e *entry, op, taskID string, probe 
 		return fmt.Errorf("provider %s: %s task %s: %w", e.name, op, taskID, err)
 	}
 	return nil
+}
+
+// paced takes one call of e's requests_per_minute, or refuses the call
+// with a Throttled error saying when the next is due.
+func (r *Registry) paced(e *entry, op, taskID string) error {
+	wait := r.rates.Take(e.name, r.now())
+	if wait <= 0 {
+		return nil
+	}
+	return fmt.Errorf("provider %s: %s task %s: %w", e.name, op, taskID,
+		NewThrottled("requests_per_minute", fmt.Sprintf("provider %q is paced to its requests_per_minute; the next call is due in %s", e.name, wait.Round(time.Millisecond)), wait, nil))
 }
 
 func errString(err error) string {

@@ -119,7 +119,7 @@ func failing(context.Context, provider.Request) (provider.Response, error) {
 
 func mustChoose(t *testing.T, r *provider.Registry, id string, exclude ...string) string {
 	t.Helper()
-	name, err := r.Choose(img, id, "", exclude)
+	name, err := r.Choose(img, id, "", exclude, nil)
 	if err != nil {
 		t.Fatalf("Choose(%s, %v): %v", id, exclude, err)
 	}
@@ -242,12 +242,12 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	if b.fakes["a"].calls.Load() != calls {
 		t.Fatal("an open breaker let a call through")
 	}
-	if _, err := r.Choose(img, "t", "", nil); provider.RetryAfterOf(err) != 10*time.Second || provider.KindOf(err) != provider.Throttled {
+	if _, err := r.Choose(img, "t", "", nil, nil); provider.RetryAfterOf(err) != 10*time.Second || provider.KindOf(err) != provider.Throttled {
 		t.Fatalf("Choose with the only provider open: %v", err)
 	}
 
 	b.clock.Add(4 * time.Second)
-	if _, err := r.Choose(img, "t", "", nil); provider.RetryAfterOf(err) != 6*time.Second {
+	if _, err := r.Choose(img, "t", "", nil, nil); provider.RetryAfterOf(err) != 6*time.Second {
 		t.Fatalf("Choose 4 s later: %v, want retry after 6 s", err)
 	}
 	b.clock.Add(6 * time.Second)
@@ -269,7 +269,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	if _, err := r.Start(ctx, "a", req("other")); provider.KindOf(err) != provider.Throttled {
 		t.Fatalf("second Start during the probe: %v, want throttled", err)
 	}
-	if _, err := r.Choose(img, "t", "", nil); provider.KindOf(err) != provider.Throttled {
+	if _, err := r.Choose(img, "t", "", nil, nil); provider.KindOf(err) != provider.Throttled {
 		t.Fatalf("Choose during the probe: %v, want throttled", err)
 	}
 	close(release)
@@ -351,16 +351,16 @@ func TestFailoverOrdersByHealth(t *testing.T) {
 		if got := mustChoose(t, r, id, "ok"); got != "halfopen" {
 			t.Fatalf("second choice %s, want the half-open one", got)
 		}
-		_, err := r.Choose(img, id, "", []string{"ok", "halfopen"})
+		_, err := r.Choose(img, id, "", []string{"ok", "halfopen"}, nil)
 		if provider.KindOf(err) != provider.Throttled || provider.RetryAfterOf(err) != 10*time.Second {
 			t.Fatalf("third choice: %v, want throttled for 10 s", err)
 		}
-		_, err = r.Choose(img, id, "", []string{"ok", "halfopen", "open"})
+		_, err = r.Choose(img, id, "", []string{"ok", "halfopen", "open"}, nil)
 		if !errors.Is(err, provider.ErrNoProvider) || provider.KindOf(err) != provider.Permanent {
 			t.Fatalf("all tried: %v, want ErrNoProvider", err)
 		}
 	}
-	if _, err := r.Choose(task.TypeVideoGeneration, "t", "", nil); !errors.Is(err, provider.ErrNoProvider) {
+	if _, err := r.Choose(task.TypeVideoGeneration, "t", "", nil, nil); !errors.Is(err, provider.ErrNoProvider) {
 		t.Fatalf("no provider of the type: %v", err)
 	}
 }
@@ -369,7 +369,7 @@ func TestPinned(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t, prov("a", 1), prov("b", 1), config.Provider{Name: "v", Weight: 1, TaskTypes: []task.Type{task.TypeVideoGeneration}})
 	for i := range 20 {
-		if got, err := r.Choose(img, fmt.Sprint(i), "b", nil); err != nil || got != "b" {
+		if got, err := r.Choose(img, fmt.Sprint(i), "b", nil, nil); err != nil || got != "b" {
 			t.Fatalf("pinned b: %q, %v", got, err)
 		}
 	}
@@ -385,7 +385,7 @@ func TestPinned(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := r.Choose(img, "t", tc.pinned, tc.exclude)
+			_, err := r.Choose(img, "t", tc.pinned, tc.exclude, nil)
 			if provider.KindOf(err) != provider.Permanent || provider.ErrorName(err) != "Provider.Permanent" {
 				t.Fatalf("%v, want permanent", err)
 			}
@@ -405,12 +405,12 @@ func TestPinned(t *testing.T) {
 		return provider.Response{}, provider.NewThrottled("rate_limit_exceeded", "429", 5*time.Second, nil)
 	}
 	_, _ = r.Start(t.Context(), "b", req("t"))
-	if got, err := r.Choose(img, "t", "b", nil); got != "b" || err != nil {
+	if got, err := r.Choose(img, "t", "b", nil, nil); got != "b" || err != nil {
 		t.Fatalf("pinned to a throttled provider: %q, %v", got, err)
 	}
 	_, _ = r.Start(t.Context(), "b", req("t"))
 	_, _ = r.Start(t.Context(), "b", req("t"))
-	if _, err := r.Choose(img, "t", "b", nil); provider.KindOf(err) != provider.Throttled || provider.RetryAfterOf(err) != 10*time.Second {
+	if _, err := r.Choose(img, "t", "b", nil, nil); provider.KindOf(err) != provider.Throttled || provider.RetryAfterOf(err) != 10*time.Second {
 		t.Fatalf("pinned to an open breaker: %v", err)
 	}
 }
@@ -435,7 +435,7 @@ func TestThrottledRetryAfter(t *testing.T) {
 		t.Fatalf("health: %+v", h.Detail)
 	}
 	b.clock.Add(3 * time.Second)
-	if _, err := r.Choose(img, "t", "", []string{"b"}); provider.RetryAfterOf(err) != 2*time.Second {
+	if _, err := r.Choose(img, "t", "", []string{"b"}, nil); provider.RetryAfterOf(err) != 2*time.Second {
 		t.Fatalf("only the throttled one left: %v, want retry after 2 s", err)
 	}
 	b.clock.Add(2 * time.Second)
@@ -576,5 +576,107 @@ func TestResponsesAreChecked(t *testing.T) {
 	}
 	if !r.Serves("a", img) || r.Serves("a", task.TypeVideoGeneration) || r.Serves("b", img) {
 		t.Error("Serves is wrong")
+	}
+}
+
+// picky is a provider that takes images of one size only.
+type picky struct {
+	fake
+	size string
+}
+
+func (p *picky) CheckInput(prefix string, in task.Input) task.FieldErrors {
+	if img, ok := in.(*task.ImageInput); ok && img.Size != p.size {
+		return task.FieldErrors{{Field: task.FieldPath(prefix, "size"), Message: "takes " + p.size + " only"}}
+	}
+	return nil
+}
+
+// A provider that cannot carry out an input is never chosen for it; a
+// pinned one's refusal names the field, and so does every provider's when
+// none can.
+func TestInputsGoOnlyToProvidersThatCanDoThem(t *testing.T) {
+	t.Parallel()
+	built := map[string]provider.Provider{
+		"small": &picky{fake: fake{name: "small", types: []task.Type{img}}, size: "256x256"},
+		"large": &picky{fake: fake{name: "large", types: []task.Type{img}}, size: "1024x1024"},
+	}
+	factories := map[string]provider.Factory{"picky": func(c config.Provider) (provider.Provider, error) { return built[c.Name], nil }}
+	r, err := provider.New([]config.Provider{
+		{Name: "small", Type: "picky", TaskTypes: []task.Type{img}, Weight: 1},
+		{Name: "large", Type: "picky", TaskTypes: []task.Type{img}, Weight: 1},
+	}, factories, provider.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := &task.ImageInput{Prompt: "x", Size: "1024x1024"}
+	for i := range 50 {
+		if name, err := r.Choose(img, fmt.Sprintf("t%d", i), "", nil, large); err != nil || name != "large" {
+			t.Fatalf("Choose for a 1024x1024 image: %q, %v; want large every time", name, err)
+		}
+	}
+	if errs := r.CheckInput("input_data", large); len(errs) != 0 {
+		t.Errorf("unpinned, one provider can: %v", errs)
+	}
+	pinned := &task.ImageInput{Prompt: "x", Size: "1024x1024", CommonInput: task.CommonInput{Provider: "small"}}
+	if errs := r.CheckInput("input_data", pinned); len(errs) != 1 || errs[0].Field != "input_data.size" {
+		t.Errorf("pinned to a provider that cannot: %v; want input_data.size named", errs)
+	}
+	odd := &task.ImageInput{Prompt: "x", Size: "512x512"}
+	errs := r.CheckInput("input_data", odd)
+	if len(errs) != 1 || errs[0].Field != "input_data.size" || !strings.Contains(errs[0].Message, "small:") {
+		t.Errorf("no provider can: %v; want the size named with the provider's word", errs)
+	}
+	if _, err := r.Choose(img, "t", "", nil, odd); !errors.Is(err, provider.ErrNoProvider) {
+		t.Errorf("Choose when none can: %v; want ErrNoProvider", err)
+	}
+}
+
+// requests_per_minute holds across every caller: past the budget a call
+// is refused as Throttled, with when the next is due, and never reaches
+// the provider; the provider's own 429 halves the pace.
+func TestRequestsPerMinuteArePaced(t *testing.T) {
+	t.Parallel()
+	clock := clocktest.NewFake(time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	throttle := atomic.Bool{}
+	f := &fake{name: "paced", types: []task.Type{img}}
+	f.start = func(context.Context, provider.Request) (provider.Response, error) {
+		if throttle.Load() {
+			return provider.Response{}, provider.NewThrottled("rate_limit_exceeded", "slow down", 0, nil)
+		}
+		return provider.Response{Result: &provider.Result{}}, nil
+	}
+	rates := provider.NewLocalRates(map[string]int{"paced": 60})
+	r, err := provider.New([]config.Provider{{Name: "paced", Type: "fake", TaskTypes: []task.Type{img}, Weight: 1, RequestsPerMinute: 60}},
+		map[string]provider.Factory{"fake": func(config.Provider) (provider.Provider, error) { return f, nil }},
+		provider.Options{Now: clock.Now, Rates: rates, BreakerThreshold: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := provider.Request{TaskID: "t", Type: img}
+	// 60 a minute: a burst of 6, then one a second.
+	for i := range 6 {
+		if _, err := r.Start(t.Context(), "paced", req); err != nil {
+			t.Fatalf("call %d within the burst: %v", i+1, err)
+		}
+	}
+	_, err = r.Start(t.Context(), "paced", req)
+	if provider.KindOf(err) != provider.Throttled || provider.RetryAfterOf(err) <= 0 || provider.RetryAfterOf(err) > time.Second {
+		t.Fatalf("the 7th call at once: %v; want throttled for up to 1s", err)
+	}
+	if n := f.calls.Load(); n != 6 {
+		t.Errorf("the provider saw %d calls; want 6: a paced call must not reach it", n)
+	}
+	clock.Add(time.Second)
+	if _, err := r.Start(t.Context(), "paced", req); err != nil {
+		t.Errorf("a call a second later: %v", err)
+	}
+	throttle.Store(true)
+	clock.Add(time.Second)
+	if _, err := r.Start(t.Context(), "paced", req); provider.KindOf(err) != provider.Throttled {
+		t.Fatalf("the provider's 429: %v", err)
+	}
+	if got := rates.Limit("paced"); got != 30 {
+		t.Errorf("after a 429 the pace is %v a minute; want halved to 30", got)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,6 +61,10 @@ type Store interface {
 	// Stats summarises the user's tasks.
 	Stats(ctx context.Context, userID string) (Stats, error)
 
+	// SpentOn is the user's spend on the tasks completed on day (UTC; its
+	// time of day is ignored), for the daily budget.
+	SpentOn(ctx context.Context, userID string, day time.Time) (float64, error)
+
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }
@@ -110,6 +116,44 @@ type Stats struct {
 	// SuccessRate is completed / (completed + failed), or 0 with none ended.
 	SuccessRate float64                  `json:"success_rate"`
 	Providers   map[string]ProviderStats `json:"providers"`
+	// Spend is what completed tasks cost, per day, type and provider, the
+	// latest day first, over the last SpendDays days.
+	Spend []Spend `json:"spend"`
+	// SpendUSD totals Spend.
+	SpendUSD float64 `json:"spend_usd"`
+}
+
+// SpendDays is how many days of spend Stats shows.
+const SpendDays = 31
+
+// Spend is the cost of one day's completed tasks of one type on one
+// provider.
+type Spend struct {
+	Day      string  `json:"day"` // YYYY-MM-DD, UTC
+	Type     Type    `json:"task_type"`
+	Provider string  `json:"provider"`
+	Tasks    int     `json:"tasks"`
+	USD      float64 `json:"usd"`
+}
+
+// DayOf is the spend day of t: its UTC date.
+func DayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// SortSpend orders spend latest day first, then by type and provider,
+// and rounds each figure to a millionth of a dollar.
+func SortSpend(s []Spend) {
+	for i := range s {
+		s[i].USD = math.Round(s[i].USD*1e6) / 1e6
+	}
+	slices.SortFunc(s, func(a, b Spend) int {
+		if c := strings.Compare(b.Day, a.Day); c != 0 {
+			return c
+		}
+		if c := strings.Compare(string(a.Type), string(b.Type)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Provider, b.Provider)
+	})
 }
 
 // ProviderStats is the duration of completed tasks per provider.

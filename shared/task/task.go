@@ -105,6 +105,19 @@ type Task struct {
 	// OptimizedPrompt is what prompt optimisation sent the provider; nil
 	// when the task asked for none.
 	OptimizedPrompt *OptimizedPrompt `json:"optimized_prompt"`
+	// Cost is what the provider charges for the task's work, estimated at
+	// its list prices when the task completed; nil when unknown.
+	Cost *Cost `json:"cost"`
+}
+
+// Cost is a task's estimated price.
+type Cost struct {
+	USD float64 `json:"usd"`
+	// PriceVersion names the price list used, e.g. "openai-2026-12".
+	PriceVersion string `json:"price_version"`
+	// Estimated: the figure is the platform's reckoning at list prices
+	// (or the configured ones), not the provider's invoice.
+	Estimated bool `json:"estimated"`
 }
 
 // Output is what a completed task produced.
@@ -144,7 +157,8 @@ type Attempt struct {
 	Provider  string    `json:"provider"`
 	StartedAt time.Time `json:"started_at"`
 	// Outcome is "started" while the call is in flight or once it
-	// succeeded, else the kind of error that ended it: "transient",
+	// succeeded, else the kind of error that ended it: "refused" (a
+	// safety refusal), "transient",
 	// "throttled", "permanent" or "timeout".
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`

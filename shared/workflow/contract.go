@@ -74,6 +74,7 @@ type StagedOutput struct {
 	Files []StagedFile   `json:"files"`
 	Text  string         `json:"text,omitempty"`
 	Extra map[string]any `json:"extra,omitempty"`
+	Cost  *task.Cost     `json:"cost,omitempty"`
 }
 
 // StagedFile is one output file: stored (Key) or still at the provider

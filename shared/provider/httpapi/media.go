@@ -30,13 +30,13 @@ type Fetcher struct {
 
 // NewFetcher returns the fetcher of s.
 func NewFetcher(s Settings) *Fetcher {
-	return &Fetcher{HTTP: guardedClient(max(s.Timeout, 2*time.Minute), s.AllowPrivate), MaxBytes: s.MaxOutputBytes, AllowPrivate: s.AllowPrivate}
+	return &Fetcher{HTTP: GuardedClient(max(s.Timeout, 2*time.Minute), s.AllowPrivate), MaxBytes: s.MaxOutputBytes, AllowPrivate: s.AllowPrivate}
 }
 
-// guardedClient is the webhook sender's guarded client, following up to
+// GuardedClient is the webhook sender's guarded client, following up to
 // five redirects (providers' output URLs redirect to their CDNs), each
 // one's address checked again at connect.
-func guardedClient(timeout time.Duration, allowPrivate bool) *http.Client {
+func GuardedClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	c := webhook.NewClient(timeout, allowPrivate)
 	if t, ok := c.Transport.(*http.Transport); ok && allowPrivate {
 		// Private addresses are allowed for local development, but the

@@ -68,7 +68,7 @@ func BenchmarkRegistryStart(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			name, err := r.Choose(req.Type, req.TaskID, "", nil)
+			name, err := r.Choose(req.Type, req.TaskID, "", nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

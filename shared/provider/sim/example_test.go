@@ -25,7 +25,7 @@ func Example() {
 	}
 	ctx := context.Background()
 	req := provider.Request{TaskID: "tsk_1", Type: task.TypeVideoGeneration, Input: json.RawMessage(`{"prompt": "rain on a window"}`), Attempt: 1}
-	name, err := reg.Choose(req.Type, req.TaskID, "", nil)
+	name, err := reg.Choose(req.Type, req.TaskID, "", nil, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -536,7 +536,7 @@ func TestThroughTheRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := request(task.TypeVideoGeneration, `{"prompt": "rain"}`)
-	name, err := r.Choose(req.Type, req.TaskID, "", nil)
+	name, err := r.Choose(req.Type, req.TaskID, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ const (
 	apiKeySK  = "APIKEY"
 	countsSK  = "COUNTS#"
 	durationK = "DURATION#"
+	spendK    = "SPEND#"
 	promptSK  = "PROMPT"
 )
 
@@ -254,6 +255,7 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 		{"webhook_events", t.WebhookEvents, t.WebhookEvents == nil},
 		{"attempt_history", t.AttemptHistory, t.AttemptHistory == nil},
 		{"optimized_prompt", t.OptimizedPrompt, t.OptimizedPrompt == nil},
+		{"cost", t.Cost, t.Cost == nil},
 	} {
 		if err := it.optJSON(doc.name, doc.value, doc.isNil); err != nil {
 			return nil, fmt.Errorf("task %s: %w", t.ID, err)
@@ -290,6 +292,7 @@ func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 	d.json("webhook_events", &t.WebhookEvents)
 	d.json("attempt_history", &t.AttemptHistory)
 	d.json("optimized_prompt", &t.OptimizedPrompt)
+	d.json("cost", &t.Cost)
 	if d.err != nil {
 		return nil, fmt.Errorf("decode task %s: %w", t.ID, d.err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,10 +44,37 @@ func providerName(provider string, status task.Status) string {
 	return providerPrefix + provider + "#" + string(status)
 }
 
+// A user's spend lives in the same partition, one set of items a day
+// (SPEND#<YYYY-MM-DD>#<shard>), each holding per task type and provider
+// the micro-dollars (usd#<type>#<provider>) and the tasks (n#...) of the
+// tasks completed that day; they expire after SpendRetention.
+const SpendRetention = (task.SpendDays + 9) * 24 * time.Hour
+
+const (
+	spendUSDPrefix   = "usd#"
+	spendTasksPrefix = "n#"
+)
+
+type spendDay struct{ user, day string }
+
 // statsChange gathers the counter moves and duration items of one write.
 type statsChange struct {
 	deltas    map[string]map[string]int64 // user -> counter -> delta
 	durations []map[string]types.AttributeValue
+	spend     map[spendDay]map[string]int64 // attribute -> delta
+}
+
+func (c *statsChange) addSpend(t *task.Task) {
+	if c.spend == nil {
+		c.spend = map[spendDay]map[string]int64{}
+	}
+	k := spendDay{t.UserID, task.DayOf(*t.CompletedAt)}
+	if c.spend[k] == nil {
+		c.spend[k] = map[string]int64{}
+	}
+	what := string(t.Type) + "#" + t.Provider
+	c.spend[k][spendUSDPrefix+what] += int64(math.Round(t.Cost.USD * 1e6))
+	c.spend[k][spendTasksPrefix+what]++
 }
 
 func (c *statsChange) add(user, counter string, delta int64) {
@@ -66,6 +94,9 @@ func (c *statsChange) enter(t *task.Task) {
 		return
 	}
 	c.add(t.UserID, providerName(t.Provider, t.Status), 1)
+	if t.Status == task.StatusCompleted && t.Cost != nil && t.CompletedAt != nil {
+		c.addSpend(t)
+	}
 	if t.Status == task.StatusCompleted && t.StartedAt != nil && t.CompletedAt != nil {
 		c.durations = append(c.durations, item{
 			"PK": str(statsPK(t.UserID)), "SK": str(durationSK(t.Provider, *t.CompletedAt, t.ID)),
@@ -118,7 +149,92 @@ func (c *statsChange) writes(table, shardKey string) []types.TransactWriteItem {
 	for _, d := range c.durations {
 		out = append(out, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(table), Item: d}})
 	}
+	for _, k := range slices.SortedFunc(maps.Keys(c.spend), func(a, b spendDay) int {
+		return strings.Compare(a.user+"\x00"+a.day, b.user+"\x00"+b.day)
+	}) {
+		names := map[string]string{"#ttl": TTLAttribute}
+		day, err := time.Parse(time.DateOnly, k.day)
+		if err != nil {
+			continue // DayOf wrote it: cannot happen
+		}
+		values := map[string]types.AttributeValue{":ttl": num(ttlSeconds(day.Add(SpendRetention)))}
+		var adds []string
+		for i, attr := range slices.Sorted(maps.Keys(c.spend[k])) {
+			n, v := "#s"+strconv.Itoa(i), ":s"+strconv.Itoa(i)
+			names[n], values[v] = attr, num(c.spend[k][attr])
+			adds = append(adds, n+" "+v)
+		}
+		out = append(out, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(table),
+			Key:                       itemKey(statsPK(k.user), spendSK(k.day, shardOf(shardKey, statsShards))),
+			UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET #ttl = :ttl"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}})
+	}
 	return out
+}
+
+func spendSK(day string, shard int) string { return spendK + day + "#" + strconv.Itoa(shard) }
+
+// readSpend sums the user's spend items from day from to day to (YYYY-MM-DD).
+func (s *Store) readSpend(ctx context.Context, userID, from, to string) ([]task.Spend, float64, error) {
+	byKey := map[[3]string]*task.Spend{}
+	paginator := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(statsPK(userID)), ":from": str(spendK + from + "#"), ":to": str(spendK + to + "#~"),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	for paginator.HasMorePages() {
+		page, err := paginator.NextPage(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("spend of %s: %w", userID, err)
+		}
+		for _, it := range page.Items {
+			d := decoder{item: it}
+			sk := d.str("SK")
+			day, _, _ := strings.Cut(strings.TrimPrefix(sk, spendK), "#")
+			for name := range it {
+				isUSD := strings.HasPrefix(name, spendUSDPrefix)
+				if !isUSD && !strings.HasPrefix(name, spendTasksPrefix) {
+					continue
+				}
+				typ, provider, _ := strings.Cut(name[strings.IndexByte(name, '#')+1:], "#")
+				key := [3]string{day, typ, provider}
+				sp := byKey[key]
+				if sp == nil {
+					sp = &task.Spend{Day: day, Type: task.Type(typ), Provider: provider}
+					byKey[key] = sp
+				}
+				if isUSD {
+					sp.USD += float64(d.int(name)) / 1e6
+				} else {
+					sp.Tasks += int(d.int(name))
+				}
+			}
+			if d.err != nil {
+				return nil, 0, fmt.Errorf("spend of %s: %w", userID, d.err)
+			}
+		}
+	}
+	out := make([]task.Spend, 0, len(byKey))
+	total := 0.0
+	for _, sp := range byKey {
+		out = append(out, *sp)
+		total += sp.USD
+	}
+	task.SortSpend(out)
+	return out, math.Round(total*1e6) / 1e6, nil
+}
+
+// SpentOn sums the user's spend items of day.
+func (s *Store) SpentOn(ctx context.Context, userID string, day time.Time) (float64, error) {
+	d := task.DayOf(day)
+	_, total, err := s.readSpend(ctx, userID, d, d)
+	return total, err
 }
 
 // durationSK sorts a provider's durations by completion time, so that
@@ -178,6 +294,10 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 		}
 		p.MeanSeconds, p.P95Seconds = task.MeanAndP95(ds)
 		st.Providers[provider] = p
+	}
+	now := s.now()
+	if st.Spend, st.SpendUSD, err = s.readSpend(ctx, userID, task.DayOf(now.AddDate(0, 0, 1-task.SpendDays)), task.DayOf(now)); err != nil {
+		return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
 	}
 	return st, nil
 }

@@ -118,6 +118,8 @@ var migrations = []string{
 	// The provider calls of each task, with their outcomes (JSON).
 	`ALTER TABLE tasks ADD COLUMN attempt_history TEXT`,
 	`ALTER TABLE tasks ADD COLUMN optimized_prompt TEXT`,
+	// The estimated cost of a completed task (JSON), summed for spend.
+	`ALTER TABLE tasks ADD COLUMN cost TEXT`,
 }
 
 // Options tune New.

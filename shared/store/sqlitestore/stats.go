@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
@@ -31,7 +32,56 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	if err := summariseProviders(ctx, tx, userID, st.Providers); err != nil {
 		return task.Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	if err := sumSpend(ctx, tx, userID, s.now(), &st); err != nil {
+		return task.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	return st, nil
+}
+
+// sumSpend totals the cost of the user's tasks completed over the last
+// task.SpendDays days, per day, type and provider.
+func sumSpend(ctx context.Context, tx *sql.Tx, userID string, now time.Time, st *task.Stats) error {
+	from := dayStart(now).AddDate(0, 0, 1-task.SpendDays)
+	rows, err := tx.QueryContext(ctx, `SELECT date(completed_at / 1000000000, 'unixepoch') AS day, task_type, provider,
+			count(*), sum(json_extract(cost, '$.usd'))
+		FROM tasks WHERE user_id = ? AND status = 'completed' AND cost IS NOT NULL AND completed_at >= ?
+		GROUP BY day, task_type, provider`, userID, from.UnixNano())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	st.Spend = []task.Spend{}
+	for rows.Next() {
+		var sp task.Spend
+		var typ string
+		if err := rows.Scan(&sp.Day, &typ, &sp.Provider, &sp.Tasks, &sp.USD); err != nil {
+			return err
+		}
+		sp.Type = task.Type(typ)
+		st.Spend = append(st.Spend, sp)
+		st.SpendUSD += sp.USD
+	}
+	task.SortSpend(st.Spend)
+	st.SpendUSD = math.Round(st.SpendUSD*1e6) / 1e6
+	return rows.Err()
+}
+
+// SpentOn is the cost of the user's tasks completed on day (UTC).
+func (s *Store) SpentOn(ctx context.Context, userID string, day time.Time) (float64, error) {
+	from := dayStart(day)
+	var usd sql.NullFloat64
+	err := s.db.Read.QueryRowContext(ctx, `SELECT sum(json_extract(cost, '$.usd')) FROM tasks
+		WHERE user_id = ? AND status = 'completed' AND cost IS NOT NULL AND completed_at >= ? AND completed_at < ?`,
+		userID, from.UnixNano(), from.AddDate(0, 0, 1).UnixNano()).Scan(&usd)
+	if err != nil {
+		return 0, fmt.Errorf("spend of %s: %w", task.DayOf(day), err)
+	}
+	return usd.Float64, nil
+}
+
+func dayStart(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 func countByTypeAndStatus(ctx context.Context, tx *sql.Tx, userID string, st *task.Stats) error {

@@ -17,17 +17,17 @@ import (
 
 const taskColumns = `id, user_id, task_type, status, progress, priority, input, output, error,
 	provider, attempts, batch_id, metadata, webhook_url, webhook_events,
-	created_at, updated_at, started_at, completed_at, version, attempt_history, optimized_prompt`
+	created_at, updated_at, started_at, completed_at, version, attempt_history, optimized_prompt, cost`
 
 const insertTaskSQL = `INSERT INTO tasks (` + taskColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateTaskSQL leaves id, user_id, task_type, batch_id and created_at
 // alone: they never change after submit.
 const updateTaskSQL = `UPDATE tasks SET status = ?, progress = ?, priority = ?, input = ?,
 	output = ?, error = ?, provider = ?, attempts = ?, metadata = ?, webhook_url = ?,
 	webhook_events = ?, updated_at = ?, started_at = ?, completed_at = ?, version = ?,
-	attempt_history = ?, optimized_prompt = ?
+	attempt_history = ?, optimized_prompt = ?, cost = ?
 	WHERE id = ? AND version = ? AND status NOT IN ('completed', 'failed', 'canceled')`
 
 const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, created_at, data)
@@ -36,7 +36,7 @@ const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, 
 // taskRow is a task encoded for its row. Encoding happens before the
 // write, so that the single writer spends its time in SQLite only.
 type taskRow struct {
-	input, output, errorJSON, metadata, webhookEvents, attemptHistory, optimizedPrompt any
+	input, output, errorJSON, metadata, webhookEvents, attemptHistory, optimizedPrompt, cost any
 }
 
 func encodeTask(t *task.Task) (taskRow, error) {
@@ -75,6 +75,11 @@ func encodeTask(t *task.Task) (taskRow, error) {
 			return r, fmt.Errorf("encode optimized prompt: %w", err)
 		}
 	}
+	if t.Cost != nil {
+		if r.cost, err = jsonText(t.Cost); err != nil {
+			return r, fmt.Errorf("encode cost: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -89,7 +94,7 @@ func (r taskRow) insertArgs(t *task.Task) []any {
 		r.input, r.output, r.errorJSON, t.Provider, t.Attempts, nullString(t.BatchID),
 		r.metadata, t.WebhookURL, r.webhookEvents,
 		nanos(t.CreatedAt), nanos(t.UpdatedAt), nullNanos(t.StartedAt), nullNanos(t.CompletedAt), t.Version,
-		r.attemptHistory, r.optimizedPrompt,
+		r.attemptHistory, r.optimizedPrompt, r.cost,
 	}
 }
 
@@ -98,7 +103,7 @@ func (r taskRow) updateArgs(next *task.Task, prevVersion int64) []any {
 		string(next.Status), next.Progress, string(next.Priority), r.input,
 		r.output, r.errorJSON, next.Provider, next.Attempts, r.metadata, next.WebhookURL,
 		r.webhookEvents, nanos(next.UpdatedAt), nullNanos(next.StartedAt), nullNanos(next.CompletedAt), next.Version,
-		r.attemptHistory, r.optimizedPrompt, next.ID, prevVersion,
+		r.attemptHistory, r.optimizedPrompt, r.cost, next.ID, prevVersion,
 	}
 }
 
@@ -113,13 +118,13 @@ func scanTask(row scanner) (*task.Task, error) {
 		t                                                  task.Task
 		typ, status, priority                              string
 		input, output, errorJSON, batchID, metadata, hooks sql.NullString
-		history, optimized                                 sql.NullString
+		history, optimized, cost                           sql.NullString
 		createdAt, updatedAt                               int64
 		startedAt, completedAt                             sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.UserID, &typ, &status, &t.Progress, &priority, &input, &output, &errorJSON,
 		&t.Provider, &t.Attempts, &batchID, &metadata, &t.WebhookURL, &hooks,
-		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version, &history, &optimized)
+		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version, &history, &optimized, &cost)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +138,7 @@ func scanTask(row scanner) (*task.Task, error) {
 	for _, field := range []struct {
 		text sql.NullString
 		dst  any
-	}{{output, &t.Output}, {errorJSON, &t.Error}, {metadata, &t.Metadata}, {hooks, &t.WebhookEvents}, {history, &t.AttemptHistory}, {optimized, &t.OptimizedPrompt}} {
+	}{{output, &t.Output}, {errorJSON, &t.Error}, {metadata, &t.Metadata}, {hooks, &t.WebhookEvents}, {history, &t.AttemptHistory}, {optimized, &t.OptimizedPrompt}, {cost, &t.Cost}} {
 		if !field.text.Valid {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"reflect"
 	"sync"
 	"testing"
@@ -363,11 +364,79 @@ func (s *suite) testStats(t *testing.T) {
 			"beta":  {Completed: 2, MeanSeconds: 15, P95Seconds: 20},
 			"gamma": {Completed: 1},
 		},
+		Spend: []task.Spend{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		gotJSON, _ := json.Marshal(got)
 		wantJSON, _ := json.Marshal(want)
 		t.Errorf("Stats:\n got  %s\n want %s", gotJSON, wantJSON)
+	}
+}
+
+// testSpend: the cost of completed tasks is summed per day, type and
+// provider, whether a task was stored completed or completed by an update,
+// and only for the user's own tasks; SpentOn gives one day's total.
+func (s *suite) testSpend(t *testing.T) {
+	b := s.setup(t)
+	user, other := b.id("usr"), b.id("usr")
+	now := b.now()
+	yesterday := now.Add(-24 * time.Hour)
+	done := func(user string, typ task.Type, provider string, usd float64, at time.Time) *task.Task {
+		tk := b.newTask(user, at.Add(-time.Minute))
+		start := at.Add(-30 * time.Second)
+		end := at
+		tk.Type, tk.Status, tk.Provider, tk.StartedAt, tk.CompletedAt = typ, task.StatusCompleted, provider, &start, &end
+		tk.Cost = &task.Cost{USD: usd, PriceVersion: "p-1", Estimated: true}
+		return tk
+	}
+	b.create(
+		done(user, task.TypeImageGeneration, "alpha", 0.04, now),
+		done(user, task.TypeImageGeneration, "alpha", 0.0125, now),
+		done(user, task.TypeVideoGeneration, "beta", 0.5, yesterday),
+		done(other, task.TypeImageGeneration, "alpha", 9, now),
+	)
+	free := done(user, task.TypeImageGeneration, "gamma", 0, now)
+	free.Cost = nil // a provider with no prices
+	b.create(free)
+	// One completed by an update, as the workflow completes tasks.
+	running := b.newTask(user, now.Add(-time.Minute))
+	running.Type = task.TypeAudioTranscription
+	b.create(running)
+	running = b.transition(running, task.StatusRunning)
+	next := running.Clone()
+	ev, err := next.Transition(task.StatusCompleted, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.Cost = &task.Cost{USD: 0.006, PriceVersion: "p-1", Estimated: true}
+	if err := b.store.UpdateTask(b.ctx, running, next, ev); err != nil {
+		t.Fatalf("UpdateTask to completed: %v", err)
+	}
+	if got := b.getTask(user, next.ID); got.Cost == nil || got.Cost.USD != 0.006 || got.Cost.PriceVersion != "p-1" || !got.Cost.Estimated {
+		t.Errorf("stored cost = %+v", got.Cost)
+	}
+
+	got, err := b.store.Stats(b.ctx, user)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	today, before := task.DayOf(now), task.DayOf(yesterday)
+	want := []task.Spend{
+		{Day: today, Type: task.TypeAudioTranscription, Provider: "alpha", Tasks: 1, USD: 0.006},
+		{Day: today, Type: task.TypeImageGeneration, Provider: "alpha", Tasks: 2, USD: 0.0525},
+		{Day: before, Type: task.TypeVideoGeneration, Provider: "beta", Tasks: 1, USD: 0.5},
+	}
+	if !reflect.DeepEqual(got.Spend, want) || got.SpendUSD != 0.5585 {
+		t.Errorf("Spend = %+v (total %v)\nwant    %+v (total 0.5585)", got.Spend, got.SpendUSD, want)
+	}
+	for day, want := range map[time.Time]float64{now: 0.0585, yesterday: 0.5, now.Add(-72 * time.Hour): 0} {
+		spent, err := b.store.SpentOn(b.ctx, user, day)
+		if err != nil {
+			t.Fatalf("SpentOn: %v", err)
+		}
+		if math.Abs(spent-want) > 1e-9 {
+			t.Errorf("SpentOn(%s) = %v, want %v", task.DayOf(day), spent, want)
+		}
 	}
 }
 

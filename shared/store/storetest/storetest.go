@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	t.Run("BatchCompletesOnceUnderConcurrency", s.testBatchCompletesOnceUnderConcurrency)
 	t.Run("StaleQueued", s.testStaleQueued)
 	t.Run("Stats", s.testStats)
+	t.Run("Spend", s.testSpend)
 	t.Run("StatsOfNoTasks", s.testStatsOfNoTasks)
 	t.Run("APIKeys", s.testAPIKeys)
 	t.Run("Ping", s.testPing)

@@ -5,10 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
 
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 
@@ -49,7 +56,9 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 	refs := in.Media()
 	switch {
 	case refs.AudioURL != "":
-		req.Media = &provider.Media{URL: refs.AudioURL}
+		// A user's URL: public, fetched through the guard when its bytes
+		// are needed.
+		req.Media = &provider.Media{URL: refs.AudioURL, Name: nameOf(refs.AudioURL, ""), Public: true}
 	case refs.UploadID != "":
 		up, err := a.app.GetUpload(ctx, t.UserID, refs.UploadID)
 		if errors.Is(err, task.ErrNotFound) {
@@ -58,7 +67,7 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 		if err != nil {
 			return req, fmt.Errorf("input upload of task %s: %w", t.ID, err)
 		}
-		req.Media = &provider.Media{URL: up.URL, ContentType: up.ContentType}
+		req.Media = a.heldMedia(up.Key, up.URL, up.ContentType)
 	case refs.TranscriptionTaskID != "":
 		src, err := a.app.GetTask(ctx, t.UserID, refs.TranscriptionTaskID)
 		if errors.Is(err, task.ErrNotFound) {
@@ -72,9 +81,57 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 				fmt.Sprintf("the transcription task %s is %s, not completed with a transcript", src.ID, src.Status), nil))
 		}
 		f := src.Output.Files[0]
-		req.Media = &provider.Media{URL: f.URL, ContentType: f.ContentType}
+		req.Media = a.heldMedia(f.Key, f.URL, f.ContentType)
 	}
 	return req, nil
+}
+
+// heldMedia is a file the platform holds: its bytes read from the blob
+// store, its signed URL handed over only where it is public (a presigned
+// S3 URL; not a file server on one machine, which the internet cannot
+// reach).
+func (a *Actions) heldMedia(key, url, contentType string) *provider.Media {
+	m := &provider.Media{URL: url, ContentType: contentType, Name: nameOf(url, contentType), Public: publicURL(url)}
+	if key != "" {
+		blobs := a.blobs
+		m.Open = func(ctx context.Context) (io.ReadCloser, error) {
+			rc, _, err := blobs.Get(ctx, key)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", key, err)
+			}
+			return rc, nil
+		}
+	}
+	return m
+}
+
+// publicURL reports a URL the internet can reach: an https or http URL
+// whose host is a name with a dot, not localhost, or a public address.
+func publicURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return false
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return webhook.CheckURL(raw) == nil && addr.IsGlobalUnicast()
+	}
+	return strings.Contains(host, ".") && host != "localhost" && !strings.HasSuffix(host, ".localhost") &&
+		!strings.HasSuffix(host, ".local") && !strings.HasSuffix(host, ".internal")
+}
+
+// nameOf is a file name for media, with its extension: the URL path's
+// last part, or one made from the content type.
+func nameOf(raw, contentType string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if base := path.Base(u.Path); base != "." && base != "/" && path.Ext(base) != "" {
+			return base
+		}
+	}
+	if exts, _ := mime.ExtensionsByType(contentType); len(exts) > 0 {
+		return "media" + exts[0]
+	}
+	return "media"
 }
 
 // providerError names a provider failure for the definitions' Retry and
@@ -92,6 +149,7 @@ func providerError(name string, err error) *workflow.StepError {
 			c.Message = pe.Error()
 		}
 		c.RetryAfterSeconds = pe.RetryAfter.Seconds()
+		c.Safety = pe.Safety
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		c.Kind, c.Code = "timeout", "timeout"
@@ -169,10 +227,32 @@ func taskErrorOf(raw json.RawMessage) *task.Error {
 	return te
 }
 
+// outcomeRefused is the attempt history's word for a safety refusal.
+const outcomeRefused = "refused"
+
+// maxSafetyRefusals is how many providers may refuse a task's content: a
+// refusal fails over once, as another provider's rules may differ, but a
+// second says the content is the problem.
+const maxSafetyRefusals = 2
+
+// refusals counts the task's calls refused on safety rules.
+func refusals(t *task.Task) int {
+	n := 0
+	for _, at := range t.AttemptHistory {
+		if at.Outcome == outcomeRefused {
+			n++
+		}
+	}
+	return n
+}
+
 // outcomeOf is the attempt history's word for how a call failed.
 func outcomeOf(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
+	}
+	if provider.IsSafetyRefusal(err) {
+		return outcomeRefused
 	}
 	switch provider.KindOf(err) {
 	case provider.Throttled:

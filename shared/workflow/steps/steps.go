@@ -19,13 +19,14 @@ import (
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/httpapi"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 
 // Providers is the provider registry as the actions use it.
 type Providers interface {
-	Choose(taskType task.Type, taskID, pinned string, exclude []string) (string, error)
+	Choose(taskType task.Type, taskID, pinned string, exclude []string, in task.Input) (string, error)
 	Start(ctx context.Context, name string, req provider.Request) (provider.Response, error)
 	Poll(ctx context.Context, name string, req provider.Request, job string) (provider.Response, error)
 	Cancel(ctx context.Context, name string, req provider.Request, job string) error
@@ -47,9 +48,12 @@ type Deps struct {
 	Blobs     blob.Store
 	Providers Providers
 	Optimizer PromptOptimizer // nil: inputs go to the provider as written
-	// HTTP downloads the files providers return as URLs (default: a
-	// client with a 5-minute timeout).
+	// HTTP downloads the files providers return as URLs (default: the
+	// SSRF-guarded client, with a 5-minute timeout).
 	HTTP *http.Client
+	// AllowPrivateOutputs lets the default client fetch from private
+	// addresses (local development only).
+	AllowPrivateOutputs bool
 	// MaxJobDuration fails a job still pending this long after the task
 	// started (default 6 h).
 	MaxJobDuration time.Duration
@@ -72,7 +76,7 @@ type Actions struct {
 // New returns the actions over d.
 func New(d Deps) *Actions {
 	if d.HTTP == nil {
-		d.HTTP = &http.Client{Timeout: 5 * time.Minute}
+		d.HTTP = httpapi.GuardedClient(5*time.Minute, d.AllowPrivateOutputs)
 	}
 	if d.MaxJobDuration <= 0 {
 		d.MaxJobDuration = 6 * time.Hour
@@ -94,6 +98,8 @@ type Cause struct {
 	Code              string  `json:"code,omitempty"`
 	Message           string  `json:"message"`
 	RetryAfterSeconds float64 `json:"retry_after_seconds,omitempty"`
+	// Safety: the provider refused the content on its rules.
+	Safety bool `json:"safety,omitempty"`
 }
 
 func stepError(name string, c Cause) *workflow.StepError {

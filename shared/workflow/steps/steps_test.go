@@ -31,7 +31,7 @@ type scripted struct {
 	canceled []string
 }
 
-func (s *scripted) Choose(task.Type, string, string, []string) (string, error) { return "p1", nil }
+func (s *scripted) Choose(task.Type, string, string, []string, task.Input) (string, error) { return "p1", nil }
 func (s *scripted) Start(_ context.Context, _ string, req provider.Request) (provider.Response, error) {
 	return s.start(req)
 }
@@ -55,7 +55,11 @@ type bundle struct {
 	prov    *scripted
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupWith(t, true) }
+
+// setupWith builds the actions; allowPrivate lets them fetch provider
+// outputs from the loopback test servers.
+func setupWith(t *testing.T, allowPrivate bool) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -86,7 +90,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	return &bundle{app: a, store: st, blobs: blobs, prov: p,
-		actions: steps.New(steps.Deps{App: a, Blobs: blobs, Providers: p, Optimizer: opt})}
+		actions: steps.New(steps.Deps{App: a, Blobs: blobs, Providers: p, Optimizer: opt, AllowPrivateOutputs: allowPrivate})}
 }
 
 // The provider is sent the optimised prompt the task shows, with its
@@ -155,6 +159,33 @@ func (b *bundle) invoke(t *testing.T, in any) (json.RawMessage, error) {
 		t.Fatal(err)
 	}
 	return b.actions.Invoke(context.Background(), raw)
+}
+
+// A provider's output URL that names a loopback address is refused, as a
+// webhook's would be: an answer cannot make the server fetch from itself.
+func TestOutputURLOnAPrivateAddressIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, false)
+	src := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the guarded client fetched %s", r.URL)
+	}))
+	defer src.Close()
+	b.prov.start = func(provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Files: []provider.File{{ContentType: "image/png", Ext: ".png", URL: src.URL + "/x.png"}}}}, nil
+	}
+	tk := b.submit(t)
+	out, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var step workflow.Step
+	if err := json.Unmarshal(out, &step); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": step})
+	if err == nil || !strings.Contains(err.Error(), "output_url_refused") {
+		t.Fatalf("complete with a loopback output URL: %v; want output_url_refused", err)
+	}
 }
 
 // A result larger than a workflow's state may carry is staged in the blob
@@ -348,5 +379,44 @@ func TestBadInputIsNamed(t *testing.T) {
 		if se, ok := errors.AsType[*workflow.StepError](err); !ok || se.Name != workflow.ErrNameBadInput {
 			t.Errorf("%s: %v, want %s", in, err, workflow.ErrNameBadInput)
 		}
+	}
+}
+
+// A safety refusal fails over once, as another provider's rules may
+// differ; a second refusal ends the task's tries.
+func TestSafetyRefusalFailsOverOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.prov.start = func(provider.Request) (provider.Response, error) {
+		return provider.Response{}, provider.NewSafetyRefusal("content_policy_violation", "the prompt was refused", nil)
+	}
+	tk := b.submit(t)
+	tried := []string{}
+	for i, want := range []string{"retry", "none"} {
+		_, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": tried})
+		var se *workflow.StepError
+		if !errors.As(err, &se) || se.Name != provider.NamePermanent {
+			t.Fatalf("start %d: %v; want a permanent step error", i+1, err)
+		}
+		errObj, _ := json.Marshal(map[string]string{"Error": se.Name, "Cause": se.Cause})
+		out, err := b.invoke(t, map[string]any{"action": "failover", "task_id": tk.ID, "tried": tried, "error": json.RawMessage(errObj)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ans steps.FailoverAnswer
+		if err := json.Unmarshal(out, &ans); err != nil {
+			t.Fatal(err)
+		}
+		if ans.Next != want {
+			t.Fatalf("failover after refusal %d: next %q, want %q", i+1, ans.Next, want)
+		}
+		tried = ans.Tried
+	}
+	got, err := b.store.GetTask(context.Background(), "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.AttemptHistory); n != 2 || got.AttemptHistory[0].Outcome != "refused" || got.AttemptHistory[1].Outcome != "refused" {
+		t.Errorf("attempt history %+v: want two refused calls", got.AttemptHistory)
 	}
 }

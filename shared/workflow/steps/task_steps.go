@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/transcript"
+	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
 
@@ -45,7 +48,7 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if t.Status.Terminal() {
 		return ended(t), nil
 	}
-	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried)
+	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried, inputOf(t))
 	if err != nil {
 		return workflow.Step{}, providerError("", err)
 	}
@@ -154,7 +157,16 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 // keys (a step run twice writes the same keys), so that only references
 // travel in the workflow's state.
 func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *provider.Result) (workflow.Step, error) {
+	if res.Transcript != nil {
+		var err error
+		if res, err = transcriptFiles(t, res); err != nil {
+			return workflow.Step{}, err
+		}
+	}
 	out := &workflow.StagedOutput{Files: make([]workflow.StagedFile, 0, len(res.Files)), Text: res.Text, Extra: res.Extra}
+	if c := res.Cost; c != nil && c.USD >= 0 && !math.IsInf(c.USD, 0) {
+		out.Cost = &task.Cost{USD: math.Round(c.USD*1e6) / 1e6, PriceVersion: c.PriceVersion, Estimated: true}
+	}
 	for i, f := range res.Files {
 		sf := workflow.StagedFile{ContentType: f.ContentType, Ext: f.Ext}
 		if f.Data == nil {
@@ -182,6 +194,33 @@ func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *pro
 		step.Output, step.OutputKey = nil, key
 	}
 	return step, nil
+}
+
+// transcriptFiles writes a provider's transcript as the task's files: the
+// transcript JSON for a transcription, so that every provider's looks the
+// same.
+func transcriptFiles(t *task.Task, res *provider.Result) (*provider.Result, error) {
+	tr := res.Transcript.Normalize()
+	body, err := tr.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("transcript of task %s: %w", t.ID, err)
+	}
+	out := *res
+	out.Transcript = nil
+	out.Text = tr.Text
+	out.Extra = maps.Clone(res.Extra)
+	if out.Extra == nil {
+		out.Extra = map[string]any{}
+	}
+	out.Extra["duration_seconds"] = tr.DurationSeconds
+	if tr.Language != "" {
+		out.Extra["language"] = tr.Language
+	}
+	if tr.EstimatedTimings {
+		out.Extra["estimated_timings"] = true
+	}
+	out.Files = append([]provider.File{{ContentType: transcript.ContentType, Ext: ".json", Data: body}}, res.Files...)
+	return &out, nil
 }
 
 type completeInput struct {
@@ -222,7 +261,7 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 	if err := a.moveLargeResult(ctx, t, out); err != nil {
 		return Outcome{}, err
 	}
-	done, err := a.app.Complete(ctx, t.ID, out, in.Step.Provider)
+	done, err := a.app.Complete(ctx, t.ID, out, in.Step.Provider, staged.Cost)
 	if end, err := terminal(err); end {
 		return a.outcome(ctx, in.TaskID)
 	} else if err != nil {
@@ -283,6 +322,9 @@ func (a *Actions) fetch(ctx context.Context, t *task.Task, n int, f workflow.Sta
 		return "", 0, providerError("", provider.NewPermanent("bad_output_url", "the provider's output URL is invalid", err))
 	}
 	resp, err := a.http.Do(req)
+	if errors.Is(err, webhook.ErrBlocked) {
+		return "", 0, providerError("", provider.NewPermanent("output_url_refused", "the provider's output URL names an address the server does not call", err))
+	}
 	if err != nil {
 		return "", 0, providerError("", provider.NewTransient("output_download", "download the provider's output", err))
 	}
@@ -342,9 +384,11 @@ func (a *Actions) failover(ctx context.Context, in failoverInput) (FailoverAnswe
 		ans.Next = "ended"
 	case pinnedProvider(t.Input) != "", len(ans.Tried) >= maxTried:
 		ans.Next = "none"
+	case cause.Safety && refusals(t) >= maxSafetyRefusals:
+		ans.Next = "none"
 	default:
 		ans.Next = "retry"
-		if _, err := a.providers.Choose(t.Type, t.ID, "", ans.Tried); errors.Is(err, provider.ErrNoProvider) {
+		if _, err := a.providers.Choose(t.Type, t.ID, "", ans.Tried, inputOf(t)); errors.Is(err, provider.ErrNoProvider) {
 			ans.Next = "none"
 		}
 	}

@@ -31,7 +31,9 @@ type scripted struct {
 	canceled []string
 }
 
-func (s *scripted) Choose(task.Type, string, string, []string, task.Input) (string, error) { return "p1", nil }
+func (s *scripted) Choose(task.Type, string, string, []string, task.Input) (string, error) {
+	return "p1", nil
+}
 func (s *scripted) Start(_ context.Context, _ string, req provider.Request) (provider.Response, error) {
 	return s.start(req)
 }

@@ -10,7 +10,8 @@ import (
 // their configuration.
 type secrets struct {
 	// keys is {"jwt_secret": "...", "cursor_key": "..."}: the HMAC keys
-	// that sign bearer tokens and listing cursors.
+	// that sign bearer tokens and listing cursors; operators add
+	// "llm_api_key", the prompt rewriter's key.
 	keys awssecretsmanager.Secret
 	// providers is {"<provider>": {<options>}}: the providers' own
 	// settings (their API keys), merged into the configuration at start.
@@ -53,7 +54,7 @@ func (b *builder) newSecrets() secrets {
 	})
 	keys := awssecretsmanager.NewSecret(b.stack, jsii.String("KeysSecret"), &awssecretsmanager.SecretProps{
 		SecretName:  jsii.String(prefix + "keys"),
-		Description: jsii.String("mediatasks " + b.settings.Stage + ": the HMAC keys that sign bearer tokens (jwt_secret) and listing cursors (cursor_key)."),
+		Description: jsii.String("mediatasks " + b.settings.Stage + ": the HMAC keys that sign bearer tokens (jwt_secret) and listing cursors (cursor_key); operators add llm_api_key, the key of the LLM that rewrites prompts."),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			// Letters and digits only, so the resolved value cannot break
 			// the JSON it is placed in.

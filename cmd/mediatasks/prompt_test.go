@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -201,5 +202,61 @@ prompt:
 		if !names[want] {
 			t.Errorf("templates %+v lack %s", templates.Templates, want)
 		}
+	}
+}
+
+// Tasks that ask for no optimisation fall in the configured experiment's
+// arms, which their tasks show and /stats sums; a task that asks for a
+// mode of its own keeps it and is in no arm.
+func TestPromptExperimentThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	c := serveWithConfig(t, `providers:
+  - name: sim-image
+    type: sim
+    task_types: [image_generation]
+    options: {latency_ms: 1}
+prompt:
+  experiments:
+    - name: style
+      task_types: [image_generation]
+      arms:
+        - name: raw
+        - name: photo
+          prompt_optimization: {mode: template, template: photo}
+`)
+	arms := map[string]int{}
+	for i := range 12 {
+		var created optimizedAnswer
+		c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": fmt.Sprintf("a red fox %d in snow", i)}, http.StatusAccepted, &created)
+		got := c.finished(created.ID)
+		op := got.OptimizedPrompt
+		if got.Status != "completed" || op == nil || op.Experiment == nil || op.Experiment.Name != "style" {
+			t.Fatalf("task %s: status %s, optimized_prompt %+v; want completed in experiment style", got.ID, got.Status, op)
+		}
+		arms[op.Experiment.Arm]++
+		if want := map[string]string{"raw": "manual", "photo": "template"}[op.Experiment.Arm]; op.Mode != want {
+			t.Errorf("arm %s ran mode %q, want %q", op.Experiment.Arm, op.Mode, want)
+		}
+	}
+	var own optimizedAnswer
+	c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": "a fox", "prompt_optimization": map[string]any{"mode": "auto"}}, http.StatusAccepted, &own)
+	if got := c.finished(own.ID); got.OptimizedPrompt == nil || got.OptimizedPrompt.Mode != "auto" || got.OptimizedPrompt.Experiment != nil {
+		t.Errorf("a task asking for auto: optimized_prompt %+v; want auto and no experiment", got.OptimizedPrompt)
+	}
+	var stats task.Stats
+	c.mustDo("GET", "/api/v1/media/stats", nil, http.StatusOK, &stats)
+	total := 0
+	for _, a := range stats.Experiments {
+		if a.Experiment != "style" || a.Completed != arms[a.Arm] {
+			t.Errorf("stats arm %+v; tasks seen per arm %v", a, arms)
+		}
+		total += a.Completed
+	}
+	if total != 12 {
+		t.Errorf("stats count %d tasks in arms, want 12: %+v", total, stats.Experiments)
+	}
+	// The photo arm's and the auto task's prompts went through the cache.
+	if stats.Prompts.Optimized != arms["photo"]+1 {
+		t.Errorf("stats prompts %+v, want %d optimised", stats.Prompts, arms["photo"]+1)
 	}
 }

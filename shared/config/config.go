@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/prompt/llm"
 	"github.com/videoai/mediatasks/shared/prompt/template"
 	"github.com/videoai/mediatasks/shared/task"
@@ -52,6 +53,9 @@ type Prompt struct {
 	LLM *llm.Config
 	// CacheTTL is how long an LLM's rewrite is kept (default 7 days).
 	CacheTTL time.Duration
+	// Experiments are the A/B tests of prompt optimisation
+	// (prompt.experiments).
+	Experiments []prompt.Experiment
 }
 
 // Provider is one configured provider. The workflow's registry builds it
@@ -261,7 +265,8 @@ type file struct {
 			Temperature    float64           `json:"temperature"`
 			MaxTokens      int               `json:"max_tokens"`
 		} `json:"llm"`
-		CacheTTL *string `json:"cache_ttl"`
+		CacheTTL    *string         `json:"cache_ttl"`
+		Experiments json.RawMessage `json:"experiments"`
 	} `json:"prompt"`
 }
 
@@ -449,6 +454,17 @@ func (f file) resolve() (Config, error) {
 				adopt(&errs, err)
 			}
 		}
+		if len(p.Experiments) > 0 && string(p.Experiments) != "null" {
+			dec := json.NewDecoder(bytes.NewReader(p.Experiments))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c.Prompt.Experiments); err != nil {
+				bad(prompt.ExperimentsPath, "%v", err)
+			} else if catalog, err := template.NewCatalog(c.Prompt.Templates); err == nil {
+				if err := prompt.CheckExperiments(c.Prompt.Experiments, catalog); err != nil {
+					adopt(&errs, err)
+				}
+			}
+		}
 		if p.CacheTTL != nil {
 			if d, ok := duration("prompt.cache_ttl", *p.CacheTTL, &errs); ok {
 				c.Prompt.CacheTTL = d
@@ -488,7 +504,10 @@ func adopt(errs *Errors, err error) {
 	}
 	var te *template.FieldError
 	var le *llm.FieldError
+	var pe *prompt.FieldError
 	switch {
+	case errors.As(err, &pe):
+		*errs = append(*errs, &FieldError{Path: pe.Field, Message: pe.Message})
 	case errors.As(err, &te):
 		*errs = append(*errs, &FieldError{Path: te.Path, Message: te.Message})
 	case errors.As(err, &le):

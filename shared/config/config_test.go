@@ -303,13 +303,19 @@ func TestParsePrompt(t *testing.T) {
       task_types: [image_generation]
       prompt: "{prompt}, product photo on {background}"
       params: [{name: background, type: string, default: white}]
+  experiments:
+    - name: bg
+      arms:
+        - {name: raw}
+        - {name: product, weight: 2, prompt_optimization: {mode: template, template: product}}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := c.Prompt
 	if p.CacheTTL != 48*time.Hour || p.LLM == nil || p.LLM.Type != "openai" || p.LLM.Model != "llama3.1" ||
-		p.LLM.Timeout != 5*time.Second || p.LLM.MaxRetries != 1 || len(p.Templates) != 1 || p.Templates[0].Name != "product" {
+		p.LLM.Timeout != 5*time.Second || p.LLM.MaxRetries != 1 || len(p.Templates) != 1 || p.Templates[0].Name != "product" ||
+		len(p.Experiments) != 1 || len(p.Experiments[0].Arms) != 2 || p.Experiments[0].Arms[1].Optimization.Template != "product" {
 		t.Errorf("prompt = %+v (llm %+v)", p, p.LLM)
 	}
 	for doc, want := range map[string]string{
@@ -317,6 +323,8 @@ func TestParsePrompt(t *testing.T) {
 		"prompt: {llm: {type: openai}}":                               "prompt.llm.model",
 		"prompt: {llm: {type: openai, model: m, timeout_seconds: 0}}": "prompt.llm.timeout_seconds",
 		"prompt: {ttl: 1h}":                                           "prompt.ttl",
+		"prompt: {experiments: [{name: e, arms: [{name: a}, {name: b, prompt_optimization: {mode: template, template: nope}}]}]}": "prompt.experiments[0].arms[1].prompt_optimization.template",
+		"prompt: {experiments: [{name: e, arms: [{name: a, share: 1}]}]}":                                                         "prompt.experiments",
 	} {
 		if _, err := config.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error naming %s", doc, err, want)

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -26,7 +27,7 @@ func newOptimizer(cfg config.Prompt, store Store, reg prometheus.Registerer, get
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
-	o := prompt.Options{Templates: catalog, CacheTTL: cfg.CacheTTL, Metrics: reg, Now: now, Log: log}
+	o := prompt.Options{Templates: catalog, CacheTTL: cfg.CacheTTL, Experiments: cfg.Experiments, Metrics: reg, Now: now, Log: log}
 	if cfg.LLM != nil {
 		if o.LLM, err = llm.New(*cfg.LLM, llm.Options{Getenv: getenv, Log: log}); err != nil {
 			return nil, &ConfigError{Err: fmt.Errorf("prompt.llm: %w", err)}
@@ -35,7 +36,12 @@ func newOptimizer(cfg config.Prompt, store Store, reg prometheus.Registerer, get
 	if c, ok := store.(prompt.Cache); ok {
 		o.Cache = c
 	}
-	return prompt.New(o)
+	opt, err := prompt.New(o)
+	var fe *prompt.FieldError
+	if errors.As(err, &fe) {
+		return nil, &ConfigError{Err: err}
+	}
+	return opt, err
 }
 
 // prompts is the optimiser as the API uses it: a preview is optimised for

@@ -59,6 +59,9 @@ type Options struct {
 	// CacheTTL is how long an LLM's rewrite is kept (default 7 days);
 	// rules and templates are kept for good: their keys are versioned.
 	CacheTTL time.Duration
+	// Experiments split the tasks that ask for no optimisation between
+	// arms (prompt.experiments).
+	Experiments []Experiment
 	// Metrics, when set, receives the optimiser's collectors.
 	Metrics prometheus.Registerer
 	Now     func() time.Time
@@ -74,8 +77,10 @@ type Optimizer struct {
 	ttl       time.Duration
 	flight    singleflight.Group
 	metrics   *metrics
-	now       func() time.Time
-	log       *slog.Logger
+	// experiments are checked at New.
+	experiments []Experiment
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 // New returns an optimiser over o.
@@ -96,13 +101,17 @@ func New(o Options) (*Optimizer, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	experiments, err := resolveExperiments(o.Experiments, (&Optimizer{templates: o.Templates}).Check)
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics()
 	if o.Metrics != nil {
 		if err := m.register(o.Metrics); err != nil {
 			return nil, fmt.Errorf("prompt metrics: %w", err)
 		}
 	}
-	return &Optimizer{templates: o.Templates, llm: o.LLM, cache: o.Cache, ttl: o.CacheTTL, metrics: m, now: o.Now, log: o.Log}, nil
+	return &Optimizer{templates: o.Templates, llm: o.LLM, cache: o.Cache, ttl: o.CacheTTL, metrics: m, experiments: experiments, now: o.Now, log: o.Log}, nil
 }
 
 // Collectors are the optimiser's metrics, for a registry of one's own

@@ -29,7 +29,14 @@ type OptimizedPrompt struct {
 	ProviderRevisedPrompt *string `json:"provider_revised_prompt"`
 	// ProviderExpansion: the provider's own prompt expansion was left on.
 	ProviderExpansion bool `json:"provider_expansion"`
-	// Experiment names the A/B arm the task fell in, if any.
-	Experiment       *string `json:"experiment,omitempty"`
-	OptimizerVersion string  `json:"optimizer_version"`
+	// Experiment names the A/B experiment and arm the task fell in, if
+	// any (prompt.experiments).
+	Experiment       *PromptExperiment `json:"experiment,omitempty"`
+	OptimizerVersion string            `json:"optimizer_version"`
+}
+
+// PromptExperiment is the arm of an A/B experiment a task fell in.
+type PromptExperiment struct {
+	Name string `json:"name"`
+	Arm  string `json:"arm"`
 }

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,6 +122,52 @@ type Stats struct {
 	Spend []Spend `json:"spend"`
 	// SpendUSD totals Spend.
 	SpendUSD float64 `json:"spend_usd"`
+	// Prompts counts the ended tasks whose prompt was optimised.
+	Prompts PromptStats `json:"prompts"`
+	// Experiments are the outcomes of each arm of the prompt A/B
+	// experiments, by experiment then arm name.
+	Experiments []ArmStats `json:"experiments"`
+}
+
+// PromptStats counts the ended tasks (completed, failed or canceled)
+// whose prompt went through the optimiser in a mode that uses its cache
+// (template or auto), and those of them the cache answered.
+type PromptStats struct {
+	Optimized    int     `json:"optimized"`
+	CacheHits    int     `json:"cache_hits"`
+	CacheHitRate float64 `json:"cache_hit_rate"` // CacheHits / Optimized; 0 with none
+}
+
+// Fill sets the rate from the counts.
+func (p *PromptStats) Fill() {
+	p.CacheHitRate = 0
+	if p.Optimized > 0 {
+		p.CacheHitRate = float64(p.CacheHits) / float64(p.Optimized)
+	}
+}
+
+// ArmStats are the outcomes of one arm of a prompt experiment over the
+// user's ended tasks in it.
+type ArmStats struct {
+	Experiment string `json:"experiment"`
+	Arm        string `json:"arm"`
+	Completed  int    `json:"completed"`
+	Failed     int    `json:"failed"`
+	Canceled   int    `json:"canceled"`
+	// SafetyRefusals counts the tasks a provider refused at least once.
+	SafetyRefusals int `json:"safety_refusals"`
+	// MeanSeconds is the mean run time of the completed ones.
+	MeanSeconds float64 `json:"mean_seconds"`
+}
+
+// RoundSeconds rounds seconds to the millisecond, as the stats show them.
+func RoundSeconds(s float64) float64 { return math.Round(s*1000) / 1000 }
+
+// SortArms orders arm figures by experiment, then arm.
+func SortArms(arms []ArmStats) {
+	slices.SortFunc(arms, func(a, b ArmStats) int {
+		return cmp.Or(cmp.Compare(a.Experiment, b.Experiment), cmp.Compare(a.Arm, b.Arm))
+	})
 }
 
 // SpendDays is how many days of spend Stats shows.

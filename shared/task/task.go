@@ -164,6 +164,21 @@ type Attempt struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// OutcomeRefused is an attempt's outcome when the provider refused the
+// content on its safety rules.
+const OutcomeRefused = "refused"
+
+// Refusals counts the attempts a provider refused on its safety rules.
+func (t *Task) Refusals() int {
+	n := 0
+	for _, a := range t.AttemptHistory {
+		if a.Outcome == OutcomeRefused {
+			n++
+		}
+	}
+	return n
+}
+
 // MaxAttemptHistory bounds AttemptHistory: the oldest entries go first.
 const MaxAttemptHistory = 20
 

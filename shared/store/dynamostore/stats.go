@@ -34,6 +34,14 @@ const (
 const (
 	countPrefix    = "count#"    // count#<type>#<status>
 	providerPrefix = "provider#" // provider#<name>#completed, provider#<name>#failed
+	// promptOptimized and promptCacheHits count the ended tasks whose
+	// prompt was optimised in a mode that uses the cache, and the hits.
+	promptOptimized = "prompt#optimized"
+	promptCacheHits = "prompt#cache_hits"
+	// armPrefix: arm#<experiment>#<arm>#<completed|failed|canceled|refused|nanos>,
+	// the ended tasks of an experiment's arm, those a provider refused, and
+	// the run time of the completed ones (names hold no '#').
+	armPrefix = "arm#"
 )
 
 func countName(typ task.Type, status task.Status) string {
@@ -90,6 +98,7 @@ func (c *statsChange) add(user, counter string, delta int64) {
 // enter counts t in its status, and when it ended on a provider, there.
 func (c *statsChange) enter(t *task.Task) {
 	c.add(t.UserID, countName(t.Type, t.Status), 1)
+	c.enterPrompt(t)
 	if t.Provider == "" || (t.Status != task.StatusCompleted && t.Status != task.StatusFailed) {
 		return
 	}
@@ -104,6 +113,30 @@ func (c *statsChange) enter(t *task.Task) {
 			"nanos":      num(int64(t.Duration())),
 			TTLAttribute: num(ttlSeconds(t.CompletedAt.Add(DurationRetention))),
 		})
+	}
+}
+
+// enterPrompt counts an ended task's optimised prompt and experiment arm.
+func (c *statsChange) enterPrompt(t *task.Task) {
+	op := t.OptimizedPrompt
+	if op == nil || (t.Status != task.StatusCompleted && t.Status != task.StatusFailed && t.Status != task.StatusCanceled) {
+		return
+	}
+	if op.Mode == "template" || op.Mode == "auto" {
+		c.add(t.UserID, promptOptimized, 1)
+		if op.CacheHit {
+			c.add(t.UserID, promptCacheHits, 1)
+		}
+	}
+	if e := op.Experiment; e != nil {
+		arm := armPrefix + e.Name + "#" + e.Arm + "#"
+		c.add(t.UserID, arm+string(t.Status), 1)
+		if t.Refusals() > 0 {
+			c.add(t.UserID, arm+"refused", 1)
+		}
+		if t.Status == task.StatusCompleted && t.StartedAt != nil && t.CompletedAt != nil {
+			c.add(t.UserID, arm+"nanos", int64(t.Duration()))
+		}
 	}
 }
 
@@ -267,10 +300,23 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	if err != nil {
 		return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
 	}
+	arms := map[string]*armCounters{}
 	for _, it := range counters.Items { // statsShards small items: one page
 		d := decoder{item: it}
 		for name := range it {
-			if !strings.HasPrefix(name, countPrefix) && !strings.HasPrefix(name, providerPrefix) {
+			switch {
+			case name == promptOptimized:
+				st.Prompts.Optimized += int(d.int(name))
+				continue
+			case name == promptCacheHits:
+				st.Prompts.CacheHits += int(d.int(name))
+				continue
+			case strings.HasPrefix(name, armPrefix):
+				if err := addArmCounter(arms, name, d.int(name)); err != nil {
+					return task.Stats{}, fmt.Errorf("stats of %s: %w", userID, err)
+				}
+				continue
+			case !strings.HasPrefix(name, countPrefix) && !strings.HasPrefix(name, providerPrefix):
 				continue // a key
 			}
 			if err := addCounter(&st, name, d.int(name)); err != nil {
@@ -284,6 +330,18 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	if st.Succeeded+st.Failed > 0 {
 		st.SuccessRate = float64(st.Succeeded) / float64(st.Succeeded+st.Failed)
 	}
+	st.Prompts.Fill()
+	st.Experiments = make([]task.ArmStats, 0, len(arms))
+	for _, a := range arms {
+		if a.Completed+a.Failed+a.Canceled == 0 {
+			continue
+		}
+		if a.Completed > 0 {
+			a.MeanSeconds = task.RoundSeconds(time.Duration(a.nanos / int64(a.Completed)).Seconds())
+		}
+		st.Experiments = append(st.Experiments, a.ArmStats)
+	}
+	task.SortArms(st.Experiments)
 	for provider, p := range st.Providers {
 		if p.Completed == 0 {
 			continue
@@ -331,6 +389,39 @@ func (s *Store) recentDurations(ctx context.Context, userID, provider string) ([
 		}
 	}
 	return ds[:min(len(ds), s.durationSample)], nil
+}
+
+// armCounters gather one arm's counters.
+type armCounters struct {
+	task.ArmStats
+	nanos int64
+}
+
+// addArmCounter adds one arm counter attribute.
+func addArmCounter(arms map[string]*armCounters, name string, n int64) error {
+	parts := strings.Split(strings.TrimPrefix(name, armPrefix), "#")
+	if len(parts) != 3 {
+		return fmt.Errorf("counter %q", name)
+	}
+	key := parts[0] + "#" + parts[1]
+	a := arms[key]
+	if a == nil {
+		a = &armCounters{ArmStats: task.ArmStats{Experiment: parts[0], Arm: parts[1]}}
+		arms[key] = a
+	}
+	switch parts[2] {
+	case string(task.StatusCompleted):
+		a.Completed += int(n)
+	case string(task.StatusFailed):
+		a.Failed += int(n)
+	case string(task.StatusCanceled):
+		a.Canceled += int(n)
+	case "refused":
+		a.SafetyRefusals += int(n)
+	case "nanos":
+		a.nanos += n
+	}
+	return nil
 }
 
 // addCounter adds one counter attribute to the figures.

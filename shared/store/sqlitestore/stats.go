@@ -35,7 +35,83 @@ func (s *Store) Stats(ctx context.Context, userID string) (task.Stats, error) {
 	if err := sumSpend(ctx, tx, userID, s.now(), &st); err != nil {
 		return task.Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	if err := summarisePrompts(ctx, tx, userID, &st); err != nil {
+		return task.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	return st, nil
+}
+
+// endedStatuses are the statuses whose tasks the prompt figures count.
+const endedStatuses = `('completed', 'failed', 'canceled')`
+
+// summarisePrompts counts the user's ended tasks whose prompt was
+// optimised in a mode that uses the cache, and the outcomes of each
+// experiment's arms.
+func summarisePrompts(ctx context.Context, tx *sql.Tx, userID string, st *task.Stats) error {
+	err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_extract(optimized_prompt, '$.cache_hit')), 0)
+		FROM tasks WHERE user_id = ? AND status IN `+endedStatuses+` AND optimized_prompt IS NOT NULL
+			AND json_extract(optimized_prompt, '$.mode') IN ('template', 'auto')`, userID).
+		Scan(&st.Prompts.Optimized, &st.Prompts.CacheHits)
+	if err != nil {
+		return err
+	}
+	st.Prompts.Fill()
+	rows, err := tx.QueryContext(ctx, `SELECT json_extract(optimized_prompt, '$.experiment.name'),
+			json_extract(optimized_prompt, '$.experiment.arm'), status, started_at, completed_at,
+			EXISTS (SELECT 1 FROM json_each(attempt_history) WHERE json_extract(value, '$.outcome') = ?)
+		FROM tasks WHERE user_id = ? AND status IN `+endedStatuses+` AND optimized_prompt IS NOT NULL
+			AND json_extract(optimized_prompt, '$.experiment') IS NOT NULL`, task.OutcomeRefused, userID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type arm struct{ experiment, arm string }
+	arms := map[arm]*task.ArmStats{}
+	durations := map[arm][]time.Duration{}
+	for rows.Next() {
+		var k arm
+		var status string
+		var startedAt, completedAt sql.NullInt64
+		var refused bool
+		if err := rows.Scan(&k.experiment, &k.arm, &status, &startedAt, &completedAt, &refused); err != nil {
+			return err
+		}
+		a := arms[k]
+		if a == nil {
+			a = &task.ArmStats{Experiment: k.experiment, Arm: k.arm}
+			arms[k] = a
+		}
+		switch task.Status(status) {
+		case task.StatusCompleted:
+			a.Completed++
+			if startedAt.Valid && completedAt.Valid {
+				durations[k] = append(durations[k], time.Duration(completedAt.Int64-startedAt.Int64))
+			}
+		case task.StatusFailed:
+			a.Failed++
+		case task.StatusCanceled:
+			a.Canceled++
+		}
+		if refused {
+			a.SafetyRefusals++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	st.Experiments = make([]task.ArmStats, 0, len(arms))
+	for k, a := range arms {
+		if ds := durations[k]; len(ds) > 0 {
+			var sum time.Duration
+			for _, d := range ds {
+				sum += d
+			}
+			a.MeanSeconds = task.RoundSeconds((sum / time.Duration(len(ds))).Seconds())
+		}
+		st.Experiments = append(st.Experiments, *a)
+	}
+	task.SortArms(st.Experiments)
+	return nil
 }
 
 // sumSpend totals the cost of the user's tasks completed over the last

@@ -364,7 +364,8 @@ func (s *suite) testStats(t *testing.T) {
 			"beta":  {Completed: 2, MeanSeconds: 15, P95Seconds: 20},
 			"gamma": {Completed: 1},
 		},
-		Spend: []task.Spend{},
+		Spend:       []task.Spend{},
+		Experiments: []task.ArmStats{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		gotJSON, _ := json.Marshal(got)
@@ -437,6 +438,73 @@ func (s *suite) testSpend(t *testing.T) {
 		if math.Abs(spent-want) > 1e-9 {
 			t.Errorf("SpentOn(%s) = %v, want %v", task.DayOf(day), spent, want)
 		}
+	}
+}
+
+// testPromptStats: the ended tasks whose prompt was optimised are counted
+// with their cache hits, and each experiment arm's outcomes are summed,
+// whether a task was stored ended or ended by an update; tasks still
+// running and other users' are left out.
+func (s *suite) testPromptStats(t *testing.T) {
+	b := s.setup(t)
+	user, other := b.id("usr"), b.id("usr")
+	now := b.now()
+	ended := func(user string, status task.Status, op *task.OptimizedPrompt, runFor time.Duration, outcomes ...string) *task.Task {
+		tk := b.newTask(user, now.Add(-time.Hour))
+		start, end := now.Add(-runFor), now
+		tk.Status, tk.Provider, tk.StartedAt, tk.CompletedAt, tk.OptimizedPrompt = status, "alpha", &start, &end, op
+		for _, o := range outcomes {
+			tk.AttemptHistory = append(tk.AttemptHistory, task.Attempt{Provider: "alpha", StartedAt: start, Outcome: o})
+		}
+		return tk
+	}
+	op := func(mode string, hit bool, exp, arm string) *task.OptimizedPrompt {
+		o := &task.OptimizedPrompt{Original: "a fox", Final: "a fox", Mode: mode, CacheHit: hit, OptimizerVersion: "1"}
+		if exp != "" {
+			o.Experiment = &task.PromptExperiment{Name: exp, Arm: arm}
+		}
+		return o
+	}
+	b.create(
+		ended(user, task.StatusCompleted, op("auto", true, "style", "auto"), 10*time.Second),
+		ended(user, task.StatusCompleted, op("auto", false, "style", "auto"), 20*time.Second, task.OutcomeRefused, "started"),
+		ended(user, task.StatusFailed, op("auto", false, "style", "auto"), 5*time.Second, task.OutcomeRefused, task.OutcomeRefused),
+		ended(user, task.StatusCompleted, op("manual", false, "style", "raw"), 4*time.Second),
+		ended(user, task.StatusCanceled, op("manual", false, "style", "raw"), time.Second),
+		ended(user, task.StatusCompleted, op("template", true, "", ""), time.Second),
+		ended(user, task.StatusCompleted, nil, time.Second),
+		ended(other, task.StatusCompleted, op("auto", true, "style", "auto"), time.Second),
+	)
+	// Still running: not counted.
+	running := b.newTask(user, now.Add(-time.Minute))
+	b.create(running)
+	running = b.transition(running, task.StatusRunning)
+	running.OptimizedPrompt = op("template", true, "style", "tpl")
+	// Ended by an update, as the workflow ends tasks.
+	next := running.Clone()
+	ev, err := next.Transition(task.StatusCompleted, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.UpdateTask(b.ctx, b.getTask(user, running.ID), next, ev); err != nil {
+		t.Fatalf("UpdateTask to completed: %v", err)
+	}
+	got, err := b.store.Stats(b.ctx, user)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	wantPrompts := task.PromptStats{Optimized: 5, CacheHits: 3, CacheHitRate: 0.6}
+	if got.Prompts != wantPrompts {
+		t.Errorf("Prompts = %+v, want %+v", got.Prompts, wantPrompts)
+	}
+	tplSeconds := task.RoundSeconds(next.Duration().Seconds())
+	wantArms := []task.ArmStats{
+		{Experiment: "style", Arm: "auto", Completed: 2, Failed: 1, SafetyRefusals: 2, MeanSeconds: 15},
+		{Experiment: "style", Arm: "raw", Completed: 1, Canceled: 1, MeanSeconds: 4},
+		{Experiment: "style", Arm: "tpl", Completed: 1, MeanSeconds: tplSeconds},
+	}
+	if !reflect.DeepEqual(got.Experiments, wantArms) {
+		t.Errorf("Experiments = %+v\nwant          %+v", got.Experiments, wantArms)
 	}
 }
 

@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	t.Run("StaleQueued", s.testStaleQueued)
 	t.Run("Stats", s.testStats)
 	t.Run("Spend", s.testSpend)
+	t.Run("PromptStats", s.testPromptStats)
 	t.Run("StatsOfNoTasks", s.testStatsOfNoTasks)
 	t.Run("APIKeys", s.testAPIKeys)
 	t.Run("Ping", s.testPing)

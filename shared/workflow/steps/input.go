@@ -45,7 +45,8 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 	if in == nil {
 		return req, nil
 	}
-	if op, p := t.OptimizedPrompt, prompted(in); op != nil && p != nil {
+	if p, ok := in.(task.Prompted); ok && t.OptimizedPrompt != nil {
+		op := t.OptimizedPrompt
 		p.SetPrompts(op.Final, op.NegativePrompt)
 		b, err := task.EncodeJSON(p)
 		if err != nil {
@@ -227,24 +228,10 @@ func taskErrorOf(raw json.RawMessage) *task.Error {
 	return te
 }
 
-// outcomeRefused is the attempt history's word for a safety refusal.
-const outcomeRefused = "refused"
-
 // maxSafetyRefusals is how many providers may refuse a task's content: a
 // refusal fails over once, as another provider's rules may differ, but a
 // second says the content is the problem.
 const maxSafetyRefusals = 2
-
-// refusals counts the task's calls refused on safety rules.
-func refusals(t *task.Task) int {
-	n := 0
-	for _, at := range t.AttemptHistory {
-		if at.Outcome == outcomeRefused {
-			n++
-		}
-	}
-	return n
-}
 
 // outcomeOf is the attempt history's word for how a call failed.
 func outcomeOf(err error) string {
@@ -252,7 +239,7 @@ func outcomeOf(err error) string {
 		return "timeout"
 	}
 	if provider.IsSafetyRefusal(err) {
-		return outcomeRefused
+		return task.OutcomeRefused
 	}
 	switch provider.KindOf(err) {
 	case provider.Throttled:
@@ -293,29 +280,28 @@ func (a *Actions) finalizeBatch(ctx context.Context, in finalizeInput) (BatchOut
 	return BatchOutcome{BatchID: b.ID, Status: b.Status, Counts: b.Counts}, nil
 }
 
-// prompted is the input's prompt-bearing form, when the task asked for
-// prompt optimisation.
-func prompted(in task.Input) task.Prompted {
-	p, ok := in.(task.Prompted)
-	if !ok || in.Common().PromptOptimization == nil {
-		return nil
-	}
-	return p
-}
-
 // optimize makes the prompt for the provider chosen, when the task asks
 // for optimisation: nil otherwise, and the prompt goes as written. A
 // setting that cannot be carried out (a template gone since the submit)
 // fails the task; a cache that cannot be reached is retried.
 func (a *Actions) optimize(ctx context.Context, t *task.Task, name string) (*task.OptimizedPrompt, error) {
-	in := inputOf(t)
-	p := prompted(in)
-	if a.optimizer == nil || p == nil {
+	if a.optimizer == nil {
+		return nil, nil
+	}
+	p, ok := inputOf(t).(task.Prompted)
+	if !ok {
 		return nil, nil
 	}
 	text, negative := p.Prompts()
+	var opts task.PromptOptimization
+	var exp *task.PromptExperiment
+	if po := p.Common().PromptOptimization; po != nil {
+		opts = *po
+	} else if opts, exp, ok = a.optimizer.Assign(t.Type, t.ID); !ok || strings.TrimSpace(text) == "" {
+		return nil, nil // no optimisation asked for, nor any experiment's
+	}
 	op, err := a.optimizer.Optimize(ctx, prompt.Request{TaskType: t.Type, Prompt: text, NegativePrompt: negative,
-		Options: *in.Common().PromptOptimization, Provider: name, ProviderType: a.providers.Type(name),
+		Options: opts, Provider: name, ProviderType: a.providers.Type(name),
 		Limits: a.providers.PromptLimits(name, t.Type)})
 	var fe *prompt.FieldError
 	if errors.As(err, &fe) {
@@ -324,5 +310,6 @@ func (a *Actions) optimize(ctx context.Context, t *task.Task, name string) (*tas
 	if err != nil {
 		return nil, fmt.Errorf("optimise the prompt of task %s: %w", t.ID, err)
 	}
+	op.Experiment = exp
 	return op, nil
 }

@@ -38,6 +38,9 @@ type Providers interface {
 // prompt_optimization asks (prompt.Optimizer).
 type PromptOptimizer interface {
 	Optimize(ctx context.Context, r prompt.Request) (*task.OptimizedPrompt, error)
+	// Assign is the optimisation an A/B experiment gives a task that
+	// asked for none, and its arm; false when none applies.
+	Assign(taskType task.Type, taskID string) (task.PromptOptimization, *task.PromptExperiment, bool)
 }
 
 // Deps are what the actions work with.

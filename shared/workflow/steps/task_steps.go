@@ -384,7 +384,7 @@ func (a *Actions) failover(ctx context.Context, in failoverInput) (FailoverAnswe
 		ans.Next = "ended"
 	case pinnedProvider(t.Input) != "", len(ans.Tried) >= maxTried:
 		ans.Next = "none"
-	case cause.Safety && refusals(t) >= maxSafetyRefusals:
+	case cause.Safety && t.Refusals() >= maxSafetyRefusals:
 		ans.Next = "none"
 	default:
 		ans.Next = "retry"

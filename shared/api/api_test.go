@@ -290,35 +290,76 @@ func TestPinnedProviderIsChecked(t *testing.T) {
 	wantProblem(t, rec, http.StatusBadRequest, "tasks[0].task_type")
 }
 
-// transcription_task_id must name one of the caller's audio_transcription tasks.
-func TestSubtitlesFromTranscription(t *testing.T) {
+// completeWithFile completes a task as the workflow does, with one output
+// file.
+func completeWithFile(t *testing.T, b *bundle, tk *task.Task, contentType, ext string) {
+	t.Helper()
+	ctx := context.Background()
+	stored, err := b.app.StartAttempt(ctx, tk.ID, "sim", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &task.Output{Files: []task.File{{Key: app.OutputKey(stored, 0, ext), ContentType: contentType, SizeBytes: 3}}}
+	if _, err := b.app.Complete(ctx, tk.ID, out, "sim", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A task may read the output of another: transcription_task_id must name
+// one of the caller's completed audio_transcription tasks, image_task_id
+// a completed image_generation task, image_upload_id an image upload.
+// Another user's task is answered as none.
+func TestChainedInputs(t *testing.T) {
 	t.Parallel()
 	h, b := setup(t)
 	rec := do(t, h, req{method: "POST", path: Prefix + "/audio/transcribe", key: b.keyA, body: map[string]any{"audio_url": "https://example.com/a.wav"}})
 	wantStatus(t, rec, http.StatusAccepted)
 	audio := decode[*task.Task](t, rec)
-	image := submitImage(t, h, b.keyA, "not audio")
-
+	completeWithFile(t, b, audio, "application/json", ".json")
+	image := submitImage(t, h, b.keyA, "a still")
+	completeWithFile(t, b, image, "image/png", ".png")
+	queued := submitImage(t, h, b.keyA, "not yet")
+	upload := func(contentType string) string {
+		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: []byte("abc"), header: map[string]string{"Content-Type": contentType}})
+		wantStatus(t, rec, http.StatusCreated)
+		return decode[app.Upload](t, rec).ID
+	}
+	png, wav := upload("image/png"), upload("audio/wav")
+	const subtitles, videos = "/subtitles/generate", "/videos/generate"
 	tests := map[string]struct {
-		key, id string
-		code    int
+		path, key, field, id string
+		code                 int
 	}{
-		"own transcription":     {b.keyA, audio.ID, http.StatusAccepted},
-		"an image task":         {b.keyA, image.ID, http.StatusBadRequest},
-		"another user's task":   {b.keyB, audio.ID, http.StatusBadRequest},
-		"a task that not exist": {b.keyA, "0190d5a8-0000-7000-8000-000000000000", http.StatusBadRequest},
+		"own transcription":        {subtitles, b.keyA, "transcription_task_id", audio.ID, http.StatusAccepted},
+		"an image as transcript":   {subtitles, b.keyA, "transcription_task_id", image.ID, http.StatusBadRequest},
+		"another user's audio":     {subtitles, b.keyB, "transcription_task_id", audio.ID, http.StatusBadRequest},
+		"no such task":             {subtitles, b.keyA, "transcription_task_id", "0190d5a8-0000-7000-8000-000000000000", http.StatusBadRequest},
+		"own image":                {videos, b.keyA, "image_task_id", image.ID, http.StatusAccepted},
+		"an image not completed":   {videos, b.keyA, "image_task_id", queued.ID, http.StatusBadRequest},
+		"audio as image":           {videos, b.keyA, "image_task_id", audio.ID, http.StatusBadRequest},
+		"another user's image":     {videos, b.keyB, "image_task_id", image.ID, http.StatusBadRequest},
+		"an image upload":          {videos, b.keyA, "image_upload_id", png, http.StatusAccepted},
+		"an audio upload as image": {videos, b.keyA, "image_upload_id", wav, http.StatusBadRequest},
+		"another user's upload":    {videos, b.keyB, "image_upload_id", png, http.StatusBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			rec := do(t, h, req{method: "POST", path: Prefix + "/subtitles/generate", key: tc.key, body: map[string]any{"transcription_task_id": tc.id}})
+			body := map[string]any{tc.field: tc.id}
+			if tc.path == videos {
+				body["prompt"] = "slow zoom"
+			}
+			rec := do(t, h, req{method: "POST", path: Prefix + tc.path, key: tc.key, body: body})
 			if tc.code == http.StatusBadRequest {
-				wantProblem(t, rec, tc.code, "transcription_task_id")
+				wantProblem(t, rec, tc.code, tc.field)
 				return
 			}
 			wantStatus(t, rec, tc.code)
 		})
 	}
+	rec = do(t, h, req{method: "POST", path: Prefix + videos, key: b.keyA,
+		body: map[string]any{"prompt": "x", "image_url": "https://example.com/a.png", "image_task_id": image.ID}})
+	wantProblem(t, rec, http.StatusBadRequest, "image_url")
 }
 
 func imageItem(prompt string) map[string]any {

@@ -81,16 +81,35 @@ func (c *checker) upload(field, id string) {
 	}
 }
 
-// transcription checks that id names one of the caller's audio_transcription tasks.
-func (c *checker) transcription(field, id string) {
+// imageUpload checks that id names one of the caller's uploads, an image.
+func (c *checker) imageUpload(field, id string) {
+	up, err := c.s.app.GetUpload(c.ctx, c.user, id)
+	switch {
+	case errors.Is(err, task.ErrNotFound):
+		c.add(field, "names no upload of yours")
+	case err != nil:
+		c.fatal = err
+	case !strings.HasPrefix(up.ContentType, "image/"):
+		c.add(field, "names an upload of type %s, not an image", up.ContentType)
+	}
+}
+
+// completedTask checks that id names one of the caller's tasks of type typ,
+// completed with an output file, whose output a new task reads. Another
+// user's task is answered as no task at all.
+func (c *checker) completedTask(field, id string, typ task.Type) {
 	t, err := c.s.app.GetTask(c.ctx, c.user, id)
 	switch {
 	case errors.Is(err, task.ErrNotFound):
 		c.add(field, "names no task of yours")
 	case err != nil:
 		c.fatal = err
-	case t.Type != task.TypeAudioTranscription:
-		c.add(field, "names a %s task, not an audio_transcription", t.Type)
+	case t.Type != typ:
+		c.add(field, "names a %s task, not an %s", t.Type, typ)
+	case t.Status != task.StatusCompleted:
+		c.add(field, "names a task that is %s, not completed", t.Status)
+	case t.Output == nil || len(t.Output.Files) == 0:
+		c.add(field, "names a task with no output file")
 	}
 }
 
@@ -248,7 +267,13 @@ func (c *checker) input(w wire, prefix string) task.Input {
 		c.upload(join(prefix, "upload_id"), m.UploadID)
 	}
 	if m.TranscriptionTaskID != "" {
-		c.transcription(join(prefix, "transcription_task_id"), m.TranscriptionTaskID)
+		c.completedTask(join(prefix, "transcription_task_id"), m.TranscriptionTaskID, task.TypeAudioTranscription)
+	}
+	if m.ImageUploadID != "" {
+		c.imageUpload(join(prefix, "image_upload_id"), m.ImageUploadID)
+	}
+	if m.ImageTaskID != "" {
+		c.completedTask(join(prefix, "image_task_id"), m.ImageTaskID, task.TypeImageGeneration)
 	}
 	return in
 }

@@ -145,6 +145,8 @@ type MediaRef struct {
 	AudioURL            string
 	UploadID            string // one of the user's uploads
 	TranscriptionTaskID string // a completed audio_transcription task of the user, whose transcript is read
+	ImageUploadID       string // one of the user's uploads, an image
+	ImageTaskID         string // a completed image_generation task of the user, whose first image is read
 }
 
 // ImageInput is the input of an image_generation task.
@@ -182,10 +184,15 @@ func (in *ImageInput) SetDefaults() {
 
 // VideoInput is the input of a video_generation task.
 type VideoInput struct {
-	Prompt          string `json:"prompt"`
-	ImageURL        string `json:"image_url,omitempty"` // a first frame to start from
-	DurationSeconds *int   `json:"duration_seconds"`    // 1 to 20
-	AspectRatio     string `json:"aspect_ratio"`        // one of AspectRatios
+	Prompt string `json:"prompt"`
+	// A still to start from: at most one of a URL, one of the user's
+	// uploads, or the first image of one of the user's completed
+	// image_generation tasks.
+	ImageURL        string `json:"image_url,omitempty"`
+	ImageUploadID   string `json:"image_upload_id,omitempty"`
+	ImageTaskID     string `json:"image_task_id,omitempty"`
+	DurationSeconds *int   `json:"duration_seconds"` // 1 to 20
+	AspectRatio     string `json:"aspect_ratio"`     // one of AspectRatios
 	CommonInput
 }
 
@@ -194,7 +201,7 @@ func (*VideoInput) Type() Type { return TypeVideoGeneration }
 func (in *VideoInput) Validate(prefix string) FieldErrors {
 	var v validator
 	v.text(prefix, "prompt", in.Prompt, true, MaxPromptChars)
-	if in.ImageURL != "" {
+	if v.atMostOne(prefix, []string{"image_url", "image_upload_id", "image_task_id"}, in.ImageURL, in.ImageUploadID, in.ImageTaskID) && in.ImageURL != "" {
 		v.httpURL(FieldPath(prefix, "image_url"), in.ImageURL, false)
 	}
 	v.intRange(prefix, "duration_seconds", in.DurationSeconds, 1, 20)
@@ -203,9 +210,11 @@ func (in *VideoInput) Validate(prefix string) FieldErrors {
 	return v.errs
 }
 
-// Media is none: the image_url of a first frame goes to the provider as
-// the input holds it.
-func (*VideoInput) Media() MediaRef { return MediaRef{} }
+// Media is the still a video starts from when the platform holds it; an
+// image_url goes to the provider as the input holds it.
+func (in *VideoInput) Media() MediaRef {
+	return MediaRef{ImageUploadID: in.ImageUploadID, ImageTaskID: in.ImageTaskID}
+}
 
 func (in *VideoInput) SetDefaults() {
 	in.DurationSeconds = orInt(in.DurationSeconds, defaultVideoSeconds)

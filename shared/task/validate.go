@@ -119,6 +119,30 @@ func (v *validator) httpURL(field, s string, noUserinfo bool) bool {
 	return true
 }
 
+// atMostOne checks that no more than one of the named values is set.
+func (v *validator) atMostOne(prefix string, names []string, values ...string) bool {
+	set := 0
+	for i, s := range values {
+		if s == "" {
+			continue
+		}
+		if blank(s) {
+			v.add(FieldPath(prefix, names[i]), "must not be only spaces")
+			return false
+		}
+		set++
+	}
+	if set <= 1 {
+		return true
+	}
+	field := prefix
+	if field == "" {
+		field = names[0]
+	}
+	v.add(field, "only one of %q may be given", names)
+	return false
+}
+
 // exactlyOne checks that one and only one of the named values is set. The
 // error names the object that holds them, or at the root of the request
 // (which has no name) the first of them.

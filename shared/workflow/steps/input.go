@@ -60,31 +60,56 @@ func (a *Actions) request(ctx context.Context, t *task.Task) (provider.Request, 
 		// A user's URL: public, fetched through the guard when its bytes
 		// are needed.
 		req.Media = &provider.Media{URL: refs.AudioURL, Name: nameOf(refs.AudioURL, ""), Public: true}
-	case refs.UploadID != "":
-		up, err := a.app.GetUpload(ctx, t.UserID, refs.UploadID)
+	case refs.UploadID != "" || refs.ImageUploadID != "":
+		up, err := a.app.GetUpload(ctx, t.UserID, refs.UploadID+refs.ImageUploadID)
 		if errors.Is(err, task.ErrNotFound) {
-			return req, providerError("", provider.NewRejected("upload_not_found", "the input upload "+refs.UploadID+" no longer exists", nil))
+			return req, providerError("", provider.NewRejected("upload_not_found", "the input upload "+refs.UploadID+refs.ImageUploadID+" no longer exists", nil))
 		}
 		if err != nil {
 			return req, fmt.Errorf("input upload of task %s: %w", t.ID, err)
 		}
 		req.Media = a.heldMedia(up.Key, up.URL, up.ContentType)
 	case refs.TranscriptionTaskID != "":
-		src, err := a.app.GetTask(ctx, t.UserID, refs.TranscriptionTaskID)
-		if errors.Is(err, task.ErrNotFound) {
-			return req, providerError("", provider.NewRejected("transcription_not_found", "the transcription task no longer exists", nil))
-		}
+		f, err := a.sourceFile(ctx, t, refs.TranscriptionTaskID, "transcription")
 		if err != nil {
-			return req, fmt.Errorf("transcription of task %s: %w", t.ID, err)
+			return req, err
 		}
-		if src.Status != task.StatusCompleted || src.Output == nil || len(src.Output.Files) == 0 {
-			return req, providerError("", provider.NewRejected("transcription_not_ready",
-				fmt.Sprintf("the transcription task %s is %s, not completed with a transcript", src.ID, src.Status), nil))
+		req.Media = a.heldMedia(f.Key, f.URL, f.ContentType)
+	case refs.ImageTaskID != "":
+		f, err := a.sourceFile(ctx, t, refs.ImageTaskID, "image")
+		if err != nil {
+			return req, err
 		}
-		f := src.Output.Files[0]
 		req.Media = a.heldMedia(f.Key, f.URL, f.ContentType)
 	}
 	return req, nil
+}
+
+// sourceFile is the first output file of the completed task id of t's
+// user, whose output t reads (what is a word for the errors: "image").
+func (a *Actions) sourceFile(ctx context.Context, t *task.Task, id, what string) (task.File, error) {
+	src, err := a.app.GetTask(ctx, t.UserID, id)
+	if errors.Is(err, task.ErrNotFound) {
+		return task.File{}, providerError("", provider.NewRejected(what+"_not_found", "the "+what+" task "+id+" no longer exists", nil))
+	}
+	if err != nil {
+		return task.File{}, fmt.Errorf("%s task of task %s: %w", what, t.ID, err)
+	}
+	if src.Status != task.StatusCompleted || src.Output == nil || len(src.Output.Files) == 0 {
+		return task.File{}, providerError("", provider.NewRejected(what+"_not_ready",
+			fmt.Sprintf("the %s task %s is %s, not completed with an output file", what, src.ID, src.Status), nil))
+	}
+	f := src.Output.Files[0] // shown with its signed URL, and no key
+	// The stored task, read the same way as the user's, holds the key the
+	// bytes are read by.
+	stored, err := a.app.Task(ctx, src.ID)
+	if err != nil {
+		return task.File{}, fmt.Errorf("%s task of task %s: %w", what, t.ID, err)
+	}
+	if stored.Output != nil && len(stored.Output.Files) > 0 {
+		f.Key = stored.Output.Files[0].Key
+	}
+	return f, nil
 }
 
 // heldMedia is a file the platform holds: its bytes read from the blob

@@ -422,3 +422,45 @@ func TestSafetyRefusalFailsOverOnce(t *testing.T) {
 		t.Errorf("attempt history %+v: want two refused calls", got.AttemptHistory)
 	}
 }
+
+// A video from an image task is handed that task's first image as media,
+// its bytes readable from the blob store.
+func TestVideoFromAnImageTaskReadsItsImage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var sent provider.Request
+	b.prov.start = func(req provider.Request) (provider.Response, error) {
+		sent = req
+		return provider.Response{Result: &provider.Result{Files: []provider.File{{ContentType: "image/png", Ext: ".png", Data: []byte("the still")}}}}, nil
+	}
+	img, err := b.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeImageGeneration, Input: json.RawMessage(`{"prompt":"a still"}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": img.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": img.ID, "step": json.RawMessage(step)}); err != nil {
+		t.Fatal(err)
+	}
+	vid, err := b.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeVideoGeneration, Input: json.RawMessage(`{"prompt":"zoom","image_task_id":"` + img.ID + `"}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "start", "task_id": vid.ID, "tried": []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Media == nil || sent.Media.ContentType != "image/png" || sent.Media.Open == nil || sent.Media.Public {
+		t.Fatalf("media sent: %+v", sent.Media)
+	}
+	rc, err := sent.Media.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if data, _ := io.ReadAll(rc); string(data) != "the still" {
+		t.Errorf("media bytes %q", data)
+	}
+}

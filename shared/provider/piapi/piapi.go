@@ -313,7 +313,7 @@ func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Re
 		return provider.Response{}, fmt.Errorf("piapi %s: task %s: %w", p.name, req.TaskID, err)
 	}
 	var env envelope
-	if _, err := p.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: "/api/v1/task", JSON: body}, &env); err != nil {
+	if err := p.call(ctx, httpapi.Call{Method: http.MethodPost, Path: "/api/v1/task", JSON: body}, &env); err != nil {
 		return provider.Response{}, fmt.Errorf("piapi %s: create a %s task for %s: %w", p.name, body.Model, req.TaskID, err)
 	}
 	if env.Data == nil || env.Data.TaskID == "" {
@@ -382,6 +382,19 @@ func (p *Provider) body(in task.Input, expansion *bool) (createBody, error) {
 	return b, nil
 }
 
+// call sends c and decodes the envelope; an envelope whose code is an
+// error, in a 2xx answer, is classified as that status would be.
+func (p *Provider) call(ctx context.Context, c httpapi.Call, env *envelope) error {
+	a, err := p.client.JSON(ctx, c, env)
+	if err != nil {
+		return err
+	}
+	if env.Code >= 400 && env.Code <= 599 {
+		return httpapi.Classify(p.name, env.Code, 0, problem(env.Code, a.Body))
+	}
+	return nil
+}
+
 func pollAfter(t task.Type) time.Duration {
 	if t == task.TypeVideoGeneration {
 		return videoPollAfter
@@ -404,7 +417,7 @@ func (p *Provider) Poll(ctx context.Context, req provider.Request, handle string
 		return provider.Response{}, fmt.Errorf("piapi %s: poll: %w", p.name, err)
 	}
 	var env envelope
-	if _, err := p.client.JSON(ctx, httpapi.Call{Method: http.MethodGet, Path: "/api/v1/task/" + url.PathEscape(j.ID)}, &env); err != nil {
+	if err := p.call(ctx, httpapi.Call{Method: http.MethodGet, Path: "/api/v1/task/" + url.PathEscape(j.ID)}, &env); err != nil {
 		return provider.Response{}, fmt.Errorf("piapi %s: get task %s: %w", p.name, j.ID, err)
 	}
 	if env.Data == nil {

@@ -388,3 +388,32 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorInEnvelope(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		code    int
+		message string
+		kind    provider.Kind
+		quota   bool
+	}{
+		"server":  {500, "internal error", provider.Transient, false},
+		"credits": {400, "insufficient credits, please top up", provider.Permanent, true},
+		"input":   {400, "invalid request: bad width", provider.Permanent, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := fake(t)
+			f.FailInEnvelope(c.code, c.message)
+			_, err := newAdapter(t, f, nil).Start(t.Context(), request(t, &task.ImageInput{Prompt: "x"}))
+			pe, _ := errors.AsType[*provider.Error](err)
+			if provider.KindOf(err) != c.kind || pe == nil || !strings.Contains(pe.Message, c.message) {
+				t.Fatalf("error %v; want %s with PiAPI's message", err, c.kind)
+			}
+			if c.quota && pe.RequestFault {
+				t.Errorf("a quota problem is the account's, not the request's: %v", err)
+			}
+		})
+	}
+}

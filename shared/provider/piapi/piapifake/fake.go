@@ -60,6 +60,10 @@ type Server struct {
 	tasks    map[string]*fakeTask
 	canceled []string
 	next     int
+	// envCode and envMsg, when set, answer every API call with HTTP 200
+	// and this error code and message in the envelope.
+	envCode int
+	envMsg  string
 	// PollsToComplete is how many GETs a task takes to complete (default 2).
 	PollsToComplete int
 }
@@ -90,6 +94,15 @@ func (s *Server) Fail(f providertest.Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = f
+}
+
+// FailInEnvelope makes every following API call answer HTTP 200 with
+// code and message in PiAPI's envelope (as its gateway may); code 0 stops
+// it.
+func (s *Server) FailInEnvelope(code int, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.envCode, s.envMsg = code, message
 }
 
 // Canceled lists the task ids canceled.
@@ -139,7 +152,13 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) (map[string]any, pr
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Body: body, APIKey: r.Header.Get("X-Api-Key")})
 	fault := s.fail
+	envCode, envMsg := s.envCode, s.envMsg
 	s.mu.Unlock()
+	if envCode != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": envCode, "data": nil, "message": envMsg})
+		return nil, fault, false
+	}
 	if fault == providertest.FaultAuth || r.Header.Get("X-Api-Key") != s.key {
 		envelope(w, http.StatusUnauthorized, nil, "Unauthorized: invalid api key")
 		return nil, fault, false

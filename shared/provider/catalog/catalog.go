@@ -10,13 +10,17 @@ import (
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/piapi"
+	"github.com/videoai/mediatasks/shared/provider/sdwebui"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
 // Factories are the provider types a configuration may name.
 var Factories = map[string]provider.Factory{
-	"sim": sim.New,
+	sim.Type:     sim.New,
+	piapi.Type:   piapi.New,
+	sdwebui.Type: sdwebui.New,
 }
 
 // Build builds the configured providers, or one simulated provider per

@@ -3,8 +3,9 @@
 // audio_transcription and subtitle_generation: both are one transcript,
 // answered as Result.Transcript (the platform writes the subtitles).
 //
-// Configuration (an entry of providers:):
+// Configuration:
 //
+//	providers:
 //	- name: assemblyai
 //	  type: assemblyai
 //	  task_types: [audio_transcription, subtitle_generation]

@@ -42,6 +42,8 @@ type options struct {
 	// SpeakerLabels asks for speaker turns (utterances), which become the
 	// transcript's segments.
 	SpeakerLabels bool `json:"speaker_labels"`
+	// PollAfter is the wait between polls (a Go duration; default 3s).
+	PollAfter string `json:"poll_after"`
 }
 
 // AssemblyAI is a configured AssemblyAI provider.
@@ -50,6 +52,7 @@ type AssemblyAI struct {
 	settings httpapi.Settings
 	models   []string // speech_models: model, then the fallbacks
 	speakers bool
+	wait     time.Duration // between polls
 	client   *httpapi.Client
 	fetcher  *httpapi.Fetcher
 }
@@ -84,11 +87,13 @@ func build(cfg config.Provider, getenv func(string) string) (*AssemblyAI, error)
 		}
 		models = append(models, m)
 	}
+	wait, err := pollInterval(o.PollAfter, PollAfter)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("assemblyai provider %s: %w", cfg.Name, err)
 	}
 	key := s.Key
-	a := &AssemblyAI{name: cfg.Name, settings: s, models: models, speakers: o.SpeakerLabels,
+	a := &AssemblyAI{name: cfg.Name, settings: s, models: models, speakers: o.SpeakerLabels, wait: wait,
 		client:  httpapi.NewClient(cfg.Name, s, func(h http.Header) { h.Set("Authorization", key) }),
 		fetcher: httpapi.NewFetcher(s)}
 	a.client.Problem = problem
@@ -292,9 +297,9 @@ type utterance struct {
 func (a *AssemblyAI) answer(tr transcriptAnswer) (provider.Response, error) {
 	switch tr.Status {
 	case "queued":
-		return provider.Response{Job: tr.ID, PollAfter: PollAfter}, nil
+		return provider.Response{Job: tr.ID, PollAfter: a.wait}, nil
 	case "processing":
-		return provider.Response{Job: tr.ID, PollAfter: PollAfter, Progress: 0.5}, nil
+		return provider.Response{Job: tr.ID, PollAfter: a.wait, Progress: 0.5}, nil
 	case "completed":
 		return provider.Response{Result: a.result(tr), Progress: 1}, nil
 	case "error":

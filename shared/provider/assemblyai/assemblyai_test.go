@@ -287,6 +287,7 @@ func TestBadOptions(t *testing.T) {
 		"duplicate fallback": {`{"api_key":"k","fallback_models":["universal-2"]}`, "fallback_models[0]"},
 		"no key":             {`{"api_key_env":"AAI_TEST_UNSET_VARIABLE"}`, "api_key_env"},
 		"wrong type":         {`{"api_key":"k","speaker_labels":"yes"}`, "speaker_labels"},
+		"poll_after":         {`{"api_key":"k","poll_after":"1h"}`, "poll_after"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -297,6 +298,18 @@ func TestBadOptions(t *testing.T) {
 				t.Errorf("New(%s): %v; want an option error naming %s", tc.options, err, tc.field)
 			}
 		})
+	}
+}
+
+func TestPollAfter(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t)
+	req := request(task.TypeAudioTranscription, `{"upload_id":"u"}`, heldMedia())
+	for opt, want := range map[string]time.Duration{"": assemblyai.PollAfter, "20ms": 20 * time.Millisecond} {
+		resp, err := newProvider(t, fake, time.Second, map[string]any{"poll_after": opt}).Start(t.Context(), req)
+		if err != nil || resp.PollAfter != want {
+			t.Errorf("poll_after %q: PollAfter %s (%v), want %s", opt, resp.PollAfter, err, want)
+		}
 	}
 }
 

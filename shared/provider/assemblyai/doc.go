@@ -17,6 +17,7 @@
 //	    speaker_labels: false           # true: speaker turns become segments
 //	    api_key_env: ASSEMBLYAI_API_KEY # the default
 //	    timeout: 60s
+//	    poll_after: 3s                  # the default; e.g. 20ms against the fake
 //	    price: {universal-3-pro: 0.21}  # USD per hour of audio
 //
 // Mapping. Audio the platform holds (req.Media not Public) is sent as
@@ -31,7 +32,7 @@
 // longer phrase is cut into terms of 6 words); prose (a part of more than
 // 6 words) becomes prompt, a prompt of context, for the Universal-3
 // family, which alone takes one. GET /v2/transcript/{id} is polled every
-// 3 s: queued, processing (progress 0.5), completed or error. Words come
+// 3 s (poll_after): queued, processing (progress 0.5), completed or error. Words come
 // in milliseconds and are given in seconds with their confidence;
 // utterances (with speaker_labels) become segments, otherwise the
 // transcript's sentences; language_code becomes the ISO 639-1 language;
@@ -56,7 +57,7 @@
 //
 // Costs (price list assemblyai-2026-12, USD per hour of audio, billed per
 // second of audio_duration; failed jobs are free): universal-2 (and its
-// old name universal) 0.15, universal-3-pro 0.21. The model priced is
+// old name universal) 0.15, universal-3-pro and universal-3-5-pro 0.21. The model priced is
 // speech_model_used when AssemblyAI says which, else the first. A model
 // of unknown price has no cost unless price names it.
 package assemblyai

@@ -19,9 +19,10 @@ const PriceVersion = "assemblyai-2026-12"
 // pre-recorded transcription, billed by the second; failed jobs are free.
 // The keys are the price option's keys.
 var listPerHour = map[string]float64{
-	"universal-2":     0.15,
-	"universal":       0.15, // the older name of Universal-2
-	"universal-3-pro": 0.21,
+	"universal-2":       0.15,
+	"universal":         0.15, // the older name of Universal-2
+	"universal-3-pro":   0.21,
+	"universal-3-5-pro": 0.21,
 }
 
 // priceKeys are the keys the price option takes.

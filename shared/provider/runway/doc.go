@@ -16,6 +16,7 @@
 //	    api_key_env: RUNWAYML_API_SECRET # the default, as Runway's SDKs
 //	    api_version: "2024-11-06"        # X-Runway-Version, the default
 //	    timeout: 60s
+//	    poll_after: 6s                   # the default; e.g. 50ms against the fake
 //	    price: {gen4.5: 0.12}            # USD per second of video
 //
 // Mapping. A task with image_url goes to POST /v1/image_to_video
@@ -25,16 +26,18 @@
 // aspect_ratio by model: gen4_turbo and gen4.5 16:9 1280:720, 9:16
 // 720:1280, 1:1 960:960 (gen4.5's text to video has no 1:1); veo3,
 // veo3.1 and veo3.1_fast 1280:720 and 720:1280; gen3a_turbo 1280:768 and
-// 768:1280. duration is duration_seconds. GET /v1/tasks/{id} is polled
-// every 6 s: PENDING and THROTTLED (queued at Runway) wait, RUNNING gives
+// 768:1280. The task's prompt is always sent as promptText (gen4.5's
+// image to video requires one). duration is duration_seconds. GET /v1/tasks/{id} is polled
+// every 6 s (poll_after): PENDING and THROTTLED (queued at Runway) wait, RUNNING gives
 // its progress, SUCCEEDED's output URLs are fetched at once (they expire)
 // as video/* files, FAILED is classified by failureCode, CANCELLED is a
 // permanent "canceled". Cancel is DELETE /v1/tasks/{id} (it cancels a
 // task that runs and deletes one that ended; one already gone is fine).
 // Extra holds runway_task_id, model, route, ratio and duration_seconds.
 //
-// Refusals (CheckInput, and Start before any call): gen4_turbo and
-// gen3a_turbo make video from an image only, so a task without
+// Refusals (CheckInput, and Start before any call): gen4_turbo, veo3
+// (as Runway's SDK lists it) and gen3a_turbo make video from an image
+// only, so a task without
 // input_data.image_url is refused naming it; an aspect ratio or a
 // duration the model lacks names input_data.aspect_ratio or
 // input_data.duration_seconds (gen4 family 2 to 10 s; veo3.1 4, 6 or 8;

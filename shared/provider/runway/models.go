@@ -68,7 +68,8 @@ func specOf(model string) spec {
 	case strings.HasPrefix(m, "veo3.1"), strings.HasPrefix(m, "veo3-1"):
 		return spec{family: "veo3.1", text: landscapePortrait, image: landscapePortrait, durations: []int{4, 6, 8}}
 	case strings.HasPrefix(m, "veo3"):
-		return spec{family: "veo3", text: landscapePortrait, image: landscapePortrait, durations: []int{8}}
+		// Runway's SDK lists veo3 for image to video only (8 s).
+		return spec{family: "veo3", image: landscapePortrait, durations: []int{8}}
 	case strings.HasPrefix(m, "gen4.5"), strings.HasPrefix(m, "gen4_5"):
 		return spec{family: "gen4.5", text: landscapePortrait, image: withSquare, durations: twoToTen}
 	case strings.HasPrefix(m, "gen3a"):
@@ -113,5 +114,9 @@ func aspects(m map[string]string) string {
 // MaxPromptText is promptText's limit, in UTF-16 code units.
 const MaxPromptText = 1000
 
-// maxDataURI is the largest promptImage Runway takes as a data URI.
-const maxDataURI = 5 << 20
+// maxDataURI is the largest promptImage Runway takes as a data URI; an
+// image read to be sent as one is capped at its decoded size.
+const (
+	maxDataURI    = 5 << 20
+	maxImageBytes = maxDataURI / 4 * 3
+)

@@ -36,6 +36,8 @@ type options struct {
 	httpapi.Options
 	// APIVersion is sent as X-Runway-Version.
 	APIVersion string `json:"api_version"`
+	// PollAfter is the wait between polls (a Go duration; default 6s).
+	PollAfter string `json:"poll_after"`
 }
 
 // Runway is a configured Runway provider.
@@ -44,8 +46,12 @@ type Runway struct {
 	model    string
 	spec     spec
 	settings httpapi.Settings
+	wait     time.Duration // between polls
 	client   *httpapi.Client
 	fetcher  *httpapi.Fetcher
+	// images reads an image_url to send as bytes, capped near Runway's
+	// limit for a data URI rather than the outputs' cap.
+	images *httpapi.Fetcher
 }
 
 var (
@@ -73,13 +79,16 @@ func New(cfg config.Provider) (provider.Provider, error) {
 		}
 		version = o.APIVersion
 	}
+	wait, err := pollInterval(o.PollAfter, PollAfter)
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("runway provider %s: %w", cfg.Name, err)
 	}
 	key := s.Key
-	r := &Runway{name: cfg.Name, model: s.Model, spec: specOf(s.Model), settings: s,
+	r := &Runway{name: cfg.Name, model: s.Model, spec: specOf(s.Model), settings: s, wait: wait,
 		client:  httpapi.NewClient(cfg.Name, s, func(h http.Header) { h.Set("Authorization", "Bearer "+key) }),
 		fetcher: httpapi.NewFetcher(s)}
+	r.images = &httpapi.Fetcher{HTTP: r.fetcher.HTTP, MaxBytes: maxImageBytes, AllowPrivate: s.AllowPrivate}
 	r.client.Header = http.Header{"X-Runway-Version": {version}}
 	r.client.Problem = problem
 	return r, nil
@@ -184,7 +193,7 @@ func (r *Runway) Start(ctx context.Context, req provider.Request) (provider.Resp
 	}
 	p, errs := r.plan("input_data", v)
 	if len(errs) > 0 {
-		return provider.Response{}, provider.NewRejected("unsupported_input", fmt.Sprintf("%s cannot make this video: %v", r.name, errs), errs)
+		return provider.Response{}, provider.NewRejected("unsupported_input", fmt.Sprintf("%s cannot make this video: %v", r.name, errs), nil)
 	}
 	body := createBody{Model: r.model, PromptText: v.Prompt, Ratio: p.ratio, Duration: p.seconds}
 	if p.route == routeImage {
@@ -202,7 +211,7 @@ func (r *Runway) Start(ctx context.Context, req provider.Request) (provider.Resp
 		return provider.Response{}, provider.NewTransient("bad_answer", r.name+" created a task but answered no id", nil)
 	}
 	job, _ := json.Marshal(handle{ID: created.ID, Model: r.model, Route: p.route, Ratio: p.ratio, Seconds: p.seconds})
-	return provider.Response{Job: string(job), PollAfter: PollAfter}, nil
+	return provider.Response{Job: string(job), PollAfter: r.wait}, nil
 }
 
 // promptImage is the first frame as Runway takes it: an HTTPS URL as it
@@ -212,13 +221,17 @@ func (r *Runway) promptImage(ctx context.Context, raw string) (string, error) {
 	if strings.HasPrefix(raw, "https://") {
 		return raw, nil
 	}
-	data, ct, err := r.fetcher.Get(ctx, raw, "image/")
+	data, ct, err := r.images.Get(ctx, raw, "image/")
+	if pe, ok := errors.AsType[*provider.Error](err); ok && (pe.Code == "output_too_large" || pe.Code == "bad_output_type" || pe.Code == "output_expired") {
+		// The fetcher speaks of outputs; this is the task's own input.
+		return "", provider.NewRejected("bad_image_url", "image_url cannot be used: "+pe.Message, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("read image_url: %w", err)
 	}
 	uri := httpapi.DataURI(ct, data)
 	if len(uri) > maxDataURI {
-		return "", provider.NewRejected("image_too_large", fmt.Sprintf("image_url is %d bytes; Runway takes an image sent as bytes up to about %d", len(data), maxDataURI*3/4), nil)
+		return "", provider.NewRejected("bad_image_url", fmt.Sprintf("image_url is %d bytes; Runway takes an image sent as bytes up to 5 MB as a data URI", len(data)), nil)
 	}
 	return uri, nil
 }
@@ -248,13 +261,13 @@ func (r *Runway) Poll(ctx context.Context, req provider.Request, job string) (pr
 	switch t.Status {
 	case "PENDING", "THROTTLED":
 		// THROTTLED: queued on Runway's side behind the account's other tasks.
-		return provider.Response{PollAfter: PollAfter}, nil
+		return provider.Response{PollAfter: r.wait}, nil
 	case "RUNNING":
 		progress := 0.0
 		if t.Progress != nil && *t.Progress >= 0 {
 			progress = min(*t.Progress, 1)
 		}
-		return provider.Response{PollAfter: PollAfter, Progress: progress}, nil
+		return provider.Response{PollAfter: r.wait, Progress: progress}, nil
 	case "SUCCEEDED":
 		res, err := r.result(ctx, h, t)
 		if err != nil {

@@ -198,7 +198,8 @@ func TestCheckInput(t *testing.T) {
 		"gen4.5 image to video is square":          {"gen4.5", &task.VideoInput{Prompt: "x", ImageURL: "https://a/b.png", AspectRatio: "1:1"}, nil},
 		"veo3.1 takes 4, 6, 8 (not the default 5)": {"veo3.1", &task.VideoInput{Prompt: "x"}, []string{"input_data.duration_seconds"}},
 		"veo3.1 no square, no 7 s":                 {"veo3.1", &task.VideoInput{Prompt: "x", AspectRatio: "1:1", DurationSeconds: ptr(7)}, []string{"input_data.aspect_ratio", "input_data.duration_seconds"}},
-		"veo3 only 8 s":                            {"veo3", &task.VideoInput{Prompt: "x", DurationSeconds: ptr(8)}, nil},
+		"veo3 only 8 s, from an image":             {"veo3", &task.VideoInput{Prompt: "x", ImageURL: "https://a/b.png", DurationSeconds: ptr(8)}, nil},
+		"veo3 no text alone":                       {"veo3", &task.VideoInput{Prompt: "x", DurationSeconds: ptr(8)}, []string{"input_data.image_url"}},
 		"an unknown model is careful":              {"mystery-9", &task.VideoInput{Prompt: "x"}, []string{"input_data.image_url"}},
 	}
 	for name, tc := range tests {
@@ -246,7 +247,7 @@ func TestCost(t *testing.T) {
 	}{
 		"gen4_turbo 5 s":      {map[string]any{"model": "gen4_turbo"}, `{"prompt":"x","image_url":"https://a/b.png"}`, 0.25},
 		"gen4.5 10 s":         {map[string]any{"model": "gen4.5"}, `{"prompt":"x","duration_seconds":10}`, 1.2},
-		"veo3 8 s":            {map[string]any{"model": "veo3"}, `{"prompt":"x","duration_seconds":8}`, 3.2},
+		"veo3 8 s":            {map[string]any{"model": "veo3"}, `{"prompt":"x","image_url":"https://a/b.png","duration_seconds":8}`, 3.2},
 		"override, USD per s": {map[string]any{"model": "gen4_turbo", "price": map[string]float64{"gen4_turbo": 0.04}}, `{"prompt":"x","image_url":"https://a/b.png","duration_seconds":10}`, 0.4},
 		"unknown price":       {map[string]any{"model": "gen4_turbo_2027"}, `{"prompt":"x","image_url":"https://a/b.png"}`, -1},
 	}
@@ -314,6 +315,31 @@ func TestProblems(t *testing.T) {
 	}
 }
 
+func TestPollAfter(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t)
+	req := request(`{"prompt":"x","image_url":"https://a/b.png"}`)
+	for opt, want := range map[string]time.Duration{"": runway.PollAfter, "50ms": 50 * time.Millisecond} {
+		resp, err := newProvider(t, fake, time.Second, map[string]any{"poll_after": opt}).Start(t.Context(), req)
+		if err != nil || resp.PollAfter != want {
+			t.Errorf("poll_after %q: PollAfter %s (%v), want %s", opt, resp.PollAfter, err, want)
+		}
+	}
+}
+
+func TestImageURLThatFails(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t)
+	input, _ := json.Marshal(map[string]any{"prompt": "x", "image_url": fake.URL() + "/inputs/missing.png"})
+	_, err := newProvider(t, fake, time.Second, nil).Start(t.Context(), request(string(input)))
+	if pe, ok := errors.AsType[*provider.Error](err); !ok || !pe.RequestFault || pe.Code != "bad_image_url" {
+		t.Errorf("an image_url that is not an image: %v; want a fault of the request, bad_image_url", err)
+	}
+	if n := len(fake.Created()); n != 0 {
+		t.Errorf("%d tasks created; want none", n)
+	}
+}
+
 func TestCancelIsADelete(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t)
@@ -361,6 +387,7 @@ func TestBadOptions(t *testing.T) {
 		"api_version":    {`{"api_key":"k","api_version":"latest"}`, "api_version"},
 		"no key":         {`{"api_key_env":"RUNWAY_TEST_UNSET_VARIABLE"}`, "api_key_env"},
 		"timeout":        {`{"api_key":"k","timeout":"-1s"}`, "timeout"},
+		"poll_after":     {`{"api_key":"k","poll_after":"1ns"}`, "poll_after"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -21,18 +21,19 @@
 //
 // Mapping. A task with image_url goes to POST /v1/image_to_video
 // (promptImage: an https URL as it is; another URL is fetched through the
-// SSRF guard and sent as a data URI, up to 5 MB; promptText optional), one
-// without to POST /v1/text_to_video (promptText). ratio comes from
-// aspect_ratio by model: gen4_turbo and gen4.5 16:9 1280:720, 9:16
-// 720:1280, 1:1 960:960 (gen4.5's text to video has no 1:1); veo3,
-// veo3.1 and veo3.1_fast 1280:720 and 720:1280; gen3a_turbo 1280:768 and
-// 768:1280. The task's prompt is always sent as promptText (gen4.5's
-// image to video requires one). duration is duration_seconds. GET /v1/tasks/{id} is polled
-// every 6 s (poll_after): PENDING and THROTTLED (queued at Runway) wait, RUNNING gives
-// its progress, SUCCEEDED's output URLs are fetched at once (they expire)
-// as video/* files, FAILED is classified by failureCode, CANCELLED is a
-// permanent "canceled". Cancel is DELETE /v1/tasks/{id} (it cancels a
-// task that runs and deletes one that ended; one already gone is fine).
+// SSRF guard and sent as a data URI, up to 5 MB), one without to POST
+// /v1/text_to_video. The task's prompt is always sent as promptText
+// (gen4.5's image to video requires one). ratio comes from aspect_ratio
+// by model: gen4_turbo and gen4.5 16:9 1280:720, 9:16 720:1280, 1:1
+// 960:960 (gen4.5's text to video has no 1:1); veo3, veo3.1 and
+// veo3.1_fast 1280:720 and 720:1280; gen3a_turbo 1280:768 and 768:1280.
+// duration is duration_seconds. GET /v1/tasks/{id} is polled every 6 s
+// (poll_after): PENDING and THROTTLED (queued at Runway) wait, RUNNING
+// gives its progress, SUCCEEDED's output URLs are fetched at once (they
+// expire) as video/* files, FAILED is classified by failureCode,
+// CANCELLED is a permanent "canceled". Cancel is DELETE /v1/tasks/{id}
+// (it cancels a task that runs and deletes one that ended; one already
+// gone is fine).
 // Extra holds runway_task_id, model, route, ratio and duration_seconds.
 //
 // Refusals (CheckInput, and Start before any call): gen4_turbo, veo3

@@ -10,7 +10,9 @@ import (
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/assemblyai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
+	"github.com/videoai/mediatasks/shared/provider/runway"
 	"github.com/videoai/mediatasks/shared/provider/sdwebui"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/task"
@@ -18,9 +20,11 @@ import (
 
 // Factories are the provider types a configuration may name.
 var Factories = map[string]provider.Factory{
-	sim.Type:     sim.New,
-	piapi.Type:   piapi.New,
-	sdwebui.Type: sdwebui.New,
+	sim.Type:        sim.New,
+	assemblyai.Type: assemblyai.New,
+	runway.Type:     runway.New,
+	piapi.Type:      piapi.New,
+	sdwebui.Type:    sdwebui.New,
 }
 
 // Build builds the configured providers, or one simulated provider per

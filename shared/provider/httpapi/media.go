@@ -160,6 +160,39 @@ func (f *Fetcher) Media(ctx context.Context, m *provider.Media, maxBytes int64) 
 	return data, ct, nil
 }
 
+// Still is a video task's first frame as providers that take an image by
+// URL or as a data URI want it: the user's https URL, or a held image
+// whose URL is public, as they are; otherwise the bytes (a user's http
+// URL fetched through the guard, a held file read through Open) as a data
+// URI of at most maxBytes bytes of image. imageURL is the input's
+// image_url; m the still the platform holds (image_upload_id,
+// image_task_id); "" when there is neither. A still that cannot be used is
+// a fault of the request (bad_image).
+func (f *Fetcher) Still(ctx context.Context, imageURL string, m *provider.Media, maxBytes int64) (string, error) {
+	switch {
+	case imageURL != "" && strings.HasPrefix(imageURL, "https://"):
+		return imageURL, nil
+	case imageURL != "":
+		m = &provider.Media{URL: imageURL, Public: true}
+	case m == nil:
+		return "", nil
+	case m.Public && strings.HasPrefix(m.URL, "https://"):
+		return m.URL, nil
+	}
+	data, ct, err := f.Media(ctx, m, maxBytes)
+	if pe, ok := errors.AsType[*provider.Error](err); ok && pe.Kind == provider.Permanent {
+		// The fetcher's codes speak of outputs; this is the task's input.
+		return "", provider.NewRejected("bad_image", "the still cannot be used: "+pe.Message, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the still: %w", err)
+	}
+	if !strings.HasPrefix(ct, "image/") {
+		return "", provider.NewRejected("bad_image", fmt.Sprintf("the still is %s, not an image", ct), nil)
+	}
+	return DataURI(ct, data), nil
+}
+
 // DataURI is data as a data: URI of content type ct.
 func DataURI(ct string, data []byte) string {
 	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data)

@@ -127,7 +127,7 @@ func (r *Runway) CheckInput(prefix string, in task.Input) task.FieldErrors {
 func (r *Runway) plan(prefix string, in *task.VideoInput) (plan, task.FieldErrors) {
 	var errs task.FieldErrors
 	p := plan{route: routeText, seconds: *in.DurationSeconds}
-	if in.ImageURL != "" {
+	if in.ImageURL != "" || in.ImageUploadID != "" || in.ImageTaskID != "" {
 		p.route = routeImage
 	}
 	ratios := r.spec.ratios(p.route)
@@ -197,7 +197,7 @@ func (r *Runway) Start(ctx context.Context, req provider.Request) (provider.Resp
 	}
 	body := createBody{Model: r.model, PromptText: v.Prompt, Ratio: p.ratio, Duration: p.seconds}
 	if p.route == routeImage {
-		if body.PromptImage, err = r.promptImage(ctx, v.ImageURL); err != nil {
+		if body.PromptImage, err = r.promptImage(ctx, v.ImageURL, req.Media); err != nil {
 			return provider.Response{}, fmt.Errorf("runway %s: task %s: %w", r.name, req.TaskID, err)
 		}
 	}
@@ -214,26 +214,11 @@ func (r *Runway) Start(ctx context.Context, req provider.Request) (provider.Resp
 	return provider.Response{Job: string(job), PollAfter: r.wait}, nil
 }
 
-// promptImage is the first frame as Runway takes it: an HTTPS URL as it
-// is; any other (an http URL) fetched through the guard and sent as a data
-// URI.
-func (r *Runway) promptImage(ctx context.Context, raw string) (string, error) {
-	if strings.HasPrefix(raw, "https://") {
-		return raw, nil
-	}
-	data, ct, err := r.images.Get(ctx, raw, "image/")
-	if pe, ok := errors.AsType[*provider.Error](err); ok && (pe.Code == "output_too_large" || pe.Code == "bad_output_type" || pe.Code == "output_expired") {
-		// The fetcher speaks of outputs; this is the task's own input.
-		return "", provider.NewRejected("bad_image_url", "image_url cannot be used: "+pe.Message, err)
-	}
-	if err != nil {
-		return "", fmt.Errorf("read image_url: %w", err)
-	}
-	uri := httpapi.DataURI(ct, data)
-	if len(uri) > maxDataURI {
-		return "", provider.NewRejected("bad_image_url", fmt.Sprintf("image_url is %d bytes; Runway takes an image sent as bytes up to 5 MB as a data URI", len(data)), nil)
-	}
-	return uri, nil
+// promptImage is the first frame as Runway takes it: an https URL as it
+// is, any other still (an http URL, an image the platform holds) as a data
+// URI, which Runway takes up to 5 MB.
+func (r *Runway) promptImage(ctx context.Context, imageURL string, m *provider.Media) (string, error) {
+	return r.images.Still(ctx, imageURL, m, maxImageBytes)
 }
 
 // taskAnswer is GET /v1/tasks/{id}'s answer.

@@ -332,8 +332,8 @@ func TestImageURLThatFails(t *testing.T) {
 	fake := newFake(t)
 	input, _ := json.Marshal(map[string]any{"prompt": "x", "image_url": fake.URL() + "/inputs/missing.png"})
 	_, err := newProvider(t, fake, time.Second, nil).Start(t.Context(), request(string(input)))
-	if pe, ok := errors.AsType[*provider.Error](err); !ok || !pe.RequestFault || pe.Code != "bad_image_url" {
-		t.Errorf("an image_url that is not an image: %v; want a fault of the request, bad_image_url", err)
+	if pe, ok := errors.AsType[*provider.Error](err); !ok || !pe.RequestFault || pe.Code != "bad_image" {
+		t.Errorf("an image_url that is not an image: %v; want a fault of the request, bad_image", err)
 	}
 	if n := len(fake.Created()); n != 0 {
 		t.Errorf("%d tasks created; want none", n)

@@ -55,7 +55,7 @@ func FamilyOf(model string) Family {
 		return FamilyDallE3
 	case strings.HasPrefix(m, "dall-e-2"):
 		return FamilyDallE2
-	case strings.HasPrefix(m, "whisper"):
+	case strings.Contains(m, "whisper"): // also "Systran/faster-whisper-large-v3" on a compatible server
 		return FamilyWhisper
 	case strings.Contains(m, "transcribe"):
 		return FamilyGPTTranscribe

@@ -55,9 +55,9 @@ func TestImageMapping(t *testing.T) {
 		cost      float64 // 0: no cost known
 	}{
 		"gpt-image-1 wide size to its nearest, default quality": {
-			opts: map[string]any{"model": "gpt-image-1"},
-			in:   task.ImageInput{Prompt: "a fox", Size: "1792x1024"},
-			want: map[string]any{"model": "gpt-image-1", "prompt": "a fox", "n": 1.0, "size": "1536x1024", "quality": "medium"},
+			opts:   map[string]any{"model": "gpt-image-1"},
+			in:     task.ImageInput{Prompt: "a fox", Size: "1792x1024"},
+			want:   map[string]any{"model": "gpt-image-1", "prompt": "a fox", "n": 1.0, "size": "1536x1024", "quality": "medium"},
 			absent: []string{"response_format", "style", "output_format", "moderation"},
 			cost:   0.063,
 		},
@@ -174,11 +174,11 @@ func TestAudioMapping(t *testing.T) {
 			file: "clip.wav", fileType: "audio/wav", cost: 0.006 * 6 / 60,
 		},
 		"whisper for subtitles: the same call": {
-			opts:  map[string]any{"model": "whisper-1", "price": map[string]float64{"audio_minute": 0.01}},
-			typ:   task.TypeSubtitleGeneration,
-			in:    &task.SubtitleInput{UploadID: "upl_1", Format: "srt"},
-			media: heldAudio(6),
-			want:  map[string][]string{"model": {"whisper-1"}, "response_format": {"verbose_json"}, "timestamp_granularities[]": {"word", "segment"}},
+			opts:   map[string]any{"model": "whisper-1", "price": map[string]float64{"audio_minute": 0.01}},
+			typ:    task.TypeSubtitleGeneration,
+			in:     &task.SubtitleInput{UploadID: "upl_1", Format: "srt"},
+			media:  heldAudio(6),
+			want:   map[string][]string{"model": {"whisper-1"}, "response_format": {"verbose_json"}, "timestamp_granularities[]": {"word", "segment"}},
 			absent: []string{"language", "prompt", "format"},
 			file:   "clip.wav", fileType: "audio/wav", cost: 0.01 * 6 / 60,
 		},

@@ -46,6 +46,48 @@ type jsonAnswer struct {
 	Usage *audioUsage `json:"usage"`
 }
 
+// diarizedAnswer is the diarizing model's diarized_json: segments timed
+// and labelled by speaker, no word timings.
+type diarizedAnswer struct {
+	Text     string `json:"text"`
+	Segments []struct {
+		Speaker string  `json:"speaker"`
+		Start   float64 `json:"start"`
+		End     float64 `json:"end"`
+		Text    string  `json:"text"`
+	} `json:"segments"`
+	Usage *audioUsage `json:"usage"`
+}
+
+// diarizedTranscript keeps the segments' times and spreads each
+// segment's words over it (so the words' timings are estimates, and the
+// transcript says so). The duration is the file's, or the last segment's
+// end when the file does not say.
+func diarizedTranscript(language string, d diarizedAnswer, audio []byte) (*transcript.Transcript, bool) {
+	tr := &transcript.Transcript{Language: language, Text: d.Text, EstimatedTimings: true}
+	for _, s := range d.Segments {
+		tr.Segments = append(tr.Segments, transcript.Segment{Start: s.Start, End: s.End, Text: s.Text})
+		for _, w := range transcript.Spread(language, s.Text, max(s.End-s.Start, 0)).Words {
+			w.Start += s.Start
+			w.End += s.Start
+			tr.Words = append(tr.Words, w)
+		}
+		tr.DurationSeconds = max(tr.DurationSeconds, s.End)
+	}
+	measured := tr.DurationSeconds > 0
+	if dur, ok := wavDuration(audio); ok {
+		tr.DurationSeconds, measured = max(tr.DurationSeconds, dur), true
+	}
+	if len(tr.Words) == 0 {
+		dur := tr.DurationSeconds
+		if dur == 0 {
+			dur = float64(len(strings.Fields(d.Text))) / wordsPerSecond
+		}
+		return transcript.Spread(language, d.Text, dur), measured
+	}
+	return tr.Normalize(), measured
+}
+
 // audioUsage is {"type": "duration", "seconds"} (whisper) or {"type":
 // "tokens", "input_tokens", ...} (gpt-4o transcribe).
 type audioUsage struct {
@@ -78,8 +120,9 @@ func buildAudioForm(m *audioModel, language, promptText string) audioForm {
 	} else {
 		f.ResponseFormat = "json"
 		if strings.Contains(m.name, "diarize") {
-			// The diarizing model takes no prompt, and wants a chunking
-			// strategy for audio over 30 s.
+			// The diarizing model answers timed segments by speaker, takes
+			// no prompt, and wants a chunking strategy for audio over 30 s.
+			f.ResponseFormat = "diarized_json"
 			f.Prompt = ""
 			f.Chunking = "auto"
 		}
@@ -154,6 +197,23 @@ func (p *Provider) transcribe(ctx context.Context, req provider.Request) (*provi
 		if len(tr.Words) == 0 && tr.Text != "" {
 			// A compatible server that ignored the word granularity.
 			tr = transcript.Spread(tr.Language, tr.Text, tr.DurationSeconds)
+		}
+	} else if form.ResponseFormat == "diarized_json" {
+		var d diarizedAnswer
+		if err := a.Decode(p.name, &d); err != nil {
+			return nil, err
+		}
+		usage = d.Usage
+		tr, measured = diarizedTranscript(isoLanguage(language), d, data)
+		if !measured {
+			res.Extra["duration_estimated"] = true
+		}
+		if len(d.Segments) > 0 {
+			speakers := make([]map[string]any, 0, len(d.Segments))
+			for _, s := range d.Segments {
+				speakers = append(speakers, map[string]any{"speaker": s.Speaker, "start": s.Start, "end": s.End})
+			}
+			res.Extra["speakers"] = speakers
 		}
 	} else {
 		var j jsonAnswer

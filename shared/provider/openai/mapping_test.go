@@ -196,7 +196,7 @@ func TestAudioMapping(t *testing.T) {
 			typ:    task.TypeAudioTranscription,
 			in:     &task.TranscriptionInput{UploadID: "upl_1", Prompt: "names"},
 			media:  wav("", "http://127.0.0.1:1/files/upl_1", "audio/ogg"),
-			want:   map[string][]string{"response_format": {"json"}, "chunking_strategy": {"auto"}},
+			want:   map[string][]string{"response_format": {"diarized_json"}, "chunking_strategy": {"auto"}},
 			absent: []string{"prompt"},
 			file:   "audio.ogg", fileType: "audio/ogg",
 		},
@@ -531,5 +531,22 @@ func TestWrongKeyIsTheProvidersFault(t *testing.T) {
 	pe, ok := errors.AsType[*provider.Error](err)
 	if !ok || pe.Code != "invalid_api_key" || pe.RequestFault || strings.Contains(err.Error(), "abcdefgh") || strings.Contains(err.Error(), "efgh") {
 		t.Errorf("a wrong key: %v; want invalid_api_key, the provider's fault, and no trace of the key", err)
+	}
+}
+
+func TestDiarizedSegmentsKeepTheirTimes(t *testing.T) {
+	t.Parallel()
+	res, _ := start(t, map[string]any{"model": "gpt-4o-transcribe-diarize"}, task.TypeAudioTranscription, &task.TranscriptionInput{UploadID: "upl_1"}, heldAudio(4), nil)
+	tr := res.Transcript
+	if !tr.EstimatedTimings || len(tr.Segments) != 2 || tr.Segments[1].Start != 2 || tr.DurationSeconds != 4 {
+		t.Fatalf("transcript %+v: want the two diarized segments, the second from 2 s, over 4 s", tr)
+	}
+	for _, w := range tr.Words {
+		if w.Word == "hears" && w.Start < 2 {
+			t.Errorf("word %+v of the second segment starts before it", w)
+		}
+	}
+	if sp, _ := res.Extra["speakers"].([]map[string]any); len(sp) != 2 || sp[1]["speaker"] != "B" {
+		t.Errorf("speakers %v, want A then B", res.Extra["speakers"])
 	}
 }

@@ -406,8 +406,9 @@ func (s *Server) transcriptions(w http.ResponseWriter, _ *http.Request, rec *Req
 		format = "json"
 	}
 	grains := rec.Form["timestamp_granularities[]"]
+	diarize := strings.Contains(model, "diarize")
 	if family(model) == "gpt-transcribe" {
-		if format != "json" && format != "text" {
+		if format != "json" && format != "text" && (!diarize || format != "diarized_json") {
 			invalid("response_format", "response_format '%s' is not compatible with model '%s'. Use 'json' or 'text' instead.", format, model)
 			return
 		}
@@ -436,6 +437,14 @@ func (s *Server) transcriptions(w http.ResponseWriter, _ *http.Request, rec *Req
 				"input_token_details": map[string]any{"text_tokens": 0, "audio_tokens": 20}}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"text": Text, "usage": usage})
+	case "diarized_json":
+		half := len(words) / 2
+		segs := []map[string]any{
+			{"type": "transcript.text.segment", "id": "seg_1", "speaker": "A", "start": 0.0, "end": round(duration / 2), "text": strings.Join(words[:half], " ")},
+			{"type": "transcript.text.segment", "id": "seg_2", "speaker": "B", "start": round(duration / 2), "end": round(duration * 0.95), "text": strings.Join(words[half:], " ")},
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"text": Text, "segments": segs,
+			"usage": map[string]any{"type": "tokens", "input_tokens": 20, "output_tokens": 40, "total_tokens": 60}})
 	case "verbose_json":
 		step := duration / float64(len(words))
 		var ws []map[string]any

@@ -92,10 +92,10 @@ func diarizedTranscript(language string, d diarizedAnswer, audio []byte) (*trans
 // "tokens", "input_tokens", ...} (gpt-4o transcribe).
 type audioUsage struct {
 	Type         string  `json:"type"`
-	Seconds      float64 `json:"seconds"`
-	InputTokens  int     `json:"input_tokens"`
-	OutputTokens int     `json:"output_tokens"`
-	TotalTokens  int     `json:"total_tokens"`
+	Seconds      float64 `json:"seconds,omitempty"`
+	InputTokens  int     `json:"input_tokens,omitempty"`
+	OutputTokens int     `json:"output_tokens,omitempty"`
+	TotalTokens  int     `json:"total_tokens,omitempty"`
 }
 
 // wordsPerSecond estimates the length of speech whose duration neither

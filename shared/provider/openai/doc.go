@@ -16,7 +16,8 @@
 //	      model: gpt-image-1.5        # default: gpt-image-1.5 for images and whisper-1 for audio, all three types
 //	      quality: medium             # gpt-image: low|medium|high|auto; dall-e-3: standard|hd
 //	      # api_key_env: OPENAI_API_KEY (the default); base_url: https://api.openai.com/v1 (the default)
-//	      # timeout: 3m; price: {medium_1024x1024: 0.034}; output_format: png|jpeg|webp; moderation: auto|low
+//	      # timeout: 5m; price: {medium_1024x1024: 0.034}; output_format: png|jpeg|webp; moderation: auto|low;
+//	      # background: auto|opaque|transparent
 //	  - name: openai-audio
 //	    type: openai
 //	    task_types: [audio_transcription, subtitle_generation]
@@ -24,8 +25,8 @@
 //	    options: {model: whisper-1}
 //	  - name: localai
 //	    type: openai
-//	    task_types: [audio_transcription]
-//	    options: {base_url: "http://localai:8080/v1", model: whisper-large-v3, family: whisper}
+//	    task_types: [image_generation]
+//	    options: {base_url: "http://localai:8080/v1", model: stablediffusion, family: dall-e-2}
 //
 // # Model families
 //

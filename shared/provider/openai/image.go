@@ -23,6 +23,7 @@ type imageRequest struct {
 	ResponseFormat string `json:"response_format,omitempty"`
 	OutputFormat   string `json:"output_format,omitempty"`
 	Moderation     string `json:"moderation,omitempty"`
+	Background     string `json:"background,omitempty"`
 }
 
 // imageAnswer is its answer.
@@ -59,7 +60,7 @@ func buildImageRequest(m *imageModel, in *task.ImageInput, expansion *bool) (ima
 		size = "1024x1024"
 	}
 	body := imageRequest{Model: m.name, Prompt: in.Prompt, N: n, Size: m.spec.sizes[size], Quality: m.quality,
-		ResponseFormat: m.responseFormat, OutputFormat: m.outputFormat, Moderation: m.moderation}
+		ResponseFormat: m.responseFormat, OutputFormat: m.outputFormat, Moderation: m.moderation, Background: m.background}
 	if len(m.spec.styles) > 0 {
 		body.Style = in.Style
 	}

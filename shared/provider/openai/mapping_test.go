@@ -62,9 +62,9 @@ func TestImageMapping(t *testing.T) {
 			cost:   0.063,
 		},
 		"gpt-image-1-mini with its options": {
-			opts: map[string]any{"model": "gpt-image-1-mini", "quality": "high", "output_format": "webp", "moderation": "low"},
+			opts: map[string]any{"model": "gpt-image-1-mini", "quality": "high", "output_format": "webp", "moderation": "low", "background": "transparent"},
 			in:   task.ImageInput{Prompt: "a fox", Size: "1024x1024", N: intp(4)},
-			want: map[string]any{"model": "gpt-image-1-mini", "n": 4.0, "size": "1024x1024", "quality": "high", "output_format": "webp", "moderation": "low"},
+			want: map[string]any{"model": "gpt-image-1-mini", "n": 4.0, "size": "1024x1024", "quality": "high", "output_format": "webp", "moderation": "low", "background": "transparent"},
 			cost: 4 * 0.036,
 		},
 		"gpt-image-1.5 portrait low": {
@@ -373,6 +373,8 @@ func TestBadOptions(t *testing.T) {
 		"output format for gpt-image": {`{"model": "dall-e-3", "output_format": "webp"}`, "output_format"},
 		"bad output format":           {`{"model": "gpt-image-1", "output_format": "gif"}`, "output_format"},
 		"moderation":                  {`{"model": "gpt-image-1", "moderation": "off"}`, "moderation"},
+		"transparent jpeg":            {`{"model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"}`, "background"},
+		"background for gpt-image":    {`{"model": "dall-e-2", "background": "opaque"}`, "background"},
 		"image option on audio":       {`{"model": "whisper-1", "quality": "hd"}`, "quality"},
 		"price key of another model":  {`{"model": "dall-e-2", "price": {"hd_1792x1024": 0.1}}`, "price.hd_1792x1024"},
 		"negative price":              {`{"model": "whisper-1", "price": {"audio_minute": -1}}`, "price.audio_minute"},

@@ -24,9 +24,10 @@ const Type = "openai"
 const (
 	DefaultBaseURL = "https://api.openai.com/v1"
 	DefaultKeyEnv  = "OPENAI_API_KEY"
-	// DefaultTimeout is one call's: both APIs answer synchronously, and a
-	// high-quality GPT image can take a minute or two.
-	DefaultTimeout = 3 * time.Minute
+	// DefaultTimeout is one call's: both APIs answer synchronously; a
+	// high-quality GPT image can take a minute or two, and 25 MB of audio
+	// longer.
+	DefaultTimeout = 5 * time.Minute
 )
 
 // MaxAudioBytes is the largest file the transcription API takes
@@ -51,6 +52,9 @@ type options struct {
 	OutputFormat string `json:"output_format"`
 	// Moderation of GPT images: auto (the API's default) or low.
 	Moderation string `json:"moderation"`
+	// Background of GPT images: auto (the API's default), opaque, or
+	// transparent (with output_format png or webp).
+	Background string `json:"background"`
 }
 
 // Provider is an OpenAI (or OpenAI-compatible) provider: images from
@@ -80,6 +84,7 @@ type imageModel struct {
 	responseFormat string // "b64_json" or "url" for DALL-E; "" for GPT images
 	outputFormat   string
 	moderation     string
+	background     string
 }
 
 // audioModel is the configured transcription model.
@@ -166,15 +171,20 @@ func newProvider(cfg config.Provider, getenv func(string) string) (*Provider, er
 		default:
 			bad("response_format", "must be b64_json or url, not %q", o.ResponseFormat)
 		}
-		im.outputFormat, im.moderation = o.OutputFormat, o.Moderation
+		im.outputFormat, im.moderation, im.background = o.OutputFormat, o.Moderation, o.Background
 		if im.family != FamilyGPTImage {
-			if o.OutputFormat != "" {
-				bad("output_format", "is an option of GPT image models only")
-			}
-			if o.Moderation != "" {
-				bad("moderation", "is an option of GPT image models only")
+			for field, v := range map[string]string{"output_format": o.OutputFormat, "moderation": o.Moderation, "background": o.Background} {
+				if v != "" {
+					bad(field, "is an option of GPT image models only")
+				}
 			}
 		} else {
+			switch {
+			case o.Background != "" && o.Background != "auto" && o.Background != "opaque" && o.Background != "transparent":
+				bad("background", "must be auto, opaque or transparent, not %q", o.Background)
+			case o.Background == "transparent" && o.OutputFormat == "jpeg":
+				bad("background", "transparent needs output_format png or webp, not jpeg")
+			}
 			if o.OutputFormat != "" && !slices.Contains([]string{"png", "jpeg", "webp"}, o.OutputFormat) {
 				bad("output_format", "must be png, jpeg or webp, not %q", o.OutputFormat)
 			}
@@ -183,7 +193,7 @@ func newProvider(cfg config.Provider, getenv func(string) string) (*Provider, er
 			}
 		}
 	} else {
-		for field, v := range map[string]string{"quality": o.Quality, "response_format": o.ResponseFormat, "output_format": o.OutputFormat, "moderation": o.Moderation} {
+		for field, v := range map[string]string{"quality": o.Quality, "response_format": o.ResponseFormat, "output_format": o.OutputFormat, "moderation": o.Moderation, "background": o.Background} {
 			if v != "" {
 				bad(field, "is an option of image models; %s is a transcription model", model)
 			}

@@ -281,6 +281,9 @@ func (s *Server) images(w http.ResponseWriter, _ *http.Request, rec *Request) {
 		case quality != "" && !slices.Contains([]string{"low", "medium", "high", "auto"}, quality):
 			invalid("quality", "Invalid value: '%s'. Supported values are: 'low', 'medium', 'high', and 'auto'.", quality)
 			return
+		case str("background") != "" && !slices.Contains([]string{"auto", "opaque", "transparent"}, str("background")):
+			invalid("background", "Invalid value: '%s'. Supported values are: 'transparent', 'opaque', and 'auto'.", str("background"))
+			return
 		case len(prompt) > 32000:
 			invalid("prompt", "Invalid 'prompt': string too long. Expected a string with maximum length 32000.")
 			return
@@ -306,6 +309,9 @@ func (s *Server) images(w http.ResponseWriter, _ *http.Request, rec *Request) {
 		}
 	default:
 		switch {
+		case str("background") != "" || str("output_format") != "" || str("moderation") != "":
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "", "unknown_parameter", "background, output_format and moderation are only supported for GPT image models.")
+			return
 		case size != "" && !slices.Contains([]string{"256x256", "512x512", "1024x1024"}, size):
 			invalid("size", "'%s' is not one of ['256x256', '512x512', '1024x1024'] - 'size'", size)
 			return

@@ -49,14 +49,16 @@ type jsonAnswer struct {
 // diarizedAnswer is the diarizing model's diarized_json: segments timed
 // and labelled by speaker, no word timings.
 type diarizedAnswer struct {
-	Text     string `json:"text"`
-	Segments []struct {
-		Speaker string  `json:"speaker"`
-		Start   float64 `json:"start"`
-		End     float64 `json:"end"`
-		Text    string  `json:"text"`
-	} `json:"segments"`
-	Usage *audioUsage `json:"usage"`
+	Text     string            `json:"text"`
+	Segments []diarizedSegment `json:"segments"`
+	Usage    *audioUsage       `json:"usage"`
+}
+
+type diarizedSegment struct {
+	Speaker string  `json:"speaker"`
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+	Text    string  `json:"text"`
 }
 
 // diarizedTranscript keeps the segments' times and spreads each
@@ -195,8 +197,18 @@ func (p *Provider) transcribe(ctx context.Context, req provider.Request) (*provi
 		measured = v.Duration > 0
 		tr.Normalize()
 		if len(tr.Words) == 0 && tr.Text != "" {
-			// A compatible server that ignored the word granularity.
-			tr = transcript.Spread(tr.Language, tr.Text, tr.DurationSeconds)
+			// A compatible server that ignored the word granularity: its
+			// segments' words are spread over them, as the diarizing
+			// model's are.
+			d := diarizedAnswer{Text: v.Text}
+			for _, s := range v.Segments {
+				d.Segments = append(d.Segments, diarizedSegment{Start: s.Start, End: s.End, Text: s.Text})
+			}
+			lang := tr.Language
+			var segMeasured bool
+			tr, segMeasured = diarizedTranscript(lang, d, data)
+			tr.DurationSeconds = max(tr.DurationSeconds, v.Duration)
+			measured = measured || segMeasured
 		}
 	} else if form.ResponseFormat == "diarized_json" {
 		var d diarizedAnswer

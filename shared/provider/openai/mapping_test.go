@@ -1,8 +1,10 @@
 package openai_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -550,5 +552,70 @@ func TestDiarizedSegmentsKeepTheirTimes(t *testing.T) {
 	}
 	if sp, _ := res.Extra["speakers"].([]map[string]any); len(sp) != 2 || sp[1]["speaker"] != "B" {
 		t.Errorf("speakers %v, want A then B", res.Extra["speakers"])
+	}
+}
+
+// A compatible server's answers, shorter than OpenAI's.
+func TestCompatibleServerAnswers(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		model, answer string
+		mp3           bool // the upload is no WAV: its length is unknown
+		estimated     bool // the words' timings
+		durationGuess bool // Extra duration_estimated
+		duration      float64
+		cost          bool
+	}{
+		"verbose_json without words: spread over its segments": {
+			model:  "whisper-1",
+			answer: `{"text":"one two. three four.","duration":4,"segments":[{"start":0,"end":1,"text":"one two."},{"start":2,"end":4,"text":"three four."}]}`,
+			mp3:    true, estimated: true, duration: 4, cost: true,
+		},
+		"json with no usage, of an mp3: the duration guessed, no cost": {
+			model:  "gpt-4o-transcribe",
+			answer: `{"text":"one two three four five"}`,
+			mp3:    true, estimated: true, durationGuess: true, duration: 2,
+		},
+		"json with usage seconds": {
+			model:  "gpt-4o-transcribe",
+			answer: `{"text":"one two three","usage":{"type":"duration","seconds":9}}`,
+			mp3:    true, estimated: true, duration: 9, cost: true,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tc.answer))
+			}))
+			t.Cleanup(srv.Close)
+			p := newProvider(t, srv.URL+"/v1", time.Second, map[string]any{"model": tc.model})
+			media := heldAudio(3)
+			if tc.mp3 {
+				media = &provider.Media{URL: "http://127.0.0.1:1/f", Name: "a.mp3", ContentType: "audio/mpeg",
+					Open: func(context.Context) (io.ReadCloser, error) {
+						return io.NopCloser(strings.NewReader("ID3 not really")), nil
+					}}
+			}
+			resp, err := p.Start(t.Context(), provider.Request{TaskID: "tsk_1", Type: task.TypeAudioTranscription, Input: json.RawMessage(`{"upload_id":"u"}`), Media: media})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := resp.Result
+			tr := res.Transcript
+			if tr.EstimatedTimings != tc.estimated || tr.DurationSeconds != tc.duration || len(tr.Words) == 0 {
+				t.Errorf("transcript %+v: want estimated %v over %v s", tr, tc.estimated, tc.duration)
+			}
+			if got := res.Extra["duration_estimated"] == true; got != tc.durationGuess {
+				t.Errorf("duration_estimated %v, want %v", got, tc.durationGuess)
+			}
+			if (res.Cost != nil) != tc.cost {
+				t.Errorf("cost %+v, want one: %v", res.Cost, tc.cost)
+			}
+			if len(tr.Segments) == 2 && tr.Words[2].Start < 2 {
+				t.Errorf("words %+v: the third starts in the second segment, at 2 s or later", tr.Words)
+			}
+		})
 	}
 }

@@ -173,9 +173,9 @@ func newProvider(cfg config.Provider, getenv func(string) string) (*Provider, er
 		}
 		im.outputFormat, im.moderation, im.background = o.OutputFormat, o.Moderation, o.Background
 		if im.family != FamilyGPTImage {
-			for field, v := range map[string]string{"output_format": o.OutputFormat, "moderation": o.Moderation, "background": o.Background} {
-				if v != "" {
-					bad(field, "is an option of GPT image models only")
+			for _, f := range [][2]string{{"output_format", o.OutputFormat}, {"moderation", o.Moderation}, {"background", o.Background}} {
+				if f[1] != "" {
+					bad(f[0], "is an option of GPT image models only")
 				}
 			}
 		} else {
@@ -192,10 +192,10 @@ func newProvider(cfg config.Provider, getenv func(string) string) (*Provider, er
 				bad("moderation", "must be auto or low, not %q", o.Moderation)
 			}
 		}
-	} else {
-		for field, v := range map[string]string{"quality": o.Quality, "response_format": o.ResponseFormat, "output_format": o.OutputFormat, "moderation": o.Moderation, "background": o.Background} {
-			if v != "" {
-				bad(field, "is an option of image models; %s is a transcription model", model)
+	} else if p.audio != nil {
+		for _, f := range [][2]string{{"quality", o.Quality}, {"response_format", o.ResponseFormat}, {"output_format", o.OutputFormat}, {"moderation", o.Moderation}, {"background", o.Background}} {
+			if f[1] != "" {
+				bad(f[0], "is an option of image models; %s is a transcription model", model)
 			}
 		}
 	}

@@ -47,24 +47,31 @@ func TestKindOf(t *testing.T) {
 
 func TestDecodeOptions(t *testing.T) {
 	t.Parallel()
+	type Common struct {
+		Model  string          `json:"model"`
+		Nested struct{ N int } `json:"nested"`
+	}
 	type opts struct {
 		Rate  *float64 `json:"rate"`
 		Steps int      `json:"steps"`
 		Mode  string   `json:"mode"`
+		Common
 	}
 	tests := map[string]struct {
 		raw   string
 		field string
 	}{
-		"ok":      {`{"rate": 0.5, "steps": 2}`, ""},
-		"empty":   {``, ""},
-		"null":    {`null`, ""},
-		"unknown": {`{"rate": 0.5, "colour": 1}`, "colour"},
-		"not int": {`{"steps": 1.5}`, "steps"},
-		"not str": {`{"mode": 3}`, "mode"},
-		"ptr":     {`{"rate": "x"}`, "rate"},
-		"not obj": {`[1]`, ""},
-		"two":     {`{} {}`, ""},
+		"ok":       {`{"rate": 0.5, "steps": 2}`, ""},
+		"empty":    {``, ""},
+		"null":     {`null`, ""},
+		"unknown":  {`{"rate": 0.5, "colour": 1}`, "colour"},
+		"not int":  {`{"steps": 1.5}`, "steps"},
+		"not str":  {`{"mode": 3}`, "mode"},
+		"ptr":      {`{"rate": "x"}`, "rate"},
+		"embedded": {`{"model": 3}`, "model"},
+		"nested":   {`{"nested": {"N": "x"}}`, "nested.N"},
+		"not obj":  {`[1]`, ""},
+		"two":      {`{} {}`, ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

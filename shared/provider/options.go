@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -22,6 +23,40 @@ func (e *OptionError) Error() string {
 		return "options: " + e.Message
 	}
 	return "options." + e.Field + ": " + e.Message
+}
+
+// optionPath is encoding/json's path of a field as the operator wrote it:
+// json names a field of an embedded struct (an adapter's httpapi.Options)
+// by the struct's Go name too, "Options.model", which no file holds.
+func optionPath(t reflect.Type, path string) string {
+	var out []string
+	for _, part := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t != nil && t.Kind() == reflect.Struct {
+			if f, ok := t.FieldByName(part); ok && f.Anonymous {
+				t = f.Type
+				continue
+			}
+			t = fieldByJSONName(t, part)
+		} else {
+			t = nil
+		}
+		out = append(out, part)
+	}
+	return strings.Join(out, ".")
+}
+
+// fieldByJSONName is the type of t's field that JSON names name, or nil.
+func fieldByJSONName(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name || tag == "" && strings.EqualFold(f.Name, name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 // DecodeOptions decodes a provider's options strictly into dst: an unknown
@@ -45,7 +80,7 @@ func DecodeOptions(raw json.RawMessage, dst any) error {
 		if te.Field == "" {
 			return &OptionError{Message: "must be a JSON object"}
 		}
-		return &OptionError{Field: te.Field, Message: "must be " + jsonTypeName(te.Type.Kind().String())}
+		return &OptionError{Field: optionPath(reflect.TypeOf(dst), te.Field), Message: "must be " + jsonTypeName(te.Type.Kind().String())}
 	}
 	const unknown = "json: unknown field "
 	if msg := err.Error(); strings.HasPrefix(msg, unknown) {

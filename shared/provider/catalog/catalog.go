@@ -11,6 +11,7 @@ import (
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/assemblyai"
+	"github.com/videoai/mediatasks/shared/provider/openai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
 	"github.com/videoai/mediatasks/shared/provider/runway"
 	"github.com/videoai/mediatasks/shared/provider/sdwebui"
@@ -22,6 +23,7 @@ import (
 var Factories = map[string]provider.Factory{
 	sim.Type:        sim.New,
 	assemblyai.Type: assemblyai.New,
+	openai.Type:     openai.New,
 	runway.Type:     runway.New,
 	piapi.Type:      piapi.New,
 	sdwebui.Type:    sdwebui.New,

@@ -108,11 +108,6 @@ func New(cfg config.Provider) (provider.Provider, error) {
 func newProvider(cfg config.Provider, getenv func(string) string) (*Provider, error) {
 	var o options
 	if err := provider.DecodeOptions(cfg.Options, &o); err != nil {
-		// encoding/json names a field of the embedded httpapi.Options
-		// "Options.model": the operator wrote "model".
-		if oe, ok := errors.AsType[*provider.OptionError](err); ok {
-			oe.Field = strings.TrimPrefix(oe.Field, "Options.")
-		}
 		return nil, fmt.Errorf("openai provider %s: %w", cfg.Name, err)
 	}
 	var errs []error

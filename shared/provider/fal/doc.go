@@ -39,7 +39,7 @@
 //     realistic, design, render_3D, anime), expand_prompt; v2 makes one
 //     image (n > 1 refused).
 //   - SDXL / Stable Diffusion: image_size, num_images, negative_prompt.
-//   - Kling: duration "5" or "10" (2.5 and later: 3 to 15), aspect_ratio
+//   - Kling: duration "5" or "10" (v3 and later: 3 to 15), aspect_ratio
 //     for text-to-video, image_url for image-to-video apps. No expansion.
 //   - Pika: duration 5 or 10 (v2.2; earlier 5 only), aspect_ratio, image_url.
 //   - Wan: enable_prompt_expansion; 2.5 and later duration "5" or "10",

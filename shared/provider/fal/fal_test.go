@@ -196,6 +196,7 @@ func TestCheckInput(t *testing.T) {
 		"flux: 512 taken":            {"fal-ai/flux/dev", "", &task.ImageInput{Prompt: "p", Size: "512x512", N: intp(4)}, nil},
 		"ideogram: 512 refused, n 2": {"fal-ai/ideogram/v2", "", &task.ImageInput{Prompt: "p", Size: "512x512", N: intp(2)}, []string{"x.size", "x.n"}},
 		"ideogram v3: n 2 taken":     {"fal-ai/ideogram/v3", "", &task.ImageInput{Prompt: "p", N: intp(2)}, nil},
+		"kling v3: 7 s taken":        {"fal-ai/kling-video/v3/pro/text-to-video", "", &task.VideoInput{Prompt: "p", DurationSeconds: intp(7)}, nil},
 		"kling: 7 s refused":         {"fal-ai/kling-video/v2.1/master/text-to-video", "", &task.VideoInput{Prompt: "p", DurationSeconds: intp(7)}, []string{"x.duration_seconds"}},
 		"kling t2v: image_url refused without an i2v app": {"fal-ai/kling-video/v2.1/master/text-to-video", "",
 			&task.VideoInput{Prompt: "p", ImageURL: "https://example.com/a.png", DurationSeconds: intp(5)}, []string{"x.image_url"}},

@@ -150,10 +150,10 @@ func (a app) durations() (allowed []int, sent bool) {
 	v := a.version()
 	switch a.family {
 	case famKling:
-		if v < 2.5 {
+		if v < 3 {
 			return []int{5, 10}, true
 		}
-		// Kling 2.5 and later apps take more lengths [?]; 3 to 15 s.
+		// Kling 3 and later apps take more lengths [?]: 3 to 15 s.
 		return []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, true
 	case famPika:
 		if v >= 2.2 {

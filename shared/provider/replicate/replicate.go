@@ -197,12 +197,30 @@ func (r *Replicate) Start(ctx context.Context, req provider.Request) (provider.R
 	}
 	var p prediction
 	if _, err := r.client.JSON(ctx, call, &p); err != nil {
-		return provider.Response{}, fmt.Errorf("replicate %s: create a prediction of %s: %w", r.name, r.model, err)
+		return provider.Response{}, fmt.Errorf("replicate %s: create a prediction of %s: %w", r.name, r.model, throttleHint(err))
 	}
 	if !idRe.MatchString(p.ID) {
 		return provider.Response{}, fmt.Errorf("replicate %s: create: %w", r.name, provider.NewTransient("bad_answer", "Replicate answered a create with no prediction id", nil))
 	}
 	return r.answer(ctx, in, &p)
+}
+
+// availableIn is the wait a throttled answer's detail names ("Request was
+// throttled. Expected available in 7 seconds.").
+var availableIn = regexp.MustCompile(`available in (\d{1,4}) seconds?`)
+
+// throttleHint gives a throttled error with no Retry-After header the
+// wait its detail names [?: whether Replicate always sends the header].
+func throttleHint(err error) error {
+	pe, ok := errors.AsType[*provider.Error](err)
+	if !ok || pe.Kind != provider.Throttled || pe.RetryAfter > 0 {
+		return err
+	}
+	if m := availableIn.FindStringSubmatch(pe.Message); m != nil {
+		secs, _ := strconv.Atoi(m[1])
+		pe.RetryAfter = time.Duration(secs) * time.Second
+	}
+	return err
 }
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
@@ -218,7 +236,7 @@ func (r *Replicate) Poll(ctx context.Context, req provider.Request, job string) 
 	}
 	var p prediction
 	if _, err := r.client.JSON(ctx, httpapi.Call{Method: http.MethodGet, Path: "predictions/" + job}, &p); err != nil {
-		return provider.Response{}, fmt.Errorf("replicate %s: get prediction %s: %w", r.name, job, err)
+		return provider.Response{}, fmt.Errorf("replicate %s: get prediction %s: %w", r.name, job, throttleHint(err))
 	}
 	if p.ID == "" {
 		p.ID = job

@@ -410,6 +410,18 @@ func TestBadOptions(t *testing.T) {
 	}
 }
 
+func TestThrottleHintFromDetail(t *testing.T) {
+	t.Parallel()
+	err := httpapi.Classify("replicate", 429, 0, problem(429, []byte(`{"title":"Too Many Requests","detail":"Request was throttled. Expected available in 12 seconds.","status":429}`)))
+	if got := provider.RetryAfterOf(throttleHint(err)); got != 12*time.Second {
+		t.Errorf("RetryAfter %s, want the 12 s the detail names", got)
+	}
+	withHeader := httpapi.Classify("replicate", 429, 3*time.Second, problem(429, []byte(`{"detail":"Expected available in 12 seconds."}`)))
+	if got := provider.RetryAfterOf(throttleHint(withHeader)); got != 3*time.Second {
+		t.Errorf("Retry-After wins: %s", got)
+	}
+}
+
 func TestWaitFitsTheTimeout(t *testing.T) {
 	t.Parallel()
 	for timeout, want := range map[time.Duration]int{time.Minute: 30, 10 * time.Second: 5, 3 * time.Second: 0} {

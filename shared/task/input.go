@@ -210,6 +210,12 @@ func (in *VideoInput) Validate(prefix string) FieldErrors {
 	return v.errs
 }
 
+// HasStill reports whether the video starts from a still, whichever way
+// the input names it.
+func (in *VideoInput) HasStill() bool {
+	return in.ImageURL != "" || in.ImageUploadID != "" || in.ImageTaskID != ""
+}
+
 // Media is the still a video starts from when the platform holds it; an
 // image_url goes to the provider as the input holds it.
 func (in *VideoInput) Media() MediaRef {

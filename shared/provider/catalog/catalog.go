@@ -11,8 +11,10 @@ import (
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/assemblyai"
+	"github.com/videoai/mediatasks/shared/provider/fal"
 	"github.com/videoai/mediatasks/shared/provider/openai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
+	"github.com/videoai/mediatasks/shared/provider/replicate"
 	"github.com/videoai/mediatasks/shared/provider/runway"
 	"github.com/videoai/mediatasks/shared/provider/sdwebui"
 	"github.com/videoai/mediatasks/shared/provider/sim"
@@ -24,6 +26,8 @@ var Factories = map[string]provider.Factory{
 	sim.Type:        sim.New,
 	assemblyai.Type: assemblyai.New,
 	openai.Type:     openai.New,
+	fal.Type:        fal.New,
+	replicate.Type:  replicate.New,
 	runway.Type:     runway.New,
 	piapi.Type:      piapi.New,
 	sdwebui.Type:    sdwebui.New,

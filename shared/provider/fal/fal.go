@@ -70,7 +70,7 @@ func New(cfg config.Provider) (provider.Provider, error) {
 
 func newFal(cfg config.Provider, getenv func(string) string) (*Fal, error) {
 	var o options
-	if err := decodeOptions(cfg.Options, &o); err != nil {
+	if err := provider.DecodeOptions(cfg.Options, &o); err != nil {
 		return nil, fmt.Errorf("fal provider %s: %w", cfg.Name, err)
 	}
 	s, err := o.Resolve(httpapi.Defaults{BaseURL: DefaultBaseURL, EnvKey: DefaultKeyEnv, KeyRequired: true, PriceKeys: priceKeys}, getenv)
@@ -109,16 +109,8 @@ func newFal(cfg config.Provider, getenv func(string) string) (*Fal, error) {
 	return f, nil
 }
 
-// decodeOptions is provider.DecodeOptions, with the field of a wrong
-// type in the embedded httpapi.Options named as the operator writes it
-// ("model", not "Options.model", as encoding/json reports it).
-func decodeOptions(raw json.RawMessage, dst any) error {
-	err := provider.DecodeOptions(raw, dst)
-	if oe, ok := errors.AsType[*provider.OptionError](err); ok {
-		oe.Field = strings.TrimPrefix(oe.Field, "Options.")
-	}
-	return err
-}
+// maxStillBytes caps a still the platform holds, sent as a data URI.
+const maxStillBytes = 10 << 20
 
 // Name is the configured name.
 func (f *Fal) Name() string { return f.name }
@@ -143,7 +135,7 @@ func (f *Fal) PromptLimits(t task.Type) prompt.Limits {
 
 // appFor is the app a video input goes to.
 func (f *Fal) appFor(in task.Input) app {
-	if v, ok := in.(*task.VideoInput); ok && v.ImageURL != "" && f.i2v != nil && !f.app.i2v {
+	if v, ok := in.(*task.VideoInput); ok && v.HasStill() && f.i2v != nil && !f.app.i2v {
 		return *f.i2v
 	}
 	return f.app
@@ -171,6 +163,10 @@ func (f *Fal) Start(ctx context.Context, req provider.Request) (provider.Respons
 	in, err := task.DecodeInput(req.Type, req.Input)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("fal %s: task %s: %w", f.name, req.TaskID, provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err))
+	}
+	// fal reads an image_url that is a data URI as the image itself.
+	if err := f.fetch.ResolveStill(ctx, in, req.Media, maxStillBytes, true); err != nil {
+		return provider.Response{}, fmt.Errorf("fal %s: task %s: %w", f.name, req.TaskID, err)
 	}
 	a := f.appFor(in)
 	body, err := a.input(in, req.Expansion)

@@ -59,9 +59,9 @@ func (a app) check(prefix string, in task.Input, withI2V bool) task.FieldErrors 
 			bad("aspect_ratio", "%s takes %s, not %s", a.id, strings.Join(r, " or "), in.AspectRatio)
 		}
 		switch {
-		case a.i2v && in.ImageURL == "":
+		case a.i2v && !in.HasStill():
 			bad("image_url", "is required by %s, an image-to-video app", a.id)
-		case !a.i2v && in.ImageURL != "" && !withI2V && a.family != famVideo:
+		case !a.i2v && in.HasStill() && !withI2V && a.family != famVideo:
 			bad("image_url", "is not taken by %s, a text-to-video app (configure image_to_video_model)", a.id)
 		}
 	}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
+	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 
@@ -169,5 +171,49 @@ func TestFetcherGuardsCapsAndChecks(t *testing.T) {
 	}
 	if _, _, err := f.Get(t.Context(), "http://169.254.169.254/latest/meta-data"); !errors.Is(err, webhook.ErrBlocked) {
 		t.Errorf("the metadata address is fetched with allow_private; it must not be")
+	}
+}
+
+// A still the platform holds goes on in image_url: a public https URL as
+// it is, else its bytes as a data URI where the provider takes one, else
+// a fault of the request; a still that is no image is refused.
+func TestResolveStill(t *testing.T) {
+	t.Parallel()
+	f := httpapi.NewFetcher(httpapi.Settings{Timeout: time.Second})
+	held := func(data, ct string, url string) *provider.Media {
+		return &provider.Media{URL: url, ContentType: ct, Public: strings.HasPrefix(url, "https://s3."),
+			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }}
+	}
+	video := func() *task.VideoInput { return &task.VideoInput{Prompt: "zoom", ImageTaskID: "t1"} }
+	for name, tc := range map[string]struct {
+		m       *provider.Media
+		dataURI bool
+		want    string
+		code    string
+	}{
+		"public":       {held("png", "image/png", "https://s3.example.com/a.png?sig=1"), false, "https://s3.example.com/a.png?sig=1", ""},
+		"data URI":     {held("png", "image/png", "http://127.0.0.1:8080/files/a.png"), true, "data:image/png;base64,cG5n", ""},
+		"URL only":     {held("png", "image/png", "http://127.0.0.1:8080/files/a.png"), false, "", "still_not_public"},
+		"not an image": {held("abc", "audio/wav", "http://127.0.0.1:8080/files/a.wav"), true, "", "bad_image"},
+		"none handed":  {nil, true, "", "no_still"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			in := video()
+			err := f.ResolveStill(t.Context(), in, tc.m, 1<<20, tc.dataURI)
+			if tc.code != "" {
+				if pe, ok := errors.AsType[*provider.Error](err); !ok || pe.Code != tc.code || !pe.RequestFault {
+					t.Fatalf("err = %v, want a fault of the request %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil || in.ImageURL != tc.want {
+				t.Fatalf("image_url = %q (%v), want %q", in.ImageURL, err, tc.want)
+			}
+		})
+	}
+	own := &task.VideoInput{Prompt: "x", ImageURL: "https://example.com/a.png"}
+	if err := f.ResolveStill(t.Context(), own, nil, 0, true); err != nil || own.ImageURL != "https://example.com/a.png" {
+		t.Errorf("a user's image_url: %q, %v", own.ImageURL, err)
 	}
 }

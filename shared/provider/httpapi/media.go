@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
 
@@ -191,6 +192,32 @@ func (f *Fetcher) Still(ctx context.Context, imageURL string, m *provider.Media,
 		return "", provider.NewRejected("bad_image", fmt.Sprintf("the still is %s, not an image", ct), nil)
 	}
 	return DataURI(ct, data), nil
+}
+
+// ResolveStill puts the still the platform holds for a video task (its
+// image_upload_id or image_task_id, handed over as m) in the input's
+// ImageURL, as Still makes it, for adapters that send image_url on: a
+// public https URL as it is, else a data URI of at most maxBytes when the
+// provider takes one (dataURI), else a fault of the request, so that the
+// task fails over to a provider that can read it. Other inputs are left
+// as they are.
+func (f *Fetcher) ResolveStill(ctx context.Context, in task.Input, m *provider.Media, maxBytes int64, dataURI bool) error {
+	v, ok := in.(*task.VideoInput)
+	if !ok || v.ImageURL != "" || !v.HasStill() {
+		return nil
+	}
+	if m == nil {
+		return provider.NewRejected("no_still", "the task's still was not handed over", nil)
+	}
+	if !dataURI && !(m.Public && strings.HasPrefix(m.URL, "https://")) {
+		return provider.NewRejected("still_not_public", "this provider reads a still by a public URL only, and the platform's file is not public", nil)
+	}
+	still, err := f.Still(ctx, "", m, maxBytes)
+	if err != nil {
+		return err
+	}
+	v.ImageURL = still
+	return nil
 }
 
 // DataURI is data as a data: URI of content type ct.

@@ -308,6 +308,10 @@ func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Re
 		return provider.Response{}, fmt.Errorf("piapi %s: task %s: %w", p.name, req.TaskID,
 			provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err))
 	}
+	// PiAPI reads a still by URL only.
+	if err := p.fetch.ResolveStill(ctx, in, req.Media, 0, false); err != nil {
+		return provider.Response{}, fmt.Errorf("piapi %s: task %s: %w", p.name, req.TaskID, err)
+	}
 	body, err := p.body(in, req.Expansion)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("piapi %s: task %s: %w", p.name, req.TaskID, err)

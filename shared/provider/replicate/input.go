@@ -44,13 +44,13 @@ func (m model) check(prefix string, in task.Input) task.FieldErrors {
 		if allowed, _ := m.durations(); allowed != nil && in.DurationSeconds != nil && !slices.Contains(allowed, *in.DurationSeconds) {
 			bad("duration_seconds", "%s makes clips of %s seconds, not %d", m, list(allowed), *in.DurationSeconds)
 		}
-		if r := m.ratios(); r != nil && in.ImageURL == "" && in.AspectRatio != "" && !slices.Contains(r, in.AspectRatio) {
+		if r := m.ratios(); r != nil && !in.HasStill() && in.AspectRatio != "" && !slices.Contains(r, in.AspectRatio) {
 			bad("aspect_ratio", "%s takes %s, not %s", m, strings.Join(r, " or "), in.AspectRatio)
 		}
 		switch {
-		case m.i2v && in.ImageURL == "":
+		case m.i2v && !in.HasStill():
 			bad("image_url", "is required by %s, an image-to-video model", m)
-		case in.ImageURL != "" && !m.takesImage():
+		case in.HasStill() && !m.takesImage():
 			bad("image_url", "is not taken by %s, a text-to-video model", m)
 		}
 	}

@@ -80,7 +80,7 @@ func New(cfg config.Provider) (provider.Provider, error) {
 
 func newReplicate(cfg config.Provider, getenv func(string) string) (*Replicate, error) {
 	var o options
-	if err := decodeOptions(cfg.Options, &o); err != nil {
+	if err := provider.DecodeOptions(cfg.Options, &o); err != nil {
 		return nil, fmt.Errorf("replicate provider %s: %w", cfg.Name, err)
 	}
 	s, err := o.Resolve(httpapi.Defaults{BaseURL: DefaultBaseURL, EnvKey: DefaultKeyEnv, KeyRequired: true, PriceKeys: priceKeys}, getenv)
@@ -121,15 +121,9 @@ func newReplicate(cfg config.Provider, getenv func(string) string) (*Replicate, 
 	return r, nil
 }
 
-// decodeOptions is provider.DecodeOptions, with the field of a wrong type
-// in the embedded httpapi.Options named as the operator writes it.
-func decodeOptions(raw json.RawMessage, dst any) error {
-	err := provider.DecodeOptions(raw, dst)
-	if oe, ok := errors.AsType[*provider.OptionError](err); ok {
-		oe.Field = strings.TrimPrefix(oe.Field, "Options.")
-	}
-	return err
-}
+
+// maxStillBytes caps a still the platform holds, sent as a data URI.
+const maxStillBytes = 10 << 20
 
 // Name is the configured name.
 func (r *Replicate) Name() string { return r.name }
@@ -183,6 +177,10 @@ func (r *Replicate) Start(ctx context.Context, req provider.Request) (provider.R
 	in, err := task.DecodeInput(req.Type, req.Input)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("replicate %s: task %s: %w", r.name, req.TaskID, provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err))
+	}
+	// Replicate reads a file input given as a data URI as the file.
+	if err := r.fetch.ResolveStill(ctx, in, req.Media, maxStillBytes, true); err != nil {
+		return provider.Response{}, fmt.Errorf("replicate %s: task %s: %w", r.name, req.TaskID, err)
 	}
 	input, err := r.model.input(in, req.Expansion)
 	if err != nil {

@@ -20,12 +20,12 @@ import (
 
 // hostedAnswer is what the test reads of a task.
 type hostedAnswer struct {
-	ID         string         `json:"id"`
-	Status     string         `json:"status"`
-	Provider   *string        `json:"provider"`
-	OutputData *task.Output   `json:"output_data"`
-	Cost       *task.Cost     `json:"cost"`
-	Error      *task.TaskError `json:"error"`
+	ID         string       `json:"id"`
+	Status     string       `json:"status"`
+	Provider   *string      `json:"provider"`
+	OutputData *task.Output `json:"output_data"`
+	Cost       *task.Cost   `json:"cost"`
+	Error      *task.Error  `json:"error"`
 }
 
 // wait polls the task until it has ended.
@@ -85,7 +85,7 @@ func TestHostedProvidersEndToEnd(t *testing.T) {
     type: runway
     task_types: [video_generation]
     weight: 0
-    options: {base_url: %q, api_key: %q, model: gen4.5, poll_after: 1h, allow_private: true}
+    options: {base_url: %q, api_key: %q, model: gen4.5, poll_after: 10m, allow_private: true}
 `, oai.URL(), openaifake.Key, aai.URL(), assemblyaifake.Key, rw.URL(), runwayfake.Key, rw.URL(), runwayfake.Key))
 
 	submit := func(path string, body map[string]any) string {

@@ -278,10 +278,12 @@ func TestReadmeExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(readme), "```yaml\n")
+	// The full example is the yaml block that sets limits.
+	_, rest, ok := strings.Cut(string(readme), "```yaml\nlimits:")
 	example, _, closed := strings.Cut(rest, "```")
+	example = "limits:" + example
 	if !ok || !closed {
-		t.Fatal("the README has no yaml example")
+		t.Fatal("the README has no yaml example of the config file")
 	}
 	cfg, err := config.Parse([]byte(example))
 	if err != nil {

@@ -91,7 +91,7 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	type char struct {
-		r rune
+		r  rune
 		at place
 	}
 	var shown []char

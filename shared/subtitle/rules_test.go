@@ -206,8 +206,8 @@ var (
 
 // checkFile says how a written file breaks its format's rules, reading
 // it strictly: the encoding, the header, the blocks and their numbers,
-// times that match the cues, and no "-->" in text nor, in WebVTT, an
-// unescaped "&" or "<".
+// times that match the cues, and no "-->" in text, nor what opens a tag
+// in SRT, nor in WebVTT an unescaped "&", "<" or ">".
 func checkFile(format string, data []byte, cues []Cue) []string {
 	var errs []string
 	bad := func(f string, args ...any) { errs = append(errs, fmt.Sprintf(f, args...)) }
@@ -271,6 +271,9 @@ func checkFile(format string, data []byte, cues []Cue) []string {
 		body := m[text]
 		if strings.Contains(body, "-->") {
 			bad("block %d has --> in its text", k+1)
+		}
+		if format == FormatSRT && regexp.MustCompile(`<[\pL/!?]`).MatchString(body) {
+			bad("block %d has what a player reads as a tag: %q", k+1, body)
 		}
 		if format == FormatVTT && strings.ContainsAny(strings.NewReplacer("&amp;", "", "&lt;", "", "&gt;", "").Replace(body), "&<>") {
 			bad("block %d has an unescaped & or < in its text: %q", k+1, body)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -17,7 +18,8 @@ var ErrInvalidCue = errors.New("invalid cue")
 // its times as HH:MM:SS,mmm --> HH:MM:SS,mmm and its lines, a blank line
 // between cues, UTF-8 with no byte-order mark, "\n" line ends. No cues is
 // an empty file. SRT has no escapes, so "-->", which would read as a
-// timing line, is written "->".
+// timing line, is written "->", and a "<" that would open a tag (players
+// read <i>, <b>, <u> and <font>) is written "‹".
 func WriteSRT(w io.Writer, cues []Cue) error {
 	return write(w, cues, "", ',', true, srtText)
 }
@@ -39,8 +41,11 @@ func srtText(line string) string {
 	for strings.Contains(line, "-->") { // "--->" holds "-->" again once one is taken out
 		line = strings.ReplaceAll(line, "-->", "->")
 	}
-	return line
+	return srtTagOpening.ReplaceAllString(line, "‹$1")
 }
+
+// srtTagOpening is a "<" before what a tag's name or end starts with.
+var srtTagOpening = regexp.MustCompile(`<([\pL/!?])`)
 
 func write(w io.Writer, cues []Cue, header string, msSep byte, numbered bool, escape func(string) string) error {
 	b := make([]byte, 0, len(header)+80*len(cues))

@@ -29,6 +29,7 @@ import (
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/prompt/llm"
 	"github.com/videoai/mediatasks/shared/prompt/template"
+	"github.com/videoai/mediatasks/shared/subtitle"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	Queue     Queue
 	Workflow  Workflow
 	Prompt    Prompt
+	// Subtitles are the subtitle formatter's rules (subtitles); a task's
+	// max_line_chars sets its line length.
+	Subtitles subtitle.Options
 }
 
 // Prompt are the prompt optimiser's settings, checked when the file is
@@ -252,6 +256,13 @@ type file struct {
 		Workers          *int64 `json:"workers"`
 		BatchConcurrency *int64 `json:"batch_concurrency"`
 	} `json:"workflow"`
+	Subtitles *struct {
+		MaxLines          *int64   `json:"max_lines"`
+		MaxCueSeconds     *float64 `json:"max_cue_seconds"`
+		MinCueSeconds     *float64 `json:"min_cue_seconds"`
+		MaxCharsPerSecond *float64 `json:"max_chars_per_second"`
+		MinGapSeconds     *float64 `json:"min_gap_seconds"`
+	} `json:"subtitles"`
 	Prompt *struct {
 		Templates json.RawMessage `json:"templates"`
 		LLM       *struct {
@@ -443,6 +454,27 @@ func (f file) resolve() (Config, error) {
 	if w := f.Workflow; w != nil {
 		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
+	}
+	c.Subtitles = subtitle.DefaultOptions()
+	if s := f.Subtitles; s != nil {
+		o := &c.Subtitles
+		if s.MaxLines != nil {
+			o.MaxLines = int(min(max(*s.MaxLines, -1), 1000))
+		}
+		for _, v := range []struct {
+			src *float64
+			dst *float64
+		}{{s.MaxCueSeconds, &o.MaxCueSeconds}, {s.MinCueSeconds, &o.MinCueSeconds},
+			{s.MaxCharsPerSecond, &o.MaxCharsPerSecond}, {s.MinGapSeconds, &o.MinGapSeconds}} {
+			if v.src != nil {
+				*v.dst = *v.src
+			}
+		}
+		if err := o.Validate(); err != nil {
+			for _, e := range strings.Split(err.Error(), "\n") {
+				bad("subtitles", "%s", strings.TrimPrefix(e, subtitle.ErrInvalidOptions.Error()+": "))
+			}
+		}
 	}
 	if p := f.Prompt; p != nil {
 		if len(p.Templates) > 0 && string(p.Templates) != "null" {

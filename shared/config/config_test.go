@@ -333,3 +333,26 @@ func TestParsePrompt(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSubtitles(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse([]byte("subtitles: {max_chars_per_second: 20, min_gap_seconds: 0.1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Subtitles; o.MaxCharsPerSecond != 20 || o.MinGapSeconds != 0.1 || o.MaxLines != 2 || o.MaxCueSeconds != 7 {
+		t.Errorf("subtitles = %+v", o)
+	}
+	if c, err := config.Parse([]byte("{}")); err != nil || c.Subtitles.MaxCharsPerSecond != 17 {
+		t.Errorf("default subtitles = %+v, %v", c.Subtitles, err)
+	}
+	for doc, want := range map[string]string{
+		"subtitles: {max_chars_per_second: 500}": "max_chars_per_second",
+		"subtitles: {max_lines: 0}":              "max_lines",
+		"subtitles: {colour: red}":               "subtitles.colour",
+	} {
+		if _, err := config.Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", doc, err, want)
+		}
+	}
+}

@@ -96,6 +96,17 @@ func (t *Transcript) Normalize() *Transcript {
 	}
 	slices.SortStableFunc(t.Words, func(a, b Word) int { return cmpFloat(a.Start, b.Start) })
 	slices.SortStableFunc(t.Segments, func(a, b Segment) int { return cmpFloat(a.Start, b.Start) })
+	if len(t.Words) == 0 && len(t.Segments) > 0 {
+		// Timed segments but no timed words: each segment's words are
+		// spread over its time, so subtitles can still be made.
+		for _, s := range t.Segments {
+			for _, w := range Spread("", s.Text, s.End-s.Start).Words {
+				w.Start, w.End = ms(w.Start+s.Start), ms(w.End+s.Start)
+				t.Words = append(t.Words, w)
+			}
+		}
+		t.EstimatedTimings = true
+	}
 	t.Text = strings.TrimSpace(t.Text)
 	if t.Text == "" {
 		t.Text = t.joinWords()

@@ -81,3 +81,27 @@ func TestNormalizeOfNothingEncodesEmptyLists(t *testing.T) {
 		t.Errorf("encoded %s: want empty lists, not null", b)
 	}
 }
+
+// Segments with no words get words spread over each segment's time.
+func TestNormalizeMakesWordsFromSegments(t *testing.T) {
+	t.Parallel()
+	tr := (&transcript.Transcript{Segments: []transcript.Segment{
+		{Start: 1, End: 2, Text: "Hello there."},
+		{Start: 5, End: 7, Text: "Second part now."},
+	}}).Normalize()
+	if !tr.EstimatedTimings || len(tr.Words) != 5 {
+		t.Fatalf("words %+v (estimated %v)", tr.Words, tr.EstimatedTimings)
+	}
+	for i, w := range tr.Words {
+		seg := tr.Segments[0]
+		if i >= 2 {
+			seg = tr.Segments[1]
+		}
+		if w.Start < seg.Start || w.End > seg.End || w.End < w.Start {
+			t.Errorf("word %d %+v outside its segment %+v", i, w, seg)
+		}
+	}
+	if tr.Text != "Hello there. Second part now." {
+		t.Errorf("text %q", tr.Text)
+	}
+}

@@ -307,9 +307,9 @@ func build(req provider.Request, render bool) (*provider.Result, error) {
 	case *task.VideoInput:
 		return videoResult(in, render)
 	case *task.TranscriptionInput:
-		return transcriptResult(in, render)
+		return transcriptResult(in.Media(), in.Language, render)
 	case *task.SubtitleInput:
-		return subtitleResult(in, render)
+		return transcriptResult(in.Media(), in.Language, render)
 	}
 	return nil, provider.NewRejected("unsupported_task_type", fmt.Sprintf("task type %q is not known", req.Type), nil)
 }

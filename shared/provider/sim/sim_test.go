@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"image/gif"
 	"image/png"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
@@ -173,151 +170,55 @@ func TestVideo(t *testing.T) {
 	}
 }
 
+// A transcription and a subtitle task answer an invented transcript in
+// the one shape: timed sentences and words in order within the duration,
+// the same audio giving the same transcript; the platform writes the
+// files.
 func TestTranscription(t *testing.T) {
 	t.Parallel()
 	p := newSim(t, `{"poll_steps": 1, "poll_after_ms": 0}`)
 	res := run(t, p, request(task.TypeAudioTranscription, `{"audio_url": "https://example.com/talk.mp3", "language": "pt-BR"}`))
-	var tr struct {
-		Simulated       bool    `json:"simulated"`
-		Language        string  `json:"language"`
-		DurationSeconds float64 `json:"duration_seconds"`
-		Text            string  `json:"text"`
-		Segments        []struct {
-			ID         int
-			Start, End float64
-			Text       string
-		} `json:"segments"`
+	tr := res.Transcript
+	if tr == nil || len(res.Files) != 0 || res.Extra["simulated"] != true {
+		t.Fatalf("result %+v; want a transcript and no files, simulated", res)
 	}
-	data := one(t, res, "application/json", ".json")
-	if err := json.Unmarshal(data, &tr); err != nil {
-		t.Fatalf("transcript: %v", err)
-	}
-	if !tr.Simulated || tr.Language != "pt-BR" || tr.Text == "" || tr.Text != res.Text || len(tr.Segments) < 2 {
-		t.Fatalf("transcript %+v, result text %q", tr, res.Text)
+	if tr.Language != "pt-BR" || tr.Text == "" || len(tr.Segments) < 2 || len(tr.Words) < 3*len(tr.Segments) {
+		t.Fatalf("transcript %+v", tr)
 	}
 	if tr.DurationSeconds < 15 || tr.DurationSeconds > 60 {
 		t.Errorf("duration %v", tr.DurationSeconds)
 	}
-	var joined []string
+	var joined, words []string
 	last := 0.0
 	for i, s := range tr.Segments {
-		if s.ID != i || s.Start < last || s.End <= s.Start || s.End > tr.DurationSeconds || s.Text == "" {
+		if s.Start < last || s.End <= s.Start || s.End > tr.DurationSeconds || s.Text == "" {
 			t.Errorf("segment %d: %+v after %v", i, s, last)
 		}
 		last = s.End
 		joined = append(joined, s.Text)
 	}
-	if strings.Join(joined, " ") != tr.Text {
-		t.Error("text is not the segments' text")
+	last = 0
+	for i, w := range tr.Words {
+		if w.Start < last || w.End < w.Start || w.End > tr.DurationSeconds || w.Confidence <= 0 || w.Confidence > 1 {
+			t.Errorf("word %d: %+v after %v", i, w, last)
+		}
+		last = w.End
+		words = append(words, w.Word)
 	}
-	if res.Extra["language"] != "pt-BR" || res.Extra["segments"] != len(tr.Segments) {
-		t.Errorf("extra %v", res.Extra)
+	if strings.Join(joined, " ") != tr.Text || strings.Join(words, " ") != tr.Text {
+		t.Error("the text is not the segments' nor the words' text")
 	}
 	again := run(t, p, request(task.TypeAudioTranscription, `{"audio_url": "https://example.com/talk.mp3", "language": "pt-BR"}`))
-	if again.Text != res.Text {
+	if again.Transcript.Text != tr.Text {
 		t.Error("the same audio gave another transcript")
 	}
 	upload := run(t, p, request(task.TypeAudioTranscription, `{"upload_id": "up_1"}`))
-	if upload.Text == res.Text || upload.Extra["language"] != "en" {
-		t.Errorf("another audio: %q, %v", upload.Text, upload.Extra)
+	if upload.Transcript.Text == tr.Text || upload.Transcript.Language != "en" {
+		t.Errorf("another audio: %q, %v", upload.Transcript.Text, upload.Transcript.Language)
 	}
-}
-
-var (
-	srtTime = regexp.MustCompile(`^(\d{2}):(\d{2}):(\d{2}),(\d{3}) --> (\d{2}):(\d{2}):(\d{2}),(\d{3})$`)
-	vttTime = regexp.MustCompile(`^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})$`)
-)
-
-// parseCues checks the structure of an SRT or VTT file and returns its
-// cues' times and lines.
-func parseCues(t *testing.T, data []byte, vtt bool) (times [][2]int, lines [][]string) {
-	t.Helper()
-	text := string(data)
-	if vtt {
-		rest, ok := strings.CutPrefix(text, "WEBVTT\n\n")
-		if !ok {
-			t.Fatalf("no WEBVTT header: %q", text[:min(20, len(text))])
-		}
-		text = rest
-	}
-	if !strings.HasSuffix(text, "\n\n") {
-		t.Fatal("the last cue does not end with a blank line")
-	}
-	for i, block := range strings.Split(strings.TrimSuffix(text, "\n\n"), "\n\n") {
-		ls := strings.Split(block, "\n")
-		if !vtt {
-			if ls[0] != strconv.Itoa(i+1) {
-				t.Fatalf("cue %d numbered %q", i+1, ls[0])
-			}
-			ls = ls[1:]
-		}
-		re := srtTime
-		if vtt {
-			re = vttTime
-		}
-		m := re.FindStringSubmatch(ls[0])
-		if m == nil {
-			t.Fatalf("cue %d: time line %q", i+1, ls[0])
-		}
-		n := func(s ...string) int {
-			h, _ := strconv.Atoi(s[0])
-			mi, _ := strconv.Atoi(s[1])
-			se, _ := strconv.Atoi(s[2])
-			ms, _ := strconv.Atoi(s[3])
-			return ((h*60+mi)*60+se)*1000 + ms
-		}
-		times = append(times, [2]int{n(m[1:5]...), n(m[5:9]...)})
-		lines = append(lines, ls[1:])
-	}
-	return times, lines
-}
-
-func TestSubtitles(t *testing.T) {
-	t.Parallel()
-	p := newSim(t, ``)
-	tests := map[string]struct {
-		input    string
-		vtt      bool
-		maxChars int
-	}{
-		"srt default": {`{"audio_url": "https://example.com/talk.mp3"}`, false, 42},
-		"srt narrow":  {`{"upload_id": "up_9", "format": "srt", "max_line_chars": 20}`, false, 20},
-		"vtt":         {`{"transcription_task_id": "t_1", "format": "vtt", "language": "en"}`, true, 42},
-		"vtt wide":    {`{"audio_url": "https://example.com/b.wav", "format": "vtt", "max_line_chars": 80}`, true, 80},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			res := run(t, p, request(task.TypeSubtitleGeneration, tc.input))
-			ct, ext := "application/x-subrip", ".srt"
-			if tc.vtt {
-				ct, ext = "text/vtt", ".vtt"
-			}
-			times, lines := parseCues(t, one(t, res, ct, ext), tc.vtt)
-			if len(times) < 2 || res.Extra["cues"] != len(times) {
-				t.Fatalf("%d cues; extra %v", len(times), res.Extra)
-			}
-			last := 0
-			var words []string
-			for i, tm := range times {
-				if tm[0] < last || tm[1] <= tm[0] {
-					t.Errorf("cue %d runs %v after %d", i+1, tm, last)
-				}
-				last = tm[1]
-				if len(lines[i]) < 1 || len(lines[i]) > 2 {
-					t.Errorf("cue %d has %d lines", i+1, len(lines[i]))
-				}
-				for _, l := range lines[i] {
-					if n := utf8.RuneCountInString(l); n > tc.maxChars || n == 0 {
-						t.Errorf("cue %d: line of %d characters (max %d): %q", i+1, n, tc.maxChars, l)
-					}
-					words = append(words, strings.Fields(l)...)
-				}
-			}
-			if strings.Join(words, " ") != res.Text {
-				t.Error("the cues do not hold the transcript's words in order")
-			}
-		})
+	subs := run(t, p, request(task.TypeSubtitleGeneration, `{"audio_url": "https://example.com/talk.mp3", "format": "vtt", "language": "pt-BR"}`))
+	if subs.Transcript == nil || subs.Transcript.Text != tr.Text {
+		t.Errorf("a subtitle task of the same audio: %+v", subs.Transcript)
 	}
 }
 
@@ -370,10 +271,6 @@ func TestPollStepsThroughHandles(t *testing.T) {
 	}
 
 	// A bad input is refused when the job is created, not at its end.
-	bad := request(task.TypeSubtitleGeneration, `{"audio_url": "https://example.com/a.mp3", "format": "ass"}`)
-	if _, err := p.Start(t.Context(), bad); provider.KindOf(err) != provider.Permanent {
-		t.Errorf("Start of a bad input: %v, want permanent", err)
-	}
 	if _, err := p.Start(t.Context(), request(task.TypeVideoGeneration, `{"prompt": 3}`)); provider.KindOf(err) != provider.Permanent {
 		t.Errorf("Start of input that is not the expected JSON: %v, want permanent", err)
 	}

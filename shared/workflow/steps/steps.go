@@ -20,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
+	"github.com/videoai/mediatasks/shared/subtitle"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
@@ -60,8 +61,12 @@ type Deps struct {
 	// MaxJobDuration fails a job still pending this long after the task
 	// started (default 6 h).
 	MaxJobDuration time.Duration
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Subtitles are the formatter's rules (nil or zero:
+	// subtitle.DefaultOptions); a task's max_line_chars replaces their line
+	// length.
+	Subtitles *subtitle.Options
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Actions runs the step actions.
@@ -72,6 +77,7 @@ type Actions struct {
 	optimizer PromptOptimizer
 	http      *http.Client
 	maxJob    time.Duration
+	subtitles subtitle.Options
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -87,11 +93,15 @@ func New(d Deps) *Actions {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	subs := subtitle.DefaultOptions()
+	if d.Subtitles != nil && *d.Subtitles != (subtitle.Options{}) {
+		subs = *d.Subtitles
+	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Actions{app: d.App, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
-		http: d.HTTP, maxJob: d.MaxJobDuration, now: d.Now, log: d.Log}
+		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, now: d.Now, log: d.Log}
 }
 
 // Cause is the JSON in an Error's cause: which provider failed, and how.

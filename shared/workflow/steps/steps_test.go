@@ -20,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/transcript"
 	"github.com/videoai/mediatasks/shared/workflow"
 	"github.com/videoai/mediatasks/shared/workflow/steps"
 )
@@ -462,5 +463,52 @@ func TestVideoFromAnImageTaskReadsItsImage(t *testing.T) {
 	defer rc.Close()
 	if data, _ := io.ReadAll(rc); string(data) != "the still" {
 		t.Errorf("media bytes %q", data)
+	}
+}
+
+// A subtitle task's transcript, whoever made it, becomes the platform's
+// subtitles in the task's format and line length, then the transcript.
+func TestSubtitlesAreFormattedFromTheProvidersWords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.prov.start = func(req provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Transcript: transcript.Spread("en",
+			"The quick brown fox jumps over the lazy dog. Then it runs away into the forest, far from the city.", 8)}}, nil
+	}
+	tk, err := b.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeSubtitleGeneration,
+		Input: json.RawMessage(`{"audio_url":"https://example.com/a.wav","format":"vtt","max_line_chars":20}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": json.RawMessage(step)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.app.Task(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCompleted || len(got.Output.Files) != 2 || got.Output.Files[0].ContentType != "text/vtt" ||
+		got.Output.Files[1].ContentType != transcript.ContentType || got.Output.Extra["format"] != "vtt" {
+		t.Fatalf("task %+v, output %+v", got, got.Output)
+	}
+	rc, _, err := b.blobs.Get(ctx, got.Output.Files[0].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	vtt := string(data)
+	if !strings.HasPrefix(vtt, "WEBVTT\n\n00:00:00.000 --> ") || !strings.Contains(vtt, "forest") {
+		t.Fatalf("subtitles:\n%s", vtt)
+	}
+	for _, line := range strings.Split(vtt, "\n") {
+		if !strings.Contains(line, "-->") && len([]rune(line)) > 20 {
+			t.Errorf("line %q is longer than max_line_chars 20", line)
+		}
 	}
 }

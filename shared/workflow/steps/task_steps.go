@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"net/http"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/task"
-	"github.com/videoai/mediatasks/shared/transcript"
 	"github.com/videoai/mediatasks/shared/webhook"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
@@ -47,6 +45,9 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	}
 	if t.Status.Terminal() {
 		return ended(t), nil
+	}
+	if src := transcriptSource(t); src != "" {
+		return a.formatTranscript(ctx, t, src)
 	}
 	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried, inputOf(t))
 	if err != nil {
@@ -159,7 +160,7 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *provider.Result) (workflow.Step, error) {
 	if res.Transcript != nil {
 		var err error
-		if res, err = transcriptFiles(t, res); err != nil {
+		if res, err = a.transcriptFiles(t, res); err != nil {
 			return workflow.Step{}, err
 		}
 	}
@@ -194,33 +195,6 @@ func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *pro
 		step.Output, step.OutputKey = nil, key
 	}
 	return step, nil
-}
-
-// transcriptFiles writes a provider's transcript as the task's files: the
-// transcript JSON for a transcription, so that every provider's looks the
-// same.
-func transcriptFiles(t *task.Task, res *provider.Result) (*provider.Result, error) {
-	tr := res.Transcript.Normalize()
-	body, err := tr.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("transcript of task %s: %w", t.ID, err)
-	}
-	out := *res
-	out.Transcript = nil
-	out.Text = tr.Text
-	out.Extra = maps.Clone(res.Extra)
-	if out.Extra == nil {
-		out.Extra = map[string]any{}
-	}
-	out.Extra["duration_seconds"] = tr.DurationSeconds
-	if tr.Language != "" {
-		out.Extra["language"] = tr.Language
-	}
-	if tr.EstimatedTimings {
-		out.Extra["estimated_timings"] = true
-	}
-	out.Files = append([]provider.File{{ContentType: transcript.ContentType, Ext: ".json", Data: body}}, res.Files...)
-	return &out, nil
 }
 
 type completeInput struct {

@@ -121,7 +121,6 @@ func newReplicate(cfg config.Provider, getenv func(string) string) (*Replicate, 
 	return r, nil
 }
 
-
 // maxStillBytes caps a still the platform holds, sent as a data URI.
 const maxStillBytes = 10 << 20
 

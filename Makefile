@@ -10,15 +10,39 @@ ADDR      ?= 127.0.0.1:8080
 FUZZTIME  ?= 40000x
 BENCHTIME ?= 3s
 
-.PHONY: run test deps tools vet unit fuzz bench build build-lambdas synth clean
+.PHONY: run test deps tools media test-media vet unit fuzz bench build build-lambdas synth clean
 
-run: build
+run: build media
 	./bin/mediatasks serve --addr $(ADDR) --data $(DATA) $(if $(CONFIG),--config $(CONFIG))
 
 build:
 	$(GO) build -o bin/mediatasks ./cmd/mediatasks
 
-test: deps tools vet unit fuzz
+test: deps tools test-media vet unit fuzz
+
+# The programs the offline providers run (the recogniser and ffmpeg), from
+# Debian. `make run` installs them when it can (root and apt) and otherwise
+# starts without them: those task types then run on the simulator, and the
+# server's log says what to install. `make test` needs them, and espeak-ng
+# to speak the recogniser's test audio, and a font for video captions.
+MEDIA_PACKAGES      = ffmpeg pocketsphinx pocketsphinx-en-us
+TEST_MEDIA_PACKAGES = $(MEDIA_PACKAGES) espeak-ng fonts-dejavu-core
+media:
+	@$(call install-debian,$(MEDIA_PACKAGES)) || \
+	  echo "not installed: $(MEDIA_PACKAGES) (as root: apt-get install $(MEDIA_PACKAGES)); transcription, subtitles and video run on the simulator"
+test-media:
+	@$(call install-debian,$(TEST_MEDIA_PACKAGES))
+# install-debian installs the Debian packages of $(1) that are missing,
+# and says which; it fails when it cannot.
+define install-debian
+missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "installing from Debian:$$missing"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+  else false; fi; \
+fi
+endef
 
 # The four Lambda functions, for provided.al2023 on Graviton: one static
 # binary named bootstrap each, in dist/<name>/ (the stack's assets).

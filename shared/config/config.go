@@ -45,6 +45,16 @@ type Config struct {
 	// Subtitles are the subtitle formatter's rules (subtitles); a task's
 	// max_line_chars sets its line length.
 	Subtitles subtitle.Options
+	Media     Media
+}
+
+// Media are the settings of the media the platform fetches on a user's
+// behalf (files providers answer with as URLs).
+type Media struct {
+	// AllowPrivate lifts the SSRF guard's refusal of private and loopback
+	// addresses (local development only). Hosted providers' own fetches
+	// have their allow_private option.
+	AllowPrivate bool
 }
 
 // Prompt are the prompt optimiser's settings, checked when the file is
@@ -256,6 +266,9 @@ type file struct {
 		Workers          *int64 `json:"workers"`
 		BatchConcurrency *int64 `json:"batch_concurrency"`
 	} `json:"workflow"`
+	Media *struct {
+		AllowPrivate bool `json:"allow_private"`
+	} `json:"media"`
 	Subtitles *struct {
 		MaxLines          *int64   `json:"max_lines"`
 		MaxCueSeconds     *float64 `json:"max_cue_seconds"`
@@ -454,6 +467,9 @@ func (f file) resolve() (Config, error) {
 	if w := f.Workflow; w != nil {
 		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
+	}
+	if m := f.Media; m != nil {
+		c.Media.AllowPrivate = m.AllowPrivate
 	}
 	c.Subtitles = subtitle.DefaultOptions()
 	if s := f.Subtitles; s != nil {

@@ -168,7 +168,7 @@ func Build(ad Adapters) (*Platform, error) {
 	var runnerServices []Service
 	newRunner := func(a *app.App) (app.Runner, error) {
 		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer,
-			AllowPrivateOutputs: ad.AllowPrivateWebhooks, Subtitles: &ad.Config.Subtitles, Now: ad.Now, Log: log})
+			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}

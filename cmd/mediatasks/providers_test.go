@@ -103,6 +103,19 @@ func TestHostedProvidersEndToEnd(t *testing.T) {
 		return got
 	}
 
+	var health struct {
+		Providers map[string]struct {
+			Detail struct {
+				Simulated bool        `json:"simulated"`
+				TaskTypes []task.Type `json:"task_types"`
+			} `json:"detail"`
+		} `json:"providers"`
+	}
+	c.mustDo("GET", "/api/v1/media/health", nil, http.StatusOK, &health)
+	if h, ok := health.Providers["openai"]; !ok || h.Detail.Simulated || len(h.Detail.TaskTypes) != 1 || len(health.Providers) != 4 {
+		t.Errorf("health lists providers %+v; want openai among 4, real, serving images", health.Providers)
+	}
+
 	image := completed(submit("images/generate", map[string]any{"prompt": "a lighthouse at dawn", "size": "1024x1024"}), "openai")
 	if f := image.OutputData.Files[0]; f.ContentType != "image/png" || !bytes.HasPrefix(c.fetch(f.URL), []byte("\x89PNG")) {
 		t.Errorf("image file %+v is not the PNG the provider made", f)

@@ -26,10 +26,23 @@ type HealthDetail struct {
 	InFlight            int         `json:"in_flight"`                       // calls running now
 	MaxConcurrency      int         `json:"max_concurrency"`                 // 0: no cap
 	TaskTypes           []task.Type `json:"task_types"`
-	Weight              float64     `json:"weight"`
-	LatencyP50Ms        float64     `json:"latency_p50_ms"`
-	LatencyP95Ms        float64     `json:"latency_p95_ms"`
-	LatencySamples      int         `json:"latency_samples"` // calls the percentiles cover (the last 256 at most)
+	// Simulated: the provider invents its results (the sim), so they are
+	// no real work.
+	Simulated      bool    `json:"simulated"`
+	Weight         float64 `json:"weight"`
+	LatencyP50Ms   float64 `json:"latency_p50_ms"`
+	LatencyP95Ms   float64 `json:"latency_p95_ms"`
+	LatencySamples int     `json:"latency_samples"` // calls the percentiles cover (the last 256 at most)
+}
+
+// Simulator is a provider whose results are invented.
+type Simulator interface {
+	Simulated() bool
+}
+
+func isSimulated(p Provider) bool {
+	s, ok := p.(Simulator)
+	return ok && s.Simulated()
 }
 
 // ProviderHealth reports every provider's state, by name.
@@ -48,6 +61,7 @@ func (r *Registry) ProviderHealth() map[string]Health {
 			InFlight:            e.inFlight,
 			MaxConcurrency:      e.maxConc,
 			TaskTypes:           slices.Clone(e.taskTypes),
+			Simulated:           isSimulated(e.p),
 			Weight:              e.weight,
 		}
 		p50, p95, n := e.lat.quantiles()

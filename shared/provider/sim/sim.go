@@ -69,6 +69,9 @@ const (
 	maxPollSteps = 1000
 )
 
+// Simulated says the results are invented (provider.Simulator).
+func (s *Sim) Simulated() bool { return true }
+
 // Sim is a simulated provider.
 type Sim struct {
 	name      string

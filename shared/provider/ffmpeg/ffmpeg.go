@@ -268,6 +268,7 @@ func build(cfg config.Provider) (*FFmpeg, error) {
 	if err := os.MkdirAll(p.workDir, 0o700); err != nil {
 		bad("work_dir", "cannot be made: %v", err)
 	}
+	p.sweep(time.Now().Add(-StaleAfter))
 	p.fetcher = httpapi.NewFetcher(httpapi.Settings{Timeout: 2 * time.Minute, MaxOutputBytes: p.maxImage, AllowPrivate: o.AllowPrivate != nil && *o.AllowPrivate})
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ffmpeg provider %s: %w", cfg.Name, errors.Join(errs...))

@@ -252,6 +252,10 @@ func TestRendersAPromptAlone(t *testing.T) {
 			prompt := "a lighthouse at dusk, waves rolling in under a sky of violet clouds, gulls circling over the rocks and a long, long tail of words to cut"
 			res := run(t, p, videoRequest("tsk_"+name, map[string]any{"prompt": prompt, "duration_seconds": c.secs, "aspect_ratio": c.ratio}))
 			checkVideo(t, res, c.w, c.h, c.secs)
+			if dir := os.Getenv("FFMPEG_TEST_OUT"); dir != "" {
+				os.WriteFile(filepath.Join(dir, name+".jpg"), res.Files[1].Data, 0o600)
+				os.WriteFile(filepath.Join(dir, name+".mp4"), res.Files[0].Data, 0o600)
+			}
 			if res.Extra["simulated_still"] != true || res.Extra["still"] != SourceDrawn {
 				t.Errorf("extra %v, want a simulated still", res.Extra)
 			}
@@ -390,6 +394,50 @@ func TestAnotherInstancePollsARunningJob(t *testing.T) {
 	}
 }
 
+func TestCancelFromAnotherInstanceStopsTheRender(t *testing.T) {
+	dir := t.TempDir()
+	p1 := setup(t, dir, map[string]any{"preset": "veryslow"})
+	p2 := setup(t, dir, nil)
+	req := videoRequest("tsk_cancel2", map[string]any{"prompt": "long", "duration_seconds": 20})
+	resp, err := p1.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := pidOf(t, p1, resp.Job, req.TaskID)
+	if err := p2.Cancel(context.Background(), req, resp.Job); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	for i := 0; alive(pid); i++ {
+		if i == 100 {
+			t.Fatalf("ffmpeg %d still runs 5 s after another instance canceled its job", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("work dir keeps %d entries", len(ents))
+	}
+}
+
+func TestNewSweepsStaleJobs(t *testing.T) {
+	dir := t.TempDir()
+	stale, fresh := filepath.Join(dir, newJobID()), filepath.Join(dir, newJobID())
+	other := filepath.Join(dir, "not-a-job")
+	for _, d := range []string{stale, fresh, other} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-StaleAfter - time.Hour)
+	os.Chtimes(stale, old, old)
+	os.Chtimes(other, old, old)
+	setup(t, dir, nil)
+	for d, want := range map[string]bool{stale: false, fresh: true, other: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s kept %v, want %v", filepath.Base(d), err == nil, want)
+		}
+	}
+}
+
 func TestABadImageIsPermanent(t *testing.T) {
 	p := setup(t, "", nil)
 	random := make([]byte, 4096)
@@ -407,9 +455,10 @@ func TestABadImageIsPermanent(t *testing.T) {
 		want  string
 	}{
 		"text as png":      {media: heldMedia("image/png", []byte("this is not an image at all")), want: "not an image"},
-		"noise as png":     {media: heldMedia("image/png", random), want: "invalid_image"},
+		"noise as png":     {media: heldMedia("image/png", random), want: "ffmpeg cannot read the input image: png: Invalid PNG signature"},
+		"a cut png":        {media: heldMedia("image/png", testPNG(t, 640, 480)[:3000]), want: "ffmpeg cannot read the input image: png: "},
 		"audio media":      {media: heldMedia("audio/wav", random), want: "not an image"},
-		"a page at a URL":  {url: srv.URL + "/page", want: "image_url"},
+		"a page at a URL":  {url: srv.URL + "/page", want: "input_data.image_url could not be fetched: the file is text/html, not image/"},
 		"a refused URL":    {url: "http://169.254.169.254/latest/meta-data", want: "image_url"},
 		"an absent server": {url: "http://127.0.0.1:1/a.png", want: "image_url"},
 	}
@@ -425,6 +474,7 @@ func TestABadImageIsPermanent(t *testing.T) {
 			if err == nil {
 				t.Fatal("Start took a bad image")
 			}
+			t.Log(err)
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not say %q", err, c.want)
 			}

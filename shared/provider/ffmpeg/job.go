@@ -440,6 +440,34 @@ func (p *FFmpeg) cancel(ctx context.Context, id string) {
 	os.RemoveAll(filepath.Join(p.workDir, id))
 }
 
+// StaleAfter is how long the folder of a job nobody polls is kept: New
+// removes older ones that no instance holds.
+const StaleAfter = 24 * time.Hour
+
+// sweep removes the job folders last changed before cutoff whose lock
+// is free.
+func (p *FFmpeg) sweep(cutoff time.Time) {
+	ents, err := os.ReadDir(p.workDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || !jobIDRe.MatchString(e.Name()) || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		dir := filepath.Join(p.workDir, e.Name())
+		f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			continue
+		}
+		if ok, _ := tryLock(f); ok {
+			os.RemoveAll(dir)
+		}
+		f.Close()
+	}
+}
+
 // abandon is what a crash does to a job: its process is killed, its lock
 // let go, and its folder left as it was.
 func (p *FFmpeg) abandon(id string) {
@@ -475,7 +503,8 @@ func lastLines(b []byte, dir string) string {
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(strings.ReplaceAll(l, dir+string(filepath.Separator), ""))
 		l = strings.ReplaceAll(l, dir, ".")
-		if l != "" {
+		l = logContext.ReplaceAllString(l, "$1: ")
+		if l != "" && (len(lines) == 0 || lines[len(lines)-1] != l) {
 			lines = append(lines, l)
 		}
 	}
@@ -491,6 +520,9 @@ func lastLines(b []byte, dir string) string {
 	}
 	return s
 }
+
+// logContext is the "[png @ 0x55d0c8a0]" before a line of ffmpeg's log.
+var logContext = regexp.MustCompile(`\[([\w:.-]+) @ 0x[0-9a-f]+\] *`)
 
 // hashString is FNV-1a 64 over the parts: stable across processes.
 func hashString(parts ...string) uint64 {

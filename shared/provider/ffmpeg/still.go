@@ -114,20 +114,22 @@ func inputFault(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	out := *pe
-	out.Message = what + ": " + pe.Message
+	// The fetcher words its errors for a provider's output files.
+	msg := strings.NewReplacer("the provider's file URL", "the URL", "the provider's file", "the file").Replace(pe.Message)
+	out.Message = what + ": " + msg
 	if out.Kind == provider.Permanent {
 		out.RequestFault = true
 	}
 	return &out
 }
 
-// probe reads the still's size with ffprobe: an image it cannot read is
-// the request's fault.
+// probe decodes the still's first frame with ffprobe, for its size: an
+// image it cannot read is the request's fault.
 func (p *FFmpeg) probe(ctx context.Context, dir, file string) (w, h int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.ffprobe, "-hide_banner", "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=width,height", "-of", "csv=p=0", file)
+		"-read_intervals", "%+#1", "-show_entries", "frame=width,height", "-of", "csv=p=0", file)
 	cmd.Dir = dir
 	cmd.SysProcAttr = probeProcAttr()
 	cmd.Cancel = func() error { return killGroup(cmd.Process) }
@@ -150,7 +152,7 @@ func (p *FFmpeg) probe(ctx context.Context, dir, file string) (w, h int, err err
 	w, err1 := strconv.Atoi(ws)
 	h, err2 := strconv.Atoi(strings.TrimSuffix(hs, ","))
 	if err1 != nil || err2 != nil || w < 1 || h < 1 {
-		return 0, 0, provider.NewRejected("invalid_image", "ffmpeg finds no picture in the input image", nil)
+		return 0, 0, provider.NewRejected("invalid_image", "ffmpeg cannot read the input image: "+lastLines(stderr.Bytes(), dir), nil)
 	}
 	if w > maxStillSide || h > maxStillSide {
 		return 0, 0, provider.NewRejected("invalid_image", fmt.Sprintf("the input image is %dx%d; at most %d a side is taken", w, h, maxStillSide), nil)
@@ -198,7 +200,7 @@ func drawStill(w, h int, seed uint64) ([]byte, error) {
 				dist := math.Hypot(float64(x)-d.x, float64(y)-d.y)
 				if dist < d.r {
 					t := 1 - dist/d.r
-					c = lerp(c, d.c, 0.5*t*t)
+					c = lerp(c, d.c, 0.7*t*t)
 				}
 			}
 			row[x*4], row[x*4+1], row[x*4+2], row[x*4+3] = c.R, c.G, c.B, 255

@@ -263,6 +263,36 @@ func TestRendersAPromptAlone(t *testing.T) {
 	}
 }
 
+func TestProgressIsFFmpegs(t *testing.T) {
+	p := setup(t, "", map[string]any{"preset": "slower"})
+	req := videoRequest("tsk_progress", map[string]any{"prompt": "counting", "duration_seconds": 6})
+	resp, err := p.Start(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []float64
+	for !resp.Done() {
+		time.Sleep(50 * time.Millisecond)
+		job := resp.Job
+		if resp, err = p.Poll(context.Background(), req, job); err != nil {
+			t.Fatal(err)
+		}
+		resp.Job = job
+		if resp.Progress > 0 && resp.Progress < 1 {
+			seen = append(seen, resp.Progress)
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no progress between 0 and 1 was reported")
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] < seen[i-1] {
+			t.Fatalf("progress went back: %v", seen)
+		}
+	}
+	t.Logf("%d polls saw progress from %.2f to %.2f", len(seen), seen[0], seen[len(seen)-1])
+}
+
 func TestTheDrawnStillIsTheSameForAPrompt(t *testing.T) {
 	a, err := drawStill(320, 180, hashString("sea"))
 	if err != nil {
@@ -542,6 +572,52 @@ func TestAHandleIsRefusedForAnotherTask(t *testing.T) {
 		if _, err := p.Poll(context.Background(), videoRequest("tsk_b", map[string]any{"prompt": "x"}), h); provider.KindOf(err) != provider.Permanent {
 			t.Errorf("Poll(%s) of another task: %v, want permanent", h, err)
 		}
+	}
+}
+
+// fakeFFmpeg is a stand-in for ffmpeg that ends as script says.
+func fakeFFmpeg(t *testing.T, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestHowARenderEnds(t *testing.T) {
+	cases := map[string]struct {
+		script string
+		kind   provider.Kind
+		want   string
+	}{
+		"fails": {script: `echo "[libx264 @ 0x55aa01] first" >&2; echo "[libx264 @ 0x55aa01] cannot encode $PWD/still.png" >&2; exit 1`,
+			kind: provider.Permanent, want: "ffmpeg failed (exit status 1): libx264: first; libx264: cannot encode still.png"},
+		"is killed":      {script: `kill -9 $$`, kind: provider.Transient, want: "ffmpeg was killed: signal: killed"},
+		"writes no file": {script: `exit 0`, kind: provider.Transient, want: "ffmpeg wrote no video"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := setup(t, "", map[string]any{"ffmpeg_path": fakeFFmpeg(t, c.script)})
+			req := videoRequest("tsk_end", map[string]any{"prompt": "x", "duration_seconds": 1})
+			resp, err := p.Start(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			job := resp.Job
+			for range 200 {
+				time.Sleep(20 * time.Millisecond)
+				if resp, err = p.Poll(context.Background(), req, job); err != nil || resp.Done() {
+					break
+				}
+			}
+			if provider.KindOf(err) != c.kind || err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %s saying %q", err, c.kind, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), p.workDir) {
+				t.Errorf("error %q shows the machine's paths", err)
+			}
+		})
 	}
 }
 

@@ -205,18 +205,18 @@ func (p *FFmpeg) run(ctx context.Context, j *job, s spec, still stillInfo, capti
 	case p.slots <- struct{}{}:
 		defer func() { <-p.slots }()
 	case <-ctx.Done():
-		p.finish(j, ctx, nil, nil, still, caption, 0)
+		p.finish(ctx, j, nil, nil, still, caption, 0)
 		return
 	}
 	ctx, stop := context.WithTimeout(ctx, p.timeout)
 	defer stop()
 	began := time.Now()
 	tail, err := p.render(ctx, j, s, still, caption)
-	p.finish(j, ctx, tail, err, still, caption, time.Since(began))
+	p.finish(ctx, j, tail, err, still, caption, time.Since(began))
 }
 
 // finish writes result.json, unless the job was canceled or abandoned.
-func (p *FFmpeg) finish(j *job, ctx context.Context, tail []byte, runErr error, still stillInfo, caption bool, took time.Duration) {
+func (p *FFmpeg) finish(ctx context.Context, j *job, tail []byte, runErr error, still stillInfo, caption bool, took time.Duration) {
 	cause := context.Cause(ctx)
 	if errors.Is(cause, errCanceled) || errors.Is(cause, errAbandoned) {
 		return
@@ -238,7 +238,7 @@ func (p *FFmpeg) finish(j *job, ctx context.Context, tail []byte, runErr error, 
 	case errors.As(runErr, &ee):
 		o = outcome{Kind: provider.Permanent, Code: "ffmpeg_failed", Message: "ffmpeg failed (" + ee.String() + "): " + lastLines(tail, j.dir)}
 	default:
-		o = outcome{Kind: provider.Transient, Code: "ffmpeg_start", Message: "ffmpeg could not be run: " + runErr.Error()}
+		o = outcome{Kind: provider.Transient, Code: "ffmpeg_start", Message: "ffmpeg could not be started"}
 	}
 	b, _ := json.Marshal(o)
 	tmp := filepath.Join(j.dir, tmpResult)
@@ -252,30 +252,45 @@ func signaled(ee *exec.ExitError) bool {
 	return ok && ws.Signaled()
 }
 
-// render runs ffmpeg, following its progress; it answers the end of its
+// render runs ffmpeg for the clip, following its progress, then for the
+// poster (its middle frame); it answers the end of the failing run's
 // stderr.
 func (p *FFmpeg) render(ctx context.Context, j *job, s spec, still stillInfo, caption bool) ([]byte, error) {
-	// The process dies with the thread that started it (Pdeathsig): keep
-	// this goroutine on that thread until the process has ended.
+	// A process dies with the thread that started it (Pdeathsig): keep
+	// this goroutine on that thread until the processes have ended.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd := exec.CommandContext(ctx, p.ffmpeg, renderArgs(s, still.file, p.preset, caption)...)
+	if tail, err := p.exec(ctx, j, renderArgs(s, still.file, p.preset, caption), func(r io.Reader) { p.follow(r, j, s) }); err != nil {
+		return tail, err
+	}
+	return p.exec(ctx, j, posterArgs(s), nil)
+}
+
+// exec runs ffmpeg with args in the job's folder, its stdout read by
+// follow (nil: dropped).
+func (p *FFmpeg) exec(ctx context.Context, j *job, args []string, follow func(io.Reader)) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, p.ffmpeg, args...)
 	cmd.Dir = j.dir
 	cmd.SysProcAttr = renderProcAttr()
 	cmd.Cancel = func() error { return killGroup(cmd.Process) }
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
+	var out io.ReadCloser
+	if follow != nil {
+		var err error
+		if out, err = cmd.StdoutPipe(); err != nil {
+			return nil, err
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	j.pid.Store(int64(cmd.Process.Pid))
-	p.follow(out, j, s)
-	err = cmd.Wait()
+	if follow != nil {
+		follow(out)
+	}
+	err := cmd.Wait()
 	// Grandchildren, if any, go with the group.
 	_ = killGroup(cmd.Process)
 	return stderr.Bytes(), err
@@ -333,14 +348,25 @@ func renderArgs(s spec, stillFile, preset string, caption bool) []string {
 			":box=1:boxcolor=black@0.45:boxborderw=%d:x=(w-text_w)/2:y=h-text_h-%d",
 			fontName, captionName, fontSize, fontSize/4, fontSize/2, h/12)
 	}
-	chain += fmt.Sprintf(",format=yuv420p,split=2[v][p];[p]select=eq(n\\,%d)[poster]", n/2)
+	chain += ",format=yuv420p[v]"
 	return []string{
 		"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
 		"-i", stillFile,
 		"-filter_complex", chain,
 		"-map", "[v]", "-frames:v", strconv.Itoa(n), "-c:v", "libx264", "-preset", preset, "-crf", "23",
 		"-pix_fmt", "yuv420p", "-movflags", "+faststart", "-an", "-f", "mp4", partPrefix + videoName,
-		"-map", "[poster]", "-frames:v", "1", "-update", "1", "-q:v", "3", "-f", "image2", partPrefix + posterName,
+	}
+}
+
+// posterArgs is the command line taking the clip's middle frame as a
+// JPEG. (A second output of the render would hold back its progress:
+// ffmpeg feeds the output that is behind first.)
+func posterArgs(s spec) []string {
+	mid := strconv.FormatFloat(float64(s.frames/2)/FPS, 'f', 3, 64)
+	return []string{
+		"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-nostats",
+		"-ss", mid, "-i", partPrefix + videoName,
+		"-frames:v", "1", "-q:v", "3", "-update", "1", "-f", "image2", partPrefix + posterName,
 	}
 }
 

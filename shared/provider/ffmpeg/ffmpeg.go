@@ -48,6 +48,7 @@
 //	      timeout_seconds: 600             # one render's limit
 //	      preset: veryfast                 # libx264's preset
 //	      max_image_bytes: 26214400        # the largest input image
+//	      poll_after_ms: 500               # the PollAfter of a running job
 //	      allow_private: false             # image URLs on private addresses (local development)
 package ffmpeg
 

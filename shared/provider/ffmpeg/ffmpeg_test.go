@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -218,6 +219,44 @@ func TestRendersAPNGStill(t *testing.T) {
 	// The job's folder goes once the result is handed over.
 	if ents, _ := os.ReadDir(p.workDir); len(ents) != 0 {
 		t.Errorf("work dir keeps %d entries", len(ents))
+	}
+}
+
+func TestRendersStillsOfEveryCommonFormat(t *testing.T) {
+	p := setup(t, "", map[string]any{"caption": false})
+	src, _ := png.Decode(bytes.NewReader(testPNG(t, 320, 240)))
+	var jpg, gifData bytes.Buffer
+	if err := jpeg.Encode(&jpg, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	// An animated GIF: only its first frame is the still.
+	pal := color.Palette{color.Black, color.White, color.NRGBA{200, 30, 30, 255}}
+	anim := &gif.GIF{}
+	for i := range 3 {
+		fr := image.NewPaletted(image.Rect(0, 0, 160, 90), pal)
+		for x := range 160 {
+			fr.SetColorIndex(x, 45, uint8(1+i%2))
+		}
+		anim.Image, anim.Delay = append(anim.Image, fr), append(anim.Delay, 10)
+	}
+	if err := gif.EncodeAll(&gifData, anim); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		ct   string
+		data []byte
+	}{
+		"jpeg": {"image/jpeg", jpg.Bytes()},
+		"gif":  {"image/gif", gifData.Bytes()},
+		// A type the platform did not know: the bytes say it.
+		"untyped png": {"", testPNG(t, 64, 64)},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			req := videoRequest("tsk_"+name, map[string]any{"prompt": name, "duration_seconds": 1, "aspect_ratio": "1:1"})
+			req.Media = heldMedia(c.ct, c.data)
+			checkVideo(t, run(t, p, req), 720, 720, 1)
+		})
 	}
 }
 

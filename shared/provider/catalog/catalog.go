@@ -12,6 +12,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/assemblyai"
 	"github.com/videoai/mediatasks/shared/provider/fal"
+	"github.com/videoai/mediatasks/shared/provider/ffmpeg"
 	"github.com/videoai/mediatasks/shared/provider/openai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
 	"github.com/videoai/mediatasks/shared/provider/replicate"
@@ -27,6 +28,7 @@ var Factories = map[string]provider.Factory{
 	assemblyai.Type: assemblyai.New,
 	openai.Type:     openai.New,
 	fal.Type:        fal.New,
+	ffmpeg.Type:     ffmpeg.New,
 	replicate.Type:  replicate.New,
 	runway.Type:     runway.New,
 	piapi.Type:      piapi.New,

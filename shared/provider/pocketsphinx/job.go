@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,7 @@ func (f failure) err() error {
 type done struct {
 	Transcript        *transcript.Transcript `json:"transcript"`
 	ProcessingSeconds float64                `json:"processing_seconds"`
+	CPUSeconds        float64                `json:"cpu_seconds"`
 }
 
 // Start checks the request, reads its audio and begins the job in the
@@ -288,7 +290,7 @@ func (p *Provider) finished(dir string) (provider.Response, bool, error) {
 			return provider.Response{}, true, provider.NewTransient("bad_result", "the job's result cannot be read", err)
 		}
 		os.RemoveAll(dir)
-		return provider.Response{Result: result(d.Transcript, d.ProcessingSeconds), Progress: 1}, true, nil
+		return provider.Response{Result: result(d.Transcript, d.ProcessingSeconds, d.CPUSeconds), Progress: 1}, true, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, errorFile)); err == nil {
 		var f failure
@@ -302,7 +304,7 @@ func (p *Provider) finished(dir string) (provider.Response, bool, error) {
 }
 
 // result is the platform's result of a transcript.
-func result(t *transcript.Transcript, processing float64) *provider.Result {
+func result(t *transcript.Transcript, processing, cpu float64) *provider.Result {
 	extra := map[string]any{
 		"language":         t.Language,
 		"duration_seconds": t.DurationSeconds,
@@ -311,7 +313,8 @@ func result(t *transcript.Transcript, processing float64) *provider.Result {
 		"engine":           Type,
 	}
 	if processing > 0 {
-		extra["processing_seconds"] = processing
+		extra["processing_seconds"] = math.Round(processing*1000) / 1000
+		extra["cpu_seconds"] = math.Round(cpu*1000) / 1000
 	}
 	return &provider.Result{Text: t.Text, Transcript: t, Extra: extra, Cost: &provider.Cost{USD: 0, PriceVersion: PriceVersion}}
 }
@@ -332,7 +335,7 @@ func transcriptOf(data []byte) (*provider.Result, error) {
 	if t.Language == "" {
 		t.Language = Language
 	}
-	res := result(t.Normalize(), 0)
+	res := result(t.Normalize(), 0, 0)
 	res.Extra["source"] = "transcript"
 	return res, nil
 }
@@ -392,7 +395,8 @@ func (p *Provider) work(ctx context.Context, r *run, in string) {
 	// Raw samples, not WAV: the recogniser skips a WAV header of 44 bytes
 	// whatever its length, and reads the rest as sound.
 	audio := filepath.Join(r.dir, audioFile)
-	if err := p.tool(ctx, r.dir, "ffmpeg", nil, p.ffmpeg,
+	var cpu time.Duration
+	if err := p.tool(ctx, r.dir, "ffmpeg", nil, &cpu, p.ffmpeg,
 		"-nostdin", "-hide_banner", "-loglevel", "error", "-i", in,
 		"-vn", "-ac", "1", "-ar", strconv.Itoa(sampleRate), "-c:a", "pcm_s16le", "-f", "s16le", "-y", audio); err != nil {
 		p.fail(ctx, r.dir, err)
@@ -406,7 +410,7 @@ func (p *Provider) work(ctx context.Context, r *run, in string) {
 		return
 	}
 	args := append([]string{"-infile", audio, "-samprate", strconv.Itoa(sampleRate), "-time", "yes", "-logfn", filepath.Join(r.dir, logFile)}, p.modelArgs...)
-	err = p.tool(ctx, r.dir, "pocketsphinx", words, p.recog, args...)
+	err = p.tool(ctx, r.dir, "pocketsphinx", words, &cpu, p.recog, args...)
 	words.Close()
 	if err != nil {
 		p.fail(ctx, r.dir, err)
@@ -423,7 +427,7 @@ func (p *Provider) work(ctx context.Context, r *run, in string) {
 		p.fail(ctx, r.dir, provider.NewTransient("bad_output", "read the recogniser's output", err))
 		return
 	}
-	b, err := json.Marshal(done{Transcript: t, ProcessingSeconds: time.Since(began).Seconds()})
+	b, err := json.Marshal(done{Transcript: t, ProcessingSeconds: time.Since(began).Seconds(), CPUSeconds: cpu.Seconds()})
 	if err == nil {
 		err = writeAtomic(r.dir, resultFile, b)
 	}
@@ -456,10 +460,10 @@ func (p *Provider) fail(ctx context.Context, dir string, err error) {
 }
 
 // tool runs one program in its own process group, its standard output to
-// stdout (or discarded), and classifies its failure: killed by a signal
+// stdout (or discarded), adds the CPU time it took to cpu, and classifies its failure: killed by a signal
 // is transient; a non-zero exit of ffmpeg is the input's fault (its last
 // lines say why), of the recogniser the provider's.
-func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer, path string, args ...string) error {
+func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer, cpu *time.Duration, path string, args ...string) error {
 	var stderr tailBuffer
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir = dir
@@ -482,6 +486,9 @@ func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer,
 	}
 	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	err := cmd.Wait()
+	if cmd.ProcessState != nil {
+		*cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err == nil {
 		return nil
 	}

@@ -35,9 +35,9 @@ var corpus = []string{
 
 // werBound is the loosest word error rate the recogniser may show on the
 // corpus: espeak-ng's voice is far from the speech its model learnt, so
-// it is poor (measured about 0.5 on this corpus; see the report of
+// it is poor (measured 0.45 on this paragraph with the en-us+f2 voice; see
 // BenchmarkTranscribe).
-const werBound = 0.85
+const werBound = 0.75
 
 // needTools skips a test when a program it needs is not installed,
 // naming the Debian package that brings it.

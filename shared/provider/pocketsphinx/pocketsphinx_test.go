@@ -274,29 +274,7 @@ func TestCancelKillsTheRecognizer(t *testing.T) {
 	p := newProvider(t, dir, nil)
 	req := transcriptionRequest("t_cancel", held(longAudio(t), "audio/wav", "long.wav"), "")
 	job := start(t, p, req)
-	h, err := p.decodeJob(job, req.TaskID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobDir := filepath.Join(dir, h.ID)
-	// Wait for the recogniser to be running and to have heard something.
-	var pid int
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatal("the recogniser did not start in a minute")
-		}
-		resp, err := p.Poll(context.Background(), req, job)
-		if err != nil || resp.Done() {
-			t.Fatalf("Poll = %+v, %v; want the job running", resp, err)
-		}
-		b, _ := os.ReadFile(filepath.Join(jobDir, pidFile))
-		pid, _ = strconv.Atoi(string(b))
-		if _, err := os.Stat(filepath.Join(jobDir, wordsFile)); err == nil && pid > 0 && resp.Progress > 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	jobDir, pid := recognizing(t, p, req, job)
 	if err := p.Cancel(context.Background(), req, job); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
@@ -308,6 +286,50 @@ func TestCancelKillsTheRecognizer(t *testing.T) {
 	}
 	if err := p.Cancel(context.Background(), req, job); err != nil {
 		t.Errorf("Cancel of a canceled job: %v; want nil", err)
+	}
+}
+
+// recognizing waits for the recogniser of a job to be running and to
+// have heard something, and returns the job's folder and its pid.
+func recognizing(t *testing.T, p *Provider, req provider.Request, job string) (string, int) {
+	t.Helper()
+	h, err := p.decodeJob(job, req.TaskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobDir := filepath.Join(p.workDir, h.ID)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the recogniser did not start in a minute")
+		}
+		resp, err := p.Poll(context.Background(), req, job)
+		if err != nil || resp.Done() {
+			t.Fatalf("Poll = %+v, %v; want the job running", resp, err)
+		}
+		b, _ := os.ReadFile(filepath.Join(jobDir, pidFile))
+		pid, _ := strconv.Atoi(string(b))
+		if _, err := os.Stat(filepath.Join(jobDir, wordsFile)); err == nil && pid > 0 && resp.Progress > 0 {
+			return jobDir, pid
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestKilledRecognizerIsTransient(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	p := newProvider(t, t.TempDir(), nil)
+	req := transcriptionRequest("t_killed", held(longAudio(t), "audio/wav", "long.wav"), "")
+	job := start(t, p, req)
+	_, pid := recognizing(t, p, req, job)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := finish(t, p, req, job)
+	var e *provider.Error
+	if !errors.As(err, &e) || e.Kind != provider.Transient || e.Code != "pocketsphinx_killed" {
+		t.Fatalf("Poll: %v; want a transient pocketsphinx_killed", err)
 	}
 }
 

@@ -118,14 +118,15 @@ type done struct {
 // Start checks the request, reads its audio and begins the job in the
 // background.
 func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Response, error) {
-	if err := p.check(req); err != nil {
+	in, err := p.check(req)
+	if err != nil {
 		return provider.Response{}, fmt.Errorf("pocketsphinx %s: task %s: %w", p.name, req.TaskID, err)
 	}
 	data, ct, err := p.fetcher.Media(ctx, req.Media, p.maxBytes)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("pocketsphinx %s: task %s: %w", p.name, req.TaskID, err)
 	}
-	if isTranscript(ct) {
+	if in.Media().TranscriptionTaskID != "" && isTranscript(ct) {
 		// A subtitle task made from a transcription task's transcript:
 		// nothing to recognise.
 		res, err := transcriptOf(data)
@@ -151,19 +152,19 @@ func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Re
 	return provider.Response{Job: encodeJob(h), PollAfter: PollAfter, Progress: 0}, nil
 }
 
-// check refuses an input this provider cannot do.
-func (p *Provider) check(req provider.Request) error {
+// check refuses an input this provider cannot do, and returns it decoded.
+func (p *Provider) check(req provider.Request) (task.Input, error) {
 	if req.Type != task.TypeAudioTranscription && req.Type != task.TypeSubtitleGeneration {
-		return provider.NewRejected("unsupported_task_type", fmt.Sprintf("the pocketsphinx provider does not serve %s", req.Type), nil)
+		return nil, provider.NewRejected("unsupported_task_type", fmt.Sprintf("the pocketsphinx provider does not serve %s", req.Type), nil)
 	}
 	in, err := task.DecodeInput(req.Type, req.Input)
 	if err != nil {
-		return provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err)
+		return nil, provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err)
 	}
 	if errs := p.CheckInput("input_data", in); len(errs) > 0 {
-		return provider.NewRejected("unsupported_language", errs.Error(), nil)
+		return nil, provider.NewRejected("unsupported_language", errs.Error(), nil)
 	}
-	return nil
+	return in, nil
 }
 
 // Poll reports a job's progress, or its result. A job neither running nor
@@ -210,7 +211,7 @@ func (p *Provider) Poll(ctx context.Context, req provider.Request, job string) (
 		lock.Close()
 		return provider.Response{}, provider.NewTransient("work_dir", "clear the job's work folder", err)
 	}
-	if err := p.check(req); err != nil {
+	if _, err := p.check(req); err != nil {
 		lock.Close()
 		os.RemoveAll(dir)
 		return provider.Response{}, fmt.Errorf("pocketsphinx %s: task %s: %w", p.name, req.TaskID, err)
@@ -434,7 +435,7 @@ func (p *Provider) work(ctx context.Context, r *run, in string) {
 	if err != nil && ctx.Err() == nil {
 		p.fail(ctx, r.dir, provider.NewTransient("work_dir", "write the result", err))
 	}
-	for _, name := range []string{audioFile, wordsFile, logFile, pidFile} {
+	for _, name := range []string{audioFile, wordsFile, logFile} {
 		os.Remove(filepath.Join(r.dir, name))
 	}
 }
@@ -484,8 +485,10 @@ func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer,
 	if err := cmd.Start(); err != nil {
 		return provider.NewPermanent("tool_missing", fmt.Sprintf("%s cannot be started", what), err)
 	}
-	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+	pid := filepath.Join(dir, pidFile)
+	_ = os.WriteFile(pid, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
 	err := cmd.Wait()
+	os.Remove(pid) // never a group that has ended, whose number may be reused
 	if cmd.ProcessState != nil {
 		*cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}

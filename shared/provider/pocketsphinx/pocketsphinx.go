@@ -17,6 +17,7 @@
 // from the request. Cancel kills the processes of the job (their process
 // group) and removes its folder.
 //
+// It takes no prompt: input_data.prompt (vocabulary hints) is not used.
 // It refuses a language other than English (input_data.language other
 // than "en" or "en-*", e.g. "en-US", "en-GB"), input media over
 // max_input_bytes, and media ffmpeg cannot read (a permanent error with
@@ -52,6 +53,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
 	"github.com/videoai/mediatasks/shared/task"
@@ -107,8 +109,9 @@ type Provider struct {
 }
 
 var (
-	_ provider.Provider = (*Provider)(nil)
-	_ provider.Checker  = (*Provider)(nil)
+	_ provider.Provider      = (*Provider)(nil)
+	_ provider.Checker       = (*Provider)(nil)
+	_ provider.PromptLimiter = (*Provider)(nil)
 )
 
 // New builds a pocketsphinx provider from its configuration; it is the
@@ -249,6 +252,10 @@ func (p *Provider) Name() string { return p.name }
 func (p *Provider) TaskTypes() []task.Type {
 	return []task.Type{task.TypeAudioTranscription, task.TypeSubtitleGeneration}
 }
+
+// PromptLimits: the recogniser takes no prompt (input_data.prompt, the
+// vocabulary hints, is not used) and no negative prompt.
+func (p *Provider) PromptLimits(task.Type) prompt.Limits { return prompt.Limits{} }
 
 // CheckInput refuses a language other than English.
 func (p *Provider) CheckInput(prefix string, in task.Input) task.FieldErrors {

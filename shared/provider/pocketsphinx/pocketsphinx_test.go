@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -235,6 +237,30 @@ func TestSubtitleTask(t *testing.T) {
 	p := newProvider(t, t.TempDir(), nil)
 	in, _ := json.Marshal(task.SubtitleInput{UploadID: "up_2", Format: "srt", Language: "en-GB"})
 	req := provider.Request{TaskID: "t_subs", Type: task.TypeSubtitleGeneration, Input: in, Media: held(wav, "audio/x-wav", "a.wav")}
+	res, _, err := finish(t, p, req, start(t, p, req))
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	checkTranscript(t, res, wavSeconds(t, wav))
+}
+
+func TestAudioByURL(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	wav := synth(t, corpus[2])
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "audio/wav")
+		w.Write(wav)
+	}))
+	defer srv.Close()
+	media := &provider.Media{URL: srv.URL + "/speech.wav", Name: "speech.wav", Public: true}
+	req := transcriptionRequest("t_url", media, "en")
+	// The SSRF guard refuses a private address unless allow_private.
+	_, err := newProvider(t, t.TempDir(), nil).Start(context.Background(), req)
+	if provider.KindOf(err) != provider.Permanent {
+		t.Errorf("Start on a loopback URL: %v; want a permanent refusal", err)
+	}
+	p := newProvider(t, t.TempDir(), map[string]any{"allow_private": true})
 	res, _, err := finish(t, p, req, start(t, p, req))
 	if err != nil {
 		t.Fatalf("Poll: %v", err)

@@ -147,7 +147,7 @@ func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Re
 	if err := p.launch(h.ID, dir, lock, req.Media, data); err != nil {
 		lock.Close()
 		os.RemoveAll(dir)
-		return provider.Response{}, err
+		return provider.Response{}, fmt.Errorf("pocketsphinx %s: task %s: %w", p.name, req.TaskID, err)
 	}
 	return provider.Response{Job: encodeJob(h), PollAfter: PollAfter, Progress: 0}, nil
 }
@@ -226,7 +226,7 @@ func (p *Provider) Poll(ctx context.Context, req provider.Request, job string) (
 	}
 	if err := p.launch(h.ID, dir, lock, req.Media, data); err != nil {
 		lock.Close()
-		return provider.Response{}, err
+		return provider.Response{}, fmt.Errorf("pocketsphinx %s: task %s: restart: %w", p.name, req.TaskID, err)
 	}
 	return provider.Response{Job: job, PollAfter: PollAfter, Progress: 0}, nil
 }

@@ -230,6 +230,46 @@ func TestTranscribe(t *testing.T) {
 	}
 }
 
+func TestMaxJobsQueues(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	p := newProvider(t, t.TempDir(), map[string]any{"max_jobs": 1})
+	reqs := []provider.Request{
+		transcriptionRequest("t_first", held(synth(t, corpus[3]), "audio/wav", "a.wav"), ""),
+		transcriptionRequest("t_second", held(synth(t, corpus[4]), "audio/wav", "b.wav"), ""),
+	}
+	jobs := []string{start(t, p, reqs[0]), start(t, p, reqs[1])}
+	var pids []string
+	for i, job := range jobs {
+		h, _ := p.decodeJob(job, reqs[i].TaskID)
+		pids = append(pids, filepath.Join(p.workDir, h.ID, pidFile))
+	}
+	// One tool at a time: never both jobs' pid files at once.
+	done := []bool{false, false}
+	deadline := time.Now().Add(3 * time.Minute)
+	for !done[0] || !done[1] {
+		if time.Now().After(deadline) {
+			t.Fatal("the jobs did not finish in 3 minutes")
+		}
+		_, err0 := os.Stat(pids[0])
+		_, err1 := os.Stat(pids[1])
+		if err0 == nil && err1 == nil {
+			t.Fatal("both jobs run a tool at once, with max_jobs 1")
+		}
+		for i := range jobs {
+			if done[i] {
+				continue
+			}
+			resp, err := p.Poll(context.Background(), reqs[i], jobs[i])
+			if err != nil {
+				t.Fatalf("Poll job %d: %v", i, err)
+			}
+			done[i] = resp.Done()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestSubtitleTask(t *testing.T) {
 	t.Parallel()
 	needTools(t)

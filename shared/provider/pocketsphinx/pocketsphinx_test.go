@@ -604,3 +604,11 @@ func editDistance(a, b []string) int {
 	}
 	return prev[len(b)]
 }
+
+func TestAvailable(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	if err := Available(config.Provider{Name: "ps", Type: Type}); err != nil {
+		t.Errorf("Available with the binaries in PATH: %v", err)
+	}
+}

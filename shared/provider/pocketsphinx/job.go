@@ -508,6 +508,9 @@ func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer,
 		}
 		return provider.NewPermanent("recognizer_failed", "the recogniser failed: "+tidy(lines, dir), err)
 	}
+	if strings.Contains(lines, "does not contain any stream") {
+		return provider.NewRejected("no_audio", "the input media has no sound to transcribe (ffmpeg finds no audio stream in it)", err)
+	}
 	return provider.NewRejected("unreadable_media", "ffmpeg cannot read the input media: "+tidy(lines, dir), err)
 }
 

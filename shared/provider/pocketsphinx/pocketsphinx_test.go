@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	pngenc "image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -344,8 +345,8 @@ func TestCancelKillsTheRecognizer(t *testing.T) {
 	if err := p.Cancel(context.Background(), req, job); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("the recogniser (pid %d) is still there after Cancel: %v", pid, err)
+	if alive(pid) {
+		t.Errorf("the recogniser (pid %d) is still there after Cancel", pid)
 	}
 	if _, err := os.Stat(jobDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the job's folder is still there after Cancel: %v", err)
@@ -389,7 +390,7 @@ func TestKilledRecognizerIsTransient(t *testing.T) {
 	req := transcriptionRequest("t_killed", held(longAudio(t), "audio/wav", "long.wav"), "")
 	job := start(t, p, req)
 	_, pid := recognizing(t, p, req, job)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := kill(pid); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := finish(t, p, req, job)
@@ -472,18 +473,34 @@ func TestRefusesOtherLanguages(t *testing.T) {
 func TestNotAudioIsPermanent(t *testing.T) {
 	t.Parallel()
 	needTools(t)
-	dir := t.TempDir()
-	p := newProvider(t, dir, nil)
-	req := transcriptionRequest("t_bad", held([]byte("this is a text file, not audio at all\n"), "audio/mpeg", "song.mp3"), "en")
-	_, _, err := finish(t, p, req, start(t, p, req))
-	var e *provider.Error
-	if !errors.As(err, &e) || e.Kind != provider.Permanent || !e.RequestFault || e.Code != "unreadable_media" {
-		t.Fatalf("Poll: %v; want a permanent unreadable_media request fault", err)
+	var png bytes.Buffer
+	if err := pngenc.Encode(&png, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(e.Message, dir) || strings.Contains(e.Message, "/tmp") || !strings.Contains(e.Message, "ffmpeg") {
-		t.Errorf("message %q: want ffmpeg's complaint without the machine's paths", e.Message)
+	tests := map[string]struct {
+		media *provider.Media
+		code  string
+	}{
+		"text":            {held([]byte("this is a text file, not audio at all\n"), "audio/mpeg", "song.mp3"), "unreadable_media"},
+		"image, no sound": {held(png.Bytes(), "image/png", "still.png"), "no_audio"},
 	}
-	t.Logf("message: %s", e.Message)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			p := newProvider(t, dir, nil)
+			req := transcriptionRequest("t_bad", tc.media, "en")
+			_, _, err := finish(t, p, req, start(t, p, req))
+			var e *provider.Error
+			if !errors.As(err, &e) || e.Kind != provider.Permanent || !e.RequestFault || e.Code != tc.code {
+				t.Fatalf("Poll: %v; want a permanent %s request fault", err, tc.code)
+			}
+			if strings.Contains(e.Message, dir) || strings.Contains(e.Message, "/tmp") || !strings.Contains(e.Message, "ffmpeg") {
+				t.Errorf("message %q: want ffmpeg's complaint without the machine's paths", e.Message)
+			}
+			t.Logf("message: %s", e.Message)
+		})
+	}
 }
 
 func TestTimeoutIsTransient(t *testing.T) {
@@ -586,4 +603,12 @@ func editDistance(a, b []string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func TestAvailable(t *testing.T) {
+	t.Parallel()
+	needTools(t)
+	if err := Available(config.Provider{Name: "ps", Type: Type}); err != nil {
+		t.Errorf("Available with the binaries in PATH: %v", err)
+	}
 }

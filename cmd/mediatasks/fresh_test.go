@@ -1,32 +1,59 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/videoai/mediatasks/shared/provider/openai/openaifake"
 )
 
 // On a fresh machine, with no config, every task type completes on the
-// simulated providers, and its output file downloads from its URL.
+// defaults (real where the machine has ffmpeg and the recogniser, as CI
+// does; simulated otherwise, as /health says), and its output file
+// downloads from its URL.
 func TestEveryTaskTypeCompletesWithoutConfig(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
 	srv := startServer(t, data, nil)
 	c := newClient(t, srv.URL, readKeyFile(t, data))
+	var health struct {
+		Providers map[string]struct {
+			Detail struct {
+				Type      string `json:"type"`
+				Simulated bool   `json:"simulated"`
+			} `json:"detail"`
+		} `json:"providers"`
+	}
+	c.mustDo("GET", "/api/v1/media/health", nil, http.StatusOK, &health)
+	video := "image/gif"
+	if h, ok := health.Providers["ffmpeg"]; ok && !h.Detail.Simulated {
+		video = "video/mp4"
+	}
+	_, realSpeech := health.Providers["pocketsphinx"]
+	_, noFFmpeg := exec.LookPath("ffmpeg")
+	_, noRecogniser := exec.LookPath("pocketsphinx_continuous")
+	if noFFmpeg == nil && video != "video/mp4" || noFFmpeg == nil && noRecogniser == nil && !realSpeech {
+		t.Errorf("the programs are installed, yet the defaults are %+v", health.Providers)
+	}
+	audio := c.upload(speech(t), "audio/wav")
 	submits := map[string]struct {
 		path string
 		body map[string]any
 		ct   string
 	}{
 		"image_generation":    {"/api/v1/media/images/generate", map[string]any{"prompt": "a lighthouse", "size": "512x512"}, "image/png"},
-		"video_generation":    {"/api/v1/media/videos/generate", map[string]any{"prompt": "waves", "duration_seconds": 2}, "image/gif"},
-		"audio_transcription": {"/api/v1/media/audio/transcribe", map[string]any{"audio_url": "https://example.com/talk.mp3"}, "application/json"},
-		"subtitle_generation": {"/api/v1/media/subtitles/generate", map[string]any{"audio_url": "https://example.com/talk.mp3", "format": "vtt"}, "text/vtt"},
+		"video_generation":    {"/api/v1/media/videos/generate", map[string]any{"prompt": "waves", "duration_seconds": 2}, video},
+		"audio_transcription": {"/api/v1/media/audio/transcribe", map[string]any{"upload_id": audio}, "application/json"},
+		"subtitle_generation": {"/api/v1/media/subtitles/generate", map[string]any{"upload_id": audio, "format": "vtt"}, "text/vtt"},
 	}
 	for typ, s := range submits {
 		t.Run(typ, func(t *testing.T) {
@@ -96,4 +123,41 @@ func TestSubmitRefusesTypesNoProviderServes(t *testing.T) {
 		t.Fatalf("errors %+v", p.Errors)
 	}
 	c.mustDo("POST", "/api/v1/media/images/generate", map[string]any{"prompt": "a fox", "provider": "pics"}, http.StatusAccepted, nil)
+}
+
+// speech is a few seconds of spoken English as a WAV file: espeak-ng's
+// voice where it is installed (make test installs it), else a tone.
+func speech(t *testing.T) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("espeak-ng"); err == nil {
+		out, err := exec.Command("espeak-ng", "-v", "en-us", "-s", "150", "--stdout",
+			"The quick brown fox jumps over the lazy dog. Then it runs away into the forest.").Output()
+		if err == nil && len(out) > 44 {
+			return out
+		}
+	}
+	return openaifake.WAV(3)
+}
+
+// upload sends data as an upload and returns its id.
+func (c *client) upload(data []byte, contentType string) string {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", c.base+"/api/v1/media/uploads", bytes.NewReader(data))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", contentType)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var up struct {
+		ID string `json:"upload_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&up); err != nil || resp.StatusCode != http.StatusCreated {
+		c.t.Fatalf("upload: %d %v", resp.StatusCode, err)
+	}
+	return up.ID
 }

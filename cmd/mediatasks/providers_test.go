@@ -127,24 +127,7 @@ func TestHostedProvidersEndToEnd(t *testing.T) {
 	// The upload's bytes go to AssemblyAI: a file on this machine is no
 	// URL the provider could reach.
 	wav := openaifake.WAV(2)
-	req, err := http.NewRequest("POST", c.base+"/api/v1/media/uploads", bytes.NewReader(wav))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Content-Type", "audio/wav")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var up struct {
-		ID string `json:"upload_id"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&up)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d %v", resp.StatusCode, err)
-	}
+	up := struct{ ID string }{c.upload(wav, "audio/wav")}
 	audio := completed(submit("audio/transcribe", map[string]any{"upload_id": up.ID, "language": "en"}), "assemblyai")
 	var tr transcript.Transcript
 	if f := audio.OutputData.Files[0]; f.ContentType != transcript.ContentType {

@@ -15,6 +15,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider/ffmpeg"
 	"github.com/videoai/mediatasks/shared/provider/openai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
+	"github.com/videoai/mediatasks/shared/provider/pocketsphinx"
 	"github.com/videoai/mediatasks/shared/provider/replicate"
 	"github.com/videoai/mediatasks/shared/provider/runway"
 	"github.com/videoai/mediatasks/shared/provider/sdwebui"
@@ -24,20 +25,21 @@ import (
 
 // Factories are the provider types a configuration may name.
 var Factories = map[string]provider.Factory{
-	sim.Type:        sim.New,
-	assemblyai.Type: assemblyai.New,
-	openai.Type:     openai.New,
-	fal.Type:        fal.New,
-	ffmpeg.Type:     ffmpeg.New,
-	replicate.Type:  replicate.New,
-	runway.Type:     runway.New,
-	piapi.Type:      piapi.New,
-	sdwebui.Type:    sdwebui.New,
+	sim.Type:          sim.New,
+	assemblyai.Type:   assemblyai.New,
+	openai.Type:       openai.New,
+	fal.Type:          fal.New,
+	ffmpeg.Type:       ffmpeg.New,
+	pocketsphinx.Type: pocketsphinx.New,
+	replicate.Type:    replicate.New,
+	runway.Type:       runway.New,
+	piapi.Type:        piapi.New,
+	sdwebui.Type:      sdwebui.New,
 }
 
-// Build builds the configured providers, or one simulated provider per
-// task type when none is configured, so that every task type works with
-// no account and no key. extra adds provider types to Factories (an
+// Build builds the configured providers, or the defaults when none is
+// configured (Defaults), so that every task type works with no account
+// and no key. extra adds provider types to Factories (an
 // embedding program's own, or a test's). An error is the operator's: a
 // provider's bad options or unknown type.
 func Build(cfgs []config.Provider, extra map[string]provider.Factory, obs provider.Observer, log *slog.Logger) (*provider.Registry, error) {
@@ -45,8 +47,7 @@ func Build(cfgs []config.Provider, extra map[string]provider.Factory, obs provid
 		log = slog.New(slog.DiscardHandler)
 	}
 	if len(cfgs) == 0 {
-		cfgs = sim.DefaultConfigs()
-		log.Info("no providers configured: every task type runs on a simulated provider")
+		cfgs = Defaults(log)
 	}
 	factories := Factories
 	if len(extra) > 0 {
@@ -63,4 +64,46 @@ func Build(cfgs []config.Provider, extra map[string]provider.Factory, obs provid
 		}
 	}
 	return r, nil
+}
+
+// Defaults are the providers of a server configured with none: real work
+// where this machine allows it (video on ffmpeg; transcription and
+// subtitles on the pocketsphinx recogniser), images and whatever lacks its
+// programs on the simulator, with a log line saying what to install.
+func Defaults(log *slog.Logger) []config.Provider {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sims := map[task.Type]config.Provider{}
+	for _, c := range sim.DefaultConfigs() {
+		sims[c.TaskTypes[0]] = c
+	}
+	local := func(name, typ string, types ...task.Type) config.Provider {
+		return config.Provider{Name: name, Type: typ, TaskTypes: types, Weight: 1}
+	}
+	video := local("ffmpeg", ffmpeg.Type, task.TypeVideoGeneration)
+	speech := local("pocketsphinx", pocketsphinx.Type, task.TypeAudioTranscription, task.TypeSubtitleGeneration)
+	out := []config.Provider{sims[task.TypeImageGeneration]}
+	if err := ffmpeg.Available(video); err != nil {
+		log.Warn("video runs on the simulator: ffmpeg is missing (apt-get install ffmpeg, or make run as root)", "err", err)
+		out = append(out, sims[task.TypeVideoGeneration])
+	} else {
+		out = append(out, video)
+	}
+	if err := pocketsphinx.Available(speech); err != nil {
+		log.Warn("transcription and subtitles run on the simulator: the recogniser is missing (apt-get install pocketsphinx pocketsphinx-en-us ffmpeg, or make run as root)", "err", err)
+		out = append(out, sims[task.TypeAudioTranscription], sims[task.TypeSubtitleGeneration])
+	} else {
+		out = append(out, speech)
+	}
+	log.Info("no providers configured: the defaults run", "providers", names(out))
+	return out
+}
+
+func names(cfgs []config.Provider) []string {
+	out := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		out[i] = c.Name + " (" + c.Type + ")"
+	}
+	return out
 }

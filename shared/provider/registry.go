@@ -238,6 +238,21 @@ func (r *Registry) Names(taskType task.Type) []string {
 	return out
 }
 
+// Provider is the provider called name.
+func (r *Registry) Provider(name string) (Provider, bool) {
+	e, ok := r.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return e.p, true
+}
+
+// Simulated reports whether the provider called name invents its results.
+func (r *Registry) Simulated(name string) bool {
+	e, ok := r.byName[name]
+	return ok && isSimulated(e.p)
+}
+
 // Serves reports whether the provider called name serves taskType.
 func (r *Registry) Serves(name string, taskType task.Type) bool {
 	e, ok := r.byName[name]

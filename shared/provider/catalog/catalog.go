@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/assemblyai"
 	"github.com/videoai/mediatasks/shared/provider/fal"
 	"github.com/videoai/mediatasks/shared/provider/ffmpeg"
+	"github.com/videoai/mediatasks/shared/provider/httpapi"
 	"github.com/videoai/mediatasks/shared/provider/openai"
 	"github.com/videoai/mediatasks/shared/provider/piapi"
 	"github.com/videoai/mediatasks/shared/provider/pocketsphinx"
@@ -58,6 +60,7 @@ func Build(cfgs []config.Provider, extra map[string]provider.Factory, obs provid
 	if err != nil {
 		return nil, fmt.Errorf("build providers: %w", err)
 	}
+	giveStills(r)
 	for _, tp := range task.Types {
 		if len(r.Names(tp)) == 0 {
 			log.Warn("no provider serves a task type: its submits are refused", "task_type", tp)
@@ -107,3 +110,22 @@ func names(cfgs []config.Provider) []string {
 	}
 	return out
 }
+
+// giveStills lets the ffmpeg providers start a video that names no image
+// from a still the image providers make of its prompt.
+func giveStills(r *provider.Registry) {
+	if len(r.Names(task.TypeImageGeneration)) == 0 {
+		return
+	}
+	stills := ffmpeg.RegistryStills(r, httpapi.NewFetcher(httpapi.Settings{Timeout: time.Minute, MaxOutputBytes: maxStillBytes}))
+	for _, name := range r.Names(task.TypeVideoGeneration) {
+		if p, ok := r.Provider(name); ok {
+			if f, ok := p.(*ffmpeg.FFmpeg); ok {
+				f.SetStillMaker(stills)
+			}
+		}
+	}
+}
+
+// maxStillBytes caps a still an image provider answers by URL.
+const maxStillBytes = 64 << 20

@@ -1,13 +1,18 @@
 package catalog_test
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/catalog"
+	"github.com/videoai/mediatasks/shared/task"
 )
 
 // Every provider example in the README builds: its type is known and its
@@ -49,4 +54,37 @@ func indent(s string) string {
 		lines[i] = "  " + l
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// With an image provider configured, ffmpeg starts a video that names no
+// image from that provider's picture of the prompt, simulated when the
+// provider is.
+func TestVideoWithoutAnImageStartsFromAnImageProvidersStill(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg is not installed (apt-get install ffmpeg)")
+	}
+	t.Parallel()
+	cfgs := []config.Provider{
+		{Name: "img", Type: "sim", TaskTypes: []task.Type{task.TypeImageGeneration}, Options: json.RawMessage(`{"latency_ms":0,"poll_steps":2,"poll_after_ms":10}`)},
+		{Name: "vid", Type: "ffmpeg", TaskTypes: []task.Type{task.TypeVideoGeneration}, Options: json.RawMessage(`{"work_dir":"` + t.TempDir() + `","caption":false,"poll_after_ms":20}`)},
+	}
+	r, err := catalog.Build(cfgs, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := provider.Request{TaskID: "t1", UserID: "u", Type: task.TypeVideoGeneration, Input: json.RawMessage(`{"prompt":"a fox","duration_seconds":1,"aspect_ratio":"1:1"}`), Attempt: 1}
+	resp, err := r.Start(t.Context(), "vid", req)
+	for i := 0; err == nil && !resp.Done() && i < 400; i++ {
+		time.Sleep(25 * time.Millisecond)
+		job := resp.Job
+		if resp, err = r.Poll(t.Context(), "vid", req, job); err == nil && resp.Job == "" {
+			resp.Job = job
+		}
+	}
+	if err != nil || !resp.Done() {
+		t.Fatalf("video: %+v, %v", resp, err)
+	}
+	if x := resp.Result.Extra; x["still"] != "maker" || x["simulated_still"] != true {
+		t.Errorf("extra %v: want the still from the image provider, simulated", x)
+	}
 }

@@ -125,7 +125,16 @@ type options struct {
 // image provider's picture of the prompt). width and height are the
 // clip's; the still is scaled and cropped to fill them.
 type StillMaker interface {
-	MakeStill(ctx context.Context, req provider.Request, prompt string, width, height int) (data []byte, contentType string, err error)
+	MakeStill(ctx context.Context, req provider.Request, prompt string, width, height int) (Still, error)
+}
+
+// Still is a StillMaker's picture.
+type Still struct {
+	Data        []byte
+	ContentType string
+	// Simulated: the picture is invented (a simulated image provider's),
+	// and the video says so.
+	Simulated bool
 }
 
 // FFmpeg is a provider rendering videos with the ffmpeg program.
@@ -404,7 +413,7 @@ func (s spec) extra(r rendered) map[string]any {
 	return map[string]any{
 		"duration_seconds": *s.in.DurationSeconds, "aspect_ratio": s.in.AspectRatio,
 		"width": s.width, "height": s.height, "fps": FPS, "frames": s.frames, "codec": "h264",
-		"still": r.Still, "simulated_still": r.Still == SourceDrawn,
+		"still": r.Still, "simulated_still": r.Still == SourceDrawn || r.SimulatedStill,
 		"caption": r.Caption, "render_seconds": r.Seconds,
 	}
 }

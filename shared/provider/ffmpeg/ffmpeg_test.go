@@ -350,16 +350,17 @@ func TestTheDrawnStillIsTheSameForAPrompt(t *testing.T) {
 }
 
 type fakeMaker struct {
-	data  []byte
-	calls int
+	data      []byte
+	calls     int
+	simulated bool
 }
 
-func (m *fakeMaker) MakeStill(_ context.Context, _ provider.Request, prompt string, w, h int) ([]byte, string, error) {
+func (m *fakeMaker) MakeStill(_ context.Context, _ provider.Request, prompt string, w, h int) (Still, error) {
 	m.calls++
 	if prompt == "" || w < 1 || h < 1 {
-		return nil, "", errors.New("bad call")
+		return Still{}, errors.New("bad call")
 	}
-	return m.data, "image/png", nil
+	return Still{Data: m.data, ContentType: "image/png", Simulated: m.simulated}, nil
 }
 
 func TestAStillMakerMakesTheStill(t *testing.T) {
@@ -370,6 +371,11 @@ func TestAStillMakerMakesTheStill(t *testing.T) {
 	checkVideo(t, res, 720, 720, 1)
 	if m.calls != 1 || res.Extra["still"] != SourceMaker || res.Extra["simulated_still"] != false || res.Extra["caption"] != false {
 		t.Errorf("maker calls %d, extra %v", m.calls, res.Extra)
+	}
+	m.simulated = true
+	res = run(t, p, videoRequest("tsk_maker_sim", map[string]any{"prompt": "made by a simulator", "duration_seconds": 1, "aspect_ratio": "1:1"}))
+	if res.Extra["still"] != SourceMaker || res.Extra["simulated_still"] != true {
+		t.Errorf("a simulated still: extra %v", res.Extra)
 	}
 }
 

@@ -125,9 +125,11 @@ func (o outcome) err() error {
 
 // rendered is what a finished render adds to its request's spec.
 type rendered struct {
-	Still   string  `json:"still"`
-	Caption bool    `json:"caption"`
-	Seconds float64 `json:"seconds"`
+	Still string `json:"still"`
+	// SimulatedStill: the StillMaker's still was invented.
+	SimulatedStill bool    `json:"simulated_still,omitempty"`
+	Caption        bool    `json:"caption"`
+	Seconds        float64 `json:"seconds"`
 }
 
 // errBusy: another instance holds the job's folder.
@@ -227,7 +229,7 @@ func (p *FFmpeg) finish(ctx context.Context, j *job, tail []byte, runErr error, 
 	case errors.Is(cause, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		o = outcome{Kind: provider.Transient, Code: "timeout", Message: fmt.Sprintf("the render took over %s", p.timeout)}
 	case runErr == nil:
-		o.Render = &rendered{Still: still.source, Caption: caption, Seconds: math.Round(took.Seconds()*100) / 100}
+		o.Render = &rendered{Still: still.source, SimulatedStill: still.simulated, Caption: caption, Seconds: math.Round(took.Seconds()*100) / 100}
 		if err := os.Rename(filepath.Join(j.dir, partPrefix+videoName), filepath.Join(j.dir, videoName)); err != nil {
 			o = outcome{Kind: provider.Transient, Code: "ffmpeg_output", Message: "ffmpeg wrote no video"}
 		} else if err := os.Rename(filepath.Join(j.dir, partPrefix+posterName), filepath.Join(j.dir, posterName)); err != nil {

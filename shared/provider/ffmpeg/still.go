@@ -40,6 +40,7 @@ const (
 type stillInfo struct {
 	file          string // in the job's folder
 	source        string
+	simulated     bool // a StillMaker's invented still
 	width, height int
 }
 
@@ -47,10 +48,11 @@ type stillInfo struct {
 // checks that ffmpeg reads it as an image.
 func (p *FFmpeg) still(ctx context.Context, req provider.Request, s spec, dir string) (stillInfo, error) {
 	var (
-		data   []byte
-		ct     string
-		source string
-		err    error
+		data      []byte
+		ct        string
+		source    string
+		simulated bool
+		err       error
 	)
 	switch {
 	case req.Media != nil:
@@ -71,10 +73,11 @@ func (p *FFmpeg) still(ctx context.Context, req provider.Request, s spec, dir st
 	default:
 		if box := p.stills.Load(); box != nil {
 			source = SourceMaker
-			data, ct, err = box.m.MakeStill(ctx, req, s.in.Prompt, s.width, s.height)
+			made, err := box.m.MakeStill(ctx, req, s.in.Prompt, s.width, s.height)
 			if err != nil {
 				return stillInfo{}, fmt.Errorf("make the still: %w", err)
 			}
+			data, ct, simulated = made.Data, made.ContentType, made.Simulated
 		} else {
 			source = SourceDrawn
 			data, err = drawStill(s.width, s.height, hashString(s.in.Prompt))
@@ -95,7 +98,7 @@ func (p *FFmpeg) still(ctx context.Context, req provider.Request, s spec, dir st
 	if ext == ".bin" {
 		ext = ".img"
 	}
-	info := stillInfo{file: stillPrefix + ext, source: source}
+	info := stillInfo{file: stillPrefix + ext, source: source, simulated: simulated}
 	if err := os.WriteFile(filepath.Join(dir, info.file), data, 0o600); err != nil {
 		return stillInfo{}, provider.NewTransient("work_dir", "write the still", err)
 	}

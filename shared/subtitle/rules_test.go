@@ -37,7 +37,9 @@ func checkRules(words []wordIn, mediaSeconds float64, o Options, cues []Cue) []s
 			if l == "" || strings.TrimSpace(l) != l || strings.ContainsAny(l, "\n\r") {
 				bad("%s: line %q is blank, padded or broken", where, l)
 			}
-			if textWidth(l) > o.MaxLineChars || len([]rune(l)) > o.MaxLineChars {
+			// Columns, not runes: a combining accent takes none, a CJK
+			// character two, so a line of runes may be longer.
+			if textWidth(l) > o.MaxLineChars {
 				bad("%s: line %q is %d columns, over %d", where, l, textWidth(l), o.MaxLineChars)
 			}
 		}
@@ -110,7 +112,10 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 	at := 0
 	for w, word := range ordered {
 		for _, f := range strings.Fields(clean(word.text)) {
-			fd := field{text: f, word: w, start: word.start, end: word.end}
+			// times as Cues takes them: whole milliseconds, not before 0, an
+			// end not before its start
+			start := float64(millis(word.start)) / 1000
+			fd := field{text: f, word: w, start: start, end: max(float64(millis(word.end))/1000, start)}
 			for n, r := range f {
 				if at >= len(shown) || shown[at].r != r {
 					bad("word %d %q is not shown where it belongs (character %d)", w, word.text, at)
@@ -144,7 +149,7 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 			continue
 		}
 		for _, l := range c.Lines {
-			if len(strings.Fields(l)) == 1 && !strings.ContainsFunc(l, isCJK) {
+			if len(strings.Fields(l)) == 1 && !strings.ContainsFunc(l, func(r rune) bool { return isCJK(r) || isCJKPunct(r) }) {
 				bad("cue %d %q: the line %q is one word alone", k+1, c.Lines, l)
 			}
 		}

@@ -55,8 +55,15 @@ func tokens(words []transcript.Word, lineWidth int) []token {
 		if len(units) == 0 {
 			continue
 		}
-		if len(out) > 0 && !units[0].glue {
-			units[0].glue = joinsWithoutSpace(out[len(out)-1].text, units[0].text)
+		for i := range units {
+			if units[i].glue {
+				continue
+			}
+			if i > 0 {
+				units[i].glue = joinsWithoutSpace(units[i-1].text, units[i].text)
+			} else if len(out) > 0 {
+				units[i].glue = joinsWithoutSpace(out[len(out)-1].text, units[i].text)
+			}
 		}
 		shareTime(units, w.start, w.end)
 		out = append(out, units...)

@@ -45,7 +45,7 @@ func tokens(words []transcript.Word, lineWidth int) []token {
 			for i, u := range splitCJK(field) {
 				for j, p := range hardWrap(u, lineWidth) {
 					units = append(units, token{
-						text: p, width: max(textWidth(p), 0), word: word,
+						text: p, width: textWidth(p), word: word,
 						piece: j > 0 || textWidth(u) > lineWidth,
 						glue:  i > 0 || j > 0, cjk: cjk,
 					})

@@ -17,7 +17,7 @@ const (
 	costSentenceInside  = 5.0  // each sentence end inside a cue
 	costSentenceMidLine = 3.0  // more when it is not at the line break
 	costSentenceSplit   = 4.0  // more when the cue then ends inside the next sentence
-	costImbalance       = 10.0 // times the squared deviation of a line's width from the mean, in lines
+	costImbalance       = 16.0 // times the squared deviation of a line's width from the mean, in lines
 	costShortSecond     = 12.0 // each second a cue lacks to be read or shown long enough
 	costLongPause       = 8.0  // a pause over longPauseMs inside a cue: its text shows early
 	costPause           = 2.0  // a pause over pauseMs
@@ -65,7 +65,7 @@ func newPlanner(toks []token, o Options, mediaEnd int) *planner {
 		p.pauseSum[k+1] = p.pauseSum[k]
 		if k+1 < n {
 			p.breakCost[k] = breakCost(toks, k)
-			if endsSentence(t.text) {
+			if sentenceEndAt(toks, k) {
 				p.sentenceSum[k+1]++
 			}
 			switch pause := toks[k+1].start - t.end; {
@@ -175,7 +175,7 @@ func (p *planner) cueCost(i, j int) float64 {
 	c := costPerCue + costSentenceInside*float64(p.sentencesInside(i, j)) + p.pauseSum[j-1] - p.pauseSum[i]
 	if j < n {
 		c += costCueBreakFactor * p.breakCost[j-1]
-		if p.sentencesInside(i, j) > 0 && !endsSentence(p.toks[j-1].text) {
+		if p.sentencesInside(i, j) > 0 && !sentenceEndAt(p.toks, j-1) {
 			c += costSentenceSplit
 		}
 	}

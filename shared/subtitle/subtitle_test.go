@@ -231,3 +231,14 @@ func TestCuesHardWrapAWordLongerThanALine(t *testing.T) {
 		t.Errorf("shown %q, want every character", shown.String())
 	}
 }
+
+func TestCuesFromSegmentsWhenThereAreNoWords(t *testing.T) {
+	tr := &transcript.Transcript{Segments: []transcript.Segment{
+		{Start: 1, End: 3, Text: "The first sentence."},
+		{Start: 10, End: 12, Text: "And the second."},
+	}}
+	cues := subtitle.Cues(tr, subtitle.DefaultOptions())
+	if len(cues) != 2 || cues[0].Lines[0] != "The first sentence." || cues[0].Start != 1 || cues[1].Start != 10 {
+		t.Errorf("cues = %+v, want one a segment, at its time", cues)
+	}
+}

@@ -5,19 +5,21 @@ import (
 	"strings"
 )
 
-// The weights of a layout's cost. Only their ratios matter: a cue costs
-// as much as a plain break, so short cues are not made for nothing; a
-// sentence end inside a cue costs about as much as a bad break, so cues
-// end at sentences where they can; a second of reading time that the
-// audio does not give costs more than any break, so a cue too fast to
-// read is split or merged before anything else is traded.
+// The weights of a layout's cost; only their ratios matter. A line break
+// costs 0 at a sentence end, 1 at clause punctuation, 2 before a
+// conjunction or preposition and 4 elsewhere (breakCost); a cue break
+// counts twice. A cue costs half a plain break, so cues are not cut for
+// nothing; a sentence end inside a cue costs more than a plain break, so
+// cues end at sentences where they can; a second of reading or minimum
+// time that the audio does not give costs three plain breaks, so a cue
+// too short is merged or split before lesser things are traded.
 const (
 	costPerCue          = 2.0
 	costCueBreakFactor  = 2.0  // a cue break is judged as a line break, twice
 	costSentenceInside  = 5.0  // each sentence end inside a cue
 	costSentenceMidLine = 3.0  // more when it is not at the line break
 	costSentenceSplit   = 4.0  // more when the cue then ends inside the next sentence
-	costImbalance       = 16.0 // times the squared deviation of a line's width from the mean, in lines
+	costImbalance       = 16.0 // times the square of a line's distance from the mean width, as a share of a line
 	costShortSecond     = 12.0 // each second a cue lacks to be read or shown long enough
 	costLongPause       = 8.0  // a pause over longPauseMs inside a cue: its text shows early
 	costPause           = 2.0  // a pause over pauseMs

@@ -94,15 +94,16 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	type char struct {
-		r  rune
-		at place
+		r     rune
+		at    place
+		field int // which of fields shows it
 	}
 	var shown []char
 	for k, c := range cues {
 		for l, line := range c.Lines {
 			for _, r := range line {
 				if !unicode.IsSpace(r) {
-					shown = append(shown, char{r, place{k, l}})
+					shown = append(shown, char{r: r, at: place{k, l}})
 				}
 			}
 		}
@@ -122,6 +123,7 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 					bad("word %d %q is not shown where it belongs (character %d)", w, word.text, at)
 					return errs
 				}
+				shown[at].field = len(fields)
 				if n == 0 {
 					fd.first = shown[at].at
 				}
@@ -136,22 +138,31 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 		return errs
 	}
 
+	// A line is one word alone when one field is all it shows, in a cue
+	// of several words, unless that field is CJK, which is shown
+	// character by character.
 	wordsIn := make([]map[int]bool, len(cues))
-	for _, f := range fields {
-		for k := f.first.cue; k <= f.last.cue; k++ {
-			if wordsIn[k] == nil {
-				wordsIn[k] = map[int]bool{}
-			}
-			wordsIn[k][f.word] = true
+	fieldsOn := map[place]map[int]bool{}
+	for _, c := range shown {
+		if wordsIn[c.at.cue] == nil {
+			wordsIn[c.at.cue] = map[int]bool{}
 		}
+		wordsIn[c.at.cue][fields[c.field].word] = true
+		if fieldsOn[c.at] == nil {
+			fieldsOn[c.at] = map[int]bool{}
+		}
+		fieldsOn[c.at][c.field] = true
 	}
 	for k, c := range cues {
 		if len(c.Lines) < 2 || len(wordsIn[k]) < 2 {
 			continue
 		}
-		for _, l := range c.Lines {
-			if len(strings.Fields(l)) == 1 && !strings.ContainsFunc(l, func(r rune) bool { return isCJK(r) || isCJKPunct(r) }) {
-				bad("cue %d %q: the line %q is one word alone", k+1, c.Lines, l)
+		for l, line := range c.Lines {
+			on := fieldsOn[place{k, l}]
+			for f := range on {
+				if len(on) == 1 && !strings.ContainsFunc(fields[f].text, isCJK) {
+					bad("cue %d %q: the line %q is one word alone", k+1, c.Lines, line)
+				}
 			}
 		}
 	}

@@ -5,19 +5,22 @@ import (
 	"strings"
 )
 
-// The weights of a layout's cost. Only their ratios matter: a cue costs
-// as much as a plain break, so short cues are not made for nothing; a
-// sentence end inside a cue costs about as much as a bad break, so cues
-// end at sentences where they can; a second of reading time that the
-// audio does not give costs more than any break, so a cue too fast to
-// read is split or merged before anything else is traded.
+// The weights of a layout's cost; only their ratios matter. A line break
+// costs 0 at a sentence end, 1 at clause punctuation, 2 before a
+// conjunction or preposition and 4 elsewhere (breakCost); a cue break
+// counts twice. A cue costs half a plain break, so cues are not cut for
+// nothing; a sentence end inside a cue costs more than a plain break, so
+// cues end at sentences where they can; a second of reading or minimum
+// time that the audio does not give costs three plain breaks, so a cue
+// too short is merged or split before lesser things are traded.
 const (
 	costPerCue          = 2.0
 	costCueBreakFactor  = 2.0  // a cue break is judged as a line break, twice
-	costSentenceInside  = 3.0  // each sentence end inside a cue
+	costSentenceInside  = 5.0  // each sentence end inside a cue
 	costSentenceMidLine = 3.0  // more when it is not at the line break
-	costImbalance       = 10.0 // times the squared deviation of a line's width from the mean, in lines
-	costShortSecond     = 20.0 // each second a cue lacks to be read or shown long enough
+	costSentenceSplit   = 4.0  // more when the cue then ends inside the next sentence
+	costImbalance       = 16.0 // times the square of a line's distance from the mean width, as a share of a line
+	costShortSecond     = 12.0 // each second a cue lacks to be read or shown long enough
 	costLongPause       = 8.0  // a pause over longPauseMs inside a cue: its text shows early
 	costPause           = 2.0  // a pause over pauseMs
 	pauseMs             = 700
@@ -38,6 +41,8 @@ type planner struct {
 	// prefix sums over tokens, so that a stretch's measures are O(1)
 	widthSum, spaceSum, sentenceSum, pieceSum []int
 	pauseSum                                  []float64
+	costBuf                                   [][]float64 // scratch for layout
+	nextBuf                                   [][]int
 }
 
 func newPlanner(toks []token, o Options, mediaEnd int) *planner {
@@ -62,7 +67,7 @@ func newPlanner(toks []token, o Options, mediaEnd int) *planner {
 		p.pauseSum[k+1] = p.pauseSum[k]
 		if k+1 < n {
 			p.breakCost[k] = breakCost(toks, k)
-			if endsSentence(t.text) {
+			if sentenceEndAt(toks, k) {
 				p.sentenceSum[k+1]++
 			}
 			switch pause := toks[k+1].start - t.end; {
@@ -138,11 +143,15 @@ func (p *planner) shortestPath() []plannedCue {
 			if (i > 0 && p.protected[i-1]) || math.IsInf(best[i], 1) {
 				continue
 			}
+			c := best[i] + p.cueCost(i, j)
+			if c >= best[j] {
+				continue // its lines cost nothing or more: laying them out cannot win
+			}
 			lay, ok := p.layout(i, j, pieces > 0)
 			if !ok {
 				continue
 			}
-			if c := best[i] + lay.cost + p.cueCost(i, j); c < best[j] {
+			if c += lay.cost; c < best[j] {
 				best[j], from[j], lays[j] = c, i, lay
 			}
 		}
@@ -168,6 +177,9 @@ func (p *planner) cueCost(i, j int) float64 {
 	c := costPerCue + costSentenceInside*float64(p.sentencesInside(i, j)) + p.pauseSum[j-1] - p.pauseSum[i]
 	if j < n {
 		c += costCueBreakFactor * p.breakCost[j-1]
+		if p.sentencesInside(i, j) > 0 && !sentenceEndAt(p.toks, j-1) {
+			c += costSentenceSplit
+		}
 	}
 	start := p.toks[i].start
 	room := p.maxCue
@@ -214,23 +226,20 @@ func (p *planner) layout(i, j int, pieces bool) (layout, bool) {
 			dev := (float64(w) - mean) / float64(p.width)
 			return costImbalance*dev*dev + costSentenceMidLine*float64(p.sentencesInside(a, b)), true
 		}
-		// cost[l][a]: the cheapest way to lay tokens [a, j) as l lines.
-		cost := make([][]float64, lines+1)
-		next := make([][]int, lines+1)
-		for l := range cost {
-			cost[l] = make([]float64, m+1)
-			next[l] = make([]int, m+1)
-			for a := range cost[l] {
-				cost[l][a] = math.Inf(1)
-			}
-		}
+		// cost[l][a-i]: the cheapest way to lay tokens [a, j) as l lines.
+		// The first line starts at i, so the top level needs a = i only.
+		cost, next := p.scratch(lines, m)
 		for a := i; a < j; a++ {
 			if c, ok := lineCost(a, j); ok {
 				cost[1][a-i] = c
 			}
 		}
 		for l := 2; l <= lines; l++ {
-			for a := i; a < j; a++ {
+			from, to := i+1, j
+			if l == lines {
+				from, to = i, i+1
+			}
+			for a := from; a < to; a++ {
 				for b := a + minTokens; b < j; b++ { // the next line starts at b
 					if p.lineWidth(a, b) > p.width {
 						break
@@ -259,6 +268,27 @@ func (p *planner) layout(i, j int, pieces bool) (layout, bool) {
 		return lay, true
 	}
 	return layout{}, false
+}
+
+// scratch gives the line layout's tables for lines lines of m tokens,
+// costs set to infinity, reusing the planner's memory: layouts are many.
+func (p *planner) scratch(lines, m int) (cost [][]float64, next [][]int) {
+	for len(p.costBuf) <= lines {
+		p.costBuf = append(p.costBuf, nil)
+		p.nextBuf = append(p.nextBuf, nil)
+	}
+	for l := 0; l <= lines; l++ {
+		if cap(p.costBuf[l]) < m+1 {
+			p.costBuf[l] = make([]float64, m+1)
+			p.nextBuf[l] = make([]int, m+1)
+		}
+		p.costBuf[l] = p.costBuf[l][:m+1]
+		p.nextBuf[l] = p.nextBuf[l][:m+1]
+		for a := range p.costBuf[l] {
+			p.costBuf[l][a] = math.Inf(1)
+		}
+	}
+	return p.costBuf[:lines+1], p.nextBuf[:lines+1]
 }
 
 // cues times the planned cues. A cue starts with its first word (or

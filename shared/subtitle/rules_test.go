@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"testing"
 	"unicode"
 )
 
@@ -37,7 +38,9 @@ func checkRules(words []wordIn, mediaSeconds float64, o Options, cues []Cue) []s
 			if l == "" || strings.TrimSpace(l) != l || strings.ContainsAny(l, "\n\r") {
 				bad("%s: line %q is blank, padded or broken", where, l)
 			}
-			if textWidth(l) > o.MaxLineChars || len([]rune(l)) > o.MaxLineChars {
+			// Columns, not runes: a combining accent takes none, a CJK
+			// character two, so a line of runes may be longer.
+			if textWidth(l) > o.MaxLineChars {
 				bad("%s: line %q is %d columns, over %d", where, l, textWidth(l), o.MaxLineChars)
 			}
 		}
@@ -91,15 +94,16 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	type char struct {
-		r  rune
-		at place
+		r     rune
+		at    place
+		field int // which of fields shows it
 	}
 	var shown []char
 	for k, c := range cues {
 		for l, line := range c.Lines {
 			for _, r := range line {
 				if !unicode.IsSpace(r) {
-					shown = append(shown, char{r, place{k, l}})
+					shown = append(shown, char{r: r, at: place{k, l}})
 				}
 			}
 		}
@@ -110,12 +114,16 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 	at := 0
 	for w, word := range ordered {
 		for _, f := range strings.Fields(clean(word.text)) {
-			fd := field{text: f, word: w, start: word.start, end: word.end}
+			// times as Cues takes them: whole milliseconds, not before 0, an
+			// end not before its start
+			start := float64(millis(word.start)) / 1000
+			fd := field{text: f, word: w, start: start, end: max(float64(millis(word.end))/1000, start)}
 			for n, r := range f {
 				if at >= len(shown) || shown[at].r != r {
 					bad("word %d %q is not shown where it belongs (character %d)", w, word.text, at)
 					return errs
 				}
+				shown[at].field = len(fields)
 				if n == 0 {
 					fd.first = shown[at].at
 				}
@@ -130,22 +138,31 @@ func checkWords(words []wordIn, o Options, cues []Cue) []string {
 		return errs
 	}
 
+	// A line is one word alone when one field is all it shows, in a cue
+	// of several words, unless that field is CJK, which is shown
+	// character by character.
 	wordsIn := make([]map[int]bool, len(cues))
-	for _, f := range fields {
-		for k := f.first.cue; k <= f.last.cue; k++ {
-			if wordsIn[k] == nil {
-				wordsIn[k] = map[int]bool{}
-			}
-			wordsIn[k][f.word] = true
+	fieldsOn := map[place]map[int]bool{}
+	for _, c := range shown {
+		if wordsIn[c.at.cue] == nil {
+			wordsIn[c.at.cue] = map[int]bool{}
 		}
+		wordsIn[c.at.cue][fields[c.field].word] = true
+		if fieldsOn[c.at] == nil {
+			fieldsOn[c.at] = map[int]bool{}
+		}
+		fieldsOn[c.at][c.field] = true
 	}
 	for k, c := range cues {
 		if len(c.Lines) < 2 || len(wordsIn[k]) < 2 {
 			continue
 		}
-		for _, l := range c.Lines {
-			if len(strings.Fields(l)) == 1 && !strings.ContainsFunc(l, isCJK) {
-				bad("cue %d %q: the line %q is one word alone", k+1, c.Lines, l)
+		for l, line := range c.Lines {
+			on := fieldsOn[place{k, l}]
+			for f := range on {
+				if len(on) == 1 && !strings.ContainsFunc(fields[f].text, isCJK) {
+					bad("cue %d %q: the line %q is one word alone", k+1, c.Lines, line)
+				}
 			}
 		}
 	}
@@ -290,3 +307,70 @@ func timestamp(s float64) string {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// TestCheckRulesCatchesBrokenCues makes sure the checks the corpus and
+// the fuzzer rely on do fail: one broken rule a case.
+func TestCheckRulesCatchesBrokenCues(t *testing.T) {
+	words := []wordIn{{"We", 0, 0.2}, {"met", 0.3, 0.5}, {"Ada", 0.6, 0.8}, {"Lovelace", 0.9, 1.3}, {"there", 1.4, 1.6}, {"today.", 1.7, 2}}
+	good := []Cue{{Start: 0, End: 3, Lines: []string{"We met Ada Lovelace there today."}}}
+	if errs := checkRules(words, 0, DefaultOptions(), good); len(errs) > 0 {
+		t.Fatalf("good cues fail: %v", errs)
+	}
+	tests := map[string]struct {
+		o    func(*Options)
+		cues []Cue
+		want string
+	}{
+		"too wide":     {func(o *Options) { o.MaxLineChars = 20 }, good, "columns, over"},
+		"too many":     {nil, []Cue{{0, 3, []string{"We met", "Ada Lovelace", "there today."}}}, "3 lines"},
+		"lone word":    {nil, []Cue{{0, 3, []string{"We", "met Ada Lovelace there today."}}}, "one word alone"},
+		"name split":   {nil, []Cue{{0, 3, []string{"We met Ada", "Lovelace there today."}}}, "is split"},
+		"word lost":    {nil, []Cue{{0, 3, []string{"We met Ada Lovelace today."}}}, "not shown"},
+		"word made up": {nil, []Cue{{0, 3, []string{"We met Ada Lovelace there today. Hm"}}}, "no word says"},
+		"too long":     {nil, []Cue{{0, 7.5, good[0].Lines}}, "on screen, over"},
+		"too short": {nil, []Cue{{0, 0.5, []string{"We met"}}, {2, 4, []string{"Ada Lovelace there today."}}},
+			"under 800, with room"},
+		"too fast": {nil, []Cue{{0, 1, []string{"We met Ada Lovelace"}}, {2, 4, []string{"there today."}}},
+			"a second, with room"},
+		"overlap": {nil, []Cue{{0, 1.5, []string{"We met Ada Lovelace"}}, {1.45, 4, []string{"there today."}}},
+			"under the gap"},
+	}
+	for name, tc := range tests {
+		o := DefaultOptions()
+		if tc.o != nil {
+			tc.o(&o)
+		}
+		errs := checkRules(words, 0, o, tc.cues)
+		if !strings.Contains(strings.Join(errs, "\n"), tc.want) {
+			t.Errorf("%s: errors %q, want one with %q", name, errs, tc.want)
+		}
+	}
+}
+
+// TestCheckFileCatchesBrokenFiles does the same for the file checks.
+func TestCheckFileCatchesBrokenFiles(t *testing.T) {
+	cues := []Cue{{Start: 1, End: 2, Lines: []string{"a"}}}
+	if errs := checkFile(FormatSRT, []byte("1\n00:00:01,000 --> 00:00:02,000\na\n"), cues); len(errs) > 0 {
+		t.Fatalf("a good file fails: %v", errs)
+	}
+	tests := map[string]struct {
+		format, file string
+	}{
+		"numbered from 0":  {FormatSRT, "0\n00:00:01,000 --> 00:00:02,000\na\n"},
+		"dot in srt":       {FormatSRT, "1\n00:00:01.000 --> 00:00:02,000\na\n"},
+		"carriage returns": {FormatSRT, "1\r\n00:00:01,000 --> 00:00:02,000\r\na\r\n"},
+		"no final newline": {FormatSRT, "1\n00:00:01,000 --> 00:00:02,000\na"},
+		"arrow in text":    {FormatSRT, "1\n00:00:01,000 --> 00:00:02,000\na --> b\n"},
+		"a tag in srt":     {FormatSRT, "1\n00:00:01,000 --> 00:00:02,000\n<i>a\n"},
+		"wrong time":       {FormatSRT, "1\n00:00:01,001 --> 00:00:02,000\na\n"},
+		"byte-order mark":  {FormatVTT, "\uFEFFWEBVTT\n\n00:00:01.000 --> 00:00:02.000\na\n"},
+		"no header":        {FormatVTT, "00:00:01.000 --> 00:00:02.000\na\n"},
+		"unescaped &":      {FormatVTT, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\na & b\n"},
+		"comma in vtt":     {FormatVTT, "WEBVTT\n\n00:00:01,000 --> 00:00:02,000\na\n"},
+	}
+	for name, tc := range tests {
+		if errs := checkFile(tc.format, []byte(tc.file), cues); len(errs) == 0 {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -107,14 +107,16 @@ type Cue struct {
 // Cues lays the transcript's words out as cues by o, which Validate has
 // passed (Cues clamps what it must to stay safe, but the rules are only
 // kept for valid options). Words need not be normalized: times that are
-// not numbers, negative or out of order are put right first. The last cue
-// stays within the transcript's duration when that is known.
+// not numbers, negative or out of order are put right first. A
+// transcript with no words but timed segments (some providers give no
+// more) has each segment's words spread over its time. The last cue stays
+// within the transcript's duration when that is known.
 func Cues(t *transcript.Transcript, o Options) []Cue {
 	if t == nil {
 		return nil
 	}
 	o = o.safe()
-	toks := tokens(t.Words, o.MaxLineChars)
+	toks := tokens(timedWords(t), o.MaxLineChars)
 	if len(toks) == 0 {
 		return nil
 	}
@@ -124,6 +126,28 @@ func Cues(t *transcript.Transcript, o Options) []Cue {
 	}
 	p := newPlanner(toks, o, mediaEnd)
 	return p.cues(p.plan())
+}
+
+// timedWords are the transcript's words or, when it has none, its
+// segments' words, each segment's time shared by their lengths.
+func timedWords(t *transcript.Transcript) []transcript.Word {
+	if len(t.Words) > 0 {
+		return t.Words
+	}
+	var words []transcript.Word
+	for _, seg := range t.Segments {
+		start := seg.Start
+		if !(start >= 0) || math.IsInf(start, 1) { // also NaN
+			start = 0
+		}
+		spread := transcript.Spread("", seg.Text, seg.End-start)
+		for _, w := range spread.Words {
+			w.Start += start
+			w.End += start
+			words = append(words, w)
+		}
+	}
+	return words
 }
 
 // safe clamps options so that Cues never loops, divides by zero or lays

@@ -45,7 +45,7 @@ func tokens(words []transcript.Word, lineWidth int) []token {
 			for i, u := range splitCJK(field) {
 				for j, p := range hardWrap(u, lineWidth) {
 					units = append(units, token{
-						text: p, width: max(textWidth(p), 0), word: word,
+						text: p, width: textWidth(p), word: word,
 						piece: j > 0 || textWidth(u) > lineWidth,
 						glue:  i > 0 || j > 0, cjk: cjk,
 					})
@@ -55,8 +55,15 @@ func tokens(words []transcript.Word, lineWidth int) []token {
 		if len(units) == 0 {
 			continue
 		}
-		if len(out) > 0 && !units[0].glue {
-			units[0].glue = joinsWithoutSpace(out[len(out)-1].text, units[0].text)
+		for i := range units {
+			if units[i].glue {
+				continue
+			}
+			if i > 0 {
+				units[i].glue = joinsWithoutSpace(units[i-1].text, units[i].text)
+			} else if len(out) > 0 {
+				units[i].glue = joinsWithoutSpace(out[len(out)-1].text, units[i].text)
+			}
 		}
 		shareTime(units, w.start, w.end)
 		out = append(out, units...)
@@ -115,10 +122,10 @@ func splitCJK(word string) []string {
 			flush()
 			opening.WriteRune(r)
 			continue
-		case unicode.IsPunct(r) || unicode.IsSymbol(r) && cur.Len() > 0:
+		case (unicode.IsPunct(r) || unicode.IsSymbol(r)) && cur.Len() > 0 && opening.Len() == 0:
 			cur.WriteRune(r) // a closing mark stays with what it closes
 			continue
-		case isCJK(r) || prevCJK:
+		case (isCJK(r) || prevCJK) && opening.Len() == 0: // an opening mark flushed already
 			flush()
 		}
 		prevCJK = isCJK(r)
@@ -243,6 +250,23 @@ func endsSentence(word string) bool {
 	return strings.ContainsRune(".?!…。？！‼⁇", r)
 }
 
+// sentenceEndAt says whether toks[k] ends a sentence, given what follows:
+// a full stop before a small letter ("5 p.m. on Friday", "etc. and") is
+// an abbreviation's.
+func sentenceEndAt(toks []token, k int) bool {
+	if !endsSentence(toks[k].text) {
+		return false
+	}
+	if k+1 < len(toks) {
+		for _, r := range toks[k+1].text {
+			if unicode.IsLetter(r) {
+				return !unicode.IsLower(r)
+			}
+		}
+	}
+	return true
+}
+
 // endsClause says whether the word ends with punctuation that closes a
 // clause: a comma, semicolon, colon or dash, Latin or CJK.
 func endsClause(word string) bool {
@@ -324,7 +348,7 @@ func breakCost(toks []token, k int) float64 {
 	}
 	var cost float64
 	switch {
-	case endsSentence(this.text):
+	case sentenceEndAt(toks, k):
 		return 0
 	case endsClause(this.text):
 		cost = 1

@@ -23,6 +23,7 @@ func localRunner(ctx context.Context, db *sqlitedb.DB, cfg config.Config) platfo
 			Actions:          d.Actions,
 			Workers:          cfg.Workflow.Workers,
 			BatchConcurrency: cfg.Workflow.BatchConcurrency,
+			MaxInProgress:    cfg.Workflow.MaxInProgress,
 			Now:              d.Now,
 			Log:              d.Log,
 		})

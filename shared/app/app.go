@@ -34,6 +34,16 @@ type Runner interface {
 	Stop(ctx context.Context, taskID string) error
 }
 
+// Admission is a runner that bounds the workflows in progress: the
+// dispatcher takes a message from the queue only when there is room for
+// its workflow, so that what waits, waits in the queue, by priority.
+type Admission interface {
+	// Room is how many more workflows may start now (0 or less: none).
+	Room() int
+	// Freed is signalled when a workflow ends.
+	Freed() <-chan struct{}
+}
+
 // Limits are the operator's settings that shape what clients may do.
 type Limits struct {
 	BatchMax             int           // tasks in one batch (default 50)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -585,5 +586,97 @@ func TestDailyBudgetStopsSubmitsUntilTomorrow(t *testing.T) {
 	b.clock.Add(24 * time.Hour)
 	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); err != nil {
 		t.Errorf("submit the next day: %v", err)
+	}
+}
+
+// admissionRunner holds every workflow it starts until ended, and admits
+// at most max at once.
+type admissionRunner struct {
+	recordingRunner
+	max     int
+	order   []string // starts, in order
+	running map[string]bool
+	most    int // the most running at once
+	freed   chan struct{}
+}
+
+func (r *admissionRunner) Start(ctx context.Context, t *task.Task) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.order = append(r.order, t.ID)
+	r.running[t.ID] = true
+	r.most = max(r.most, len(r.running))
+	return nil
+}
+
+func (r *admissionRunner) Room() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.max - len(r.running)
+}
+
+func (r *admissionRunner) Freed() <-chan struct{} { return r.freed }
+
+func (r *admissionRunner) end(id string) {
+	r.mu.Lock()
+	delete(r.running, id)
+	r.mu.Unlock()
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *admissionRunner) started() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.order)
+}
+
+// With the runner full, task messages stay in the queue, by priority: a
+// high task submitted behind older normal ones is the next to start when
+// a workflow ends, and the bound is never exceeded.
+func TestDispatcherTakesOnlyWhatTheRunnerHasRoomFor(t *testing.T) {
+	t.Parallel()
+	r := &admissionRunner{recordingRunner: recordingRunner{started: map[string]int{}}, max: 3, running: map[string]bool{}, freed: make(chan struct{}, 1)}
+	b := setupWith(t, false, true, func(d *app.Deps) {
+		d.Runner = func(*app.App) (app.Runner, error) { return r, nil }
+		d.Limits.DispatcherConcurrent = 4
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 10 {
+		if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityNormal), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { b.app.RunDispatcher(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { return len(r.started()) == 3 })
+	st, err := b.queue.Stats(ctx)
+	if err != nil || st.Visible[task.PriorityNormal] != 7 || total(st.InFlight) != 0 {
+		t.Fatalf("queue %+v (%v): want the 7 normal tasks left there, visible", st, err)
+	}
+	high, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityHigh), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.end(r.started()[0])
+	waitFor(t, func() bool { return len(r.started()) == 4 })
+	if got := r.started()[3]; got != high.ID {
+		t.Errorf("started %s after a workflow ended; want the high task %s, before 7 older normal ones", got, high.ID)
+	}
+	// Ending the rest one by one drains the queue, never past the bound.
+	for i := 1; i < 11; i++ {
+		r.end(r.started()[i])
+		want := min(i+4, 11)
+		waitFor(t, func() bool { return len(r.started()) == want })
+	}
+	r.mu.Lock()
+	most := r.most
+	r.mu.Unlock()
+	if most > 3 {
+		t.Errorf("%d workflows ran at once; the bound is 3", most)
 	}
 }

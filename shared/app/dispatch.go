@@ -20,18 +20,79 @@ func (a *App) RunDispatcher(ctx context.Context) {
 		a.log.InfoContext(ctx, "no workflow runner: the dispatcher does not start, tasks stay queued")
 		return
 	}
+	adm, _ := a.runner.(Admission)
+	g := &gate{adm: adm, wake: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	for range a.limits.DispatcherConcurrent {
-		wg.Go(func() { a.dispatchLoop(ctx) })
+		wg.Go(func() { a.dispatchLoop(ctx, g) })
 	}
 	wg.Wait()
 }
 
-func (a *App) dispatchLoop(ctx context.Context) {
+// gate shares the runner's room between the dispatch loops: a loop takes
+// slots before it receives, so that loops together never receive more
+// messages than there is room for, and gives back what it did not use.
+type gate struct {
+	adm Admission
+	mu  sync.Mutex
+	// taken are slots held by loops between their receive and the starts
+	// of the workflows (which the runner's Room then counts).
+	taken int
+	wake  chan struct{} // slots were given back
+}
+
+// take waits for room and takes up to max slots (max when the runner has
+// no bound); 0 when ctx ended.
+func (g *gate) take(ctx context.Context, max int) int {
+	if g.adm == nil {
+		return max
+	}
+	for {
+		g.mu.Lock()
+		n := min(g.adm.Room()-g.taken, max)
+		if n > 0 {
+			g.taken += n
+			g.mu.Unlock()
+			return n
+		}
+		g.mu.Unlock()
+		// A slow tick besides the signal: a signal merged with another
+		// loop's wake-up must not leave this loop waiting.
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-g.adm.Freed():
+		case <-g.wake:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (g *gate) give(n int) {
+	if g.adm == nil || n == 0 {
+		return
+	}
+	g.mu.Lock()
+	g.taken -= n
+	g.mu.Unlock()
+	// Another loop may wait for what this one did not use.
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (a *App) dispatchLoop(ctx context.Context, g *gate) {
 	for ctx.Err() == nil {
-		// Up to 10 at a time: one receive is one write, shared by the ten.
-		ds, err := a.tasks.Receive(ctx, queue.ReceiveOptions{Max: 10, Visibility: a.limits.DispatchVisibility, Wait: time.Second})
+		// Up to 10 at a time: one receive is one write, shared by the ten;
+		// never more than there is room for.
+		slots := g.take(ctx, 10)
+		if slots == 0 {
+			return
+		}
+		ds, err := a.tasks.Receive(ctx, queue.ReceiveOptions{Max: slots, Visibility: a.limits.DispatchVisibility, Wait: time.Second})
 		if err != nil {
+			g.give(slots)
 			if ctx.Err() == nil {
 				a.log.ErrorContext(ctx, "receive task messages", "err", err)
 				sleep(ctx, time.Second)
@@ -43,6 +104,8 @@ func (a *App) dispatchLoop(ctx context.Context) {
 			wg.Go(func() { a.dispatch(ctx, d) })
 		}
 		wg.Wait()
+		// The started workflows are in the runner's count now.
+		g.give(slots)
 	}
 }
 

@@ -112,6 +112,9 @@ type Storage struct {
 type Workflow struct {
 	Workers          int // executions stepped at once (default 16)
 	BatchConcurrency int // tasks of one batch running at once: the Map's MaxConcurrency (0: the runners' default, 10)
+	// MaxInProgress bounds the workflows started and not ended; the rest
+	// wait in the queue by priority (0: 4 per worker).
+	MaxInProgress int
 }
 
 // Queue settings of the task queue.
@@ -265,6 +268,7 @@ type file struct {
 	Workflow *struct {
 		Workers          *int64 `json:"workers"`
 		BatchConcurrency *int64 `json:"batch_concurrency"`
+		MaxInProgress    *int64 `json:"max_in_progress"`
 	} `json:"workflow"`
 	Media *struct {
 		AllowPrivate bool `json:"allow_private"`
@@ -315,6 +319,7 @@ const (
 	maxMaxReceives      = 1000
 	maxConcurrency      = 10_000
 	maxWorkers          = 1024
+	maxInProgress       = 1 << 20
 )
 
 func (f file) resolve() (Config, error) {
@@ -467,6 +472,7 @@ func (f file) resolve() (Config, error) {
 	if w := f.Workflow; w != nil {
 		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
+		intIn("workflow.max_in_progress", w.MaxInProgress, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgress = int(v) })
 	}
 	if m := f.Media; m != nil {
 		c.Media.AllowPrivate = m.AllowPrivate

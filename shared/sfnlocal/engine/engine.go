@@ -139,6 +139,12 @@ type Engine struct {
 
 	timers   timers
 	inFlight atomic.Int64
+
+	// running counts the executions a caller started (not the children
+	// of a Map, nor its items) that have not ended, by machine; freed is
+	// signalled when one ends. Both under mu.
+	running map[string]int
+	freed   chan struct{}
 }
 
 // New returns an engine on db, creating its tables if needed.
@@ -164,6 +170,8 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Engine, error) {
 		log:      opts.Log,
 		machines: map[string]*asl.Machine{},
 		runs:     map[int64]*run{},
+		running:  map[string]int{},
+		freed:    make(chan struct{}, 1),
 		signal:   make(chan struct{}, opts.Workers),
 	}
 	e.timers.wake = make(chan struct{}, 1)
@@ -326,6 +334,19 @@ func (e *Engine) Stop(ctx context.Context, machine, name, errName, cause string)
 	e.wakeIDs(ready)
 	return x, nil
 }
+
+// Running counts the executions of machine that a caller started (not
+// those a Map started) and that have not ended: what an admission bound
+// counts.
+func (e *Engine) Running(machine string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running[machine]
+}
+
+// Freed is signalled (without blocking, so missed signals merge) when an
+// execution Running counts ends.
+func (e *Engine) Freed() <-chan struct{} { return e.freed }
 
 // Stats counts executions by status and what the engine holds now.
 func (e *Engine) Stats(ctx context.Context) (Stats, error) {

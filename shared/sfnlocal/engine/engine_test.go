@@ -698,3 +698,52 @@ func TestPurgeEnded(t *testing.T) {
 		t.Fatalf("restart a purged name: existed %v, %v", existed, err)
 	}
 }
+
+// Running counts the executions callers started until they end, stopped
+// or finished (not a Map's items nor the children it starts); Freed says
+// when one ends.
+func TestRunningCountsStartedExecutions(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	block := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		select {
+		case <-release:
+			return json.RawMessage(`{}`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	task := `{"StartAt":"Block","States":{"Block":{"Type":"Task","Resource":"block","End":true}}}`
+	parent := `{"StartAt":"Each","States":{"Each":{"Type":"Map","ItemsPath":"$.list","ItemProcessor":{"StartAt":"Run","States":{"Run":{"Type":"Task",
+		"Resource":"arn:aws:states:::states:startExecution.sync:2","Parameters":{"StateMachineArn":"task","Name.$":"States.Format('kid-{}', $)"},"End":true}}},"End":true}}}`
+	e, _ := setup(t, setupOptions{resources: map[string]engine.Action{"block": block}}, map[string]string{"task": task, "parent": parent})
+	for _, n := range []string{"a", "b", "c"} {
+		startExec(t, e, "task", n, `{}`)
+	}
+	startExec(t, e, "parent", "p", `{"list":[1,2]}`)
+	wait(t, "the children", func() bool {
+		_, err := e.Describe(context.Background(), "task", "kid-2")
+		return err == nil
+	})
+	if got := e.Running("task"); got != 3 {
+		t.Errorf("Running(task) = %d with 3 started and 2 children of a Map; want 3", got)
+	}
+	if got := e.Running("parent"); got != 1 {
+		t.Errorf("Running(parent) = %d, want 1", got)
+	}
+	select { // drain a signal left by nothing: none should be there
+	case <-e.Freed():
+		t.Error("Freed signalled before anything ended")
+	default:
+	}
+	if _, err := e.Stop(context.Background(), "task", "a", "Stop", ""); err != nil {
+		t.Fatal(err)
+	}
+	<-e.Freed()
+	if got := e.Running("task"); got != 2 {
+		t.Errorf("Running(task) = %d after a stop, want 2", got)
+	}
+	close(release)
+	waitEnd(t, e, "parent", "p")
+	wait(t, "every end", func() bool { return e.Running("task") == 0 && e.Running("parent") == 0 })
+}

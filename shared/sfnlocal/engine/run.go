@@ -88,6 +88,9 @@ func (e *Engine) adopt(r *run, queue bool) *run {
 		return cur
 	}
 	e.runs[r.id] = r
+	if r.counted() {
+		e.running[r.machine]++
+	}
 	if queue {
 		e.enqueueLocked(r)
 	}
@@ -140,7 +143,7 @@ func (e *Engine) dropAborted(ids []int64) {
 			if r.cancel != nil {
 				r.cancel()
 			}
-			delete(e.runs, id)
+			e.dropLocked(r)
 		}
 	}
 	e.mu.Unlock()
@@ -149,10 +152,25 @@ func (e *Engine) dropAborted(ids []int64) {
 func (e *Engine) forget(r *run) {
 	e.mu.Lock()
 	if e.runs[r.id] == r {
-		delete(e.runs, r.id)
+		e.dropLocked(r)
 	}
 	e.mu.Unlock()
 }
+
+// dropLocked removes r from the runs, and from the running count.
+func (e *Engine) dropLocked(r *run) {
+	delete(e.runs, r.id)
+	if r.counted() {
+		e.running[r.machine]--
+		select {
+		case e.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// counted says whether r is an execution Running counts.
+func (r *run) counted() bool { return r.kind == kindExecution && r.parent == 0 }
 
 // Wake makes the engine look at due Waits and retry delays now (tests that
 // move a fake clock call it).

@@ -35,26 +35,46 @@ type Options struct {
 	// BatchConcurrency is the Map's MaxConcurrency: the tasks of one batch
 	// running at once (default 10).
 	BatchConcurrency int
-	Now              func() time.Time
-	Rand             func() float64 // retry jitter (tests)
-	Log              *slog.Logger
+	// MaxInProgress bounds the task and batch workflows the dispatcher
+	// starts that have not ended (default DefaultInProgressPerWorker per
+	// worker): past it, task messages wait in the queue, by priority.
+	MaxInProgress int
+	Now           func() time.Time
+	Rand          func() float64 // retry jitter (tests)
+	Log           *slog.Logger
 }
 
 // Runner runs the workflows in process, durably, on the embedded engine:
 // it is the app's Runner on one machine.
 type Runner struct {
 	engine   *engine.Engine
+	max      int // workflows in progress
 	actions  *steps.Actions
 	batchCap int
 	log      *slog.Logger
 }
 
-var _ app.Runner = (*Runner)(nil)
+var (
+	_ app.Runner    = (*Runner)(nil)
+	_ app.Admission = (*Runner)(nil)
+)
+
+// DefaultInProgressPerWorker is how many workflows in progress each engine
+// worker is given by default: most wait for a poll most of the time, so a
+// few per worker keep the workers busy while what waits stays in the
+// queue.
+const DefaultInProgressPerWorker = 4
 
 // New loads the definitions into an engine on db.
 func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 	if o.BatchConcurrency <= 0 {
 		o.BatchConcurrency = workflow.DefaultBatchConcurrency
+	}
+	if o.Workers <= 0 {
+		o.Workers = 16
+	}
+	if o.MaxInProgress <= 0 {
+		o.MaxInProgress = DefaultInProgressPerWorker * o.Workers
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -98,8 +118,18 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 			return nil, fmt.Errorf("load the %s workflow: %w", name, err)
 		}
 	}
-	return &Runner{engine: e, actions: o.Actions, batchCap: o.BatchConcurrency, log: o.Log}, nil
+	return &Runner{engine: e, max: o.MaxInProgress, actions: o.Actions, batchCap: o.BatchConcurrency, log: o.Log}, nil
 }
+
+// Room is how many more task and batch workflows the dispatcher may start
+// (app.Admission). A batch's tasks run inside its workflow, under its
+// own cap (BatchConcurrency), and are not counted again.
+func (l *Runner) Room() int {
+	return l.max - l.engine.Running(workflow.TaskMachine) - l.engine.Running(workflow.BatchMachine)
+}
+
+// Freed is signalled when a workflow ends.
+func (l *Runner) Freed() <-chan struct{} { return l.engine.Freed() }
 
 // Engine is the engine under the runner (for stats and tests).
 func (l *Runner) Engine() *engine.Engine { return l.engine }

@@ -35,6 +35,7 @@ import (
 type platform struct {
 	app       *app.App
 	store     *sqlitestore.Store
+	queue     *sqlitequeue.Queue
 	blobs     *fsblob.Store
 	runner    *local.Runner
 	providers *provider.Registry
@@ -44,6 +45,7 @@ type platform struct {
 type platformOptions struct {
 	batchConcurrency int
 	workers          int
+	maxInProgress    int
 	factories        map[string]provider.Factory
 	durable          bool // synchronous=FULL, as the server runs; else NORMAL
 }
@@ -86,7 +88,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 		Runner: func(d mtplatform.RunnerDeps) (app.Runner, []mtplatform.Service, error) {
 			var err error
 			runner, err = local.New(ctx, db, local.Options{
-				Actions: d.Actions, BatchConcurrency: o.batchConcurrency, Workers: o.workers,
+				Actions: d.Actions, BatchConcurrency: o.batchConcurrency, Workers: o.workers, MaxInProgress: o.maxInProgress,
 				Rand: func() float64 { return 0 },
 			})
 			if err != nil {
@@ -107,7 +109,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 		db.Close()
 	})
 	a, reg := p.App, p.Providers
-	return &platform{app: a, store: st, blobs: blobs, runner: runner, providers: reg, db: db}
+	return &platform{app: a, store: st, queue: q, blobs: blobs, runner: runner, providers: reg, db: db}
 }
 
 func simProvider(name string, opts string, types ...task.Type) config.Provider {
@@ -467,5 +469,67 @@ func TestCancelStopsARunningTask(t *testing.T) {
 	}
 	if got.Status != task.StatusCanceled || got.Output != nil {
 		t.Fatalf("task after cancel: %s, output %+v", got.Status, got.Output)
+	}
+}
+
+// Past workflow.max_in_progress, tasks wait in the queue: with long jobs
+// holding the bound, the rest stay visible there, and a workflow that
+// ends lets the next one in.
+func TestWorkflowsInProgressAreBounded(t *testing.T) {
+	t.Parallel()
+	p := newPlatform(t, []config.Provider{simProvider("slow", `{"latency_ms":0,"poll_steps":1000,"poll_after_ms":100}`, task.TypeVideoGeneration)},
+		platformOptions{maxInProgress: 2})
+	ctx := context.Background()
+	var ids []string
+	for range 6 {
+		ids = append(ids, p.submit(t, task.TypeVideoGeneration, `{"prompt":"waves"}`).ID)
+	}
+	running := func() []string {
+		var out []string
+		for _, id := range ids {
+			if tk, err := p.app.Task(ctx, id); err == nil && tk.Status == task.StatusRunning {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	waitUntil(t, func() bool { return len(running()) == 2 })
+	if room := p.runner.Room(); room != 0 {
+		t.Errorf("Room = %d with the bound reached", room)
+	}
+	st, err := p.queue.Stats(ctx)
+	if err != nil || total(st.Visible) != 4 {
+		t.Fatalf("queue %+v (%v): want the other 4 tasks waiting there", st, err)
+	}
+	if _, err := p.app.Cancel(ctx, "alice", running()[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		st, err := p.queue.Stats(ctx)
+		return err == nil && total(st.Visible) == 3 && len(running()) == 2
+	})
+	for _, id := range ids {
+		_, _ = p.app.Cancel(ctx, "alice", id)
+	}
+}
+
+func total(m map[task.Priority]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// waitUntil polls cond; the bound only keeps a broken platform from
+// hanging the test.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("gave up waiting")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

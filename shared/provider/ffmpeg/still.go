@@ -22,6 +22,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
+	"github.com/videoai/mediatasks/shared/provider/internal/colour"
 )
 
 // maxStillSide bounds an input image's sides: a larger one would take
@@ -183,7 +184,7 @@ func drawStill(w, h int, seed uint64) ([]byte, error) {
 		return float64((z^(z>>31))>>11) / (1 << 53)
 	}
 	hue := next()
-	a, b := hsv(hue, 0.6, 0.95), hsv(hue+0.35+0.3*next(), 0.75, 0.35)
+	a, b := colour.HSV(hue, 0.6, 0.95), colour.HSV(hue+0.35+0.3*next(), 0.75, 0.35)
 	type disc struct {
 		x, y, r float64
 		c       color.NRGBA
@@ -191,19 +192,19 @@ func drawStill(w, h int, seed uint64) ([]byte, error) {
 	discs := make([]disc, 7)
 	for i := range discs {
 		discs[i] = disc{x: next() * float64(w), y: next() * float64(h), r: (0.05 + 0.12*next()) * float64(min(w, h)),
-			c: hsv(hue+next()*0.5, 0.4, 1)}
+			c: colour.HSV(hue+next()*0.5, 0.4, 1)}
 	}
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	span := float64(w + h)
 	for y := range h {
 		row := img.Pix[y*img.Stride : y*img.Stride+w*4]
 		for x := range w {
-			c := lerp(a, b, float64(x+y)/span)
+			c := colour.Lerp(a, b, float64(x+y)/span)
 			for _, d := range discs {
 				dist := math.Hypot(float64(x)-d.x, float64(y)-d.y)
 				if dist < d.r {
 					t := 1 - dist/d.r
-					c = lerp(c, d.c, 0.7*t*t)
+					c = colour.Lerp(c, d.c, 0.7*t*t)
 				}
 			}
 			row[x*4], row[x*4+1], row[x*4+2], row[x*4+3] = c.R, c.G, c.B, 255
@@ -214,35 +215,6 @@ func drawStill(w, h int, seed uint64) ([]byte, error) {
 		return nil, fmt.Errorf("encode png %dx%d: %w", w, h, err)
 	}
 	return buf.Bytes(), nil
-}
-
-func lerp(a, b color.NRGBA, t float64) color.NRGBA {
-	m := func(x, y uint8) uint8 { return uint8(float64(x) + (float64(y)-float64(x))*t + 0.5) }
-	return color.NRGBA{m(a.R, b.R), m(a.G, b.G), m(a.B, b.B), 255}
-}
-
-// hsv converts a hue (turns; wraps), saturation and value to a colour.
-func hsv(hue, s, v float64) color.NRGBA {
-	hue -= math.Floor(hue)
-	i := int(hue * 6)
-	f := hue*6 - float64(i)
-	p, q, t := v*(1-s), v*(1-s*f), v*(1-s*(1-f))
-	var r, g, b float64
-	switch i % 6 {
-	case 0:
-		r, g, b = v, t, p
-	case 1:
-		r, g, b = q, v, p
-	case 2:
-		r, g, b = p, v, t
-	case 3:
-		r, g, b = p, q, v
-	case 4:
-		r, g, b = t, p, v
-	default:
-		r, g, b = v, p, q
-	}
-	return color.NRGBA{uint8(r*255 + 0.5), uint8(g*255 + 0.5), uint8(b*255 + 0.5), 255}
 }
 
 // Caption lines: at most this many, each as many characters as fit.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/internal/colour"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -119,7 +120,7 @@ func cachedPNG(w, h, palette int) ([]byte, error) {
 
 // paletteColors gives palette p's two colours, spread around the hue circle.
 func paletteColors(p int) (a, b color.NRGBA) {
-	return hsv(float64(p)/palettes, 0.65, 0.95), hsv(float64(p)/palettes+0.4, 0.8, 0.45)
+	return colour.HSV(float64(p)/palettes, 0.65, 0.95), colour.HSV(float64(p)/palettes+0.4, 0.8, 0.45)
 }
 
 // drawPNG draws diagonal bands stepping between the palette's colours,
@@ -131,8 +132,8 @@ func drawPNG(w, h, palette int) ([]byte, error) {
 	const steps = 12
 	var band, lit [steps]color.NRGBA
 	for i := range band {
-		band[i] = lerp(a, b, float64(i)/(steps-1))
-		lit[i] = lerp(band[i], color.NRGBA{255, 255, 255, 255}, 0.25)
+		band[i] = colour.Lerp(a, b, float64(i)/(steps-1))
+		lit[i] = colour.Lerp(band[i], color.NRGBA{255, 255, 255, 255}, 0.25)
 	}
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	span := w + h - 1
@@ -155,33 +156,4 @@ func drawPNG(w, h, palette int) ([]byte, error) {
 		return nil, fmt.Errorf("encode png %dx%d: %w", w, h, err)
 	}
 	return buf.Bytes(), nil
-}
-
-func lerp(a, b color.NRGBA, t float64) color.NRGBA {
-	mixc := func(x, y uint8) uint8 { return uint8(float64(x) + (float64(y)-float64(x))*t + 0.5) }
-	return color.NRGBA{mixc(a.R, b.R), mixc(a.G, b.G), mixc(a.B, b.B), 255}
-}
-
-// hsv converts a hue (turns; wraps), saturation and value to a colour.
-func hsv(hue, s, v float64) color.NRGBA {
-	hue -= float64(int(hue))
-	i := int(hue * 6)
-	f := hue*6 - float64(i)
-	p, q, t := v*(1-s), v*(1-s*f), v*(1-s*(1-f))
-	var r, g, b float64
-	switch i % 6 {
-	case 0:
-		r, g, b = v, t, p
-	case 1:
-		r, g, b = q, v, p
-	case 2:
-		r, g, b = p, v, t
-	case 3:
-		r, g, b = p, q, v
-	case 4:
-		r, g, b = t, p, v
-	default:
-		r, g, b = v, p, q
-	}
-	return color.NRGBA{uint8(r*255 + 0.5), uint8(g*255 + 0.5), uint8(b*255 + 0.5), 255}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/internal/colour"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -78,7 +79,7 @@ func drawGIF(w, h, frames, palette int) ([]byte, error) {
 	const bands = 8
 	pal := make(color.Palette, 0, bands+1)
 	for i := range bands {
-		pal = append(pal, lerp(a, b, float64(i)/(bands-1)))
+		pal = append(pal, colour.Lerp(a, b, float64(i)/(bands-1)))
 	}
 	bar := uint8(len(pal))
 	pal = append(pal, color.NRGBA{255, 255, 255, 255})

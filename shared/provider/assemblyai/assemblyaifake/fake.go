@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -78,16 +77,14 @@ type job struct {
 
 // Server is a running fake.
 type Server struct {
-	ts   *httptest.Server
-	done chan struct{}
+	providertest.Faults
+	ts *httptest.Server
 
-	mu       sync.Mutex
-	fault    providertest.Fault
-	next     int
-	jobs     map[string]*job
-	uploads  map[string][]byte
-	calls    []Call
-	canceled []string
+	mu      sync.Mutex
+	next    int
+	jobs    map[string]*job
+	uploads map[string][]byte
+	calls   []Call
 	// JobError, when set, makes every new transcript end with status
 	// "error" and this message.
 	jobError string
@@ -97,7 +94,8 @@ var _ providertest.Fake = (*Server)(nil)
 
 // New starts a fake; the caller closes it.
 func New() *Server {
-	s := &Server{done: make(chan struct{}), jobs: map[string]*job{}, uploads: map[string][]byte{}}
+	s := &Server{jobs: map[string]*job{}, uploads: map[string][]byte{}}
+	s.Faults = providertest.Faults{Errors: writeError, ServerStatus: http.StatusInternalServerError, Throttled: "Too Many Requests: you have exceeded the rate limit, retry later", ServerError: "Internal server error"}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -107,21 +105,8 @@ func (s *Server) URL() string { return s.ts.URL }
 
 // Close stops the server, releasing held requests first.
 func (s *Server) Close() {
-	s.mu.Lock()
-	select {
-	case <-s.done:
-	default:
-		close(s.done)
-	}
-	s.mu.Unlock()
+	s.CloseFaults()
 	s.ts.Close()
-}
-
-// Fail makes every following API call answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
 }
 
 // FailJobs makes every transcript created from now on end with status
@@ -130,13 +115,6 @@ func (s *Server) FailJobs(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jobError = msg
-}
-
-// Canceled lists the transcript ids deleted.
-func (s *Server) Canceled() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.canceled)
 }
 
 // Calls lists the API calls received, in order.
@@ -169,29 +147,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	fault := s.fault
+	fault := s.Fault()
 	s.mu.Unlock()
 
-	switch fault {
-	case providertest.FaultHang:
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
+	if s.Answer(w, r) {
 		return
-	case providertest.FaultThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-		writeError(w, http.StatusTooManyRequests, "Too Many Requests: you have exceeded the rate limit, retry later")
-		return
-	case providertest.FaultServer:
-		writeError(w, http.StatusInternalServerError, "Internal server error")
-		return
-	case providertest.FaultAuth:
+	}
+	if fault == providertest.FaultAuth {
 		writeError(w, http.StatusUnauthorized, "Authentication error, API token missing/invalid")
-		return
-	case providertest.FaultMalformed:
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
 		return
 	}
 	if r.Header.Get("Authorization") != Key {
@@ -291,7 +254,7 @@ func (s *Server) delete(id string) (int, any) {
 		return http.StatusNotFound, map[string]string{"error": "Transcript not found"}
 	}
 	if !j.deleted {
-		s.canceled = append(s.canceled, id)
+		s.AddCanceled(id)
 	}
 	// AssemblyAI stops nothing: it redacts the transcript, which stays
 	// "completed" with its text replaced.

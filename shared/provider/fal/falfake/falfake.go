@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -45,13 +44,12 @@ type Request struct {
 
 // Server is a started fake; Close it.
 type Server struct {
+	providertest.Faults
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	fault    providertest.Fault
 	seq      int
 	jobs     map[string]*job
-	canceled []string
 	requests []Request
 }
 
@@ -67,6 +65,8 @@ type job struct {
 // New starts a fake.
 func New() *Server {
 	s := &Server{jobs: map[string]*job{}}
+	s.Faults = providertest.Faults{Errors: writeError, ServerStatus: http.StatusServiceUnavailable,
+		Throttled: "Rate limit exceeded: too many concurrent requests", ServerError: "The runner failed to process the request"}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -75,20 +75,9 @@ func New() *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the fake.
-func (s *Server) Close() { s.srv.Close() }
-
-// Fail makes the following API calls answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
-
-// Canceled lists the request ids canceled.
-func (s *Server) Canceled() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.canceled)
+func (s *Server) Close() {
+	s.CloseFaults()
+	s.srv.Close()
 }
 
 // Requests lists the API calls received (not the file downloads).
@@ -110,6 +99,17 @@ func (s *Server) Submitted() map[string]any {
 	return nil
 }
 
+// writeError writes fal's error shape; a server fault says its type in a
+// header and the body, as fal's runners do.
+func writeError(w http.ResponseWriter, status int, message string) {
+	if status >= 500 {
+		w.Header().Set("X-Fal-Error-Type", "runner_server_error")
+		writeJSON(w, status, map[string]any{"detail": message, "error_type": "runner_server_error"})
+		return
+	}
+	writeJSON(w, status, map[string]any{"detail": message})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -126,31 +126,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &decoded)
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: decoded})
-	fault := s.fault
+	fault := s.Fault()
 	s.mu.Unlock()
 
 	if r.Header.Get("Authorization") != "Key "+Key {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"detail": "No user found for Key ID and Secret"})
 		return
 	}
+	if s.Answer(w, r) {
+		return
+	}
 	switch fault {
 	case providertest.FaultAuth:
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"detail": "No user found for Key ID and Secret"})
-		return
-	case providertest.FaultThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Rate limit exceeded: too many concurrent requests"})
-		return
-	case providertest.FaultServer:
-		w.Header().Set("X-Fal-Error-Type", "runner_server_error")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"detail": "The runner failed to process the request", "error_type": "runner_server_error"})
-		return
-	case providertest.FaultHang:
-		<-r.Context().Done()
-		return
-	case providertest.FaultMalformed:
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
 		return
 	case providertest.FaultTruncated:
 		w.Header().Set("Content-Type", "application/json")
@@ -215,7 +203,7 @@ func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, app, id st
 			return
 		}
 		j.canceled = true
-		s.canceled = append(s.canceled, id)
+		s.AddCanceled(id)
 		writeJSON(w, http.StatusAccepted, map[string]any{"status": "CANCELLATION_REQUESTED"})
 	case len(rest) == 0 && r.Method == http.MethodGet:
 		switch {

@@ -57,13 +57,11 @@ type Request struct {
 
 // Server is a running fake.
 type Server struct {
-	srv    *httptest.Server
-	key    string
-	closed chan struct{}
-	once   sync.Once
+	providertest.Faults
+	srv *httptest.Server
+	key string
 
 	mu       sync.Mutex
-	fault    providertest.Fault
 	requests []Request
 	files    map[string][]byte
 	next     int
@@ -76,7 +74,16 @@ func New() *Server { return NewWithKey(Key) }
 
 // NewWithKey starts a fake that takes key.
 func NewWithKey(key string) *Server {
-	s := &Server{key: key, closed: make(chan struct{}), files: map[string][]byte{}}
+	s := &Server{key: key, files: map[string][]byte{}}
+	s.Faults = providertest.Faults{Errors: func(w http.ResponseWriter, status int, message string) {
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("X-Ratelimit-Remaining-Requests", "0")
+			writeError(w, status, "requests", "", "rate_limit_exceeded", message)
+			return
+		}
+		writeError(w, status, "server_error", "", "", message)
+	}, Throttled: "Rate limit reached for requests per min (RPM): Limit 5, Used 5, Requested 1. Please try again in 7s.",
+		ServerError: "The server had an error while processing your request. Sorry about that!"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/images/generations", s.api(s.images))
 	mux.HandleFunc("POST /v1/audio/transcriptions", s.api(s.transcriptions))
@@ -99,13 +106,6 @@ func (s *Server) URL() string { return s.srv.URL + "/v1" }
 // whose audio is a user's URL.
 func (s *Server) AudioURL() string { return s.srv.URL + "/media/sample.wav" }
 
-// Fail makes every following API call answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
-
 // Canceled is always empty: OpenAI's images and audio have no jobs.
 func (s *Server) Canceled() []string { return nil }
 
@@ -118,7 +118,7 @@ func (s *Server) Requests() []Request {
 
 // Close stops the server, releasing hung calls.
 func (s *Server) Close() {
-	s.once.Do(func() { close(s.closed) })
+	s.CloseFaults()
 	s.srv.Close()
 }
 
@@ -129,31 +129,13 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, rec *Request
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)
 		i := len(s.requests) - 1
-		fault := s.fault
+		fault := s.Fault()
 		s.mu.Unlock()
 		w.Header().Set("X-Request-Id", "req_fake_"+strconv.Itoa(i+1))
-		switch fault {
-		case providertest.FaultThrottle:
-			w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-			w.Header().Set("X-Ratelimit-Remaining-Requests", "0")
-			writeError(w, http.StatusTooManyRequests, "requests", "", "rate_limit_exceeded",
-				"Rate limit reached for requests per min (RPM): Limit 5, Used 5, Requested 1. Please try again in 7s.")
+		if s.Answer(w, r) {
 			return
-		case providertest.FaultServer:
-			writeError(w, http.StatusInternalServerError, "server_error", "", "",
-				"The server had an error while processing your request. Sorry about that!")
-			return
-		case providertest.FaultHang:
-			select {
-			case <-r.Context().Done():
-			case <-s.closed:
-			}
-			return
-		case providertest.FaultMalformed:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
-			return
-		case providertest.FaultAuth:
+		}
+		if fault == providertest.FaultAuth {
 			writeAuthError(w, r)
 			return
 		}
@@ -365,7 +347,7 @@ func (s *Server) images(w http.ResponseWriter, _ *http.Request, rec *Request) {
 func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	data, ok := s.files[r.PathValue("name")]
-	expired := s.fault == providertest.FaultExpiredOutput
+	expired := s.Fault() == providertest.FaultExpiredOutput
 	s.mu.Unlock()
 	if !ok || expired {
 		w.Header().Set("Content-Type", "application/xml")

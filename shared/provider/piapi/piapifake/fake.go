@@ -52,14 +52,13 @@ type fakeTask struct {
 
 // Server is a running fake.
 type Server struct {
-	srv      *httptest.Server
-	key      string
-	mu       sync.Mutex
-	fail     providertest.Fault
-	reqs     []Request
-	tasks    map[string]*fakeTask
-	canceled []string
-	next     int
+	providertest.Faults
+	srv   *httptest.Server
+	key   string
+	mu    sync.Mutex
+	reqs  []Request
+	tasks map[string]*fakeTask
+	next  int
 	// envCode and envMsg, when set, answer every API call with HTTP 200
 	// and this error code and message in the envelope.
 	envCode int
@@ -74,6 +73,8 @@ func New() *Server { return NewWithKey(Key) }
 // NewWithKey starts a fake that takes key.
 func NewWithKey(key string) *Server {
 	s := &Server{key: key, tasks: map[string]*fakeTask{}, PollsToComplete: 2}
+	s.Faults = providertest.Faults{Errors: func(w http.ResponseWriter, status int, message string) { envelope(w, status, nil, message) },
+		Throttled: "too many requests, please slow down", ServerError: "internal server error"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/task", s.create)
 	mux.HandleFunc("GET /api/v1/task/{id}", s.get)
@@ -87,13 +88,9 @@ func NewWithKey(key string) *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
-
-// Fail makes every following API call answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
+func (s *Server) Close() {
+	s.CloseFaults()
+	s.srv.Close()
 }
 
 // FailInEnvelope makes every following API call answer HTTP 200 with
@@ -103,13 +100,6 @@ func (s *Server) FailInEnvelope(code int, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.envCode, s.envMsg = code, message
-}
-
-// Canceled lists the task ids canceled.
-func (s *Server) Canceled() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.canceled)
 }
 
 // Requests are the API calls received, in order.
@@ -151,7 +141,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) (map[string]any, pr
 	}
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Body: body, APIKey: r.Header.Get("X-Api-Key")})
-	fault := s.fail
+	fault := s.Fault()
 	envCode, envMsg := s.envCode, s.envMsg
 	s.mu.Unlock()
 	if envCode != 0 {
@@ -163,21 +153,10 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) (map[string]any, pr
 		envelope(w, http.StatusUnauthorized, nil, "Unauthorized: invalid api key")
 		return nil, fault, false
 	}
+	if s.Answer(w, r) {
+		return nil, fault, false
+	}
 	switch fault {
-	case providertest.FaultThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-		envelope(w, http.StatusTooManyRequests, nil, "too many requests, please slow down")
-		return nil, fault, false
-	case providertest.FaultServer:
-		envelope(w, http.StatusInternalServerError, nil, "internal server error")
-		return nil, fault, false
-	case providertest.FaultHang:
-		<-r.Context().Done()
-		return nil, fault, false
-	case providertest.FaultMalformed:
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
-		return nil, fault, false
 	case providertest.FaultTruncated:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"code": 200, "data": {"task_id": "`))
@@ -255,7 +234,7 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		envelope(w, http.StatusBadRequest, nil, "only pending tasks can be canceled, task is "+t.status)
 	default:
 		t.status = "failed"
-		s.canceled = append(s.canceled, t.id)
+		s.AddCanceled(t.id)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"code": 200, "message": "task " + t.id + " canceled"})
 	}
@@ -318,7 +297,7 @@ func (s *Server) output(t *fakeTask) map[string]any {
 // file serves an output, or 404 with FaultExpiredOutput.
 func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	fault := s.fail
+	fault := s.Fault()
 	s.mu.Unlock()
 	if fault == providertest.FaultExpiredOutput {
 		http.Error(w, "NoSuchKey: The specified key does not exist.", http.StatusNotFound)

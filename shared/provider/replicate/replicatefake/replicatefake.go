@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,13 +46,12 @@ type Request struct {
 
 // Server is a started fake; Close it.
 type Server struct {
+	providertest.Faults
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	fault    providertest.Fault
 	seq      int
 	preds    map[string]*pred
-	canceled []string
 	requests []Request
 }
 
@@ -69,6 +67,10 @@ type pred struct {
 // New starts a fake.
 func New() *Server {
 	s := &Server{preds: map[string]*pred{}}
+	s.Faults = providertest.Faults{Errors: func(w http.ResponseWriter, status int, detail string) {
+		problem(w, status, http.StatusText(status), detail)
+	}, Throttled: fmt.Sprintf("Request was throttled. Expected available in %d seconds.", providertest.RetryAfterSeconds),
+		ServerError: "Something went wrong on our end"}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -77,20 +79,9 @@ func New() *Server {
 func (s *Server) URL() string { return s.srv.URL + "/v1" }
 
 // Close stops the fake.
-func (s *Server) Close() { s.srv.Close() }
-
-// Fail makes the following API calls answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
-
-// Canceled lists the prediction ids canceled.
-func (s *Server) Canceled() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.canceled)
+func (s *Server) Close() {
+	s.CloseFaults()
+	s.srv.Close()
 }
 
 // Requests lists the API calls received (not the file downloads).
@@ -134,28 +125,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &decoded)
 	s.mu.Lock()
 	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: decoded})
-	fault := s.fault
+	fault := s.Fault()
 	s.mu.Unlock()
 
 	if r.Header.Get("Authorization") != "Bearer "+Key || fault == providertest.FaultAuth {
 		problem(w, http.StatusUnauthorized, "Unauthenticated", "You did not pass a valid authentication token")
 		return
 	}
+	if s.Answer(w, r) {
+		return
+	}
 	switch fault {
-	case providertest.FaultThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-		problem(w, http.StatusTooManyRequests, "Too Many Requests", fmt.Sprintf("Request was throttled. Expected available in %d seconds.", providertest.RetryAfterSeconds))
-		return
-	case providertest.FaultServer:
-		problem(w, http.StatusInternalServerError, "Internal Server Error", "Something went wrong on our end")
-		return
-	case providertest.FaultHang:
-		<-r.Context().Done()
-		return
-	case providertest.FaultMalformed:
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte("<html><body>Bad gateway</body></html>"))
-		return
 	case providertest.FaultTruncated:
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"id": "ufawqhfyn`))
@@ -259,7 +239,7 @@ func (s *Server) cancel(w http.ResponseWriter, id string) {
 	}
 	if p.status == "starting" || p.status == "processing" {
 		p.status = "canceled"
-		s.canceled = append(s.canceled, id)
+		s.AddCanceled(id)
 	}
 	writeJSON(w, http.StatusOK, s.view(p))
 }

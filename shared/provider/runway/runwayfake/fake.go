@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -71,16 +70,14 @@ type task struct {
 
 // Server is a running fake.
 type Server struct {
-	ts   *httptest.Server
-	done chan struct{}
-	png  []byte
+	providertest.Faults
+	ts  *httptest.Server
+	png []byte
 
 	mu       sync.Mutex
-	fault    providertest.Fault
 	next     int
 	tasks    map[string]*task
 	calls    []Call
-	canceled []string
 	failCode string
 	failMsg  string
 }
@@ -89,7 +86,8 @@ var _ providertest.Fake = (*Server)(nil)
 
 // New starts a fake; the caller closes it.
 func New() *Server {
-	s := &Server{done: make(chan struct{}), tasks: map[string]*task{}, png: framePNG()}
+	s := &Server{tasks: map[string]*task{}, png: framePNG()}
+	s.Faults = providertest.Faults{Errors: writeError, ServerStatus: http.StatusBadGateway, Throttled: "You have exceeded the rate limit. Please slow down.", ServerError: "An internal error occurred. Please try again."}
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -106,21 +104,8 @@ func (s *Server) PNG() []byte { return bytes.Clone(s.png) }
 
 // Close stops the server, releasing held requests first.
 func (s *Server) Close() {
-	s.mu.Lock()
-	select {
-	case <-s.done:
-	default:
-		close(s.done)
-	}
-	s.mu.Unlock()
+	s.CloseFaults()
 	s.ts.Close()
-}
-
-// Fail makes every following API call answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
 }
 
 // FailTasks makes every task created from now on FAIL with failureCode
@@ -129,13 +114,6 @@ func (s *Server) FailTasks(code, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failCode, s.failMsg = code, message
-}
-
-// Canceled lists the task ids canceled or deleted.
-func (s *Server) Canceled() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.canceled)
 }
 
 // Calls lists the API calls received, in order.
@@ -164,29 +142,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
 	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
-	fault := s.fault
+	fault := s.Fault()
 	s.mu.Unlock()
 
-	switch fault {
-	case providertest.FaultHang:
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
+	if s.Answer(w, r) {
 		return
-	case providertest.FaultThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-		writeError(w, http.StatusTooManyRequests, "You have exceeded the rate limit. Please slow down.")
-		return
-	case providertest.FaultServer:
-		writeError(w, http.StatusBadGateway, "An internal error occurred. Please try again.")
-		return
-	case providertest.FaultAuth:
+	}
+	if fault == providertest.FaultAuth {
 		writeError(w, http.StatusUnauthorized, "Incorrect API key provided.")
-		return
-	case providertest.FaultMalformed:
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = io.WriteString(w, "<html><body>upstream connect error</body></html>")
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+Key {
@@ -224,7 +187,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	fault := s.fault
+	fault := s.Fault()
 	s.mu.Unlock()
 	switch {
 	case r.URL.Path == "/inputs/frame.png":
@@ -331,7 +294,7 @@ func (s *Server) delete(id string) (int, any) {
 	if !ok || t.deleted {
 		return http.StatusNotFound, map[string]string{"error": "Task not found"}
 	}
-	s.canceled = append(s.canceled, id)
+	s.AddCanceled(id)
 	if t.canceled || t.polls > PollsToComplete {
 		t.deleted = true
 	}

@@ -43,10 +43,10 @@ type Request struct {
 
 // Server is a running fake.
 type Server struct {
+	providertest.Faults
 	srv  *httptest.Server
 	key  string
 	mu   sync.Mutex
-	fail providertest.Fault
 	reqs []Request
 	// interrupts counts POST /sdapi/v1/interrupt calls.
 	interrupts []string
@@ -60,6 +60,10 @@ func New() *Server { return NewWithKey(Key) }
 // as a web UI started without --api-auth.
 func NewWithKey(key string) *Server {
 	s := &Server{key: key, seed: 1000}
+	s.Faults = providertest.Faults{Errors: writeError,
+		// The web UI has no rate limit of its own; a proxy in front of it
+		// (or a queueing extension) answers 429.
+		Throttled: "Too Many Requests", ServerError: "CUDA out of memory. Tried to allocate 2.00 GiB"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sdapi/v1/txt2img", s.generate)
 	mux.HandleFunc("POST /sdapi/v1/img2img", s.generate)
@@ -73,13 +77,9 @@ func NewWithKey(key string) *Server {
 func (s *Server) URL() string { return s.srv.URL }
 
 // Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
-
-// Fail makes every following API call answer with f.
-func (s *Server) Fail(f providertest.Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = f
+func (s *Server) Close() {
+	s.CloseFaults()
+	s.srv.Close()
 }
 
 // Canceled lists one entry per interrupt received (the web UI has no job
@@ -109,6 +109,16 @@ func (s *Server) Last(path string) Request {
 	return Request{}
 }
 
+// writeError writes the web UI's error shapes: FastAPI's detail, and the
+// web UI's own for an exception in a generation.
+func writeError(w http.ResponseWriter, status int, message string) {
+	if status >= 500 {
+		writeJSON(w, status, map[string]any{"error": "OutOfMemoryError", "detail": "", "body": "", "errors": message})
+		return
+	}
+	writeJSON(w, status, map[string]any{"detail": message})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -130,7 +140,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		s.mu.Lock()
 		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Body: body, Auth: r.Header.Get("Authorization")})
-		fault := s.fail
+		fault := s.Fault()
 		s.mu.Unlock()
 		r.Body = http.NoBody
 		if fault == providertest.FaultAuth || !s.authorized(r) {
@@ -139,24 +149,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"detail": "Incorrect username or password"})
 			return
 		}
+		if s.Answer(w, r) {
+			return
+		}
 		switch fault {
-		case providertest.FaultThrottle:
-			// The web UI has no rate limit of its own; a proxy in front
-			// of it (or a queueing extension) answers 429.
-			w.Header().Set("Retry-After", strconv.Itoa(providertest.RetryAfterSeconds))
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"detail": "Too Many Requests"})
-			return
-		case providertest.FaultServer:
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "OutOfMemoryError", "detail": "",
-				"body": "", "errors": "CUDA out of memory. Tried to allocate 2.00 GiB"})
-			return
-		case providertest.FaultHang:
-			<-r.Context().Done()
-			return
-		case providertest.FaultMalformed:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte("<html>Internal Server Error</html>"))
-			return
 		case providertest.FaultTruncated:
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"images": ["iVBORw0KGgoAAAANSUhEUgAA`))

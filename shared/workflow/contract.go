@@ -1,6 +1,10 @@
 package workflow
 
-import "github.com/videoai/mediatasks/shared/task"
+import (
+	"encoding/json"
+
+	"github.com/videoai/mediatasks/shared/task"
+)
 
 // The step contract: what the definitions send the process function and
 // what it answers. The step actions (package steps) implement it; the
@@ -25,6 +29,16 @@ const DefaultBatchConcurrency = 10
 type TaskInput struct {
 	TaskID string   `json:"task_id"`
 	Tried  []string `json:"tried"`
+	// Priority is the task's, for a runner that steps ready workflows by
+	// priority (the definitions do not read it).
+	Priority task.Priority `json:"priority,omitempty"`
+}
+
+// StartInput is the input that starts a task's workflow, on either
+// runner.
+func StartInput(t *task.Task) json.RawMessage {
+	in, _ := json.Marshal(TaskInput{TaskID: t.ID, Tried: []string{}, Priority: t.Priority}) // cannot fail
+	return in
 }
 
 // BatchInput is the batch workflow's input.

@@ -92,6 +92,11 @@ type Options struct {
 	// have to undo what it stands for (a provider's job to cancel). It
 	// runs on the worker; it must not block for long.
 	Dropped func(machine, name, state string, result json.RawMessage)
+	// Rank orders the runs ready for a worker: lower first, then the
+	// older execution first (finishing old work before starting new),
+	// then in the order they became ready. It is given the top-level
+	// machine and the root execution's input; nil ranks all alike.
+	Rank func(machine string, input json.RawMessage) int
 }
 
 // Execution describes an execution.
@@ -133,12 +138,13 @@ type Engine struct {
 	// mu guards runs, the ready queue and each run's scheduling flags.
 	mu     sync.Mutex
 	runs   map[int64]*run
-	ready  []*run
+	ready  readyQueue
 	signal chan struct{} // a run was queued
 	active bool          // Run is stepping
 
 	timers   timers
 	inFlight atomic.Int64
+	readySeq uint64 // under mu: the order runs became ready
 
 	// running counts the executions a caller started (not the children
 	// of a Map, nor its items) that have not ended, by machine; freed is

@@ -1,11 +1,13 @@
 package engine_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,8 @@ type setupOptions struct {
 	path      string // an existing database file, to restart on
 	clock     *clocktest.Fake
 	dropped   func(machine, name, state string, result json.RawMessage)
+	workers   int
+	rank      func(machine string, input json.RawMessage) int
 }
 
 // setup opens the database, makes an engine with the resources, loads the
@@ -51,7 +55,7 @@ func setup(t *testing.T, o setupOptions, machines map[string]string) (*engine.En
 	}
 	b.db = db
 	e, err := engine.New(context.Background(), db, engine.Options{
-		Workers: 8, Resources: o.resources, Now: b.clock.Now, Rand: o.rand, Dropped: o.dropped,
+		Workers: cmp.Or(o.workers, 8), Resources: o.resources, Now: b.clock.Now, Rand: o.rand, Dropped: o.dropped, Rank: o.rank,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -746,4 +750,49 @@ func TestRunningCountsStartedExecutions(t *testing.T) {
 	close(release)
 	waitEnd(t, e, "parent", "p")
 	wait(t, "every end", func() bool { return e.Running("task") == 0 && e.Running("parent") == 0 })
+}
+
+// Ready runs step by rank, then the older execution first, then in the
+// order they became ready: with one worker held, what waits steps high
+// rank first, and of equal rank the execution started first.
+func TestReadyRunsStepByRankThenAge(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	hold := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		<-release
+		return json.RawMessage(`{}`), nil
+	}
+	rec := func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+		var v struct{ Name string }
+		_ = json.Unmarshal(in, &v)
+		mu.Lock()
+		order = append(order, v.Name)
+		mu.Unlock()
+		return json.RawMessage(`{}`), nil
+	}
+	rank := func(_ string, input json.RawMessage) int {
+		var v struct{ Rank int }
+		_ = json.Unmarshal(input, &v)
+		return v.Rank
+	}
+	e, b := setup(t, setupOptions{workers: 1, rank: rank, resources: map[string]engine.Action{"hold": hold, "rec": rec}}, map[string]string{
+		"hold": `{"StartAt":"H","States":{"H":{"Type":"Task","Resource":"hold","End":true}}}`,
+		"rec":  `{"StartAt":"R","States":{"R":{"Type":"Task","Resource":"rec","End":true}}}`,
+	})
+	startExec(t, e, "hold", "blocker", `{"Rank":0}`)
+	wait(t, "the worker held", func() bool { s, _ := e.Stats(context.Background()); return s.InFlight == 1 })
+	for _, x := range []struct {
+		name string
+		rank int
+	}{{"normal-1", 1}, {"low", 2}, {"high", 0}, {"normal-2", 1}} {
+		startExec(t, e, "rec", x.name, fmt.Sprintf(`{"Name":%q,"Rank":%d}`, x.name, x.rank))
+		b.clock.Add(time.Second) // each starts later than the one before
+	}
+	close(release)
+	wait(t, "every run", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 4 })
+	if want := []string{"high", "normal-1", "normal-2", "low"}; !slices.Equal(order, want) {
+		t.Errorf("stepped %v, want %v", order, want)
+	}
 }

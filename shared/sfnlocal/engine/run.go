@@ -44,6 +44,9 @@ type run struct {
 
 	// Guarded by Engine.mu.
 	queued, busy, again bool
+	rank                int                // Options.Rank of its root execution
+	ranked              bool               // rank is set
+	readyAt             uint64             // when it was queued, in queue order
 	cancel              context.CancelFunc // of the Action in flight
 }
 
@@ -111,7 +114,12 @@ func (e *Engine) enqueueLocked(r *run) {
 		r.again = true
 	case !r.queued:
 		r.queued = true
-		e.ready = append(e.ready, r)
+		if !r.ranked && e.opts.Rank != nil {
+			r.rank, r.ranked = e.opts.Rank(r.machine, r.execInput), true
+		}
+		e.readySeq++
+		r.readyAt = e.readySeq
+		heap.Push(&e.ready, r)
 		select {
 		case e.signal <- struct{}{}:
 		default: // every worker has a wake-up pending already
@@ -301,10 +309,8 @@ func (e *Engine) worker(ctx context.Context) {
 	for {
 		e.mu.Lock()
 		var r *run
-		if len(e.ready) > 0 {
-			r = e.ready[0]
-			e.ready[0] = nil
-			e.ready = e.ready[1:]
+		if e.ready.Len() > 0 {
+			r = heap.Pop(&e.ready).(*run)
 			r.queued = false
 			r.busy = true
 		}
@@ -414,4 +420,30 @@ func (e *Engine) timerLoop(ctx context.Context) {
 		case <-sleep.C:
 		}
 	}
+}
+
+// readyQueue is the runs ready for a worker, the first to step on top
+// (container/heap): by rank, then the older execution, then the order
+// they became ready.
+type readyQueue []*run
+
+func (q readyQueue) Len() int { return len(q) }
+func (q readyQueue) Less(i, j int) bool {
+	a, b := q[i], q[j]
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	if !a.execStart.Equal(b.execStart) {
+		return a.execStart.Before(b.execStart)
+	}
+	return a.readyAt < b.readyAt
+}
+func (q readyQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *readyQueue) Push(x any)   { *q = append(*q, x.(*run)) }
+func (q *readyQueue) Pop() any {
+	old := *q
+	r := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return r
 }

@@ -96,6 +96,9 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 		// The dispatcher starts executions: after a power loss that takes
 		// a start back, its message comes back and starts it again.
 		RelaxedStart: true,
+		// Ready steps go high priority first, then the oldest execution:
+		// work in progress finishes before new work starts.
+		Rank: rankByPriority,
 		// A task canceled while its provider's Start was in flight: the
 		// job that Start made is canceled too.
 		Dropped: func(machine, name, _ string, result json.RawMessage) {
@@ -131,6 +134,22 @@ func (l *Runner) Room() int {
 // Freed is signalled when a workflow ends.
 func (l *Runner) Freed() <-chan struct{} { return l.engine.Freed() }
 
+// rankByPriority ranks a task workflow by its task's priority (high
+// first); a batch's tasks, and batches, rank as normal.
+func rankByPriority(_ string, input json.RawMessage) int {
+	var in struct {
+		Priority task.Priority `json:"priority"`
+	}
+	_ = json.Unmarshal(input, &in) // an input without one ranks as normal
+	switch in.Priority {
+	case task.PriorityHigh:
+		return 0
+	case task.PriorityLow:
+		return 2
+	}
+	return 1
+}
+
 // Engine is the engine under the runner (for stats and tests).
 func (l *Runner) Engine() *engine.Engine { return l.engine }
 
@@ -140,8 +159,7 @@ func (l *Runner) Run(ctx context.Context) error { return l.engine.Run(ctx) }
 // Start starts the task's workflow, named by the task id: a second start
 // finds the first.
 func (l *Runner) Start(ctx context.Context, t *task.Task) error {
-	in, _ := json.Marshal(workflow.TaskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
-	if _, _, err := l.engine.Start(ctx, workflow.TaskMachine, t.ID, in); err != nil {
+	if _, _, err := l.engine.Start(ctx, workflow.TaskMachine, t.ID, workflow.StartInput(t)); err != nil {
 		return fmt.Errorf("start the workflow of task %s: %w", t.ID, err)
 	}
 	return nil

@@ -105,7 +105,7 @@ func (a ARNs) all() []string {
 // workflow for the types in ExpressTypes when there is one, a Standard
 // workflow otherwise.
 func (r *Runner) Start(ctx context.Context, t *task.Task) error {
-	in, _ := json.Marshal(workflow.TaskInput{TaskID: t.ID, Tried: []string{}}) // cannot fail
+	in := workflow.StartInput(t)
 	machine := r.arns.Task
 	if r.arns.Express != "" && slices.Contains(ExpressTypes, t.Type) {
 		machine = r.arns.Express

@@ -70,8 +70,9 @@ var (
 // Options tune an Engine.
 type Options struct {
 	// Workers is how many executions are stepped at once (default 16).
-	// Wait states, retry delays and executions waiting for Map items or
-	// child executions hold no worker.
+	// Wait states, retry delays, executions waiting for Map items or
+	// child executions, and Task Actions (each runs on a goroutine of its
+	// own) hold no worker.
 	Workers int
 	// Resources maps a Task's Resource string to the Go function it runs.
 	Resources map[string]Action
@@ -145,6 +146,9 @@ type Engine struct {
 	timers   timers
 	inFlight atomic.Int64
 	readySeq uint64 // under mu: the order runs became ready
+	// actions are the Task Actions running off the workers (Run waits
+	// for them before it returns).
+	actions sync.WaitGroup
 
 	// running counts the executions a caller started (not the children
 	// of a Map, nor its items) that have not ended, by machine; freed is

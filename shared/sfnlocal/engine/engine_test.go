@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -752,47 +751,34 @@ func TestRunningCountsStartedExecutions(t *testing.T) {
 	wait(t, "every end", func() bool { return e.Running("task") == 0 && e.Running("parent") == 0 })
 }
 
-// Ready runs step by rank, then the older execution first, then in the
-// order they became ready: with one worker held, what waits steps high
-// rank first, and of equal rank the execution started first.
-func TestReadyRunsStepByRankThenAge(t *testing.T) {
+// A Task's Action runs off the workers: with one worker and an Action
+// that hangs, other executions still run to their end.
+func TestAHangingActionHoldsNoWorker(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var order []string
-	hold := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
-		<-release
-		return json.RawMessage(`{}`), nil
+	hang := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
-	rec := func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
-		var v struct{ Name string }
-		_ = json.Unmarshal(in, &v)
-		mu.Lock()
-		order = append(order, v.Name)
-		mu.Unlock()
-		return json.RawMessage(`{}`), nil
-	}
-	rank := func(_ string, input json.RawMessage) int {
-		var v struct{ Rank int }
-		_ = json.Unmarshal(input, &v)
-		return v.Rank
-	}
-	e, b := setup(t, setupOptions{workers: 1, rank: rank, resources: map[string]engine.Action{"hold": hold, "rec": rec}}, map[string]string{
-		"hold": `{"StartAt":"H","States":{"H":{"Type":"Task","Resource":"hold","End":true}}}`,
-		"rec":  `{"StartAt":"R","States":{"R":{"Type":"Task","Resource":"rec","End":true}}}`,
+	quick := func(context.Context, json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+	e, _ := setup(t, setupOptions{workers: 1, resources: map[string]engine.Action{"hang": hang, "quick": quick}}, map[string]string{
+		"hang":  `{"StartAt":"H","States":{"H":{"Type":"Task","Resource":"hang","End":true}}}`,
+		"quick": `{"StartAt":"Q","States":{"Q":{"Type":"Task","Resource":"quick","Next":"Q2"},"Q2":{"Type":"Task","Resource":"quick","End":true}}}`,
 	})
-	startExec(t, e, "hold", "blocker", `{"Rank":0}`)
-	wait(t, "the worker held", func() bool { s, _ := e.Stats(context.Background()); return s.InFlight == 1 })
-	for _, x := range []struct {
-		name string
-		rank int
-	}{{"normal-1", 1}, {"low", 2}, {"high", 0}, {"normal-2", 1}} {
-		startExec(t, e, "rec", x.name, fmt.Sprintf(`{"Name":%q,"Rank":%d}`, x.name, x.rank))
-		b.clock.Add(time.Second) // each starts later than the one before
+	for i := range 3 {
+		startExec(t, e, "hang", fmt.Sprintf("h%d", i), `{}`)
 	}
-	close(release)
-	wait(t, "every run", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 4 })
-	if want := []string{"high", "normal-1", "normal-2", "low"}; !slices.Equal(order, want) {
-		t.Errorf("stepped %v, want %v", order, want)
+	wait(t, "the hangs", func() bool { s, _ := e.Stats(context.Background()); return s.InFlight == 3 })
+	for i := range 5 {
+		startExec(t, e, "quick", fmt.Sprintf("q%d", i), `{}`)
+	}
+	for i := range 5 {
+		if x := waitEnd(t, e, "quick", fmt.Sprintf("q%d", i)); x.Status != engine.StatusSucceeded {
+			t.Fatalf("q%d: %+v", i, x)
+		}
+	}
+	for i := range 3 {
+		if _, err := e.Stop(context.Background(), "hang", fmt.Sprintf("h%d", i), "Stop", ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -223,6 +223,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.timerLoop(ctx)
 	}()
 	wg.Wait()
+	e.actions.Wait()
 	return nil
 }
 
@@ -326,16 +327,23 @@ func (e *Engine) worker(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		e.step(ctx, r)
-		e.mu.Lock()
-		r.busy = false
-		if r.again {
-			r.again = false
-			if e.runs[r.id] == r {
-				e.enqueueLocked(r)
-			}
+		if !e.step(ctx, r) {
+			e.release(r)
 		}
-		e.mu.Unlock()
+	}
+}
+
+// release ends a step of r: r may be stepped again, at once if it was
+// queued meanwhile.
+func (e *Engine) release(r *run) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r.busy = false
+	if r.again {
+		r.again = false
+		if e.runs[r.id] == r {
+			e.enqueueLocked(r)
+		}
 	}
 }
 

@@ -23,15 +23,19 @@ const retryWrite = time.Second
 // step moves r on until it ends, parks (Wait, retry delay, Map items,
 // child execution) or has run one Task (then it queues again, so that one
 // long execution does not hold a worker while others wait).
-func (e *Engine) step(ctx context.Context, r *run) {
+// step runs r's states until one waits, ends it, or hands the run off:
+// a Task's Action runs on a goroutine of its own, so that an Action that
+// hangs or waits for its provider holds no worker. It reports a hand-off:
+// the Action's goroutine then ends the step (release) itself.
+func (e *Engine) step(ctx context.Context, r *run) bool {
 	for range maxInMemory {
 		if r.stopped.Load() || ctx.Err() != nil {
-			return
+			return false
 		}
 		st, ok := r.m.States[r.state]
 		if !ok {
 			e.finish(ctx, r, StatusFailed, nil, asl.ErrRuntime, fmt.Sprintf("state %q is not in the definition", r.state))
-			return
+			return false
 		}
 		var more bool
 		var err error
@@ -55,16 +59,20 @@ func (e *Engine) step(ctx context.Context, r *run) {
 		case asl.TypeMap:
 			more, err = e.mapState(ctx, r, st)
 		}
+		if errors.Is(err, errHandedOff) {
+			return true
+		}
 		if err != nil {
 			e.stepFailed(ctx, r, err)
-			return
+			return false
 		}
 		if !more {
-			return
+			return false
 		}
 	}
 	e.finish(ctx, r, StatusFailed, nil, asl.ErrRuntime,
 		fmt.Sprintf("more than %d Choice and Pass states in a row without a Task, Wait or Map", maxInMemory))
+	return false
 }
 
 // stepFailed handles an error of the engine itself (a store failing): the
@@ -412,7 +420,29 @@ func (e *Engine) taskState(ctx context.Context, r *run, st *asl.State) (bool, er
 		}
 	}
 
-	result, aerr := e.runAction(ctx, r, st, input)
+	e.actions.Add(1)
+	go func() {
+		defer e.actions.Done()
+		result, aerr := e.runAction(ctx, r, st, input)
+		more, err := e.taskDone(ctx, r, st, actx, result, aerr)
+		switch {
+		case err != nil:
+			e.stepFailed(ctx, r, err)
+		case more:
+			e.enqueue(r) // the run is busy: it is queued again once released
+		}
+		e.release(r)
+	}()
+	return false, errHandedOff
+}
+
+// errHandedOff: the state's Action runs on a goroutine of its own, which
+// ends the step.
+var errHandedOff = errors.New("handed off to the action's goroutine")
+
+// taskDone records what a Task's Action answered: the next state, a retry
+// or a catch; more says the run goes on at once.
+func (e *Engine) taskDone(ctx context.Context, r *run, st *asl.State, actx *asl.Context, result json.RawMessage, aerr *asl.Error) (bool, error) {
 	if r.stopped.Load() || ctx.Err() != nil {
 		// Stopped, or the engine is closing: the stored position stays,
 		// and the Task runs again when the engine runs next.

@@ -533,3 +533,37 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A provider that hangs takes only its own capacity: with every engine
+// worker's worth of image tasks hung on it, video tasks on another
+// provider still run to the end.
+func TestAHangingProviderLeavesOthersFlowing(t *testing.T) {
+	t.Parallel()
+	p := newPlatform(t, []config.Provider{
+		simProvider("hangs", `{"latency_ms":0,"fail_rate":1,"fail_with":"hang"}`, task.TypeImageGeneration),
+		simProvider("videos", `{"latency_ms":0,"poll_steps":1,"poll_after_ms":10}`, task.TypeVideoGeneration),
+	}, platformOptions{workers: 2, maxInProgress: 16})
+	ctx := context.Background()
+	var images []string
+	for range 6 {
+		images = append(images, p.submit(t, task.TypeImageGeneration, `{"prompt":"a fox"}`).ID)
+	}
+	waitUntil(t, func() bool {
+		n := 0
+		for _, id := range images {
+			if tk, err := p.app.Task(ctx, id); err == nil && tk.Status == task.StatusRunning {
+				n++
+			}
+		}
+		return n == len(images)
+	})
+	for range 3 {
+		v := p.submit(t, task.TypeVideoGeneration, `{"prompt":"waves"}`)
+		if got := p.waitTerminal(t, v.ID); got.Status != task.StatusCompleted {
+			t.Fatalf("video %s: %s %+v", v.ID, got.Status, got.Error)
+		}
+	}
+	for _, id := range images {
+		_, _ = p.app.Cancel(ctx, "alice", id)
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,8 +56,13 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 	if err != nil {
 		return nil, err
 	}
+	secret, err := signingKey(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	deliveries := webhook.NewSignal()
-	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{OnDeliveries: deliveries.Notify})
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{OnDeliveries: deliveries.Notify, CursorKey: derivedKey(secret, "listing cursors")})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -64,6 +71,13 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 }
 
 func (d *dataDir) Close() error { return d.db.Close() }
+
+// derivedKey is a key of its own for one use of the data folder's secret.
+func derivedKey(secret []byte, use string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("mediatasks " + use))
+	return m.Sum(nil)
+}
 
 // signingKey returns the secret that signs file URLs, made once per data
 // folder (32 random bytes, mode 0600) so that URLs stay valid across

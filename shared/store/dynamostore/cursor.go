@@ -1,9 +1,6 @@
 package dynamostore
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -16,38 +13,23 @@ import (
 // task would return. The rest of that key is not carried: the partition is
 // always the caller's own (built from the authenticated user, never from
 // the cursor, so no cursor can reach another user's tasks) and the
-// table's key follows from the id.
-//
-// The position is signed with an HMAC over the user and the position,
-// truncated to 16 bytes, and the cursor is mac || position in unpadded
-// base64url: a cursor that this store did not issue to this user (made
-// up, truncated, edited, another user's or another table's) is refused
-// with task.ErrBadCursor.
-const cursorMACSize = 16
-
-func (s *Store) cursorMAC(userID, position string) []byte {
-	mac := hmac.New(sha256.New, s.cursorKey)
-	mac.Write([]byte("tasks\x00" + userID + "\x00" + position))
-	return mac.Sum(nil)[:cursorMACSize]
-}
+// table's key follows from the id. The position is signed for the user
+// (shared/store/cursor): a cursor this store did not issue to this user
+// is refused with task.ErrBadCursor.
 
 func (s *Store) encodeCursor(userID, position string) string {
-	return base64.RawURLEncoding.EncodeToString(append(s.cursorMAC(userID, position), position...))
+	return s.cursors.Encode("tasks", userID, position)
 }
 
 // decodeCursor returns the position a cursor holds.
-func (s *Store) decodeCursor(userID, cursor string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) <= cursorMACSize {
-		return "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)
-	}
-	position := string(raw[cursorMACSize:])
-	if !hmac.Equal(raw[:cursorMACSize], s.cursorMAC(userID, position)) {
-		return "", fmt.Errorf("cursor %q: not issued to this user by this store: %w", cursor, task.ErrBadCursor)
+func (s *Store) decodeCursor(userID, c string) (string, error) {
+	position, ok := s.cursors.Decode("tasks", userID, c)
+	if !ok {
+		return "", fmt.Errorf("cursor %q: not issued to this user by this store: %w", c, task.ErrBadCursor)
 	}
 	at, id, ok := strings.Cut(position, "#")
 	if !ok || len(at) != 19 || strings.Trim(at, "0123456789") != "" || id == "" {
-		return "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)
+		return "", fmt.Errorf("cursor %q: %w", c, task.ErrBadCursor)
 	}
 	return position, nil
 }

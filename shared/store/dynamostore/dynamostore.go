@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/store/cursor"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
@@ -73,8 +74,8 @@ type Store struct {
 	log   *slog.Logger
 	// onDeliveries is told of committed pending deliveries.
 	onDeliveries webhook.CommitHook
-	// cursorKey signs listing cursors (see Options.CursorKey).
-	cursorKey []byte
+	// cursors signs listing cursors (see Options.CursorKey).
+	cursors cursor.Signer
 	// durationSample bounds Stats's read of durations (see Options).
 	durationSample int
 }
@@ -94,7 +95,7 @@ func New(db *dynamodb.Client, table string, opts Options) *Store {
 	if opts.DurationSample <= 0 {
 		opts.DurationSample = DefaultDurationSample
 	}
-	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursorKey: opts.CursorKey,
+	return &Store{db: db, table: table, now: opts.Now, log: opts.Log, cursors: cursor.New(opts.CursorKey),
 		durationSample: opts.DurationSample, onDeliveries: opts.OnDeliveries}
 }
 

@@ -2,7 +2,6 @@ package dynamostore
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -96,7 +95,7 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 	var after string
 	if f.Cursor != "" {
 		var ok bool
-		if after, ok = decodeDeliveryCursor(f.Cursor); !ok {
+		if after, ok = s.decodeDeliveryCursor(userID, f.Cursor); !ok {
 			return webhook.Page{}, fmt.Errorf("list deliveries: cursor %q: %w", f.Cursor, webhook.ErrBadCursor)
 		}
 	}
@@ -119,7 +118,7 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 	if len(ds) > limit {
 		ds = ds[:limit]
 		last := ds[limit-1]
-		page.NextCursor = encodeDeliveryCursor(deliveryListKey(last.CreatedAt, last.ID))
+		page.NextCursor = s.cursors.Encode("deliveries", userID, deliveryListKey(last.CreatedAt, last.ID))
 	}
 	if err := s.withEventData(ctx, ds); err != nil {
 		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
@@ -128,24 +127,11 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 	return page, nil
 }
 
-// deliveryCursorPrefix tells the store's delivery cursors from any other
-// string.
-const deliveryCursorPrefix = "wdlv1:"
-
-// encodeDeliveryCursor makes the cursor of a listing position (a list key,
-// the same in every delivery listing).
-func encodeDeliveryCursor(position string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(deliveryCursorPrefix + position))
-}
-
-// decodeDeliveryCursor returns the position of a cursor that
-// encodeDeliveryCursor made, and false for any other string.
-func decodeDeliveryCursor(cursor string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return "", false
-	}
-	position, ok := strings.CutPrefix(string(raw), deliveryCursorPrefix)
+// decodeDeliveryCursor returns the position of a delivery cursor this
+// store issued to the user (signed as task cursors are), and false for
+// any other string.
+func (s *Store) decodeDeliveryCursor(userID, c string) (string, bool) {
+	position, ok := s.cursors.Decode("deliveries", userID, c)
 	if !ok {
 		return "", false
 	}

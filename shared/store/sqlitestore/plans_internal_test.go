@@ -21,10 +21,10 @@ func TestListingsUseAnIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := New(ctx, db, Options{}); err != nil {
+	s, err := New(ctx, db, Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	cursor := encodeCursor(time.Unix(1_800_000_000, 0).UnixNano(), "01a20000-0000-7000-8000-000000000000")
 	type listing struct {
 		selectFrom string
 		filters    []string
@@ -43,8 +43,9 @@ func TestListingsUseAnIndex(t *testing.T) {
 					used = append(used, col)
 				}
 			}
+			cursor := s.encodeCursor(name, "alice", time.Unix(1_800_000_000, 0).UnixNano(), "01a20000-0000-7000-8000-000000000000")
 			for _, c := range []string{"", cursor} {
-				query, args, _, err := newestFirst(l.selectFrom, "alice", fs, c, 20)
+				query, args, _, err := s.newestFirst(l.selectFrom, name, "alice", fs, c, 20)
 				if err != nil {
 					t.Fatal(err)
 				}

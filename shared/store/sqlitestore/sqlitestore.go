@@ -16,6 +16,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/store/cursor"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
@@ -131,12 +132,17 @@ type Options struct {
 	// committed write created or made due again (the server wakes its
 	// deliverer from it); nil: no one is told.
 	OnDeliveries webhook.CommitHook
+	// CursorKey signs listing cursors, so that a cursor the store did not
+	// issue to the user is refused; empty: a random key, and cursors do
+	// not outlive the process. The server derives it from its secret.
+	CursorKey []byte
 }
 
 // Store is the SQLite task store. It is safe for concurrent use.
 type Store struct {
-	db  *sqlitedb.DB
-	now func() time.Time
+	db      *sqlitedb.DB
+	now     func() time.Time
+	cursors cursor.Signer
 
 	// Statements of the submit and update paths, prepared once on the
 	// writer: compiling them costs about as much as running them.
@@ -161,7 +167,7 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 	if err := db.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
-	s := &Store{db: db, now: opts.Now, onDeliveries: opts.OnDeliveries}
+	s := &Store{db: db, now: opts.Now, cursors: cursor.New(opts.CursorKey), onDeliveries: opts.OnDeliveries}
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string

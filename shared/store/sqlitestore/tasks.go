@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -346,7 +345,7 @@ const (
 // descending), after the cursor's position. An empty userID lists the tasks
 // stored without an owner, not everyone's.
 func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter) (task.Page, error) {
-	query, args, limit, err := newestFirst(`SELECT `+taskColumns+` FROM tasks`, userID,
+	query, args, limit, err := s.newestFirst(`SELECT `+taskColumns+` FROM tasks`, "tasks", userID,
 		[]filter{{"status", string(f.Status)}, {"task_type", string(f.Type)}, {"batch_id", f.BatchID}}, f.Cursor, f.Limit)
 	if err != nil {
 		return task.Page{}, fmt.Errorf("list tasks: %w", err)
@@ -356,7 +355,7 @@ func (s *Store) ListTasks(ctx context.Context, userID string, f task.ListFilter)
 		return task.Page{}, fmt.Errorf("list tasks: %w", err)
 	}
 	var page task.Page
-	page.Tasks, page.NextCursor = pageOf(tasks, limit, func(t *task.Task) (time.Time, string) { return t.CreatedAt, t.ID })
+	page.Tasks, page.NextCursor = pageOf(s, "tasks", userID, tasks, limit, func(t *task.Task) (time.Time, string) { return t.CreatedAt, t.ID })
 	return page, nil
 }
 
@@ -367,8 +366,9 @@ type filter struct{ column, value string }
 // newestFirst builds a keyset-paginated listing of a user's rows, newest
 // first (ties by id, descending), after the cursor's position: the query
 // asks for one row more than the page, which tells whether another
-// follows (see pageOf). The table must have created_at and id columns.
-func newestFirst(selectFrom, userID string, filters []filter, cursor string, limit int) (string, []any, int, error) {
+// follows (see pageOf). The table must have created_at and id columns;
+// listing names the listing the cursor was signed for.
+func (s *Store) newestFirst(selectFrom, listing, userID string, filters []filter, cursor string, limit int) (string, []any, int, error) {
 	if limit <= 0 {
 		limit = defaultLimit
 	}
@@ -383,7 +383,7 @@ func newestFirst(selectFrom, userID string, filters []filter, cursor string, lim
 		}
 	}
 	if cursor != "" {
-		createdAt, id, err := decodeCursor(cursor)
+		createdAt, id, err := s.decodeCursor(listing, userID, cursor)
 		if err != nil {
 			return "", nil, 0, err
 		}
@@ -396,12 +396,12 @@ func newestFirst(selectFrom, userID string, filters []filter, cursor string, lim
 
 // pageOf cuts the rows of a newestFirst query to the page, and gives the
 // cursor of the next page when there is one.
-func pageOf[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+func pageOf[T any](s *Store, listing, userID string, rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
 	if len(rows) <= limit {
 		return rows, ""
 	}
 	createdAt, id := key(rows[limit-1])
-	return rows[:limit], encodeCursor(nanos(createdAt), id)
+	return rows[:limit], s.encodeCursor(listing, userID, nanos(createdAt), id)
 }
 
 func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]*task.Task, error) {
@@ -421,18 +421,20 @@ func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]*t
 	return tasks, rows.Err()
 }
 
-// A cursor is the position of the last task shown: its creation time in
-// Unix nanoseconds and its id, as "nanos.id" in unpadded base64url.
-func encodeCursor(createdAt int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt, 10) + "." + id))
+// A cursor is the position of the last row shown, its creation time in
+// Unix nanoseconds and its id ("nanos.id"), signed for the user and the
+// listing (shared/store/cursor): a cursor the store did not issue to the
+// user is refused.
+func (s *Store) encodeCursor(listing, userID string, createdAt int64, id string) string {
+	return s.cursors.Encode(listing, userID, strconv.FormatInt(createdAt, 10)+"."+id)
 }
 
-func decodeCursor(cursor string) (int64, string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)
+func (s *Store) decodeCursor(listing, userID, cursor string) (int64, string, error) {
+	position, ok := s.cursors.Decode(listing, userID, cursor)
+	if !ok {
+		return 0, "", fmt.Errorf("cursor %q: not issued to this user by this store: %w", cursor, task.ErrBadCursor)
 	}
-	at, id, ok := strings.Cut(string(raw), ".")
+	at, id, ok := strings.Cut(position, ".")
 	createdAt, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil || id == "" {
 		return 0, "", fmt.Errorf("cursor %q: %w", cursor, task.ErrBadCursor)

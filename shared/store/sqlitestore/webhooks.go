@@ -438,7 +438,7 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 // ListDeliveries returns the user's deliveries newest first (ties by id,
 // descending), after the cursor's position.
 func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Filter) (webhook.Page, error) {
-	query, args, limit, err := newestFirst(`SELECT `+deliveryColumns+` FROM webhook_deliveries`, userID,
+	query, args, limit, err := s.newestFirst(`SELECT `+deliveryColumns+` FROM webhook_deliveries`, "deliveries", userID,
 		[]filter{{"status", string(f.Status)}, {"subject_id", f.SubjectID}}, f.Cursor, f.Limit)
 	if err != nil {
 		return webhook.Page{}, fmt.Errorf("list deliveries: cursor %q: %w", f.Cursor, webhook.ErrBadCursor)
@@ -460,7 +460,7 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
 	}
 	var page webhook.Page
-	page.Deliveries, page.NextCursor = pageOf(deliveries, limit, func(d webhook.Delivery) (time.Time, string) { return d.CreatedAt, d.ID })
+	page.Deliveries, page.NextCursor = pageOf(s, "deliveries", userID, deliveries, limit, func(d webhook.Delivery) (time.Time, string) { return d.CreatedAt, d.ID })
 	return page, nil
 }
 

@@ -192,6 +192,29 @@ func (s *suite) testBadCursor(t *testing.T) {
 			t.Errorf("cursor %q: error = %v, want ErrBadCursor", cursor, err)
 		}
 	}
+	// A cursor the store issued works for its user only, and only as
+	// issued: cursors are signed, not merely encoded.
+	page, err := b.store.ListTasks(b.ctx, user, task.ListFilter{Limit: 1})
+	if err != nil || page.NextCursor == "" {
+		t.Fatalf("first page: %v, cursor %q", err, page.NextCursor)
+	}
+	if _, err := b.store.ListTasks(b.ctx, user, task.ListFilter{Limit: 1, Cursor: page.NextCursor}); err != nil {
+		t.Fatalf("the cursor issued: %v", err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(page.NextCursor)
+	if err != nil {
+		t.Fatalf("cursor %q is not base64url: %v", page.NextCursor, err)
+	}
+	raw[len(raw)-1] ^= 1
+	for name, tc := range map[string]struct{ user, cursor string }{
+		"another user's":    {b.id("usr"), page.NextCursor},
+		"one byte changed":  {user, base64.RawURLEncoding.EncodeToString(raw)},
+		"two bytes cut off": {user, page.NextCursor[:len(page.NextCursor)-2]},
+	} {
+		if _, err := b.store.ListTasks(b.ctx, tc.user, task.ListFilter{Cursor: tc.cursor}); !errors.Is(err, task.ErrBadCursor) {
+			t.Errorf("%s cursor: error = %v, want ErrBadCursor", name, err)
+		}
+	}
 }
 
 func (s *suite) testTenantIsolation(t *testing.T) {

@@ -20,7 +20,7 @@ func TestCursorsAreTamperProof(t *testing.T) {
 	flipped := append([]byte{}, raw...)
 	flipped[len(flipped)-1] ^= 1
 	for name, tc := range map[string]struct {
-		s                      cursor.Signer
+		s                     cursor.Signer
 		listing, user, cursor string
 	}{
 		"another user":      {s, "tasks", "bob", c},

@@ -1240,3 +1240,33 @@ func TestDailyBudgetSpentIs402(t *testing.T) {
 	wantStatus(t, do(t, h, req{method: "GET", path: Prefix + "/tasks/" + id, key: b.keyA}), http.StatusOK)
 	submitImage(t, h, b.keyB, "bob has spent nothing")
 }
+
+// What encoding/json would let through is a 400 naming the field: a key
+// given twice, text that is not UTF-8, an escaped lone surrogate, a NUL.
+func TestStrictJSONText(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t)
+	for name, tc := range map[string]struct {
+		path, body, field string
+	}{
+		"a key twice":            {"/images/generate", `{"prompt": "a", "prompt": "b"}`, "prompt"},
+		"a key twice, nested":    {"/images/generate", `{"prompt": "a", "metadata": {"k": "1", "k": "2"}}`, "metadata.k"},
+		"a key twice in a batch": {"/batches", `{"tasks": [{"task_type": "image_generation", "input_data": {"prompt": "a", "size": "512x512", "size": "1024x1024"}}]}`, "tasks[0].input_data.size"},
+		"invalid UTF-8":          {"/images/generate", "{\"prompt\": \"caf\xe9\"}", "prompt"},
+		"invalid UTF-8 in a key": {"/images/generate", "{\"prompt\": \"a\", \"metadata\": {\"k\xff\": \"v\"}}", "metadata"},
+		"a lone surrogate":       {"/images/generate", `{"prompt": "a \ud800 b"}`, "prompt"},
+		"a NUL":                  {"/images/generate", `{"prompt": "a\u0000b"}`, "prompt"},
+		"a NUL in metadata":      {"/images/generate", `{"prompt": "a", "metadata": {"k": "v\u0000"}}`, "metadata.k"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rec := do(t, h, req{method: "POST", path: Prefix + tc.path, key: b.keyA, body: []byte(tc.body)})
+			wantProblem(t, rec, http.StatusBadRequest, tc.field)
+		})
+	}
+	// Real text passes: accents, a replacement character sent as such, and
+	// escapes of real characters (a surrogate pair).
+	for _, body := range []string{`{"prompt": "café \ufffd ok"}`, "{\"prompt\": \"caf\u00e9 \ufffd\"}", `{"prompt": "a \ud83e\udd8a fox"}`} {
+		wantStatus(t, do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: []byte(body)}), http.StatusAccepted)
+	}
+}

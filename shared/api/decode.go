@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // maxJSONBody caps a JSON request body (413 past it).
@@ -88,21 +89,54 @@ func decodeStrict(data []byte, prefix string, v any) *Problem {
 	return exactKeys(data, prefix, reflect.TypeOf(v))
 }
 
-// exactKeys refuses the object keys that name a field only in another
-// case. encoding/json matches names case-insensitively, so "PROMPT" would
-// set prompt (and {"prompt": "a", "PROMPT": "b"} would store "b"), and it
-// has no switch to stop that: this walk over the keys, checked against
-// the JSON names of t's fields, does. Values held as json.RawMessage are
-// checked when they are decoded in their turn.
+// exactKeys refuses what encoding/json lets through: object keys that
+// name a field only in another case (it matches names case-insensitively,
+// so {"prompt": "a", "PROMPT": "b"} would store "b", and it has no switch
+// to stop that), a key given twice in one object (the last would win),
+// text that is not valid UTF-8 (it would be rewritten to U+FFFD, as would
+// an escaped lone surrogate) and NUL characters. This walk over the
+// tokens, checked against the JSON names of t's fields, does, naming the
+// field. Values held as json.RawMessage are walked too (and again when
+// they are decoded in their turn).
 func exactKeys(data []byte, prefix string, t reflect.Type) *Problem {
-	return walkKeys(json.NewDecoder(bytes.NewReader(data)), prefix, t)
+	w := keyWalk{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	return w.walk(prefix, t)
 }
 
-func walkKeys(dec *json.Decoder, path string, t reflect.Type) *Problem {
-	tok, err := dec.Token()
+type keyWalk struct {
+	dec  *json.Decoder
+	data []byte
+}
+
+// token reads the next token, and checks a string's text: its bytes as
+// sent (UTF-8 valid; no escape that decoded to U+FFFD), and no NUL.
+func (w *keyWalk) token(path string) (json.Token, *Problem, bool) {
+	start := w.dec.InputOffset()
+	tok, err := w.dec.Token()
 	if err != nil {
-		return nil // the decode that came first has accepted the document
+		return nil, nil, false // the decode that came first has accepted the document
 	}
+	if str, ok := tok.(string); ok {
+		raw := bytes.TrimLeft(w.data[start:w.dec.InputOffset()], " \t\r\n,:")
+		switch {
+		case !utf8.Valid(raw):
+			return nil, invalid(fieldError(path, "is not valid UTF-8")), false
+		case strings.ContainsRune(str, utf8.RuneError) && !bytes.Contains(raw, []byte("\uFFFD")) &&
+			!bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)):
+			return nil, invalid(fieldError(path, "holds an escape that is no Unicode character (a lone surrogate)")), false
+		case strings.IndexByte(str, 0) >= 0:
+			return nil, invalid(fieldError(path, "must not hold NUL characters")), false
+		}
+	}
+	return tok, nil, true
+}
+
+func (w *keyWalk) walk(path string, t reflect.Type) *Problem {
+	tok, p, ok := w.token(path)
+	if !ok {
+		return p
+	}
+	dec := w.dec
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -112,12 +146,17 @@ func walkKeys(dec *json.Decoder, path string, t reflect.Type) *Problem {
 		if t != nil && t.Kind() == reflect.Struct {
 			fields = jsonFields(t)
 		}
+		seen := map[string]bool{}
 		for dec.More() {
-			keyTok, err := dec.Token()
-			if err != nil {
-				return nil
+			keyTok, p, ok := w.token(path)
+			if !ok {
+				return p
 			}
 			key, _ := keyTok.(string)
+			if seen[key] {
+				return invalid(fieldError(join(path, key), "is given twice in one object"))
+			}
+			seen[key] = true
 			var sub reflect.Type
 			switch {
 			case fields != nil:
@@ -129,7 +168,7 @@ func walkKeys(dec *json.Decoder, path string, t reflect.Type) *Problem {
 			case t != nil && t.Kind() == reflect.Map:
 				sub = t.Elem()
 			}
-			if p := walkKeys(dec, join(path, key), sub); p != nil {
+			if p := w.walk(join(path, key), sub); p != nil {
 				return p
 			}
 		}
@@ -140,7 +179,7 @@ func walkKeys(dec *json.Decoder, path string, t reflect.Type) *Problem {
 			elem = t.Elem()
 		}
 		for i := 0; dec.More(); i++ {
-			if p := walkKeys(dec, path+"["+strconv.Itoa(i)+"]", elem); p != nil {
+			if p := w.walk(path+"["+strconv.Itoa(i)+"]", elem); p != nil {
 				return p
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/auth"
@@ -19,12 +18,8 @@ Only the key's hash is stored: the key cannot be shown again. The server
 need not be stopped.
 `
 
-// userNamePattern: what a user name may be (it names the tenant in
-// every record, so it is kept plain).
-var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
-
 func validUserName(name string) error {
-	if !userNamePattern.MatchString(name) {
+	if !auth.ValidUserName(name) {
 		return usagef("user name %q: must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -", name)
 	}
 	return nil

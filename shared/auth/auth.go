@@ -3,12 +3,16 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -135,14 +139,50 @@ func (a *Authenticator) verifyJWT(token string) (string, error) {
 		opts = append(opts, jwt.WithTimeFunc(a.Now))
 	}
 	claims := jwt.RegisteredClaims{}
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.JWTSecret, nil }, opts...)
-	if err != nil || claims.Subject == "" || len(claims.Subject) > MaxUserIDLen {
+	parsed, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return a.JWTSecret, nil }, opts...)
+	if err != nil || !ValidUserName(claims.Subject) || !numericTimes(parsed) {
 		return "", ErrUnauthenticated
 	}
 	return claims.Subject, nil
 }
 
-// MaxUserIDLen bounds a user id taken from a token's subject: ids go into
-// storage keys, which have limits of their own (DynamoDB's partition key,
-// 2,048 bytes, holds a user id and a prefix).
-const MaxUserIDLen = 255
+// numericTimes reports whether the token's exp, nbf and iat, where given,
+// are JSON numbers, as RFC 7519 says: the parser also reads a number in a
+// string, which no issuer of ours sends.
+func numericTimes(t *jwt.Token) bool {
+	parts := strings.Split(t.Raw, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return false
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		dec := json.NewDecoder(bytes.NewReader(v))
+		dec.UseNumber()
+		if tok, err := dec.Token(); err != nil {
+			return false
+		} else if n, ok = tok.(json.Number); !ok || n == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// userName is what a user name may be, from a key's --user or a token's
+// subject: it names the tenant in every record and storage key, so it is
+// kept plain.
+var userName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// ValidUserName reports whether name may name a user.
+func ValidUserName(name string) bool { return userName.MatchString(name) }

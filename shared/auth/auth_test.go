@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,19 +92,34 @@ func TestJWT(t *testing.T) {
 		}
 		return "Bearer " + s
 	}
+	signMap := func(claims map[string]any) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(claims)).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
 	future := jwt.NewNumericDate(clk.Now().Add(time.Hour))
 	past := jwt.NewNumericDate(clk.Now().Add(-time.Second))
 	if user, err := a.Authenticate(context.Background(), sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future})); err != nil || user != "bob" {
 		t.Fatalf("valid token: %q, %v", user, err)
 	}
+	if user, err := a.Authenticate(context.Background(), signMap(map[string]any{"sub": "bob@example.com", "exp": future.Unix(), "iat": clk.Now().Unix(), "nbf": clk.Now().Unix()})); err != nil || user != "bob@example.com" {
+		t.Fatalf("valid token with iat and nbf: %q, %v", user, err)
+	}
 	for name, header := range map[string]string{
-		"alg none":     sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
-		"HS512":        sign(jwt.SigningMethodHS512, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
-		"expired":      sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: past}),
-		"no expiry":    sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob"}),
-		"no subject":   sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{ExpiresAt: future}),
-		"long subject": sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: strings.Repeat("b", auth.MaxUserIDLen+1), ExpiresAt: future}),
-		"wrong key":    sign(jwt.SigningMethodHS256, []byte("another secret of thirty-two b.."), jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"alg none":          sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"HS512":             sign(jwt.SigningMethodHS512, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
+		"expired":           sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob", ExpiresAt: past}),
+		"no expiry":         sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob"}),
+		"no subject":        sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{ExpiresAt: future}),
+		"long subject":      sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: strings.Repeat("b", 65), ExpiresAt: future}),
+		"a path as subject": sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "a/../b", ExpiresAt: future}),
+		"a NUL in subject":  sign(jwt.SigningMethodHS256, secret, jwt.RegisteredClaims{Subject: "bob\x00", ExpiresAt: future}),
+		"exp in a string":   signMap(map[string]any{"sub": "bob", "exp": strconv.FormatInt(future.Unix(), 10)}),
+		"iat in a string":   signMap(map[string]any{"sub": "bob", "exp": future.Unix(), "iat": "1700000000"}),
+		"nbf an object":     signMap(map[string]any{"sub": "bob", "exp": future.Unix(), "nbf": map[string]any{}}),
+		"wrong key":         sign(jwt.SigningMethodHS256, []byte("another secret of thirty-two b.."), jwt.RegisteredClaims{Subject: "bob", ExpiresAt: future}),
 	} {
 		if _, err := a.Authenticate(context.Background(), header); !errors.Is(err, auth.ErrUnauthenticated) {
 			t.Errorf("%s: err = %v, want ErrUnauthenticated", name, err)

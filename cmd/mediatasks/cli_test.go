@@ -301,12 +301,13 @@ func TestServeInProcess(t *testing.T) {
 	newClient(t, base, "").mustDo("GET", "/metrics", nil, http.StatusOK, nil)
 	// An upload is served back at its signed URL, on this server's
 	// address, without a bearer token.
-	req, err := http.NewRequestWithContext(t.Context(), "POST", base+"/api/v1/media/uploads", strings.NewReader("WEBVTT\n"))
+	sound := "RIFF\x24\x00\x00\x00WAVEfmt "
+	req, err := http.NewRequestWithContext(t.Context(), "POST", base+"/api/v1/media/uploads", strings.NewReader(sound))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Content-Type", "text/vtt")
+	req.Header.Set("Content-Type", "audio/wav")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +329,7 @@ func TestServeInProcess(t *testing.T) {
 	}
 	got, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(got) != "WEBVTT\n" {
+	if resp.StatusCode != http.StatusOK || string(got) != sound {
 		t.Errorf("GET signed url: %d %q", resp.StatusCode, got)
 	}
 

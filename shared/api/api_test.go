@@ -320,7 +320,7 @@ func TestChainedInputs(t *testing.T) {
 	completeWithFile(t, b, image, "image/png", ".png")
 	queued := submitImage(t, h, b.keyA, "not yet")
 	upload := func(contentType string) string {
-		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: []byte("abc"), header: map[string]string{"Content-Type": contentType}})
+		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: sampleOf(contentType, "abc"), header: map[string]string{"Content-Type": contentType}})
 		wantStatus(t, rec, http.StatusCreated)
 		return decode[app.Upload](t, rec).ID
 	}
@@ -670,19 +670,19 @@ func TestTooLarge(t *testing.T) {
 	})
 	t.Run("raw upload", func(t *testing.T) {
 		t.Parallel()
-		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: bytes.Repeat([]byte("a"), 1025),
+		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: padded(wav(""), 1025),
 			header: map[string]string{"Content-Type": "audio/wav"}})
 		wantProblem(t, rec, http.StatusRequestEntityTooLarge, "file")
 	})
 	t.Run("multipart upload", func(t *testing.T) {
 		t.Parallel()
-		body, ct := multipartBody(t, "file", bytes.Repeat([]byte("a"), 1025))
+		body, ct := multipartBody(t, "file", padded(wav(""), 1025))
 		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: body, header: map[string]string{"Content-Type": ct}})
 		wantProblem(t, rec, http.StatusRequestEntityTooLarge, "file")
 	})
 	t.Run("upload at the limit", func(t *testing.T) {
 		t.Parallel()
-		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: bytes.Repeat([]byte("a"), 1024),
+		rec := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: padded(wav(""), 1024),
 			header: map[string]string{"Content-Type": "audio/wav"}})
 		wantStatus(t, rec, http.StatusCreated)
 	})
@@ -811,9 +811,9 @@ func TestIdempotency(t *testing.T) {
 	t.Run("upload", func(t *testing.T) {
 		t.Parallel()
 		hk := map[string]string{"Idempotency-Key": "upload-1", "Content-Type": "audio/wav"}
-		first := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: "sound", header: hk})
+		first := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: wav("sound"), header: hk})
 		wantStatus(t, first, http.StatusCreated)
-		again := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: "sound", header: hk})
+		again := do(t, h, req{method: "POST", path: Prefix + "/uploads", key: b.keyA, body: wav("sound"), header: hk})
 		if again.Code != http.StatusCreated || !bytes.Equal(first.Body.Bytes(), again.Body.Bytes()) {
 			t.Fatalf("upload replay: %d %s", again.Code, again.Body)
 		}
@@ -947,7 +947,7 @@ func multipartBody(t *testing.T, field string, content []byte) ([]byte, string) 
 func TestUploads(t *testing.T) {
 	t.Parallel()
 	h, b := setup(t)
-	mp, mpType := multipartBody(t, "file", []byte("multipart audio"))
+	mp, mpType := multipartBody(t, "file", wav("multipart audio"))
 	other, otherType := multipartBody(t, "other", []byte("x"))
 	tests := map[string]struct {
 		body        []byte
@@ -955,8 +955,8 @@ func TestUploads(t *testing.T) {
 		wantType    string
 		want        []byte
 	}{
-		"multipart": {mp, mpType, "application/octet-stream", []byte("multipart audio")},
-		"raw":       {[]byte("raw audio"), "audio/mpeg", "audio/mpeg", []byte("raw audio")},
+		"multipart": {mp, mpType, "application/octet-stream", wav("multipart audio")},
+		"raw":       {wav("raw audio"), "audio/mpeg", "audio/mpeg", wav("raw audio")},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -993,6 +993,11 @@ func TestUploads(t *testing.T) {
 		"no boundary":    {[]byte("x"), "multipart/form-data", http.StatusBadRequest, "Content-Type"},
 		"bad multipart":  {[]byte("--nope\r\n"), mpType, http.StatusBadRequest, "body"},
 		"bad media type": {[]byte("x"), "audio/", http.StatusUnsupportedMediaType, "Content-Type"},
+		"a page":         {[]byte("<!DOCTYPE html><html><script>x()</script></html>"), "text/html", http.StatusBadRequest, "Content-Type"},
+		"SVG":            {[]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>x()</script></svg>`), "image/svg+xml", http.StatusBadRequest, "Content-Type"},
+		"a page as WAV":  {[]byte("<!DOCTYPE html><html><script>x()</script></html>"), "audio/wav", http.StatusBadRequest, "Content-Type"},
+		"a PDF as image": {[]byte("%PDF-1.7\n1 0 obj"), "image/png", http.StatusBadRequest, "Content-Type"},
+		"text, untyped":  {[]byte("just some words"), "application/octet-stream", http.StatusBadRequest, "Content-Type"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -1270,3 +1275,18 @@ func TestStrictJSONText(t *testing.T) {
 		wantStatus(t, do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: []byte(body)}), http.StatusAccepted)
 	}
 }
+
+// wav is the start of a WAV file (its bytes sniff as audio) followed by
+// data: an upload the platform takes.
+func wav(data string) []byte { return []byte("RIFF\x24\x00\x00\x00WAVEfmt " + data) }
+
+// sampleOf is a file of contentType's kind holding data.
+func sampleOf(contentType, data string) []byte {
+	if strings.HasPrefix(contentType, "image/") {
+		return []byte("\x89PNG\r\n\x1a\n" + data)
+	}
+	return wav(data)
+}
+
+// padded is b made n bytes long with zeros.
+func padded(b []byte, n int) []byte { return append(b, make([]byte, n-len(b))...) }

@@ -108,6 +108,8 @@ func toProblem(err error) (p *Problem, internal bool) {
 		}
 		return &Problem{Status: http.StatusPaymentRequired, Detail: detail,
 			Errors: []FieldError{{Field: "limits.daily_budget_usd", Message: "spent for today (UTC); submits are taken again tomorrow"}}}, false
+	case errors.Is(err, app.ErrUploadType):
+		return invalid(FieldError{Field: "Content-Type", Message: err.Error()}), false
 	case errors.Is(err, app.ErrBatchSize):
 		return invalid(FieldError{Field: "tasks", Message: err.Error()}), false
 	case errors.Is(err, context.Canceled):

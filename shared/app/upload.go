@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -46,6 +48,51 @@ func OutputKey(t *task.Task, n int, ext string) string {
 	return fmt.Sprintf("%s%d%s", OutputPrefix(t), n, ext)
 }
 
+// sniffBytes is how much of an upload its type is told from
+// (http.DetectContentType reads at most 512 bytes).
+const sniffBytes = 512
+
+// ErrUploadType: an upload that is no media the platform can use.
+var ErrUploadType = errors.New("not a media file")
+
+// UploadTypeError says why an upload is refused: what it was declared as,
+// and what its bytes are.
+type UploadTypeError struct{ Declared, Sniffed string }
+
+func (e *UploadTypeError) Error() string {
+	if e.Sniffed == "" {
+		return fmt.Sprintf("an upload must be audio, video or an image (not SVG), or bytes of no stated type, not %s", e.Declared)
+	}
+	return fmt.Sprintf("the file is declared %s but its bytes are %s: an upload must be audio, video or an image", e.Declared, e.Sniffed)
+}
+
+func (e *UploadTypeError) Unwrap() error { return ErrUploadType }
+
+// checkUploadType refuses an upload that is not media, by its declared
+// type (audio, video, an image but SVG, which runs scripts, or bytes of
+// no stated type) and by its first bytes: a page, a document or an
+// archive declared as media is refused too. Bytes the sniffer does not
+// know (application/octet-stream) pass: most audio codecs are among them.
+func checkUploadType(declared string, head []byte) error {
+	mt, _, err := mime.ParseMediaType(declared)
+	family, _, _ := strings.Cut(mt, "/")
+	if err != nil || !(family == "audio" || family == "video" || family == "image" && mt != "image/svg+xml" || mt == "application/octet-stream") {
+		return &UploadTypeError{Declared: declared}
+	}
+	if len(head) == 0 {
+		return nil // empty: refused as such by the caller
+	}
+	sniffed, _, _ := mime.ParseMediaType(http.DetectContentType(head))
+	sfamily, _, _ := strings.Cut(sniffed, "/")
+	switch {
+	case sniffed == "application/octet-stream", sfamily == "audio", sfamily == "video", sfamily == "image":
+		return nil
+	case sniffed == "application/ogg":
+		return nil // Ogg audio or video
+	}
+	return &UploadTypeError{Declared: declared, Sniffed: sniffed}
+}
+
 // ErrUploadTooLarge: the upload is over Limits.UploadMaxBytes.
 var ErrUploadTooLarge = errors.New("upload too large")
 
@@ -54,8 +101,16 @@ func (a *App) StoreUpload(ctx context.Context, userID, contentType string, r io.
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
+	head := bufio.NewReaderSize(r, sniffBytes)
+	start, err := head.Peek(sniffBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return Upload{}, fmt.Errorf("store upload: %w", err)
+	}
+	if err := checkUploadType(contentType, start); err != nil {
+		return Upload{}, err
+	}
 	id := NewID()
-	obj, err := a.blobs.Put(ctx, uploadKey(userID, id), contentType, r, a.limits.UploadMaxBytes)
+	obj, err := a.blobs.Put(ctx, uploadKey(userID, id), contentType, head, a.limits.UploadMaxBytes)
 	if errors.Is(err, blob.ErrTooLarge) {
 		return Upload{}, fmt.Errorf("store upload: %w", ErrUploadTooLarge)
 	}

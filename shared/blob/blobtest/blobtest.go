@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	s := &suite{newStore: newStore}
 	t.Run("PutGetStat", s.testPutGetStat)
 	t.Run("Replace", s.testReplace)
+	t.Run("ReplaceAcrossSizes", s.testReplaceAcrossSizes)
 	t.Run("Delete", s.testDelete)
 	t.Run("NotFound", s.testNotFound)
 	t.Run("KeyBesideFolder", s.testKeyBesideFolder)

@@ -1,6 +1,6 @@
 // Package blobtest is the conformance suite of the blob store port: every
-// blob.Store adapter (files, S3) runs Run against itself and must pass it
-// unchanged, in the manner of river's driver tests:
+// blob.Store adapter (files, SQLite, tiered, S3) runs Run against itself
+// and must pass it unchanged, in the manner of river's driver tests:
 //
 //	func TestConformance(t *testing.T) {
 //		blobtest.Run(t, func(t *testing.T) blobtest.Adapter { ... })

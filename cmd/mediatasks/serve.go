@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/api"
-	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/blob/tieredblob"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
@@ -164,7 +164,9 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		baseURL = reachableURL(ln.Addr())
 	}
 
-	blobs, err := fsblob.New(filepath.Join(o.Data, blobDir), fsblob.Options{BaseURL: baseURL, Secret: secret,
+	// Small outputs and uploads are rows of the database, committed with
+	// the writes around them; large ones are files under the data folder.
+	blobs, err := tieredblob.New(ctx, d.db, filepath.Join(o.Data, blobDir), tieredblob.Options{BaseURL: baseURL, Secret: secret,
 		// Files are as durable as the database that names them.
 		NoSync: cfg.Storage.Synchronous == "NORMAL"})
 	if err != nil {

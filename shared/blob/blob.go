@@ -1,7 +1,7 @@
 // Package blob defines the blob store port: uploaded inputs and task
-// outputs, read back through expiring signed URLs. Files under the data
-// folder on one machine, S3 in the cloud; every adapter passes the
-// conformance suite in shared/blob/blobtest.
+// outputs, read back through expiring signed URLs. The database and files
+// under the data folder on one machine, S3 in the cloud; every adapter
+// passes the conformance suite in shared/blob/blobtest.
 package blob
 
 import (

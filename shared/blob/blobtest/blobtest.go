@@ -1,6 +1,6 @@
 // Package blobtest is the conformance suite of the blob store port: every
-// blob.Store adapter (files, S3) runs Run against itself and must pass it
-// unchanged, in the manner of river's driver tests:
+// blob.Store adapter (files, SQLite, tiered, S3) runs Run against itself
+// and must pass it unchanged, in the manner of river's driver tests:
 //
 //	func TestConformance(t *testing.T) {
 //		blobtest.Run(t, func(t *testing.T) blobtest.Adapter { ... })
@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	s := &suite{newStore: newStore}
 	t.Run("PutGetStat", s.testPutGetStat)
 	t.Run("Replace", s.testReplace)
+	t.Run("ReplaceAcrossSizes", s.testReplaceAcrossSizes)
 	t.Run("Delete", s.testDelete)
 	t.Run("NotFound", s.testNotFound)
 	t.Run("KeyBesideFolder", s.testKeyBesideFolder)

@@ -3,7 +3,9 @@ package blobtest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +61,49 @@ func (s *suite) testReplace(t *testing.T) {
 	}
 	if stat, err := b.store.Stat(b.ctx, "doc"); err != nil || stat.SHA256 != sha256Hex([]byte("# second")) {
 		t.Errorf("stat after replace: %+v, %v", stat, err)
+	}
+}
+
+// A store may keep objects in places by size (the tiered store: small in
+// the database, large in files): an object replaced by a much larger one,
+// and back, reads back as the latest, whole, under one description, and
+// one delete removes it wherever it was.
+func (s *suite) testReplaceAcrossSizes(t *testing.T) {
+	b := s.setup(t)
+	small, large := []byte("small"), randomBytes(1<<20+1)
+	for i, step := range []struct {
+		contentType string
+		body        []byte
+	}{{"text/plain", small}, {"image/png", large}, {"text/markdown", small}, {"video/mp4", large}, {"text/csv", small}} {
+		b.put("moves", step.contentType, step.body)
+		want := blob.Object{Key: "moves", ContentType: step.contentType, Size: int64(len(step.body)), SHA256: sha256Hex(step.body)}
+		stat, err := b.store.Stat(b.ctx, "moves")
+		if err != nil {
+			t.Fatalf("put %d: stat: %v", i, err)
+		}
+		checkObject(t, fmt.Sprintf("put %d: stat", i), stat, want, time.Now().Add(-time.Minute))
+		got, obj := b.get("moves")
+		checkObject(t, fmt.Sprintf("put %d: get", i), obj, want, time.Now().Add(-time.Minute))
+		if !bytes.Equal(got, step.body) {
+			t.Errorf("put %d: got %d bytes back, not the %d put", i, len(got), len(step.body))
+		}
+		if resp := b.fetch(b.signedURL("moves", time.Minute), nil); resp.status != http.StatusOK || !bytes.Equal(resp.body, step.body) ||
+			resp.header.Get("Content-Type") != step.contentType {
+			t.Errorf("put %d: signed URL: status %d, %d bytes, %s", i, resp.status, len(resp.body), resp.header.Get("Content-Type"))
+		}
+	}
+	b.put("moves", "image/png", large) // in the large place again, for the delete
+	if err := b.store.Delete(b.ctx, "moves"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := b.store.Stat(b.ctx, "moves"); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("stat after delete: err = %v, want ErrNotFound", err)
+	}
+	if rc, _, err := b.store.Get(b.ctx, "moves"); !errors.Is(err, blob.ErrNotFound) {
+		if rc != nil {
+			rc.Close()
+		}
+		t.Errorf("get after delete: err = %v, want ErrNotFound", err)
 	}
 }
 

@@ -15,10 +15,8 @@ package fsblob
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,8 +66,9 @@ type Options struct {
 
 // Store keeps objects under a root folder.
 type Store struct {
-	root string
-	opts Options
+	root   string
+	opts   Options
+	signer *Signer
 	// locks serialise Put and Delete on one key within the process, so two
 	// replacing each other cannot strand a data file.
 	locks   [64]sync.Mutex
@@ -81,20 +79,11 @@ type Store struct {
 
 // New returns a Store on root, creating the folder if needed.
 func New(root string, opts Options) (*Store, error) {
-	if len(opts.Secret) < 32 {
-		return nil, fmt.Errorf("fs blob store: the signing secret has %d bytes, want at least 32", len(opts.Secret))
+	signer, err := NewSigner(opts)
+	if err != nil {
+		return nil, fmt.Errorf("fs blob store: %w", err)
 	}
-	if opts.Prefix == "" {
-		opts.Prefix = "/files/"
-	}
-	if !strings.HasPrefix(opts.Prefix, "/") || !strings.HasSuffix(opts.Prefix, "/") {
-		return nil, fmt.Errorf("fs blob store: prefix %q must start and end with /", opts.Prefix)
-	}
-	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	root, err := filepath.Abs(root)
+	root, err = filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("fs blob store: %w", err)
 	}
@@ -109,7 +98,7 @@ func New(root string, opts Options) (*Store, error) {
 	}
 	// The folder handle that flushes the file system lives as long as the
 	// process: stores are made once, at start-up.
-	return &Store{root: root, opts: opts, durable: durable}, nil
+	return &Store{root: root, opts: signer.opts, signer: signer, durable: durable}, nil
 }
 
 // sidecar is the JSON kept beside each object.
@@ -406,104 +395,16 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // SignedURL returns BaseURL + Prefix + key + "?expires=<unix>&sig=<sig>".
-// The expiry is rounded up to the second, so a URL lives at least ttl (and
-// less than a second more).
 func (s *Store) SignedURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	if !ValidKey(key) {
 		return "", fmt.Errorf("sign %q: %w", key, blob.ErrInvalidKey)
 	}
-	if ttl <= 0 {
-		return "", fmt.Errorf("sign %s: ttl %s is not positive", key, ttl)
-	}
-	end := s.opts.Now().Add(ttl)
-	expires := end.Unix()
-	if end.After(time.Unix(expires, 0)) {
-		expires++
-	}
-	exp := strconv.FormatInt(expires, 10)
-	return s.opts.BaseURL + s.opts.Prefix + key + "?expires=" + exp + "&sig=" + s.sign(key, exp), nil
-}
-
-// sign is base64url(HMAC-SHA256(secret, key "\n" expires)). The newline,
-// which no key holds, keeps key "a1" with expiry 23 apart from key "a" with
-// expiry 123.
-func (s *Store) sign(key, expires string) string {
-	m := hmac.New(sha256.New, s.opts.Secret)
-	m.Write([]byte(key))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(expires))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// verify checks a URL's signature and expiry.
-func (s *Store) verify(key, expires, sig string) error {
-	// Comparing the encoded forms refuses every other spelling of the
-	// same bytes as well.
-	if !hmac.Equal([]byte(sig), []byte(s.sign(key, expires))) {
-		return errors.New("signature does not match")
-	}
-	exp, err := strconv.ParseInt(expires, 10, 64)
-	if err != nil {
-		return errors.New("malformed expiry")
-	}
-	if s.opts.Now().After(time.Unix(exp, 0)) {
-		return errors.New("URL expired")
-	}
-	return nil
+	return s.signer.URL(key, ttl)
 }
 
 // Handler serves GET and HEAD of signed URLs, ranges included. Mount it
 // at Prefix, for example mux.Handle("/files/", store.Handler()).
-func (s *Store) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			problem(w, http.StatusMethodNotAllowed, "only GET and HEAD")
-			return
-		}
-		key, ok := strings.CutPrefix(r.URL.Path, s.opts.Prefix)
-		if !ok || !ValidKey(key) {
-			problem(w, http.StatusNotFound, "no such file")
-			return
-		}
-		q := r.URL.Query()
-		if err := s.verify(key, q.Get("expires"), q.Get("sig")); err != nil {
-			problem(w, http.StatusForbidden, err.Error())
-			return
-		}
-		f, meta, err := s.open(key)
-		if errors.Is(err, blob.ErrNotFound) {
-			problem(w, http.StatusNotFound, "no such file")
-			return
-		}
-		if err != nil {
-			problem(w, http.StatusInternalServerError, "cannot read the file")
-			return
-		}
-		defer f.Close()
-		h := w.Header()
-		h.Set("Content-Type", meta.ContentType)
-		h.Set("ETag", `"`+meta.SHA256+`"`)
-		// Objects are user content served from the API's own origin: never
-		// sniff them into something runnable, and sandbox any HTML.
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "sandbox")
-		http.ServeContent(w, r, "", meta.ModTime, f)
-	})
-}
-
-// problem writes an RFC 9457 problem document.
-func problem(w http.ResponseWriter, status int, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
-		"type":   "about:blank",
-		"title":  http.StatusText(status),
-		"status": status,
-		"detail": detail,
-	})
-}
+func (s *Store) Handler() http.Handler { return s.signer.Handler(ValidKey, s.Get) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

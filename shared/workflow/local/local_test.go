@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
-	"github.com/videoai/mediatasks/shared/blob/fsblob"
+	"github.com/videoai/mediatasks/shared/blob/tieredblob"
 	"github.com/videoai/mediatasks/shared/config"
 	mtplatform "github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/provider"
@@ -36,7 +36,7 @@ type platform struct {
 	app       *app.App
 	store     *sqlitestore.Store
 	queue     *sqlitequeue.Queue
-	blobs     *fsblob.Store
+	blobs     *tieredblob.Store
 	runner    *local.Runner
 	providers *provider.Registry
 	db        *sqlitedb.DB
@@ -73,7 +73,8 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32), NoSync: !o.durable})
+	// The server's blob store: small outputs in the database, large in files.
+	blobs, err := tieredblob.New(ctx, db, filepath.Join(dir, "blobs"), tieredblob.Options{BaseURL: "http://127.0.0.1:1", Secret: make([]byte, 32), NoSync: !o.durable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func (p *platform) waitTerminal(t *testing.T, id string) *task.Task {
 }
 
 // Every task type completes on the default sim providers, and its output
-// is a real file in the blob store.
+// is an object in the blob store.
 func TestEveryTaskTypeCompletesOnTheDefaultProviders(t *testing.T) {
 	t.Parallel()
 	defaults := sim.DefaultConfigs()

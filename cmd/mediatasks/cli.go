@@ -36,6 +36,7 @@ const mainUsage = `mediatasks: the asynchronous media-AI task platform on one ma
 Usage:
   mediatasks serve [--addr ADDR] [--data DIR] [--config FILE] [--webhook-allow-private]
   mediatasks keys create --data DIR --user NAME
+  mediatasks load [--url URL] [--key-file FILE] [--rate N] [--duration D] [--webhook] [--json] ...
   mediatasks version
 
 Run "mediatasks COMMAND --help" for a command's flags.
@@ -74,6 +75,14 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return serve(ctx, opts, getenv, stderr)
 	case "keys":
 		return keys(ctx, rest, stdout, stderr)
+	case "load":
+		opts, err := parseLoad(rest, getenv, stdout)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return load(ctx, opts, stdout, stderr)
 	case "version":
 		fs := newFlagSet("version", "mediatasks version\n\nPrints the version of this build.\n", stdout)
 		if err := parseFlags(fs, rest); err != nil {

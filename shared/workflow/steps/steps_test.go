@@ -512,3 +512,33 @@ func TestSubtitlesAreFormattedFromTheProvidersWords(t *testing.T) {
 		}
 	}
 }
+
+// A transcript with no words makes empty subtitles, stored as an empty
+// file, not mistaken for a file to download.
+func TestSilenceMakesEmptySubtitles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.prov.start = func(req provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Transcript: &transcript.Transcript{Language: "en", DurationSeconds: 3}}}, nil
+	}
+	tk, err := b.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeSubtitleGeneration,
+		Input: json.RawMessage(`{"audio_url":"https://example.com/silence.wav","format":"srt"}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": json.RawMessage(step)}); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	got, err := b.app.Task(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCompleted || got.Output.Files[0].ContentType != "application/x-subrip" || got.Output.Files[0].SizeBytes != 0 {
+		t.Fatalf("task %s, files %+v", got.Status, got.Output.Files)
+	}
+}

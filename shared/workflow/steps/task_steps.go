@@ -170,7 +170,7 @@ func (a *Actions) stage(ctx context.Context, t *task.Task, name string, res *pro
 	}
 	for i, f := range res.Files {
 		sf := workflow.StagedFile{ContentType: f.ContentType, Ext: f.Ext}
-		if f.Data == nil {
+		if f.Data == nil && f.URL != "" {
 			sf.SourceURL = f.URL
 			out.Files = append(out.Files, sf)
 			continue

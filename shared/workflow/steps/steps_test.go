@@ -542,3 +542,28 @@ func TestSilenceMakesEmptySubtitles(t *testing.T) {
 		t.Fatalf("task %s, files %+v", got.Status, got.Output.Files)
 	}
 }
+
+// A provider call cut by the step's deadline shows outcome "timeout" in
+// the task's attempts, though the step's context has ended.
+func TestATimedOutCallShowsTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.prov.start = func(req provider.Request) (provider.Response, error) {
+		time.Sleep(50 * time.Millisecond) // past the step's deadline
+		return provider.Response{}, provider.NewTransient("timeout", "no answer", context.DeadlineExceeded)
+	}
+	tk := b.submit(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	raw, _ := json.Marshal(map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	if _, err := b.actions.Invoke(ctx, raw); err == nil {
+		t.Fatal("the start succeeded")
+	}
+	got, err := b.app.Task(context.Background(), tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(got.AttemptHistory); n != 1 || got.AttemptHistory[0].Outcome != "timeout" {
+		t.Errorf("attempts %+v, want one timed out", got.AttemptHistory)
+	}
+}

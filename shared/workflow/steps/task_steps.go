@@ -423,6 +423,10 @@ func (a *Actions) recordOutcome(ctx context.Context, id string, callErr error) {
 	if provider.KindOf(callErr) == provider.Canceled {
 		return
 	}
+	// A call cut by its deadline has a context that ended too: the
+	// outcome is still recorded, within a bound of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	err := a.app.RecordOutcome(ctx, id, outcomeOf(callErr), truncate(callErr.Error(), 500))
 	if _, err := terminal(err); err != nil && !errors.Is(err, app.ErrUnchanged) {
 		a.log.WarnContext(ctx, "record a provider call's outcome", "task_id", id, "err", err)

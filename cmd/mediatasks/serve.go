@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -157,6 +158,15 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
+	limits := defaultConnLimits()
+	if n := cfg.Server.MaxConnections; n > 0 {
+		limits.total = n
+	}
+	if n := cfg.Server.MaxClientConnections; n > 0 {
+		limits.perClient = n
+	}
+	ln = limitListener(ln, limits, nil)
+	bodyRate, bodyGrace := cmp.Or(cfg.Server.MinBodyRate, 64<<10), cmp.Or(cfg.Server.BodyGrace, 10*time.Second)
 	defer ln.Close() // after Serve has returned: a no-op; before: frees the port
 	listenURL := "http://" + ln.Addr().String()
 	baseURL := o.BaseURL
@@ -194,6 +204,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		Files:                blobs.Handler(),
 		Runner:               localRunner(ctx, d.db, cfg),
 		NewAPI:               api.New,
+		API:                  api.Options{BodyMinRate: bodyRate, BodyGrace: bodyGrace},
 		Deliveries:           d.deliveries,
 		Config:               cfg,
 		JWTSecret:            jwtSecret,
@@ -240,7 +251,8 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening on "+listenURL, "addr", ln.Addr().String(), "base_url", baseURL,
 		"data", o.Data, "config", o.Config, "webhook_allow_private", allowPrivate,
-		"jwt", len(jwtSecret) > 0, "version", versionString())
+		"jwt", len(jwtSecret) > 0, "max_connections", limits.total, "max_client_connections", limits.perClient,
+		"version", versionString())
 	if o.ready != nil {
 		o.ready(listenURL)
 	}

@@ -35,6 +35,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -81,6 +82,12 @@ type Options struct {
 	// Webhooks serves the delivery and signing-secret routes; nil
 	// answers them 404.
 	Webhooks Webhooks
+	// BodyMinRate, when set, is the slowest a request body may arrive
+	// (bytes a second) once BodyGrace has passed: a client that sends less
+	// is cut off, instead of holding its connection for the server's whole
+	// read timeout.
+	BodyMinRate int64
+	BodyGrace   time.Duration
 	// Logger receives the 5xx answers and panics, failed metrics
 	// collectors, and the errors /health shows only as "unavailable".
 	// Nil discards.
@@ -252,9 +259,22 @@ func (s *server) wrap(rt route) http.Handler {
 		if !rt.public {
 			var err error
 			if user, err = s.authenticate(r); err != nil {
+				// Refused from the headers alone: the body is not read,
+				// nor drained (net/http would read up to 256 KiB of it
+				// first, from a client that may never send it: a read
+				// deadline already past stops that), and the connection
+				// goes with the answer.
+				if r.ContentLength != 0 {
+					_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+					sw.Header().Set("Connection", "close")
+				}
 				s.fail(sw, r, err)
 				return
 			}
+		}
+		if s.opts.BodyMinRate > 0 && r.Body != nil && r.Body != http.NoBody {
+			r.Body = &pacedBody{ReadCloser: r.Body, ctl: http.NewResponseController(w), start: time.Now(),
+				grace: s.opts.BodyGrace, rate: s.opts.BodyMinRate}
 		}
 		if err := rt.handle(s, sw, r, user); err != nil {
 			s.fail(sw, r, err)
@@ -332,4 +352,27 @@ func (s *server) files(w http.ResponseWriter, r *http.Request, _ string) error {
 	}
 	s.opts.FilesHandler.ServeHTTP(w, r)
 	return nil
+}
+
+// pacedBody holds a request body to a minimum rate: before each read, the
+// connection's read deadline is set to when the bytes read so far and
+// those asked for are due at the rate, after the grace period. A body
+// that arrives slower fails its read with a timeout, and the connection
+// is closed. net/http has a read timeout per connection only; this is the
+// per-request, size-aware one it lacks.
+type pacedBody struct {
+	io.ReadCloser
+	ctl   *http.ResponseController
+	start time.Time
+	grace time.Duration
+	rate  int64
+	n     int64
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	due := b.start.Add(b.grace + time.Duration(float64(b.n+int64(len(p)))/float64(b.rate)*float64(time.Second)))
+	_ = b.ctl.SetReadDeadline(due) // not every ResponseWriter has deadlines (tests, Lambda)
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }

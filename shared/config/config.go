@@ -46,6 +46,20 @@ type Config struct {
 	// max_line_chars sets its line length.
 	Subtitles subtitle.Options
 	Media     Media
+	Server    Server
+}
+
+// Server are the local server's connection limits (0: the defaults).
+type Server struct {
+	// MaxConnections and MaxClientConnections bound the open connections
+	// in all and per client address; past them a connection is answered
+	// 503 and closed (defaults: 8,192, or three quarters of the open
+	// files limit, and a quarter of that per client).
+	MaxConnections, MaxClientConnections int
+	// MinBodyRate is the slowest a request body may arrive, in bytes a
+	// second, once BodyGrace has passed (defaults 64 KiB/s and 10 s).
+	MinBodyRate int64
+	BodyGrace   time.Duration
 }
 
 // Media are the settings of the media the platform fetches on a user's
@@ -273,6 +287,12 @@ type file struct {
 	Media *struct {
 		AllowPrivate bool `json:"allow_private"`
 	} `json:"media"`
+	Server *struct {
+		MaxConnections       *int64  `json:"max_connections"`
+		MaxClientConnections *int64  `json:"max_client_connections"`
+		MinBodyRate          *int64  `json:"min_body_rate"`
+		BodyGrace            *string `json:"body_grace"`
+	} `json:"server"`
 	Subtitles *struct {
 		MaxLines          *int64   `json:"max_lines"`
 		MaxCueSeconds     *float64 `json:"max_cue_seconds"`
@@ -476,6 +496,19 @@ func (f file) resolve() (Config, error) {
 	}
 	if m := f.Media; m != nil {
 		c.Media.AllowPrivate = m.AllowPrivate
+	}
+	if sv := f.Server; sv != nil {
+		intIn("server.max_connections", sv.MaxConnections, 16, 1<<20, func(v int64) { c.Server.MaxConnections = int(v) })
+		intIn("server.max_client_connections", sv.MaxClientConnections, 1, 1<<20, func(v int64) { c.Server.MaxClientConnections = int(v) })
+		intIn("server.min_body_rate", sv.MinBodyRate, 1024, 1<<30, func(v int64) { c.Server.MinBodyRate = v })
+		if sv.BodyGrace != nil {
+			if d, ok := duration("server.body_grace", *sv.BodyGrace, &errs); ok {
+				if d < time.Second || d > time.Hour {
+					bad("server.body_grace", "must be from 1s to 1h, not %s", d)
+				}
+				c.Server.BodyGrace = d
+			}
+		}
 	}
 	c.Subtitles = subtitle.DefaultOptions()
 	if s := f.Subtitles; s != nil {

@@ -62,7 +62,14 @@ type Limits struct {
 	// DailyBudgetUSD caps what one user's completed tasks may cost in a
 	// UTC day: past it, submits are refused (ErrBudget). 0: no cap.
 	DailyBudgetUSD float64
+	// Retention is how long a task's output files and an upload are kept
+	// (default DefaultRetention); a task shows when its files expire.
+	Retention time.Duration
 }
+
+// DefaultRetention keeps outputs and uploads 30 days, as the cloud
+// bucket's lifecycle does.
+const DefaultRetention = 30 * 24 * time.Hour
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *time.Duration, d time.Duration) {
@@ -92,6 +99,9 @@ func (l Limits) withDefaults() Limits {
 	// Starting a workflow takes milliseconds; a message held by a
 	// dispatcher that crashed comes back this soon.
 	def(&l.DispatchVisibility, 30*time.Second)
+	if l.Retention <= 0 {
+		l.Retention = DefaultRetention
+	}
 	return l
 }
 
@@ -437,6 +447,10 @@ func (a *App) ListTasks(ctx context.Context, userID string, f task.ListFilter) (
 func (a *App) present(ctx context.Context, t *task.Task) (*task.Task, error) {
 	if t.Output == nil || len(t.Output.Files) == 0 {
 		return t, nil
+	}
+	if t.CompletedAt != nil {
+		expires := t.CompletedAt.Add(a.limits.Retention).UTC()
+		t.Output.FilesExpireAt = &expires
 	}
 	for i, f := range t.Output.Files {
 		if f.Key == "" {

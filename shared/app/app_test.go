@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
@@ -69,6 +70,7 @@ type bundle struct {
 	queue  *sqlitequeue.Queue
 	clock  *clocktest.Fake
 	runner *recordingRunner
+	blobs  *fsblob.Store
 }
 
 func setup(t *testing.T, withRunner bool) bundle {
@@ -102,7 +104,7 @@ func setupWith(t *testing.T, withRunner, atomicSubmit bool, adjust ...func(*app.
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := bundle{store: st, queue: q, clock: clk, runner: &recordingRunner{started: map[string]int{}}}
+	b := bundle{store: st, queue: q, clock: clk, runner: &recordingRunner{started: map[string]int{}}, blobs: blobs}
 	var store task.Store = st
 	if atomicSubmit {
 		store = sqlitestore.WithQueue{Store: st, Queue: q}
@@ -678,5 +680,51 @@ func TestDispatcherTakesOnlyWhatTheRunnerHasRoomFor(t *testing.T) {
 	r.mu.Unlock()
 	if most > 3 {
 		t.Errorf("%d workflows ran at once; the bound is 3", most)
+	}
+}
+
+// Past the retention, a completed task's output files are removed and the
+// task says so; before it, the task shows when they expire.
+func TestOutputsArePrunedAfterTheRetention(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, false, true, func(d *app.Deps) { d.Limits.Retention = 48 * time.Hour })
+	ctx := context.Background()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := b.app.StartAttempt(ctx, tk.ID, "sim", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := app.OutputKey(started, 0, ".png")
+	if _, err := b.blobs.Put(ctx, key, "image/png", strings.NewReader("png"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.app.Complete(ctx, tk.ID, &task.Output{Files: []task.File{{Key: key, ContentType: "image/png", SizeBytes: 3}}}, "sim", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := got.CompletedAt.Add(48 * time.Hour); got.Output.FilesExpireAt == nil || !got.Output.FilesExpireAt.Equal(want) {
+		t.Errorf("files_expire_at %v, want %v", got.Output.FilesExpireAt, want)
+	}
+	b.app.Sweep(ctx)
+	if _, err := b.blobs.Stat(ctx, key); err != nil {
+		t.Fatalf("the output is gone before the retention: %v", err)
+	}
+	b.clock.Add(49 * time.Hour)
+	b.app.Sweep(ctx)
+	if _, err := b.blobs.Stat(ctx, key); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("the output is still there past the retention: %v", err)
+	}
+	got, err = b.app.GetTask(ctx, "alice", tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != task.StatusCompleted || !got.Output.FilesRemoved || len(got.Output.Files) != 0 || got.Output.FilesExpireAt != nil {
+		t.Errorf("task after the retention: %s %+v", got.Status, got.Output)
 	}
 }

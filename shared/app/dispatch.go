@@ -212,6 +212,22 @@ type IdempotencyPurger interface {
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
 
+// OutputExpirer is implemented by stores whose tasks' output files are
+// not removed by the blob store itself (an S3 bucket's lifecycle does): it
+// lists the completed tasks whose files the retention has passed.
+type OutputExpirer interface {
+	ExpiredOutputs(ctx context.Context, completedBefore time.Time, limit int) ([]*task.Task, error)
+	// MarkFilesRemoved lists no files for the completed task any more,
+	// and says they were removed.
+	MarkFilesRemoved(ctx context.Context, taskID string) error
+}
+
+// BlobPruner is implemented by blob stores that can remove what is older
+// than a time under a prefix (the uploads past the retention).
+type BlobPruner interface {
+	DeleteBefore(ctx context.Context, prefix string, before time.Time, limit int) (int, error)
+}
+
 // PromptPurger is implemented by stores whose expired cached prompts are
 // not removed by the database itself (DynamoDB has TTL).
 type PromptPurger interface {
@@ -248,12 +264,58 @@ func (a *App) Sweep(ctx context.Context) {
 			a.log.InfoContext(ctx, "sweep: purged expired idempotency records", "count", n)
 		}
 	}
+	if e, ok := a.store.(OutputExpirer); ok {
+		a.expireOutputs(ctx, e, now)
+	}
+	if p, ok := a.blobs.(BlobPruner); ok {
+		if n, err := p.DeleteBefore(ctx, "uploads/", now.Add(-a.limits.Retention), 1000); err != nil {
+			a.log.ErrorContext(ctx, "sweep: remove uploads past the retention", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "sweep: removed uploads past the retention", "count", n)
+		}
+	}
 	if p, ok := a.store.(PromptPurger); ok {
 		if n, err := p.PurgeExpiredPrompts(ctx, now); err != nil {
 			a.log.ErrorContext(ctx, "sweep: purge cached prompts", "err", err)
 		} else if n > 0 {
 			a.log.InfoContext(ctx, "sweep: purged expired cached prompts", "count", n)
 		}
+	}
+}
+
+// expireOutputs removes the files of tasks completed longer ago than the
+// retention, and marks their tasks: files removed, none listed.
+func (a *App) expireOutputs(ctx context.Context, e OutputExpirer, now time.Time) {
+	tasks, err := e.ExpiredOutputs(ctx, now.Add(-a.limits.Retention), 500)
+	if err != nil {
+		a.log.ErrorContext(ctx, "sweep: list outputs past the retention", "err", err)
+		return
+	}
+	removed := 0
+	for _, t := range tasks {
+		failed := false
+		for _, f := range t.Output.Files {
+			if f.Key == "" {
+				continue
+			}
+			if err := a.blobs.Delete(ctx, f.Key); err != nil {
+				a.log.ErrorContext(ctx, "sweep: remove an output past the retention", "task_id", t.ID, "key", f.Key, "err", err)
+				failed = true
+			}
+		}
+		if failed {
+			continue // tried again on the next sweep
+		}
+		// A completed task's record changes no more through change (it
+		// refuses ended tasks): the store marks it.
+		if err := e.MarkFilesRemoved(ctx, t.ID); err != nil {
+			a.log.ErrorContext(ctx, "sweep: mark a task's files removed", "task_id", t.ID, "err", err)
+			continue
+		}
+		removed++
+	}
+	if removed > 0 {
+		a.log.InfoContext(ctx, "sweep: removed the outputs of tasks past the retention", "tasks", removed)
 	}
 }
 

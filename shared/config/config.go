@@ -120,6 +120,10 @@ type Webhooks struct {
 // Storage is the embedded database's durability.
 type Storage struct {
 	Synchronous string // "FULL" (default) or "NORMAL"
+	// Retention is how long outputs and uploads are kept (default 30
+	// days, as the cloud bucket's lifecycle); then they are removed and
+	// their tasks say so.
+	Retention time.Duration
 }
 
 // Workflow settings of the local engine.
@@ -177,6 +181,7 @@ func (c Config) AppLimits() app.Limits {
 		RequeueAfter:     c.Limits.RequeueAfter,
 		StartAttempts:    c.Queue.MaxReceives,
 		DailyBudgetUSD:   c.Limits.DailyBudgetUSD,
+		Retention:        c.Storage.Retention,
 	}
 }
 
@@ -275,6 +280,7 @@ type file struct {
 	} `json:"webhooks"`
 	Storage *struct {
 		Synchronous *string `json:"synchronous"`
+		Retention   *string `json:"retention"`
 	} `json:"storage"`
 	Queue *struct {
 		MaxReceives *int64 `json:"max_receives"`
@@ -477,6 +483,14 @@ func (f file) resolve() (Config, error) {
 		c.Webhooks.AllowPrivate = w.AllowPrivate
 	}
 
+	if s := f.Storage; s != nil && s.Retention != nil {
+		if d, ok := duration("storage.retention", *s.Retention, &errs); ok {
+			if d < time.Hour {
+				bad("storage.retention", "must be at least 1h, not %s", d)
+			}
+			c.Storage.Retention = d
+		}
+	}
 	if s := f.Storage; s != nil && s.Synchronous != nil {
 		switch v := strings.ToUpper(strings.TrimSpace(*s.Synchronous)); v {
 		case "FULL", "NORMAL":

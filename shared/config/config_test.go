@@ -356,3 +356,14 @@ func TestParseSubtitles(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRetention(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse([]byte("storage: {retention: 168h}\n"))
+	if err != nil || c.Storage.Retention != 168*time.Hour || c.AppLimits().Retention != 168*time.Hour {
+		t.Fatalf("retention = %v, %v", c.Storage.Retention, err)
+	}
+	if _, err := config.Parse([]byte("storage: {retention: 5m}\n")); err == nil || !strings.Contains(err.Error(), "storage.retention") {
+		t.Errorf("a retention of 5m: %v, want an error naming storage.retention", err)
+	}
+}

@@ -130,6 +130,11 @@ type Output struct {
 	// MaxInlineResult, so they are in the file whose Role is RoleResult
 	// (a JSON object with "text" and "extra") instead of here.
 	ResultInFile bool `json:"result_in_file,omitempty"`
+	// FilesExpireAt is when the files are removed (shown, not stored: the
+	// completion plus the retention in force).
+	FilesExpireAt *time.Time `json:"files_expire_at,omitempty"`
+	// FilesRemoved: the retention has passed and the files are gone.
+	FilesRemoved bool `json:"files_removed,omitempty"`
 }
 
 // MaxInlineResult is the largest text and extra a task shows inline, as

@@ -121,6 +121,11 @@ var migrations = []string{
 	`ALTER TABLE tasks ADD COLUMN optimized_prompt TEXT`,
 	// The estimated cost of a completed task (JSON), summed for spend.
 	`ALTER TABLE tasks ADD COLUMN cost TEXT`,
+	// The completed tasks whose output files are still kept, oldest
+	// first: what the retention sweep reads (it stays small: removed ones
+	// leave it).
+	`CREATE INDEX tasks_files_kept ON tasks (completed_at)
+		WHERE status = 'completed' AND json_extract(output, '$.files_removed') IS NULL`,
 }
 
 // Options tune New.

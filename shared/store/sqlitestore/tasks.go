@@ -455,3 +455,33 @@ func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit 
 	}
 	return tasks, nil
 }
+
+// ExpiredOutputs lists the completed tasks, oldest first, completed before
+// the time whose output files are still kept (app.OutputExpirer).
+func (s *Store) ExpiredOutputs(ctx context.Context, completedBefore time.Time, limit int) ([]*task.Task, error) {
+	tasks, err := s.queryTasks(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE status = 'completed' AND json_extract(output, '$.files_removed') IS NULL AND completed_at < ?
+		ORDER BY completed_at LIMIT ?`, nanos(completedBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("outputs past %s: %w", completedBefore.Format(time.RFC3339), err)
+	}
+	return tasks, nil
+}
+
+// MarkFilesRemoved lists no files for the completed task any more and says
+// they were removed (app.OutputExpirer). A task not completed, or already
+// marked, is left as it is.
+func (s *Store) MarkFilesRemoved(ctx context.Context, taskID string) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE tasks
+			SET output = json_set(coalesce(output, '{}'), '$.files', json('[]'), '$.files_removed', json('true')),
+				version = version + 1, updated_at = ?
+			WHERE id = ? AND status = 'completed' AND json_extract(output, '$.files_removed') IS NULL`,
+			nanos(s.now()), taskID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark the files of task %s removed: %w", taskID, err)
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,10 +141,13 @@ type App struct {
 	providerHealth func(context.Context) map[string]ComponentHealth
 	healthChecks   map[string]HealthCheck
 	limits         Limits
-	now            func() time.Time
-	log            *slog.Logger
-	changes        *notifier
-	Metrics        *Metrics
+	// prunedAt is when the sweeper last removed uploads past the
+	// retention (Unix nanoseconds).
+	prunedAt atomic.Int64
+	now      func() time.Time
+	log      *slog.Logger
+	changes  *notifier
+	Metrics  *Metrics
 }
 
 // New builds the App.

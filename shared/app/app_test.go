@@ -728,3 +728,23 @@ func TestOutputsArePrunedAfterTheRetention(t *testing.T) {
 		t.Errorf("task after the retention: %s %+v", got.Status, got.Output)
 	}
 }
+
+// Uploads older than the retention are removed by the sweeper.
+func TestUploadsArePrunedAfterTheRetention(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, false, true, func(d *app.Deps) { d.Limits.Retention = 48 * time.Hour })
+	ctx := context.Background()
+	up, err := b.app.StoreUpload(ctx, "alice", "audio/wav", strings.NewReader("RIFF\x24\x00\x00\x00WAVEfmt "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.app.Sweep(ctx)
+	if _, err := b.app.GetUpload(ctx, "alice", up.ID); err != nil {
+		t.Fatalf("the upload is gone before the retention: %v", err)
+	}
+	b.clock.Add(49 * time.Hour)
+	b.app.Sweep(ctx)
+	if _, err := b.app.GetUpload(ctx, "alice", up.ID); !errors.Is(err, task.ErrNotFound) {
+		t.Errorf("the upload is still there past the retention: %v", err)
+	}
+}

@@ -267,7 +267,9 @@ func (a *App) Sweep(ctx context.Context) {
 	if e, ok := a.store.(OutputExpirer); ok {
 		a.expireOutputs(ctx, e, now)
 	}
-	if p, ok := a.blobs.(BlobPruner); ok {
+	if p, ok := a.blobs.(BlobPruner); ok && a.prunedAt.Load() < now.Add(-time.Hour).UnixNano() {
+		// A walk over the stored files: once an hour is enough.
+		a.prunedAt.Store(now.UnixNano())
 		if n, err := p.DeleteBefore(ctx, "uploads/", now.Add(-a.limits.Retention), 1000); err != nil {
 			a.log.ErrorContext(ctx, "sweep: remove uploads past the retention", "err", err)
 		} else if n > 0 {

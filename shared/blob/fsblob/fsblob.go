@@ -103,6 +103,10 @@ func New(root string, opts Options) (*Store, error) {
 
 // sidecar is the JSON kept beside each object.
 type sidecar struct {
+	// Key is the object's key (files are placed by its hash), so that a
+	// walk can tell which objects lie under a prefix; sidecars written
+	// before it was kept have none.
+	Key         string    `json:"key,omitempty"`
 	Data        string    `json:"data"` // data file name, in the same folder
 	ContentType string    `json:"content_type"`
 	Size        int64     `json:"size"`
@@ -174,6 +178,7 @@ func (s *Store) Put(ctx context.Context, key, contentType string, r io.Reader, m
 		return blob.Object{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	meta := sidecar{
+		Key:         key,
 		Data:        name,
 		ContentType: contentType,
 		Size:        size,
@@ -410,4 +415,41 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails (crypto/rand panics rather than return an error)
 	return hex.EncodeToString(b)
+}
+
+// DeleteBefore removes up to limit objects under prefix last written
+// before the time, and says how many it removed. It walks the sidecars:
+// objects written before sidecars named their keys are not seen.
+func (s *Store) DeleteBefore(ctx context.Context, prefix string, before time.Time, limit int) (int, error) {
+	dirs, err := os.ReadDir(s.root)
+	if err != nil {
+		return 0, fmt.Errorf("delete under %s: %w", prefix, err)
+	}
+	n := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(s.root, d.Name()))
+		if err != nil {
+			return n, fmt.Errorf("delete under %s: %w", prefix, err)
+		}
+		for _, e := range entries {
+			if ctx.Err() != nil || n >= limit {
+				return n, ctx.Err()
+			}
+			if !strings.HasSuffix(e.Name(), metaSuffix) {
+				continue
+			}
+			meta, err := readSidecar(filepath.Join(s.root, d.Name(), e.Name()))
+			if err != nil || meta.Key == "" || !strings.HasPrefix(meta.Key, prefix) || !meta.ModTime.Before(before) {
+				continue
+			}
+			if err := s.Delete(ctx, meta.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }

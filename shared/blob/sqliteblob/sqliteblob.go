@@ -245,3 +245,23 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DeleteBefore removes up to limit objects under prefix last written
+// before the time, and says how many it removed.
+func (s *Store) DeleteBefore(ctx context.Context, prefix string, before time.Time, limit int) (int, error) {
+	var n int64
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM blob_objects WHERE key IN (
+			SELECT key FROM blob_objects WHERE key >= ? AND key < ? AND mod_time < ? LIMIT ?)`,
+			prefix, prefix+"\xff", before.UnixMilli(), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete under %s: %w", prefix, err)
+	}
+	return int(n), nil
+}

@@ -230,3 +230,14 @@ func (k *keyLocks) lock(key string) (unlock func()) {
 		k.mu.Unlock()
 	}
 }
+
+// DeleteBefore removes up to limit objects under prefix last written
+// before the time, from both tiers, and says how many it removed.
+func (s *Store) DeleteBefore(ctx context.Context, prefix string, before time.Time, limit int) (int, error) {
+	n, err := s.small.DeleteBefore(ctx, prefix, before, limit)
+	if err != nil || n >= limit {
+		return n, err
+	}
+	m, err := s.large.DeleteBefore(ctx, prefix, before, limit-n)
+	return n + m, err
+}

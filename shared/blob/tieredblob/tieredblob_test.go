@@ -220,3 +220,35 @@ func fetch(t *testing.T, method, u string, h http.Header) *http.Response {
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
+
+// DeleteBefore removes the objects under a prefix written before a time,
+// in both tiers, and leaves the newer ones and those under other
+// prefixes.
+func TestDeleteBeforeInBothTiers(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, b := setup(t, tieredblob.Options{Threshold: 16, Now: clock})
+	put := func(key string, size int) {
+		t.Helper()
+		if _, err := s.Put(b.ctx, key, "audio/wav", bytes.NewReader(bytes.Repeat([]byte{1}, size)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("uploads/u/old-small", 4)
+	put("uploads/u/old-large", 64)
+	put("outputs/u/t/0.png", 64)
+	now = now.Add(48 * time.Hour)
+	put("uploads/u/new-small", 4)
+	put("uploads/u/new-large", 64)
+	n, err := s.DeleteBefore(b.ctx, "uploads/", now.Add(-24*time.Hour), 100)
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteBefore = %d, %v; want the 2 old uploads", n, err)
+	}
+	for key, kept := range map[string]bool{"uploads/u/old-small": false, "uploads/u/old-large": false,
+		"uploads/u/new-small": true, "uploads/u/new-large": true, "outputs/u/t/0.png": true} {
+		if _, err := s.Stat(b.ctx, key); (err == nil) != kept {
+			t.Errorf("%s: Stat err %v, want kept %v", key, err, kept)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -298,7 +299,15 @@ func TestServeInProcess(t *testing.T) {
 	var created taskAnswer
 	c.mustDo("POST", "/api/v1/media/subtitles/generate", map[string]any{"audio_url": "https://example.com/a.mp3", "format": "srt"}, http.StatusAccepted, &created)
 	c.mustDo("GET", "/api/v1/media/tasks/"+created.ID, nil, http.StatusOK, nil)
-	newClient(t, base, "").mustDo("GET", "/metrics", nil, http.StatusOK, nil)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !regexp.MustCompile(`(?m)^mediatasks_data_folder_bytes [1-9][0-9.e+]*$`).Match(metrics) {
+		t.Errorf("/metrics: %d, no nonzero mediatasks_data_folder_bytes", resp.StatusCode)
+	}
 	// An upload is served back at its signed URL, on this server's
 	// address, without a bearer token.
 	sound := "RIFF\x24\x00\x00\x00WAVEfmt "
@@ -308,7 +317,7 @@ func TestServeInProcess(t *testing.T) {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.key)
 	req.Header.Set("Content-Type", "audio/wav")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

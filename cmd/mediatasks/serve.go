@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/blob/tieredblob"
 	"github.com/videoai/mediatasks/shared/config"
@@ -204,6 +206,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		Files:                blobs.Handler(),
 		Runner:               localRunner(ctx, d.db, cfg),
 		NewAPI:               api.New,
+		Collectors:           []prometheus.Collector{dataSizeGauge(o.Data)},
 		API:                  api.Options{BodyMinRate: bodyRate, BodyGrace: bodyGrace},
 		Deliveries:           d.deliveries,
 		Config:               cfg,

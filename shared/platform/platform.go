@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
@@ -91,6 +93,9 @@ type Adapters struct {
 	// behind API Gateway); its Authenticator, FilesHandler, checks,
 	// webhooks, logger and clock are the platform's.
 	API api.Options
+	// Collectors are the runtime's own metrics (the data folder's size on
+	// one machine), served with the platform's.
+	Collectors []prometheus.Collector
 	// NewAPI builds the HTTP API (api.New); nil: a platform without one
 	// (a Lambda function that serves no HTTP links no API).
 	NewAPI func(*app.App, api.Options) http.Handler
@@ -206,6 +211,7 @@ func Build(ad Adapters) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
+	metrics.Registry.MustRegister(ad.Collectors...)
 	if ad.Deliveries != nil {
 		// The deliverer's gauges read the store's delivery counts at
 		// scrape time: on one machine a cheap query; in the cloud they

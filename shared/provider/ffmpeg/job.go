@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/provider"
+	"github.com/videoai/mediatasks/shared/provider/internal/localjob"
 )
 
 // The files of a job's folder.
@@ -146,7 +147,7 @@ func (p *FFmpeg) begin(ctx context.Context, req provider.Request, s spec, id str
 	if err != nil {
 		return provider.NewTransient("work_dir", "open the job's lock", err)
 	}
-	ok, err := tryLock(lock)
+	ok, err := localjob.TryLock(lock)
 	if err != nil || !ok {
 		lock.Close()
 		if err != nil {
@@ -160,7 +161,7 @@ func (p *FFmpeg) begin(ctx context.Context, req provider.Request, s spec, id str
 		return err
 	}
 	// What an earlier run left (a restart) goes: this one starts afresh.
-	if err := clearDir(dir); err != nil {
+	if err := localjob.ClearDir(dir, lockName); err != nil {
 		return fail(provider.NewTransient("work_dir", "clear the job's folder", err))
 	}
 	still, err := p.still(ctx, req, s, dir)
@@ -179,23 +180,6 @@ func (p *FFmpeg) begin(ctx context.Context, req provider.Request, s spec, id str
 	p.jobs[id] = j
 	p.mu.Unlock()
 	go p.run(jctx, j, s, still, caption)
-	return nil
-}
-
-// clearDir removes every file of dir but its lock.
-func clearDir(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if e.Name() == lockName {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -235,7 +219,7 @@ func (p *FFmpeg) finish(ctx context.Context, j *job, tail []byte, runErr error, 
 		} else if err := os.Rename(filepath.Join(j.dir, partPrefix+posterName), filepath.Join(j.dir, posterName)); err != nil {
 			o = outcome{Kind: provider.Transient, Code: "ffmpeg_output", Message: "ffmpeg wrote no poster"}
 		}
-	case errors.As(runErr, &ee) && signaled(ee):
+	case errors.As(runErr, &ee) && localjob.Signaled(ee.ProcessState):
 		o = outcome{Kind: provider.Transient, Code: "ffmpeg_killed", Message: "ffmpeg was killed: " + ee.String()}
 	case errors.As(runErr, &ee):
 		o = outcome{Kind: provider.Permanent, Code: "ffmpeg_failed", Message: "ffmpeg failed (" + ee.String() + "): " + lastLines(tail, j.dir)}
@@ -273,8 +257,8 @@ func (p *FFmpeg) render(ctx context.Context, j *job, s spec, still stillInfo, ca
 func (p *FFmpeg) exec(ctx context.Context, j *job, args []string, follow func(io.Reader)) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, p.ffmpeg, args...)
 	cmd.Dir = j.dir
-	cmd.SysProcAttr = renderProcAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.SysProcAttr = localjob.GroupAttr()
+	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = 5 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
@@ -294,7 +278,7 @@ func (p *FFmpeg) exec(ctx context.Context, j *job, args []string, follow func(io
 	}
 	err := cmd.Wait()
 	// Grandchildren, if any, go with the group.
-	_ = killGroup(cmd.Process)
+	_ = killGroup(cmd)
 	return stderr.Bytes(), err
 }
 
@@ -489,7 +473,7 @@ func (p *FFmpeg) sweep(cutoff time.Time) {
 		if err != nil {
 			continue
 		}
-		if ok, _ := tryLock(f); ok {
+		if ok, _ := localjob.TryLock(f); ok {
 			os.RemoveAll(dir)
 		}
 		f.Close()
@@ -560,4 +544,13 @@ func hashString(parts ...string) uint64 {
 		_, _ = h.Write([]byte{0xff})
 	}
 	return h.Sum64()
+}
+
+// killGroup kills the group of cmd's ffmpeg (exec.Cmd.Cancel's contract:
+// os.ErrProcessDone when it had ended).
+func killGroup(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return localjob.KillGroup(cmd.Process.Pid)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
 	"github.com/videoai/mediatasks/shared/provider/internal/colour"
+	"github.com/videoai/mediatasks/shared/provider/internal/localjob"
 )
 
 // maxStillSide bounds an input image's sides: a larger one would take
@@ -135,8 +136,8 @@ func (p *FFmpeg) probe(ctx context.Context, dir, file string) (w, h int, err err
 	cmd := exec.CommandContext(ctx, p.ffprobe, "-hide_banner", "-v", "error", "-select_streams", "v:0",
 		"-read_intervals", "%+#1", "-show_entries", "frame=width,height", "-of", "csv=p=0", file)
 	cmd.Dir = dir
-	cmd.SysProcAttr = probeProcAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.SysProcAttr = localjob.GroupAttr()
+	cmd.Cancel = func() error { return killGroup(cmd) }
 	cmd.WaitDelay = 2 * time.Second
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
@@ -146,7 +147,7 @@ func (p *FFmpeg) probe(ctx context.Context, dir, file string) (w, h int, err err
 			return 0, 0, provider.NewTransient("ffprobe", "ffprobe took too long", ctx.Err())
 		}
 		var ee *exec.ExitError
-		if errors.As(err, &ee) && !signaled(ee) {
+		if errors.As(err, &ee) && !localjob.Signaled(ee.ProcessState) {
 			return 0, 0, provider.NewRejected("invalid_image", "ffmpeg cannot read the input image: "+lastLines(stderr.Bytes(), dir), nil)
 		}
 		return 0, 0, provider.NewTransient("ffprobe", "run ffprobe", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
+	"github.com/videoai/mediatasks/shared/provider/internal/localjob"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/transcript"
 )
@@ -193,7 +194,7 @@ func (p *Provider) Poll(ctx context.Context, req provider.Request, job string) (
 	if err != nil {
 		return provider.Response{}, err
 	}
-	ok, err := tryLock(lock)
+	ok, err := localjob.TryLock(lock)
 	if err != nil {
 		lock.Close()
 		return provider.Response{}, provider.NewTransient("work_dir", "lock the job's work folder", err)
@@ -207,7 +208,7 @@ func (p *Provider) Poll(ctx context.Context, req provider.Request, job string) (
 		lock.Close()
 		return resp, err
 	}
-	if err := clearDir(dir); err != nil {
+	if err := localjob.ClearDir(dir, lockFile); err != nil {
 		lock.Close()
 		return provider.Response{}, provider.NewTransient("work_dir", "clear the job's work folder", err)
 	}
@@ -247,10 +248,10 @@ func (p *Provider) Cancel(_ context.Context, req provider.Request, job string) e
 		<-r.done
 	} else if lock, err := openLockIfExists(dir); err == nil {
 		// Run by another instance: kill its tool, whose group the folder names.
-		if ok, _ := tryLock(lock); !ok {
+		if ok, _ := localjob.TryLock(lock); !ok {
 			if b, err := os.ReadFile(filepath.Join(dir, pidFile)); err == nil {
 				if pgid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					_ = killGroup(pgid)
+					_ = localjob.KillGroup(pgid)
 				}
 			}
 		}
@@ -344,7 +345,7 @@ func transcriptOf(data []byte) (*provider.Result, error) {
 // launch writes the input in the job's folder and runs the job in the
 // background, holding lock (closed when the run ends).
 func (p *Provider) launch(id, dir string, lock *os.File, m *provider.Media, data []byte) error {
-	if ok, err := tryLock(lock); err != nil || !ok {
+	if ok, err := localjob.TryLock(lock); err != nil || !ok {
 		return provider.NewTransient("work_dir", "lock the job's work folder", err)
 	}
 	in := filepath.Join(dir, "input"+inputExt(m))
@@ -470,9 +471,9 @@ func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer,
 	cmd.Dir = dir
 	cmd.Stdout = stdout
 	cmd.Stderr = &stderr
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = localjob.GroupAttr()
 	cmd.Cancel = func() error {
-		if err := killGroup(cmd.Process.Pid); err != nil {
+		if err := localjob.KillGroup(cmd.Process.Pid); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return cmd.Process.Kill()
 		}
 		return nil
@@ -498,7 +499,7 @@ func (p *Provider) tool(ctx context.Context, dir, what string, stdout io.Writer,
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if cmd.ProcessState != nil && signaled(cmd.ProcessState) {
+	if cmd.ProcessState != nil && localjob.Signaled(cmd.ProcessState) {
 		return provider.NewTransient(what+"_killed", fmt.Sprintf("%s was stopped by a signal (%s)", what, cmd.ProcessState), err)
 	}
 	lines := stderr.String()
@@ -627,23 +628,6 @@ func openLockIfExists(dir string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
 }
 
-// clearDir removes every file of a job folder but its lock.
-func clearDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if e.Name() == lockFile {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // sweep removes job folders older than age that no run holds: jobs
 // nobody came back for.
 func (p *Provider) sweep(age time.Duration) {
@@ -668,7 +652,7 @@ func (p *Provider) sweep(age time.Duration) {
 		if err != nil {
 			continue
 		}
-		if ok, _ := tryLock(lock); ok {
+		if ok, _ := localjob.TryLock(lock); ok {
 			os.RemoveAll(dir)
 		}
 		lock.Close()

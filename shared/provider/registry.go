@@ -44,7 +44,16 @@ type Options struct {
 	// Rates paces calls to each provider's requests_per_minute (default:
 	// LocalRates of the configured ones).
 	Rates Rates
+	// PaceWait is how long a call waits for its provider's pacing before
+	// it is refused as throttled (default DefaultPaceWait; negative: it is
+	// refused at once). Calls run off the engine's workers, so a wait
+	// holds no worker; a refusal would spend the workflow's retries.
+	PaceWait time.Duration
 }
+
+// DefaultPaceWait is how long a call waits its turn under
+// requests_per_minute by default.
+const DefaultPaceWait = 30 * time.Second
 
 // Operations as the Observer names them.
 const (
@@ -67,6 +76,8 @@ type Registry struct {
 	entries []*entry // in configuration order, which breaks ties
 	byName  map[string]*entry
 	rates   Rates
+	// paceWait bounds a call's wait for its turn (see Options.PaceWait).
+	paceWait time.Duration
 }
 
 // entry is one provider and its guards.
@@ -171,6 +182,12 @@ func New(cfgs []config.Provider, factories map[string]Factory, opts Options) (*R
 		return nil, errs
 	}
 	r.rates = opts.Rates
+	switch {
+	case opts.PaceWait == 0:
+		r.paceWait = DefaultPaceWait
+	case opts.PaceWait > 0:
+		r.paceWait = opts.PaceWait
+	}
 	if r.rates == nil {
 		perMinute := map[string]int{}
 		for _, cfg := range cfgs {
@@ -479,7 +496,7 @@ func (r *Registry) Start(ctx context.Context, name string, req Request) (Respons
 	if err != nil {
 		return Response{}, fmt.Errorf("start task %s: %w", req.TaskID, err)
 	}
-	if err := r.paced(e, OpStart, req.TaskID); err != nil {
+	if err := r.paced(ctx, e, OpStart, req.TaskID); err != nil {
 		return Response{}, err
 	}
 	now := r.now()
@@ -525,7 +542,7 @@ func (r *Registry) Poll(ctx context.Context, name string, req Request, job strin
 	if err != nil {
 		return Response{}, fmt.Errorf("poll task %s: %w", req.TaskID, err)
 	}
-	if err := r.paced(e, OpPoll, req.TaskID); err != nil {
+	if err := r.paced(ctx, e, OpPoll, req.TaskID); err != nil {
 		return Response{}, err
 	}
 	var resp Response
@@ -634,15 +651,29 @@ func (r *Registry) call(ctx context.Context, e *entry, op, taskID string, probe 
 	return nil
 }
 
-// paced takes one call of e's requests_per_minute, or refuses the call
-// with a Throttled error saying when the next is due.
-func (r *Registry) paced(e *entry, op, taskID string) error {
-	wait := r.rates.Take(e.name, r.now())
-	if wait <= 0 {
-		return nil
+// paced takes one call of e's requests_per_minute, waiting for its turn
+// up to the registry's pace wait, or refuses the call with a Throttled
+// error saying when the next is due.
+func (r *Registry) paced(ctx context.Context, e *entry, op, taskID string) error {
+	deadline := r.now().Add(r.paceWait)
+	for {
+		now := r.now()
+		wait := r.rates.Take(e.name, now)
+		if wait <= 0 {
+			return nil
+		}
+		if now.Add(wait).After(deadline) {
+			return fmt.Errorf("provider %s: %s task %s: %w", e.name, op, taskID,
+				NewThrottled("requests_per_minute", fmt.Sprintf("provider %q is paced to its requests_per_minute; the next call is due in %s", e.name, wait.Round(time.Millisecond)), wait, nil))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("provider %s: %s task %s: wait for its requests_per_minute: %w", e.name, op, taskID, context.Cause(ctx))
+		case <-t.C:
+		}
 	}
-	return fmt.Errorf("provider %s: %s task %s: %w", e.name, op, taskID,
-		NewThrottled("requests_per_minute", fmt.Sprintf("provider %q is paced to its requests_per_minute; the next call is due in %s", e.name, wait.Round(time.Millisecond)), wait, nil))
 }
 
 func errString(err error) string {

@@ -649,7 +649,7 @@ func TestRequestsPerMinuteArePaced(t *testing.T) {
 	rates := provider.NewLocalRates(map[string]int{"paced": 60})
 	r, err := provider.New([]config.Provider{{Name: "paced", Type: "fake", TaskTypes: []task.Type{img}, Weight: 1, RequestsPerMinute: 60}},
 		map[string]provider.Factory{"fake": func(config.Provider) (provider.Provider, error) { return f, nil }},
-		provider.Options{Now: clock.Now, Rates: rates, BreakerThreshold: 1000})
+		provider.Options{Now: clock.Now, Rates: rates, BreakerThreshold: 1000, PaceWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -678,5 +678,39 @@ func TestRequestsPerMinuteArePaced(t *testing.T) {
 	}
 	if got := rates.Limit("paced"); got != 30 {
 		t.Errorf("after a 429 the pace is %v a minute; want halved to 30", got)
+	}
+}
+
+// A call over requests_per_minute waits its turn (off the engine's
+// workers) and goes through, unless its turn is further off than the pace
+// wait, when it is refused as throttled.
+func TestAPacedCallWaitsItsTurn(t *testing.T) {
+	t.Parallel()
+	f := &fake{name: "paced", types: []task.Type{img}}
+	f.start = func(context.Context, provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{}}, nil
+	}
+	build := func(wait time.Duration) *provider.Registry {
+		r, err := provider.New([]config.Provider{{Name: "paced", Type: "fake", TaskTypes: []task.Type{img}, Weight: 1, RequestsPerMinute: 600}},
+			map[string]provider.Factory{"fake": func(config.Provider) (provider.Provider, error) { return f, nil }},
+			provider.Options{PaceWait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	req := provider.Request{TaskID: "t", Type: img}
+	r := build(0)
+	for i := range 61 { // a burst of 60, then one every 100 ms
+		if _, err := r.Start(t.Context(), "paced", req); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	r = build(time.Millisecond)
+	for range 60 {
+		_, _ = r.Start(t.Context(), "paced", req)
+	}
+	if _, err := r.Start(t.Context(), "paced", req); provider.KindOf(err) != provider.Throttled {
+		t.Errorf("a call whose turn is past the pace wait: %v, want throttled", err)
 	}
 }

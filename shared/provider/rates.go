@@ -8,10 +8,11 @@ import (
 )
 
 // Rates paces the calls to each provider to its requests_per_minute. The
-// registry asks before each start and poll, and refuses the call with a
-// Throttled error when the budget is spent, so that the wait happens in
-// the workflow (its Retry), not in a worker held idle. This process's
-// buckets are LocalRates; a fleet of functions needs a shared twin.
+// registry asks before each start and poll; a call waits its turn (calls
+// run off the engine's workers, so the wait holds none) up to the pace
+// wait, past which it is refused as throttled and the workflow's Retry
+// waits. This process's buckets are LocalRates; a fleet of functions
+// needs a shared twin.
 type Rates interface {
 	// Take spends one call of provider's budget, or, spending nothing,
 	// says how long until one is free.

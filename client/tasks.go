@@ -147,4 +147,3 @@ func paginate[T any](page func(cursor string) ([]T, string, error)) iter.Seq2[T,
 		}
 	}
 }
-

@@ -49,11 +49,15 @@ func TestSubmitEachTypeAndWait(t *testing.T) {
 		return done
 	}
 
-	img := wait(t, func() (client.Task, error) { return c.SubmitImage(ctx, client.ImageRequest{Prompt: "a lighthouse at dawn", Size: "512x512", N: 2, Metadata: map[string]string{"project": "demo"}}) })
+	img := wait(t, func() (client.Task, error) {
+		return c.SubmitImage(ctx, client.ImageRequest{Prompt: "a lighthouse at dawn", Size: "512x512", N: 2, Metadata: map[string]string{"project": "demo"}})
+	})
 	if img.Type != client.ImageGeneration || img.Metadata["project"] != "demo" || len(img.Output.Files) != 2 || img.CompletedAt == nil {
 		t.Errorf("image task %+v", img)
 	}
-	vid := wait(t, func() (client.Task, error) { return c.SubmitVideo(ctx, client.VideoRequest{Prompt: "waves on a beach", DurationSeconds: 2, AspectRatio: "1:1", Priority: client.PriorityHigh}) })
+	vid := wait(t, func() (client.Task, error) {
+		return c.SubmitVideo(ctx, client.VideoRequest{Prompt: "waves on a beach", DurationSeconds: 2, AspectRatio: "1:1", Priority: client.PriorityHigh})
+	})
 	if vid.Priority != client.PriorityHigh {
 		t.Errorf("video priority %q", vid.Priority)
 	}
@@ -69,11 +73,15 @@ func TestSubmitEachTypeAndWait(t *testing.T) {
 	if up.ID == "" || !strings.HasPrefix(up.ContentType, "audio/") || up.SizeBytes != int64(len(testWAV())) {
 		t.Fatalf("upload %+v", up)
 	}
-	tr := wait(t, func() (client.Task, error) { return c.SubmitTranscription(ctx, client.TranscriptionRequest{UploadID: up.ID, Language: "en"}) })
+	tr := wait(t, func() (client.Task, error) {
+		return c.SubmitTranscription(ctx, client.TranscriptionRequest{UploadID: up.ID, Language: "en"})
+	})
 	if tr.Output.Text == "" && !tr.Output.ResultInFile {
 		t.Errorf("transcription without text: %+v", tr.Output)
 	}
-	sub := wait(t, func() (client.Task, error) { return c.SubmitSubtitles(ctx, client.SubtitlesRequest{TranscriptionTaskID: tr.ID, Format: "vtt", MaxLineChars: 30}) })
+	sub := wait(t, func() (client.Task, error) {
+		return c.SubmitSubtitles(ctx, client.SubtitlesRequest{TranscriptionTaskID: tr.ID, Format: "vtt", MaxLineChars: 30})
+	})
 	if ct := sub.Output.Files[0].ContentType; !strings.Contains(ct, "vtt") {
 		t.Errorf("subtitles content type %q", ct)
 	}

@@ -11,6 +11,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
@@ -56,8 +57,8 @@ type Option func(*Client)
 // with their context).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
-// WithRetries sets how many times a call is retried after a 429, a 5xx or
-// a network error (default 3; 0 never retries).
+// WithRetries sets how many times a call is retried after a 429, a 5xx, a
+// 409 with Retry-After or a network error (default 3; 0 never retries).
 func WithRetries(n int) Option { return func(c *Client) { c.retries = max(n, 0) } }
 
 // WithMaxRetryWait bounds one wait between tries (default 30 s): a
@@ -158,8 +159,11 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
 			err = problemFrom(resp.StatusCode, body)
-			retryable = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			// A 409 with Retry-After lost a race with other changes of the
+			// same task: worth another try. Other 4xx answers would repeat.
+			retryable = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 ||
+				resp.StatusCode == http.StatusConflict && resp.Header.Get("Retry-After") != ""
 		}
 		if !retryable || r.noRetry || attempt >= c.retries {
 			return nil, err
@@ -215,20 +219,13 @@ func (c *Client) send(ctx context.Context, r request, header http.Header) (*http
 		req.Header.Set("Accept", "application/json, application/problem+json")
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", cmpOr(r.contentType, "application/json"))
+		req.Header.Set("Content-Type", cmp.Or(r.contentType, "application/json"))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	return resp, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // call sends r and decodes its answer into out (nil: discard it).

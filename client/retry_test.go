@@ -67,6 +67,11 @@ func TestNetworkErrorsAreRetried(t *testing.T) {
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
 		mu.Unlock()
 		switch {
+		case strings.HasSuffix(r.URL.Path, "/busy/cancel") && n == 1:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusConflict)
+		case strings.HasSuffix(r.URL.Path, "/busy/cancel"):
+			io.WriteString(w, `{"id":"busy","status":"canceled"}`)
 		case strings.HasSuffix(r.URL.Path, "/cancel"):
 			w.WriteHeader(http.StatusConflict)
 			io.WriteString(w, `{"type":"urn:mediatasks:problem:conflict","title":"Conflict","status":409,"errors":[]}`)
@@ -84,20 +89,39 @@ func TestNetworkErrorsAreRetried(t *testing.T) {
 	if err != nil || tk.ID != "t1" {
 		t.Fatalf("submit: %+v, %v", tk, err)
 	}
+	mu.Lock()
 	if len(keys) != 2 || keys[0] != keys[1] || len(keys[0]) < 16 {
 		t.Errorf("keys %q", keys)
 	}
-	calls = 0
+	mu.Unlock()
+	reset := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		calls, keys = 0, nil
+	}
+	calledTimes := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+	reset()
 	_, err = c.CancelTask(context.Background(), "t1")
 	var p *Problem
-	if !errors.As(err, &p) || p.Status != http.StatusConflict || calls != 1 {
-		t.Errorf("cancel: %v after %d calls, want one 409", err, calls)
+	if !errors.As(err, &p) || p.Status != http.StatusConflict || calledTimes() != 1 {
+		t.Errorf("cancel: %v after %d calls, want one 409", err, calledTimes())
+	}
+	// A 409 that says when to try again is a race lost, tried again.
+	reset()
+	if tk, err := c.CancelTask(context.Background(), "busy"); err != nil || tk.Status != StatusCanceled || calledTimes() != 2 {
+		t.Errorf("cancel of a busy task: %+v, %v after %d calls", tk, err, calledTimes())
 	}
 	// A key the caller chose is the one sent.
-	keys = nil
+	reset()
 	if _, err := c.SubmitImage(WithIdempotencyKey(context.Background(), "mine"), ImageRequest{Prompt: "a"}); err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if keys[0] != "mine" {
 		t.Errorf("key %q, want mine", keys[0])
 	}
@@ -129,12 +153,16 @@ func TestUploadRetriesOnlyRewindableBodies(t *testing.T) {
 	if err != nil || up.ID != "u1" {
 		t.Fatalf("upload: %+v, %v", up, err)
 	}
+	mu.Lock()
 	if len(bodies) != 2 || bodies[1] != "hello" {
 		t.Errorf("bodies %q", bodies)
 	}
 	bodies = nil
+	mu.Unlock()
 	_, err = c.Upload(context.Background(), io.MultiReader(strings.NewReader("hello")), "audio/wav", 5)
 	var p *Problem
+	mu.Lock()
+	defer mu.Unlock()
 	if !errors.As(err, &p) || p.Status != http.StatusBadGateway || len(bodies) != 1 {
 		t.Errorf("upload of a stream: %v after %d tries, want the 502 after one", err, len(bodies))
 	}

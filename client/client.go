@@ -153,7 +153,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		retryable := true
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, err // wraps the context's error
 			}
 		} else {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -168,11 +168,10 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		if !retryable || r.noRetry || attempt >= c.retries {
 			return nil, err
 		}
-		wait := c.wait(attempt, retryAfter)
-		if wait > c.maxRetryWait {
+		if retryAfter > c.maxRetryWait {
 			return nil, fmt.Errorf("%w (not retried: the server asks to wait %s, longer than %s)", err, retryAfter, c.maxRetryWait)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, c.wait(attempt, retryAfter)); err != nil {
 			return nil, err
 		}
 	}
@@ -180,14 +179,14 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 
 // wait is how long to wait before retry attempt+1: the server's
 // Retry-After when it gave one, else an exponential backoff; both with up
-// to a fifth more at random so that clients turned away together do not
-// come back together.
+// to a fifth more at random, so that clients turned away together do not
+// come back together, and never more than the bound.
 func (c *Client) wait(attempt int, retryAfter time.Duration) time.Duration {
 	d := retryAfter
 	if d <= 0 {
-		d = min(c.backoff<<attempt, c.maxRetryWait)
+		d = c.backoff << min(attempt, 20) // no overflow however many retries
 	}
-	return d + time.Duration(float64(d)*0.2*c.jitter())
+	return min(d+time.Duration(float64(d)*0.2*c.jitter()), c.maxRetryWait)
 }
 
 // send makes one try of r.

@@ -40,14 +40,14 @@ func TestWaitGrowsWithJitterUnderItsBound(t *testing.T) {
 	for _, jitter := range []float64{0, 0.999} {
 		c.jitter = func() float64 { return jitter }
 		spread := 1 + 0.2*jitter
-		for attempt, base := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-			want := time.Duration(float64(base*time.Millisecond) * spread)
+		for attempt, base := range []time.Duration{100, 200, 400, 800, 1600, 3200, 6400} {
+			want := min(time.Duration(float64(base*time.Millisecond)*spread), time.Second)
 			if got := c.wait(attempt, 0); got != want {
 				t.Errorf("jitter %v, attempt %d: wait %s, want %s", jitter, attempt, got, want)
 			}
 		}
-		if got, want := c.wait(0, 2*time.Second), time.Duration(float64(2*time.Second)*spread); got != want {
-			t.Errorf("Retry-After 2s: wait %s, want %s", got, want)
+		if got, want := c.wait(0, 500*time.Millisecond), time.Duration(float64(500*time.Millisecond)*spread); got != want {
+			t.Errorf("Retry-After 0.5s: wait %s, want %s", got, want)
 		}
 	}
 }

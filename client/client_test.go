@@ -467,6 +467,11 @@ func TestAccountCalls(t *testing.T) {
 	if err != nil || rotated.Secret == secret.Secret || !slices.Contains(rotated.Previous, secret.Secret) {
 		t.Errorf("rotated secret %+v, %v", rotated, err)
 	}
+	// The local server stores uploads itself: it signs no upload URLs.
+	var p *client.Problem
+	if _, err := c.RequestUploadURL(ctx, "audio/wav", 10); !errors.As(err, &p) || p.Status != http.StatusBadRequest {
+		t.Errorf("an upload URL from the local server: %v, want a 400", err)
+	}
 	for d, err := range c.ListDeliveries(ctx, client.DeliveryFilter{}) {
 		t.Errorf("a delivery without webhooks: %+v, %v", d, err)
 	}

@@ -3,7 +3,9 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -215,5 +217,49 @@ func TestNewTakesTheBaseURLWithOrWithoutThePrefix(t *testing.T) {
 		if got := New(base, "k").baseURL; got != "http://h:1/api/v1/media" {
 			t.Errorf("New(%q) base %q", base, got)
 		}
+	}
+}
+
+// On a server that signs upload URLs the file goes to the store, with the
+// ticket's headers and without the API's credentials.
+func TestUploadThroughASignedURL(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		put *http.Request
+		got []byte
+	)
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPost:
+			var in UploadTicketRequest
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.ContentType != "video/mp4" || in.SizeBytes != 5 {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprintf(w, `{"upload_id":"u9","method":"PUT","url":%q,"headers":{"Content-Type":"video/mp4","Content-Length":"5"},"content_type":"video/mp4","size_bytes":5,"expires_at":"2026-12-04T13:00:00Z"}`, srv.URL+"/store/u9?sig=1")
+		case http.MethodPut:
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			put, got = r, b
+			mu.Unlock()
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL, "secret-key")
+	ctx := context.Background()
+	ticket, err := c.RequestUploadURL(ctx, "video/mp4", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UploadToURL(ctx, ticket, strings.NewReader("hello")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ticket.UploadID != "u9" || put == nil || string(got) != "hello" || put.ContentLength != 5 ||
+		put.Header.Get("Content-Type") != "video/mp4" || put.Header.Get("Authorization") != "" || put.URL.Query().Get("sig") != "1" {
+		t.Errorf("ticket %+v, PUT %v with %q", ticket, put, got)
 	}
 }

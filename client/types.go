@@ -428,3 +428,22 @@ type Cost struct {
 	PriceVersion string  `json:"price_version"`
 	Estimated    bool    `json:"estimated"`
 }
+
+// UploadTicketRequest asks for an upload URL (schema UploadTicketRequest).
+type UploadTicketRequest struct {
+	ContentType string `json:"content_type"`
+	SizeBytes   int64  `json:"size_bytes"`
+}
+
+// UploadTicket is an upload URL the server signed for one file of a size
+// and type: PUT it there with exactly Headers, before ExpiresAt, and use
+// UploadID as any other upload.
+type UploadTicket struct {
+	UploadID    string            `json:"upload_id"`
+	Method      string            `json:"method"` // PUT
+	URL         string            `json:"url"`
+	Headers     map[string]string `json:"headers"`
+	ContentType string            `json:"content_type"`
+	SizeBytes   int64             `json:"size_bytes"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+}

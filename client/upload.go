@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,4 +101,46 @@ func sniffType(head []byte, ext string) string {
 		return byExt
 	}
 	return sniffed
+}
+
+// RequestUploadURL asks the server for a URL to send a file of size bytes
+// and contentType to: where its store signs upload URLs (the cloud, whose
+// API cannot carry large bodies). Elsewhere (the local server) it is an
+// error: use Upload there.
+func (c *Client) RequestUploadURL(ctx context.Context, contentType string, size int64) (UploadTicket, error) {
+	var t UploadTicket
+	if err := c.post(ctx, "/uploads", UploadTicketRequest{ContentType: contentType, SizeBytes: size}, &t); err != nil {
+		return UploadTicket{}, fmt.Errorf("request upload url: %w", err)
+	}
+	if t.Method == "" || t.URL == "" {
+		return UploadTicket{}, errors.New("request upload url: the server does not sign upload URLs; use Upload")
+	}
+	return t, nil
+}
+
+// UploadToURL sends the file r holds (t.SizeBytes of it) to the ticket's
+// URL, with the ticket's headers and no credentials of the API. It is
+// tried once: the store's signature allows another try with the same
+// ticket, from the start of the file.
+func (c *Client) UploadToURL(ctx context.Context, t UploadTicket, r io.Reader) error {
+	req, err := http.NewRequestWithContext(ctx, cmp.Or(t.Method, http.MethodPut), t.URL, r)
+	if err != nil {
+		return fmt.Errorf("upload to url: %w", err)
+	}
+	for k, v := range t.Headers {
+		if !strings.EqualFold(k, "Content-Length") { // Go sends ContentLength itself
+			req.Header.Set(k, v)
+		}
+	}
+	req.ContentLength = t.SizeBytes
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("upload to url: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("upload to url: %w", problemFrom(resp.StatusCode, body))
+	}
+	return nil
 }

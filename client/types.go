@@ -175,6 +175,10 @@ type Output struct {
 	Text         string          `json:"text,omitempty"`
 	Extra        json.RawMessage `json:"extra,omitempty"`
 	ResultInFile bool            `json:"result_in_file,omitempty"`
+	// FilesExpireAt is when the server removes the files (its retention).
+	FilesExpireAt *time.Time `json:"files_expire_at,omitempty"`
+	// FilesRemoved: the retention has passed and the files are gone.
+	FilesRemoved bool `json:"files_removed,omitempty"`
 }
 
 // TaskError is why a task failed.

@@ -253,3 +253,67 @@ func (c checker) checkStruct(path string, s *schema, typ reflect.Type) {
 		}
 	}
 }
+
+// operations are the client's method for each operation of the document;
+// "" marks one the client leaves to other tools, with the reason.
+var operations = map[string]string{
+	"generateImage":       "SubmitImage",
+	"generateVideo":       "SubmitVideo",
+	"transcribeAudio":     "SubmitTranscription",
+	"generateSubtitles":   "SubmitSubtitles",
+	"upload":              "Upload",
+	"listTasks":           "ListTasks",
+	"getTask":             "GetTask",
+	"cancelTask":          "CancelTask",
+	"taskEvents":          "Events",
+	"submitBatch":         "SubmitBatch",
+	"getBatch":            "GetBatch",
+	"health":              "Health",
+	"stats":               "Stats",
+	"listTaskDeliveries":  "ListDeliveries",
+	"listBatchDeliveries": "ListDeliveries",
+	"listDeliveries":      "ListDeliveries",
+	"getDelivery":         "GetDelivery",
+	"retryDelivery":       "RetryDelivery",
+	"getWebhookSecret":    "WebhookSecret",
+	"rotateWebhookSecret": "RotateWebhookSecret",
+	"previewPrompt":       "PromptPreview",
+	"promptTemplates":     "Templates",
+	"openapi":             "", // the document itself
+	"metrics":             "", // Prometheus scrapes it
+	"getFile":             "", // file URLs are plain signed GETs
+}
+
+// TestEveryOperationHasAMethod keeps the client whole as routes are added.
+func TestEveryOperationHasAMethod(t *testing.T) {
+	raw, err := os.ReadFile("../shared/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	client := reflect.TypeFor[*Client]()
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			var o struct {
+				OperationID string `json:"operationId"`
+			}
+			if json.Unmarshal(op, &o) != nil || o.OperationID == "" {
+				continue // parameters shared by the path's operations
+			}
+			name, ok := operations[o.OperationID]
+			switch {
+			case !ok:
+				t.Errorf("%s %s (%s) has no method: add one, or say why not in operations", method, path, o.OperationID)
+			case name != "":
+				if _, ok := client.MethodByName(name); !ok {
+					t.Errorf("%s: no method %s", o.OperationID, name)
+				}
+			}
+		}
+	}
+}

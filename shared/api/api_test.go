@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1290,3 +1291,45 @@ func sampleOf(contentType, data string) []byte {
 
 // padded is b made n bytes long with zeros.
 func padded(b []byte, n int) []byte { return append(b, make([]byte, n-len(b))...) }
+
+// A full database is a pause, not a failure: submits answer 507 with
+// Retry-After and store nothing, and are taken again once there is room.
+func TestFullStorageIs507(t *testing.T) {
+	t.Parallel()
+	h, b := setup(t)
+	submitImage(t, h, b.keyA, "before")
+	ctx := context.Background()
+	limit := func(pages string) {
+		t.Helper()
+		err := b.db.Write(ctx, func(tx *sql.Tx) error {
+			if pages == "" {
+				return tx.QueryRow(`PRAGMA page_count`).Scan(&pages)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The writer's one connection takes the limit: the database is
+		// full at its present size.
+		if err := b.db.Write(ctx, func(tx *sql.Tx) error { _, err := tx.Exec(`PRAGMA max_page_count = ` + pages); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit("")
+	for i := range 20 { // enough to outgrow the free pages left
+		rec := do(t, h, req{method: "POST", path: Prefix + "/images/generate", key: b.keyA, body: map[string]any{"prompt": strings.Repeat("a fox ", 500)}})
+		if rec.Code == http.StatusInsufficientStorage {
+			wantProblem(t, rec, http.StatusInsufficientStorage, "")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("a 507 without Retry-After")
+			}
+			break
+		}
+		if rec.Code != http.StatusAccepted || i == 19 {
+			t.Fatalf("submit %d into a full database: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	limit("1073741823")
+	submitImage(t, h, b.keyA, "after")
+}

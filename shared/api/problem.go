@@ -10,6 +10,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
 )
@@ -55,6 +56,7 @@ var problemTypes = map[int]string{
 	http.StatusTooManyRequests:       "urn:mediatasks:problem:rate-limited",
 	http.StatusInternalServerError:   "urn:mediatasks:problem:internal",
 	http.StatusServiceUnavailable:    "urn:mediatasks:problem:unavailable",
+	http.StatusInsufficientStorage:   "urn:mediatasks:problem:storage-full",
 }
 
 // invalid is a 400 naming the fields at fault.
@@ -112,6 +114,12 @@ func toProblem(err error) (p *Problem, internal bool) {
 		return invalid(FieldError{Field: "Content-Type", Message: err.Error()}), false
 	case errors.Is(err, app.ErrBatchSize):
 		return invalid(FieldError{Field: "tasks", Message: err.Error()}), false
+	case storage.Full(err):
+		// Nothing was stored: the same request succeeds once there is
+		// room again.
+		return &Problem{Status: http.StatusInsufficientStorage, Detail: "the server's storage is full; nothing was stored, retry later", retryAfter: 30}, false
+	case errors.Is(err, storage.ErrUnavailable):
+		return &Problem{Status: http.StatusServiceUnavailable, Detail: "the server's storage cannot be written for now; nothing was stored, retry later", retryAfter: 5}, false
 	case errors.Is(err, context.Canceled):
 		// The client went away: nobody reads this answer.
 		return &Problem{Status: 499, Title: "Client Closed Request"}, false

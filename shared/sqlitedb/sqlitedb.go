@@ -18,8 +18,12 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/videoai/mediatasks/shared/storage"
 )
 
 // maxGroup bounds how many writes share one commit, keeping each
@@ -180,7 +184,30 @@ func (db *DB) write1(ctx context.Context, fn func(tx *sql.Tx) error, relaxed boo
 	}
 	// Once handed over, the write is waited for even if ctx ends: the
 	// caller must learn whether it was committed.
-	return <-req.done
+	return classify(<-req.done)
+}
+
+// classify marks SQLite's storage faults as the platform's (package
+// storage): out of space, I/O errors, a read-only, busy or locked
+// database. The write was rolled back: nothing is half-written.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %w", storage.ErrFull, err)
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff { // the primary code of an extended one
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %w", storage.ErrFull, err)
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Commits counts the transactions committed so far (for measuring how

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/storage"
 )
 
 func setup(t *testing.T) *sqlitedb.DB {
@@ -318,5 +319,40 @@ func TestRelaxedWrites(t *testing.T) {
 	// A relaxed write's failure is its own, as any write's is.
 	if err := db.WriteRelaxed(ctx, func(tx *sql.Tx) error { return errors.New("refused") }); err == nil {
 		t.Fatal("a failing relaxed write reported success")
+	}
+}
+
+// A write into a full database fails as storage.ErrFull and stores
+// nothing; once there is room it goes through.
+func TestAFullDatabaseIsStorageFull(t *testing.T) {
+	t.Parallel()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "full.db"), sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	exec := func(q string) error {
+		return db.Write(ctx, func(tx *sql.Tx) error { _, err := tx.Exec(q); return err })
+	}
+	if err := exec(`CREATE TABLE t (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`PRAGMA max_page_count = 10`); err != nil {
+		t.Fatal(err)
+	}
+	err = exec(`INSERT INTO t VALUES (zeroblob(1000000))`)
+	if !errors.Is(err, storage.ErrFull) || !storage.Fault(err) {
+		t.Fatalf("an insert past the limit: %v; want storage.ErrFull", err)
+	}
+	var n int
+	if err := db.Read.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows after the failed insert: %d, %v", n, err)
+	}
+	if err := exec(`PRAGMA max_page_count = 1073741823`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`INSERT INTO t VALUES (zeroblob(1000000))`); err != nil {
+		t.Errorf("an insert with room again: %v", err)
 	}
 }

@@ -117,4 +117,8 @@ const (
 	ErrNameBadInput = "Step.BadInput"
 	// ErrNameStore: the task store failed; the definitions retry it.
 	ErrNameStore = "Step.StoreUnavailable"
+	// ErrNameStorageFault: the storage is full or cannot be written (see
+	// package storage); the definitions wait for it for as long as about
+	// two hours, since nothing is wrong with the task.
+	ErrNameStorageFault = "Step.StorageFault"
 )

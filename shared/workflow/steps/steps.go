@@ -20,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/subtitle"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
@@ -155,7 +156,11 @@ func (a *Actions) Invoke(ctx context.Context, input json.RawMessage) (json.RawMe
 			// A failure of the platform itself (the store, the blob
 			// store): worth retrying, as Lambda service errors are.
 			a.log.ErrorContext(ctx, "step action failed", "action", head.Action, "err", err)
-			se = stepError(workflow.ErrNameStore, Cause{Message: err.Error()})
+			name := workflow.ErrNameStore
+			if storage.Fault(err) {
+				name = workflow.ErrNameStorageFault
+			}
+			se = stepError(name, Cause{Message: err.Error()})
 		}
 		return nil, se
 	}

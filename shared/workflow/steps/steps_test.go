@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/transcript"
@@ -565,5 +568,34 @@ func TestATimedOutCallShowsTimeout(t *testing.T) {
 	}
 	if n := len(got.AttemptHistory); n != 1 || got.AttemptHistory[0].Outcome != "timeout" {
 		t.Errorf("attempts %+v, want one timed out", got.AttemptHistory)
+	}
+}
+
+// fullBlobs is a blob store whose disk is full.
+type fullBlobs struct{ blob.Store }
+
+func (fullBlobs) Put(context.Context, string, string, io.Reader, int64) (blob.Object, error) {
+	return blob.Object{}, fmt.Errorf("put: no space left on device: %w", storage.ErrFull)
+}
+
+// A step that cannot store because the storage is full fails as
+// Step.StorageFault, which the definitions wait out instead of failing
+// the task; the task is left as it was (running, its output not stored).
+func TestAFullStoreIsAStorageFault(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	actions := steps.New(steps.Deps{App: b.app, Blobs: fullBlobs{b.blobs}, Providers: b.prov, AllowPrivateOutputs: true})
+	b.prov.start = func(req provider.Request) (provider.Response, error) {
+		return provider.Response{Result: &provider.Result{Files: []provider.File{{ContentType: "application/json", Ext: ".json", Data: []byte("{}")}}}}, nil
+	}
+	tk := b.submit(t)
+	raw, _ := json.Marshal(map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
+	_, err := actions.Invoke(context.Background(), raw)
+	var se *workflow.StepError
+	if !errors.As(err, &se) || se.Name != workflow.ErrNameStorageFault {
+		t.Fatalf("err = %v; want a Step.StorageFault", err)
+	}
+	if got, _ := b.app.Task(context.Background(), tk.ID); got.Status.Terminal() {
+		t.Errorf("task %s after a storage fault", got.Status)
 	}
 }

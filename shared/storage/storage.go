@@ -1,0 +1,25 @@
+// Package storage names the storage faults every adapter classifies its
+// errors into, so that the platform answers them the same whoever stores:
+// a full disk or database is a pause (507), a store that cannot be
+// reached or written for now is a pause too (503), never a failed task.
+package storage
+
+import (
+	"errors"
+	"syscall"
+)
+
+var (
+	// ErrFull: the disk or the database is out of space.
+	ErrFull = errors.New("storage is full")
+	// ErrUnavailable: the store cannot be written for now (an I/O error,
+	// a read-only or locked database, throttling).
+	ErrUnavailable = errors.New("storage is unavailable")
+)
+
+// Full reports an out-of-space fault: ErrFull, or a file system's ENOSPC
+// that no adapter classified.
+func Full(err error) bool { return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) }
+
+// Fault reports whether err is a storage fault (full or unavailable).
+func Fault(err error) bool { return Full(err) || errors.Is(err, ErrUnavailable) }

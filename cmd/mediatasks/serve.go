@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoai/mediatasks/shared/api"
+	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/tieredblob"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/platform"
@@ -198,6 +199,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
 		jwtSecret = []byte(s)
 	}
+	free := freeSpace(o.Data)
 	p, err := platform.Build(platform.Adapters{
 		// A task and its queue message commit in one transaction.
 		Store:                sqlitestore.WithQueue{Store: d.store, Queue: tasks},
@@ -207,6 +209,8 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		Runner:               localRunner(ctx, d.db, cfg),
 		NewAPI:               api.New,
 		Collectors:           []prometheus.Collector{dataSizeGauge(o.Data)},
+		FreeBytes:            free,
+		HealthChecks:         map[string]app.HealthCheck{"disk": diskHealth(free, cfg.Storage.MinFreeBytes)},
 		API:                  api.Options{BodyMinRate: bodyRate, BodyGrace: bodyGrace},
 		Deliveries:           d.deliveries,
 		Config:               cfg,

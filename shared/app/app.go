@@ -20,6 +20,7 @@ import (
 
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -66,6 +67,10 @@ type Limits struct {
 	// Retention is how long a task's output files and an upload are kept
 	// (default DefaultRetention); a task shows when its files expire.
 	Retention time.Duration
+	// MinFreeBytes refuses new submits (507) while the storage has less
+	// free space, so that the work already taken can still finish; 0:
+	// no watermark. It needs Deps.FreeBytes.
+	MinFreeBytes int64
 }
 
 // DefaultRetention keeps outputs and uploads 30 days, as the cloud
@@ -124,9 +129,12 @@ type Deps struct {
 	// HealthChecks are the components /health shows beyond the core (the
 	// webhook queue, for one).
 	HealthChecks map[string]HealthCheck
-	Limits       Limits
-	Now          func() time.Time
-	Log          *slog.Logger
+	// FreeBytes tells the storage's free space, for Limits.MinFreeBytes
+	// (nil: not known, no watermark).
+	FreeBytes func() (int64, error)
+	Limits    Limits
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // App is the core. It holds no state that another process would need:
@@ -140,6 +148,7 @@ type App struct {
 	// providerHealth reports the providers' states in /health.
 	providerHealth func(context.Context) map[string]ComponentHealth
 	healthChecks   map[string]HealthCheck
+	freeBytes      func() (int64, error)
 	limits         Limits
 	// prunedAt is when the sweeper last removed uploads past the
 	// retention (Unix nanoseconds).
@@ -170,6 +179,7 @@ func New(d Deps) (*App, error) {
 		blobs:          d.Blobs,
 		providerHealth: d.ProviderHealth,
 		healthChecks:   d.HealthChecks,
+		freeBytes:      d.FreeBytes,
 		limits:         d.Limits.withDefaults(),
 		now:            d.Now,
 		log:            d.Log,
@@ -281,6 +291,19 @@ func (e *BudgetError) Error() string {
 
 func (e *BudgetError) Unwrap() error { return ErrBudget }
 
+// checkSpace refuses a submit while the storage's free space is below
+// the watermark: new work waits, work taken can finish.
+func (a *App) checkSpace() error {
+	if a.limits.MinFreeBytes <= 0 || a.freeBytes == nil {
+		return nil
+	}
+	free, err := a.freeBytes()
+	if err != nil || free >= a.limits.MinFreeBytes {
+		return nil // unknown space refuses nothing
+	}
+	return fmt.Errorf("submit: %d bytes free, under the %d of storage.min_free_bytes: %w", free, a.limits.MinFreeBytes, storage.ErrFull)
+}
+
 // checkBudget refuses a submit once the user's tasks completed today have
 // cost the daily budget. The spend counts completed tasks only, so tasks
 // in flight may take a user past it: the cap stops new work, it does not
@@ -301,6 +324,9 @@ func (a *App) checkBudget(ctx context.Context, userID string, now time.Time) err
 
 func (a *App) submit(ctx context.Context, userID string, specs []TaskSpec, bspec *BatchSpec, idem IdempotencyFunc) (Submission, error) {
 	now := a.now().UTC()
+	if err := a.checkSpace(); err != nil {
+		return Submission{}, err
+	}
 	if err := a.checkBudget(ctx, userID, now); err != nil {
 		return Submission{}, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/testkit/clocktest"
@@ -747,5 +748,25 @@ func TestUploadsArePrunedAfterTheRetention(t *testing.T) {
 	b.app.Sweep(ctx)
 	if _, err := b.app.GetUpload(ctx, "alice", up.ID); !errors.Is(err, task.ErrNotFound) {
 		t.Errorf("the upload is still there past the retention: %v", err)
+	}
+}
+
+// Under storage.min_free_bytes, submits are refused as storage full, and
+// taken again once there is room: the work already taken can finish.
+func TestSubmitsWaitUnderTheFreeSpaceWatermark(t *testing.T) {
+	t.Parallel()
+	var free atomic.Int64
+	free.Store(10 << 20)
+	b := setupWith(t, false, true, func(d *app.Deps) {
+		d.Limits.MinFreeBytes = 64 << 20
+		d.FreeBytes = func() (int64, error) { return free.Load(), nil }
+	})
+	ctx := context.Background()
+	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); !errors.Is(err, storage.ErrFull) {
+		t.Fatalf("a submit with 10 MiB free: %v, want storage.ErrFull", err)
+	}
+	free.Store(1 << 30)
+	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); err != nil {
+		t.Fatalf("a submit with 1 GiB free: %v", err)
 	}
 }

@@ -124,7 +124,13 @@ type Storage struct {
 	// days, as the cloud bucket's lifecycle); then they are removed and
 	// their tasks say so.
 	Retention time.Duration
+	// MinFreeBytes refuses new submits (507) while the data folder's disk
+	// has less free space (default 64 MiB; 0: no watermark).
+	MinFreeBytes int64
 }
+
+// DefaultMinFreeBytes is the free space under which submits wait.
+const DefaultMinFreeBytes = 64 << 20
 
 // Workflow settings of the local engine.
 type Workflow struct {
@@ -182,6 +188,7 @@ func (c Config) AppLimits() app.Limits {
 		StartAttempts:    c.Queue.MaxReceives,
 		DailyBudgetUSD:   c.Limits.DailyBudgetUSD,
 		Retention:        c.Storage.Retention,
+		MinFreeBytes:     c.Storage.MinFreeBytes,
 	}
 }
 
@@ -279,8 +286,9 @@ type file struct {
 		AllowPrivate   bool     `json:"allow_private"`
 	} `json:"webhooks"`
 	Storage *struct {
-		Synchronous *string `json:"synchronous"`
-		Retention   *string `json:"retention"`
+		Synchronous  *string `json:"synchronous"`
+		Retention    *string `json:"retention"`
+		MinFreeBytes *int64  `json:"min_free_bytes"`
 	} `json:"storage"`
 	Queue *struct {
 		MaxReceives *int64 `json:"max_receives"`
@@ -483,6 +491,10 @@ func (f file) resolve() (Config, error) {
 		c.Webhooks.AllowPrivate = w.AllowPrivate
 	}
 
+	c.Storage.MinFreeBytes = DefaultMinFreeBytes
+	if s := f.Storage; s != nil {
+		intIn("storage.min_free_bytes", s.MinFreeBytes, 0, 1<<50, func(v int64) { c.Storage.MinFreeBytes = v })
+	}
 	if s := f.Storage; s != nil && s.Retention != nil {
 		if d, ok := duration("storage.retention", *s.Retention, &errs); ok {
 			if d < time.Hour {

@@ -89,6 +89,9 @@ type Adapters struct {
 	AllowPrivateWebhooks bool
 	// HealthChecks are components /health shows beyond the core.
 	HealthChecks map[string]app.HealthCheck
+	// FreeBytes tells the storage's free space (the data folder's disk on
+	// one machine), for storage.min_free_bytes; nil: not known.
+	FreeBytes func() (int64, error)
 	// API are the runtime's own settings of the API (buffered streams
 	// behind API Gateway); its Authenticator, FilesHandler, checks,
 	// webhooks, logger and clock are the platform's.
@@ -189,6 +192,7 @@ func Build(ad Adapters) (*Platform, error) {
 		Metrics:        metrics,
 		ProviderHealth: providers.Components,
 		HealthChecks:   ad.HealthChecks,
+		FreeBytes:      ad.FreeBytes,
 		Limits:         limits,
 		Now:            ad.Now,
 		Log:            log,

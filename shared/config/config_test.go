@@ -133,7 +133,7 @@ func TestParseFull(t *testing.T) {
 	}
 	got := c.AppLimits()
 	wantApp := app.Limits{BatchMax: 200, SubmitsPerMinute: 6000, PreferWaitMax: 30 * time.Second, UploadMaxBytes: 1 << 20,
-		RequeueAfter: 90 * time.Second, StartAttempts: 9}
+		RequeueAfter: 90 * time.Second, StartAttempts: 9, MinFreeBytes: config.DefaultMinFreeBytes}
 	if got != wantApp {
 		t.Errorf("AppLimits = %+v, want %+v", got, wantApp)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -30,9 +31,13 @@ type recordingRunner struct {
 	started map[string]int
 	stopped []string
 	fail    atomic.Bool
+	full    atomic.Bool // fail as a full storage
 }
 
 func (r *recordingRunner) Start(_ context.Context, t *task.Task) error {
+	if r.full.Load() {
+		return fmt.Errorf("start execution: %w", storage.ErrFull)
+	}
 	if r.fail.Load() {
 		return errors.New("engine unavailable")
 	}
@@ -769,4 +774,37 @@ func TestSubmitsWaitUnderTheFreeSpaceWatermark(t *testing.T) {
 	if _, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil); err != nil {
 		t.Fatalf("a submit with 1 GiB free: %v", err)
 	}
+}
+
+// A workflow that cannot start because the storage is full is no failure
+// of its task: past every receive the task is still queued, its message
+// still there.
+func TestAStorageFaultFailsNoTask(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	b.runner.full.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.app.RunDispatcher(ctx)
+	for range 2 { // the StartAttempts receives
+		waitFor(t, func() bool {
+			st, err := b.queue.Stats(ctx)
+			return err == nil && total(st.InFlight) == 1
+		})
+		b.clock.Add(2 * time.Minute)
+	}
+	waitFor(t, func() bool {
+		st, err := b.queue.Stats(ctx)
+		return err == nil && total(st.InFlight) == 1
+	})
+	if got, err := b.app.GetTask(ctx, "alice", tk.ID); err != nil || got.Status != task.StatusQueued {
+		t.Fatalf("after storage faults: %+v, %v; want still queued", got, err)
+	}
+	b.runner.full.Store(false)
+	b.clock.Add(2 * time.Minute)
+	waitFor(t, func() bool { return b.runner.starts(tk.ID) == 1 })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/queue"
+	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/task"
 )
 
@@ -95,7 +96,11 @@ func (a *App) dispatchLoop(ctx context.Context, g *gate) {
 			g.give(slots)
 			if ctx.Err() == nil {
 				a.log.ErrorContext(ctx, "receive task messages", "err", err)
-				sleep(ctx, time.Second)
+				pause := time.Second
+				if storage.Fault(err) {
+					pause = 5 * time.Second // the storage cannot write: take nothing for a while
+				}
+				sleep(ctx, pause)
 			}
 			continue
 		}
@@ -140,7 +145,8 @@ func (a *App) Dispatch(ctx context.Context, d queue.Delivery) error {
 		return nil
 	}
 	a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
-	if d.ReceiveCount < a.limits.StartAttempts {
+	if d.ReceiveCount < a.limits.StartAttempts || storage.Fault(err) {
+		// A storage fault is a pause: the task is not failed for it.
 		return err
 	}
 	if ferr := a.failUnstartable(ctx, msg, err); ferr != nil {

@@ -39,6 +39,14 @@ Usage:
   mediatasks load [--url URL] [--key-file FILE] [--rate N] [--duration D] [--webhook] [--json] ...
   mediatasks version
 
+The API, on a running server (--url, --key, --key-file, --json on each):
+  mediatasks submit image|video|transcribe|subtitles [--prompt P ...] [--file PATH] [--wait]
+  mediatasks get ID | cancel ID | watch ID | download ID [-o DIR]
+  mediatasks list [--status S] [--type T] [--limit N] [--all]
+  mediatasks batch FILE.jsonl [--wait]
+  mediatasks deliveries [TASK_ID] | retry DELIVERY_ID | webhooks secret|rotate
+  mediatasks stats | health | prompts optimize|templates
+
 Run "mediatasks COMMAND --help" for a command's flags.
 `
 
@@ -54,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "mediatasks: %s\n", ue.msg)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "mediatasks: %v\n", err)
+		printError(stderr, err)
 		return exitError
 	}
 }
@@ -94,6 +102,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(stdout, mainUsage)
 		return nil
 	default:
+		if remoteCmd, ok := remoteCommands[cmd]; ok {
+			ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return remoteCmd(ctx, rest, getenv, stdout, stderr)
+		}
 		fmt.Fprint(stderr, mainUsage)
 		return usagef("unknown command %q", cmd)
 	}

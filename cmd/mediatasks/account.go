@@ -79,10 +79,7 @@ func deliveriesCmd(ctx context.Context, args []string, getenv func(string) strin
 	n := 0
 	for d, err := range r.api.ListDeliveries(ctx, f) {
 		if err != nil {
-			if w != nil {
-				_ = w.Flush()
-			}
-			return err
+			return err // the table is not printed: a header alone would read as an empty list
 		}
 		if r.json {
 			if err := r.printJSON(d); err != nil {

@@ -403,3 +403,46 @@ func TestCommandLineAccount(t *testing.T) {
 		t.Errorf("manual optimize printed %q", out)
 	}
 }
+
+// The progress bar is redrawn in place on a terminal; elsewhere a line is
+// written only when what it shows changes.
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	var tty bytes.Buffer
+	p := &progress{w: &tty, tty: true}
+	p.show("abc", 0.5, "running")
+	p.show("abc", 1, "completed")
+	p.end()
+	want := "\rabc [###############...............]  50% running   " +
+		"\rabc [##############################] 100% completed \n"
+	if tty.String() != want {
+		t.Errorf("tty:\n%q\nwant\n%q", tty.String(), want)
+	}
+	var plain bytes.Buffer
+	p = newProgress(&plain)
+	for _, s := range []string{"queued", "running", "running", "completed"} {
+		p.show("id", map[string]float64{"queued": 0, "running": 0.5, "completed": 1}[s], s)
+	}
+	p.end()
+	if want := "id queued 0%\nid running 50%\nid completed 100%\n"; plain.String() != want {
+		t.Errorf("plain:\n%q\nwant\n%q", plain.String(), want)
+	}
+}
+
+// The key comes from --key-file when neither --key nor MEDIATASKS_API_KEY
+// gives one.
+func TestCommandLineKeyFile(t *testing.T) {
+	t.Parallel()
+	_, c := cliSetup(t)
+	path := filepath.Join(t.TempDir(), "api-key")
+	if err := os.WriteFile(path, []byte(c.key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &cliRunner{t: t, env: map[string]string{"MEDIATASKS_URL": c.base}}
+	if out := r.ok("list", "--key-file", path, "--json"); out != "" {
+		t.Errorf("list of a new user: %q", out)
+	}
+	if code, _, _ := r.run("list", "--key-file", path+".none"); code != exitUsage {
+		t.Errorf("a missing --key-file: exit %d, want 2", code)
+	}
+}

@@ -192,10 +192,7 @@ func listCmd(ctx context.Context, args []string, getenv func(string) string, std
 	n := 0
 	for t, err := range r.api.ListTasks(ctx, f) {
 		if err != nil {
-			if w != nil {
-				_ = w.Flush()
-			}
-			return err
+			return err // the table is not printed: a header alone would read as an empty list
 		}
 		if r.json {
 			if err := r.printJSON(t); err != nil {

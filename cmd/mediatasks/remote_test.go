@@ -148,6 +148,15 @@ func TestCommandLineTasks(t *testing.T) {
 		}
 	}
 
+	png := filepath.Join(dir, img.ID+"-0"+extension(got.Output.Files[0].ContentType))
+	framed := jsonOne[mt.Task](t, r.ok("submit", "video", "--prompt", "the fox runs", "--file", png, "--wait", "--json"))
+	if framed.Status != mt.StatusCompleted || !strings.Contains(string(framed.Input), "image_upload_id") {
+		t.Errorf("video from a local first frame: %s, input %s", framed.Status, framed.Input)
+	}
+	if code, _, errOut := r.run("submit", "image", "--prompt", "x", "--file", png); code != exitUsage || !strings.Contains(errOut, "--file") {
+		t.Errorf("submit image --file: exit %d, stderr %q; want 2", code, errOut)
+	}
+
 	waited := jsonOne[mt.Task](t, r.ok("submit", "video", "--prompt", "waves on a beach", "--duration", "2", "--aspect-ratio", "1:1", "--wait", "--json"))
 	if waited.Status != mt.StatusCompleted {
 		t.Errorf("video after --wait: %s", waited.Status)

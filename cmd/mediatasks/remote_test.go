@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	mt "github.com/videoai/mediatasks/client"
 )
 
@@ -453,5 +455,53 @@ func TestCommandLineKeyFile(t *testing.T) {
 	}
 	if code, _, _ := r.run("list", "--key-file", path+".none"); code != exitUsage {
 		t.Errorf("a missing --key-file: exit %d, want 2", code)
+	}
+}
+
+// An expired JWT is refused as a 401, printed as the problem's lines, with
+// no stack trace; a fresh one is accepted.
+func TestCommandLineExpiredToken(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret-for-cli-tests-0123456789"
+	dir := t.TempDir()
+	opts, err := parseServe([]string{"--addr", "127.0.0.1:0", "--data", filepath.Join(dir, "data")}, envMap(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	opts.ready = func(u string) { urls <- u }
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = serve(ctx, opts, envMap(map[string]string{"MEDIATASKS_JWT_SECRET": secret}), &lockedBuffer{})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	var base string
+	select {
+	case base = <-urls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not listen")
+	}
+	token := func(exp time.Duration) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+			Subject: "cli-user", ExpiresAt: jwt.NewNumericDate(time.Now().Add(exp)),
+		}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	r := &cliRunner{t: t, env: map[string]string{"MEDIATASKS_URL": base, "MEDIATASKS_API_KEY": token(-time.Minute)}}
+	code, out, errOut := r.run("stats")
+	if code != exitError || out != "" || !strings.Contains(errOut, "401 Unauthorized") || !strings.Contains(errOut, "API key was refused") {
+		t.Errorf("expired token: exit %d, stdout %q, stderr %q; want 1 and a 401", code, out, errOut)
+	}
+	r.env["MEDIATASKS_API_KEY"] = token(time.Hour)
+	if st := jsonOne[mt.Stats](t, r.ok("stats", "--json")); st.Total != 0 {
+		t.Errorf("a new user's stats: %+v", st)
 	}
 }

@@ -118,7 +118,7 @@ func toProblem(err error) (p *Problem, internal bool) {
 		// Nothing was stored: the same request succeeds once there is
 		// room again.
 		return &Problem{Status: http.StatusInsufficientStorage, Detail: "the server's storage is full; nothing was stored, retry later", retryAfter: 30}, false
-	case errors.Is(err, storage.ErrUnavailable):
+	case storage.Unavailable(err):
 		return &Problem{Status: http.StatusServiceUnavailable, Detail: "the server's storage cannot be written for now; nothing was stored, retry later", retryAfter: 5}, false
 	case errors.Is(err, context.Canceled):
 		// The client went away: nobody reads this answer.

@@ -21,5 +21,25 @@ var (
 // that no adapter classified.
 func Full(err error) bool { return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) }
 
+// Unavailable reports a store that cannot be written for now:
+// ErrUnavailable, or an AWS service's throttling or server fault (any
+// error with an ErrorCode, as the AWS SDK's API errors have, so that no
+// adapter's SDK is imported here).
+func Unavailable(err error) bool {
+	if errors.Is(err, ErrUnavailable) {
+		return true
+	}
+	var coded interface{ ErrorCode() string }
+	if !errors.As(err, &coded) {
+		return false
+	}
+	switch coded.ErrorCode() {
+	case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+		"LimitExceededException", "InternalServerError", "ServiceUnavailable", "SlowDown", "RequestTimeout":
+		return true
+	}
+	return false
+}
+
 // Fault reports whether err is a storage fault (full or unavailable).
-func Fault(err error) bool { return Full(err) || errors.Is(err, ErrUnavailable) }
+func Fault(err error) bool { return Full(err) || Unavailable(err) }

@@ -1,0 +1,42 @@
+package storage_test
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"github.com/videoai/mediatasks/shared/storage"
+)
+
+// apiError is an error with a code, as the AWS SDK's API errors are.
+type apiError struct{ code string }
+
+func (e apiError) Error() string     { return "api error " + e.code }
+func (e apiError) ErrorCode() string { return e.code }
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		err               error
+		full, unavailable bool
+	}{
+		"full":              {fmt.Errorf("put: %w", storage.ErrFull), true, false},
+		"ENOSPC":            {fmt.Errorf("write: %w", syscall.ENOSPC), true, false},
+		"unavailable":       {fmt.Errorf("write: %w", storage.ErrUnavailable), false, true},
+		"DynamoDB throttle": {fmt.Errorf("put item: %w", apiError{"ProvisionedThroughputExceededException"}), false, true},
+		"S3 slow down":      {fmt.Errorf("put object: %w", apiError{"SlowDown"}), false, true},
+		"a bad request":     {fmt.Errorf("put item: %w", apiError{"ValidationException"}), false, false},
+		"another error":     {errors.New("boom"), false, false},
+	} {
+		if got := storage.Full(tc.err); got != tc.full {
+			t.Errorf("%s: Full = %v", name, got)
+		}
+		if got := storage.Unavailable(tc.err); got != tc.unavailable {
+			t.Errorf("%s: Unavailable = %v", name, got)
+		}
+		if got := storage.Fault(tc.err); got != (tc.full || tc.unavailable) {
+			t.Errorf("%s: Fault = %v", name, got)
+		}
+	}
+}

@@ -442,13 +442,7 @@ func TestVideoFromAnImageTaskReadsItsImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": img.ID, "tried": []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": img.ID, "step": json.RawMessage(step)}); err != nil {
-		t.Fatal(err)
-	}
+	b.startAndComplete(t, img.ID)
 	vid, err := b.app.SubmitTask(ctx, "alice", app.TaskSpec{Type: task.TypeVideoGeneration, Input: json.RawMessage(`{"prompt":"zoom","image_task_id":"` + img.ID + `"}`)}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -484,13 +478,7 @@ func TestSubtitlesAreFormattedFromTheProvidersWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": json.RawMessage(step)}); err != nil {
-		t.Fatal(err)
-	}
+	b.startAndComplete(t, tk.ID)
 	got, err := b.app.Task(ctx, tk.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -530,13 +518,7 @@ func TestSilenceMakesEmptySubtitles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": tk.ID, "step": json.RawMessage(step)}); err != nil {
-		t.Fatalf("complete: %v", err)
-	}
+	b.startAndComplete(t, tk.ID)
 	got, err := b.app.Task(ctx, tk.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -597,5 +579,18 @@ func TestAFullStoreIsAStorageFault(t *testing.T) {
 	}
 	if got, _ := b.app.Task(context.Background(), tk.ID); got.Status.Terminal() {
 		t.Errorf("task %s after a storage fault", got.Status)
+	}
+}
+
+// startAndComplete runs a task's start step, then its complete step, as
+// the workflow does for a provider that answers at once.
+func (b *bundle) startAndComplete(t *testing.T, id string) {
+	t.Helper()
+	step, err := b.invoke(t, map[string]any{"action": "start", "task_id": id, "tried": []string{}})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	if _, err := b.invoke(t, map[string]any{"action": "complete", "task_id": id, "step": json.RawMessage(step)}); err != nil {
+		t.Fatalf("complete: %v", err)
 	}
 }

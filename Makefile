@@ -24,9 +24,10 @@ test: deps tools test-media vet unit fuzz
 # Debian. `make run` installs them when it can (root and apt) and otherwise
 # starts without them: those task types then run on the simulator, and the
 # server's log says what to install. `make test` needs them, and espeak-ng
-# to speak the recogniser's test audio, and a font for video captions.
+# to speak the recogniser's test audio, a font for video captions, and
+# chromium for the dashboard's browser test.
 MEDIA_PACKAGES      = ffmpeg pocketsphinx pocketsphinx-en-us
-TEST_MEDIA_PACKAGES = $(MEDIA_PACKAGES) espeak-ng fonts-dejavu-core
+TEST_MEDIA_PACKAGES = $(MEDIA_PACKAGES) espeak-ng fonts-dejavu-core chromium
 media:
 	@$(call install-debian,$(MEDIA_PACKAGES)) || \
 	  echo "not installed: $(MEDIA_PACKAGES) (as root: apt-get install $(MEDIA_PACKAGES)); transcription, subtitles and video run on the simulator"

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// shotsDir is where the dashboard test also leaves its screenshots, for
+// people to look at.
+const shotsDir = "/work/dashboard-shots"
+
+// The dashboard in a headless Chromium against the server in process, on
+// the sims: sign in with the server's key, submit an image from the form and
+// see it complete live in the list, open its page and see the image load,
+// submit a video and cancel it from its page; no console error on the way.
+func TestDashboardInABrowser(t *testing.T) {
+	t.Parallel()
+	browser := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Skip("chromium is not installed (Debian package chromium; make test installs it): the dashboard's browser test needs it")
+	}
+	c := serveWithConfig(t, `providers:
+  - name: sim-image
+    type: sim
+    task_types: [image_generation]
+    options: {latency_ms: 200}
+  - name: sim-video
+    type: sim
+    task_types: [video_generation]
+    options: {latency_ms: 50, poll_steps: 60, poll_after_ms: 1000}
+`)
+
+	shots := filepath.Join(t.TempDir(), "shots")
+	for _, d := range []string{shots, shotsDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, _ := filepath.Glob(filepath.Join(shotsDir, "[0-9][0-9]-*.png")) // the last run's
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	defer cancelTab()
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelTime()
+
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var p string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, a.Description+string(a.Value))
+				}
+				p = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			p = "exception: " + d.Text
+			if d.Exception != nil {
+				p += " " + d.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				p = "log: " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		}
+		if p != "" {
+			mu.Lock()
+			problems = append(problems, p)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, runtime.Enable, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	var shot func(step string)
+	wait := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			shot("failed")
+			t.Fatalf("%s (%s): %v", what, expr, err)
+		}
+	}
+	n := 0
+	shot = func(step string) {
+		n++
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		if err != nil {
+			t.Errorf("screenshot %s: %v", step, err)
+			return
+		}
+		name := fmt.Sprintf("%02d-%s.png", n, step)
+		for _, d := range []string{shots, shotsDir} {
+			if err := os.WriteFile(filepath.Join(d, name), png, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+
+	// Sign in with the server's key.
+	do("open the dashboard", chromedp.Navigate(c.base+"/"), chromedp.WaitVisible(chromedp.CSS("#key")))
+	shot("sign-in")
+	do("sign in", chromedp.SendKeys(chromedp.CSS("#key"), c.key), chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
+	wait("signed in", `!document.getElementById("home").hidden && document.getElementById("signin").hidden`)
+	wait("providers shown", `document.querySelectorAll("#providers tr").length === 2`)
+
+	// An image from the form, completed live in the list.
+	do("submit an image",
+		chromedp.SetValue(chromedp.CSS("#task-type"), "image"),
+		chromedp.SendKeys(chromedp.CSS("#prompt"), "a lighthouse at dawn"),
+		chromedp.SetValue(chromedp.CSS("#size"), "256x256"),
+		chromedp.Click(chromedp.CSS("#submit-btn")))
+	wait("submitted", `!!document.getElementById("submitted")`)
+	imageID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("submitted").dataset.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait("the image task completed in the list", fmt.Sprintf(`document.querySelector('#tasks tr[data-id=%q]')?.dataset.status === "completed"`, imageID))
+	wait("stats count it", `/total 1(?!\d)/.test(document.getElementById("stats").textContent)`)
+	shot("image-completed-in-list")
+
+	// Its page: the image loads, the events timeline has the whole story.
+	do("open the image task", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#tasks tr[data-id=%q] a`, imageID))))
+	wait("the task page", `!document.getElementById("task").hidden && document.getElementById("t-status").textContent === "completed"`)
+	wait("the image loaded", `(document.querySelector("#preview img")?.naturalWidth || 0) > 0`)
+	wait("the events timeline", `[...document.querySelectorAll("#t-events li")].map(l => l.dataset.event).join() === "task.queued,task.started,task.completed"`)
+	shot("image-task-page")
+
+	// A video from the form, cancelled from its page.
+	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
+	wait("the list again", `!document.getElementById("home").hidden`)
+	do("submit a video",
+		chromedp.SetValue(chromedp.CSS("#task-type"), "video"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("task-type").dispatchEvent(new Event("change"))`),
+		chromedp.SetValue(chromedp.CSS("#prompt"), "waves on a beach"),
+		chromedp.Click(chromedp.CSS("#submit-btn")))
+	wait("submitted", `document.getElementById("submitted")?.textContent.startsWith("video_generation")`)
+	videoID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("submitted").dataset.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("open the video task", chromedp.Click(chromedp.CSS("#submitted")))
+	wait("the video task running", `!document.getElementById("t-cancel").hidden && document.getElementById("t-id").textContent === `+fmt.Sprintf("%q", videoID))
+	shot("video-task-running")
+	do("cancel it", chromedp.Click(chromedp.CSS("#t-cancel")))
+	wait("the video canceled", `document.getElementById("t-status").textContent === "canceled" && document.getElementById("t-cancel").hidden`)
+	wait("the canceled event", `[...document.querySelectorAll("#t-events li")].some(l => l.dataset.event === "task.canceled")`)
+	shot("video-task-canceled")
+	if got := c.finished(videoID); got.Status != "canceled" {
+		t.Fatalf("the video task is %s, not canceled", got.Status)
+	}
+
+	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
+	wait("the canceled video in the list", fmt.Sprintf(`document.querySelector('#tasks tr[data-id=%q]')?.dataset.status === "canceled"`, videoID))
+	shot("list-after-cancel")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Fatalf("the browser's console has errors:\n%s", strings.Join(problems, "\n"))
+	}
+}

@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/videoai/mediatasks/shared/provider/openai/openaifake"
 )
 
 // shotsDir is where the dashboard test also leaves its screenshots, for
@@ -45,7 +50,23 @@ func TestDashboardInABrowser(t *testing.T) {
     type: sim
     task_types: [video_generation]
     options: {latency_ms: 50, poll_steps: 60, poll_after_ms: 1000}
+  - name: sim-subtitles
+    type: sim
+    task_types: [subtitle_generation]
+    options: {latency_ms: 50}
+webhooks:
+  allow_private: true
 `)
+	var hooks atomic.Int64
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	wav := filepath.Join(t.TempDir(), "talk.wav")
+	if err := os.WriteFile(wav, openaifake.WAV(2), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	shots := filepath.Join(t.TempDir(), "shots")
 	for _, d := range []string{shots, shotsDir} {
@@ -151,7 +172,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	shot("sign-in")
 	do("sign in", chromedp.SendKeys(chromedp.CSS("#key"), c.key), chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
 	wait("signed in", `!document.getElementById("home").hidden && document.getElementById("signin").hidden`)
-	wait("providers shown", `document.querySelectorAll("#providers tr").length === 2`)
+	wait("providers shown", `document.querySelectorAll("#providers tr").length === 3`)
 
 	// An image from the form, completed live in the list.
 	do("submit an image",
@@ -174,6 +195,32 @@ func TestDashboardInABrowser(t *testing.T) {
 	wait("the image loaded", `(document.querySelector("#preview img")?.naturalWidth || 0) > 0`)
 	wait("the events timeline", `[...document.querySelectorAll("#t-events li")].map(l => l.dataset.event).join() === "task.queued,task.started,task.completed"`)
 	shot("image-task-page")
+
+	// Subtitles of an uploaded WAV, with a webhook: the subtitle text, the
+	// input's audio player, the delivery and its replay on the task's page.
+	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
+	wait("the list again", `!document.getElementById("home").hidden`)
+	do("submit subtitles",
+		chromedp.SetValue(chromedp.CSS("#task-type"), "subtitles"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("task-type").dispatchEvent(new Event("change"))`),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("prompt").value = ""`),
+		chromedp.SetUploadFiles(chromedp.CSS("#audio-file"), []string{wav}),
+		chromedp.SendKeys(chromedp.CSS("#webhook-url"), hook.URL+"/hook"),
+		chromedp.Click(chromedp.CSS("#submit-btn")))
+	wait("submitted", `document.getElementById("submitted")?.textContent.startsWith("subtitle_generation")`)
+	do("open the subtitles task", chromedp.Click(chromedp.CSS("#submitted")))
+	wait("the subtitles completed", `document.getElementById("t-status").textContent === "completed"`)
+	wait("the subtitle text", `[...document.querySelectorAll("#preview pre")].some(p => p.textContent.includes("-->"))`)
+	wait("the input's audio player", `(document.getElementById("input-audio")?.readyState || 0) >= 1`)
+	wait("the delivery", `[...document.querySelectorAll("#t-deliveries .delivery")].some(d => d.textContent.includes("delivered"))`)
+	shot("subtitles-task-page")
+	sent := hooks.Load()
+	do("replay the delivery", chromedp.Click(chromedp.CSS("#t-deliveries .delivery button")))
+	wait("the replay's attempt", `[...document.querySelectorAll("#t-deliveries .delivery tbody tr")].length >= 2`)
+	if hooks.Load() <= sent {
+		t.Fatalf("the replay did not reach the webhook: %d calls, %d before", hooks.Load(), sent)
+	}
+	shot("subtitles-delivery-replayed")
 
 	// A video from the form, cancelled from its page.
 	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))

@@ -13,6 +13,8 @@ const $ = (id) => document.getElementById(id);
 let listTimer = 0;
 let healthTimer = 0;
 let statsTimer = 0;
+let deliveriesTimer = 0;
+let lastDeliveries = "";
 let stream = null; // the AbortController of the task page's event stream
 let cursor = "";
 let lastList = "";
@@ -91,8 +93,8 @@ $("signout").addEventListener("click", () => signOut(""));
 // ---- routing
 
 function stopTimers() {
-  clearInterval(listTimer); clearInterval(statsTimer);
-  listTimer = statsTimer = 0;
+  clearInterval(listTimer); clearInterval(statsTimer); clearInterval(deliveriesTimer);
+  listTimer = statsTimer = deliveriesTimer = 0;
   if (stream) { stream.abort(); stream = null; }
 }
 
@@ -394,7 +396,9 @@ async function showTask(id) {
     return;
   }
   renderTask(t);
+  lastDeliveries = "";
   loadDeliveries(id);
+  deliveriesTimer = setInterval(() => loadDeliveries(id), 2000); // deliveries have no stream
   followEvents(id);
 }
 
@@ -550,15 +554,18 @@ async function loadDeliveries(id) {
   try {
     const list = await call(`/tasks/${encodeURIComponent(id)}/deliveries?limit=50`);
     const ds = list.deliveries || [];
+    const sig = JSON.stringify(ds);
+    if (sig === lastDeliveries) return; // redrawn only when changed: keeps the focus on a button
+    lastDeliveries = sig;
     if (!ds.length) { box.replaceChildren(el("p", { text: "No webhook deliveries." })); return; }
     const full = await Promise.all(ds.map((d) => call("/deliveries/" + encodeURIComponent(d.id)).catch(() => d)));
-    box.replaceChildren(...full.map((d) => deliveryView(d, id)));
+    box.replaceChildren(...full.map((d) => deliveryView(d)));
   } catch (err) {
     box.replaceChildren(el("p", { class: "error", text: err.message }));
   }
 }
 
-function deliveryView(d, taskId) {
+function deliveryView(d) {
   const attempts = d.attempts || (d.last_attempt ? [d.last_attempt] : []);
   const replay = el("button", { type: "button", text: "Replay", "aria-label": `replay ${d.event_type} delivery ${d.id}` });
   const note = el("span", { role: "status" });
@@ -567,7 +574,6 @@ function deliveryView(d, taskId) {
     try {
       await call(`/deliveries/${encodeURIComponent(d.id)}/retry`, { method: "POST" });
       note.textContent = " replay queued";
-      setTimeout(() => loadDeliveries(taskId), 1500);
     } catch (err) {
       note.textContent = " " + err.message;
     } finally {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -170,8 +171,13 @@ webhooks:
 	// Sign in with the server's key.
 	do("open the dashboard", chromedp.Navigate(c.base+"/"), chromedp.WaitVisible(chromedp.CSS("#key")))
 	shot("sign-in")
-	do("sign in", chromedp.SendKeys(chromedp.CSS("#key"), c.key), chromedp.Click(chromedp.CSS(`#key-form button[type=submit]`)))
+	do("sign in from the keyboard", chromedp.SendKeys(chromedp.CSS("#key"), c.key+"\r"))
 	wait("signed in", `!document.getElementById("home").hidden && document.getElementById("signin").hidden`)
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("input, select, textarea")].filter(e => !e.labels || !e.labels.length).map(e => e.id || e.name)`))
+	if err != nil || len(unlabelled) > 0 {
+		t.Fatalf("inputs without a label: %v %v", unlabelled, err)
+	}
 	wait("providers shown", `document.querySelectorAll("#providers tr").length === 3`)
 
 	// An image from the form, completed live in the list.
@@ -249,6 +255,18 @@ webhooks:
 	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
 	wait("the canceled video in the list", fmt.Sprintf(`document.querySelector('#tasks tr[data-id=%q]')?.dataset.status === "canceled"`, videoID))
 	shot("list-after-cancel")
+
+	// Sign out, and in again in the dark.
+	do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	wait("signed out", `!document.getElementById("signin").hidden && document.getElementById("home").hidden && !localStorage.getItem("mediatasks-key")`)
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	do("sign in again", chromedp.SendKeys(chromedp.CSS("#key"), c.key+"\r"))
+	wait("signed in, dark", `!document.getElementById("home").hidden && getComputedStyle(document.body).backgroundColor === "rgb(18, 22, 28)"`)
+	wait("the list", fmt.Sprintf(`!!document.querySelector('#tasks tr[data-id=%q]')`, videoID))
+	shot("list-dark")
 
 	mu.Lock()
 	defer mu.Unlock()

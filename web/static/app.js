@@ -582,7 +582,7 @@ function deliveryView(d) {
   });
   return el("article", { class: "delivery" },
     el("h4", {}, `${d.event_type} → `, el("code", { text: d.url })),
-    el("p", {}, `${d.status}, ${d.attempt_count} attempt(s); next ${when(d.next_attempt_at)} `, replay, note),
+    el("p", {}, `${d.status}, ${d.attempt_count} attempt(s)${d.status === "pending" ? "; next " + when(d.next_attempt_at) : ""} `, replay, note),
     el("table", {},
       el("thead", {}, el("tr", {}, ...["at", "outcome", "HTTP", "latency ms", "error / response"].map((x) => el("th", { scope: "col", text: x })))),
       el("tbody", {}, ...attempts.map((a) => el("tr", {},

@@ -185,7 +185,9 @@ webhooks:
 		chromedp.SetValue(chromedp.CSS("#task-type"), "image"),
 		chromedp.SendKeys(chromedp.CSS("#prompt"), "a lighthouse at dawn"),
 		chromedp.SetValue(chromedp.CSS("#size"), "256x256"),
-		chromedp.Click(chromedp.CSS("#submit-btn")))
+		chromedp.Click(chromedp.CSS("#preview-btn")))
+	wait("the prompt preview", `document.getElementById("prompt-preview").textContent.includes("a lighthouse at dawn, ")`)
+	do("submit it", chromedp.Click(chromedp.CSS("#submit-btn")))
 	wait("submitted", `!!document.getElementById("submitted")`)
 	imageID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("submitted").dataset.id`))
 	if err != nil {

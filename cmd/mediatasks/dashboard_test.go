@@ -262,6 +262,23 @@ webhooks:
 	wait("the canceled video in the list", fmt.Sprintf(`document.querySelector('#tasks tr[data-id=%q]')?.dataset.status === "canceled"`, videoID))
 	shot("list-after-cancel")
 
+	// A batch of two images, submitted by the API: its button filters the
+	// list to the batch; the priority filter to none of them.
+	var batch struct {
+		ID string `json:"id"`
+	}
+	img := map[string]any{"task_type": "image_generation", "input_data": map[string]any{"prompt": "a fox", "size": "256x256"}, "priority": "low"}
+	c.mustDo("POST", "/api/v1/media/batches", map[string]any{"tasks": []any{img, img}}, http.StatusAccepted, &batch)
+	wait("the batch in the list", fmt.Sprintf(`document.querySelectorAll('#tasks button[aria-label="show only batch %s"]').length === 2`, batch.ID))
+	do("filter by the batch", chromedp.Click(chromedp.CSS(`#tasks button.link`)))
+	wait("only the batch", fmt.Sprintf(`document.getElementById("f-batch").value === %q && document.querySelectorAll("#tasks tr[data-id]").length === 2 && [...document.querySelectorAll("#tasks tr[data-status]")].every(r => r.dataset.status === "completed")`, batch.ID))
+	shot("list-batch-filter")
+	do("and high priority only", chromedp.SetValue(chromedp.CSS("#f-priority"), "high"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-priority").dispatchEvent(new Event("change"))`))
+	wait("none", `document.querySelectorAll("#tasks tr[data-id]").length === 0`)
+	do("clear the filters", chromedp.Evaluate[chromedp.Void](`for (const id of ["f-priority", "f-batch"]) { const e = document.getElementById(id); e.value = ""; e.dispatchEvent(new Event("change")); }`))
+	wait("all five", `document.querySelectorAll("#tasks tr[data-id]").length === 5`)
+
 	// Sign out, and in again in the dark.
 	do("sign out", chromedp.Click(chromedp.CSS("#signout")))
 	wait("signed out", `!document.getElementById("signin").hidden && document.getElementById("home").hidden && !localStorage.getItem("mediatasks-key")`)

@@ -249,7 +249,7 @@ async function loadList(reset) {
       if (sig === lastList) return;
       lastList = sig;
       $("tasks").replaceChildren(...tasks.map(row));
-      if (!tasks.length) $("tasks").append(el("tr", {}, el("td", { colspan: "9", text: "No tasks yet." })));
+      if (!tasks.length) $("tasks").append(el("tr", {}, el("td", { colspan: "10", text: "No tasks yet." })));
     } else {
       $("tasks").append(...tasks.map(row));
       clearInterval(listTimer); // paging stops the refresh, until the filters change
@@ -270,9 +270,15 @@ function row(t) {
     el("td", {}, el("progress", { max: "1", value: String(t.progress || 0), "aria-label": "progress" }), " " + Math.round((t.progress || 0) * 100) + "%"),
     el("td", { text: t.priority }),
     el("td", { text: t.provider || "" }),
+    el("td", {}, t.batch_id ? el("button", { type: "button", class: "link", title: "show only this batch", "aria-label": `show only batch ${t.batch_id}`, text: short(t.batch_id), onclick: () => filterBatch(t.batch_id) }) : ""),
     el("td", { text: String(t.attempts || 0) }),
     el("td", { text: usd(t.cost) }),
     el("td", {}, el("a", { href: "#/task/" + encodeURIComponent(t.id), class: "id", "aria-label": `open ${t.task_type} task ${t.id}`, text: short(t.id) })));
+}
+
+function filterBatch(id) {
+  $("f-batch").value = id;
+  $("f-batch").dispatchEvent(new Event("change"));
 }
 
 for (const id of ["f-type", "f-status", "f-priority", "f-batch"]) {

@@ -55,6 +55,10 @@ func TestDashboardInABrowser(t *testing.T) {
     type: sim
     task_types: [subtitle_generation]
     options: {latency_ms: 50}
+  - name: sim-transcribe
+    type: sim
+    task_types: [audio_transcription]
+    options: {latency_ms: 50}
 webhooks:
   allow_private: true
 `)
@@ -182,7 +186,7 @@ webhooks:
 	if err != nil || len(unlabelled) > 0 {
 		t.Fatalf("inputs without a label: %v %v", unlabelled, err)
 	}
-	wait("providers shown", `document.querySelectorAll("#providers tr").length === 3`)
+	wait("providers shown", `document.querySelectorAll("#providers tr").length === 4`)
 
 	// An image from the form, completed live in the list.
 	do("submit an image",
@@ -234,6 +238,20 @@ webhooks:
 	}
 	shot("subtitles-delivery-replayed")
 
+	// A transcript of the same file, uploaded again.
+	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
+	wait("the list again", `!document.getElementById("home").hidden`)
+	do("submit a transcription",
+		chromedp.SetValue(chromedp.CSS("#task-type"), "transcription"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("task-type").dispatchEvent(new Event("change"))`),
+		chromedp.SetUploadFiles(chromedp.CSS("#audio-file"), []string{wav}),
+		chromedp.SendKeys(chromedp.CSS("#language"), "en"),
+		chromedp.Click(chromedp.CSS("#submit-btn")))
+	wait("submitted", `document.getElementById("submitted")?.textContent.startsWith("audio_transcription")`)
+	do("open the transcription task", chromedp.Click(chromedp.CSS("#submitted")))
+	wait("the transcript", `document.getElementById("t-status").textContent === "completed" && document.querySelector("#preview pre.text")?.textContent.length > 10`)
+	shot("transcription-task-page")
+
 	// A video from the form, cancelled from its page.
 	do("back to the list", chromedp.Click(chromedp.CSS(`#task a[href="#/"]`)))
 	wait("the list again", `!document.getElementById("home").hidden`)
@@ -277,7 +295,7 @@ webhooks:
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("f-priority").dispatchEvent(new Event("change"))`))
 	wait("none", `document.querySelectorAll("#tasks tr[data-id]").length === 0`)
 	do("clear the filters", chromedp.Evaluate[chromedp.Void](`for (const id of ["f-priority", "f-batch"]) { const e = document.getElementById(id); e.value = ""; e.dispatchEvent(new Event("change")); }`))
-	wait("all five", `document.querySelectorAll("#tasks tr[data-id]").length === 5`)
+	wait("all six", `document.querySelectorAll("#tasks tr[data-id]").length === 6`)
 
 	// Sign out, and in again in the dark.
 	do("sign out", chromedp.Click(chromedp.CSS("#signout")))

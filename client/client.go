@@ -143,6 +143,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			key = crand.Text()
 		}
 		header.Set("Idempotency-Key", key)
+		if d, ok := ctx.Value(preferWaitContext{}).(time.Duration); ok {
+			header.Set("Prefer", "wait="+strconv.Itoa(int(d/time.Second)))
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, r, header)

@@ -58,6 +58,32 @@ func ExampleClient_UploadFile() {
 	}
 }
 
+// Submit an image, have the answer wait up to 30 s for the task to end,
+// and save its files.
+func ExampleClient_DownloadFile() {
+	ctx := context.Background()
+	c := client.New("http://127.0.0.1:8080", os.Getenv("MT_KEY"))
+	t, err := c.SubmitImage(client.WithPreferWait(ctx, 30*time.Second), client.ImageRequest{Prompt: "a red fox in snow"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if t.Status != client.StatusCompleted {
+		if t, err = c.Wait(ctx, t.ID); err != nil || t.Status != client.StatusCompleted {
+			fmt.Println("not completed:", t.Status, err)
+			return
+		}
+	}
+	for i, f := range t.Output.Files {
+		name := fmt.Sprintf("%s-%d.png", t.ID, i)
+		if _, err := c.DownloadFile(ctx, f.URL, name); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("saved", name)
+	}
+}
+
 // List the failed tasks, newest first: the iterator reads the next page
 // when the loop needs it.
 func ExampleClient_ListTasks() {

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -295,7 +292,7 @@ func downloadCmd(ctx context.Context, args []string, getenv func(string) string,
 	}
 	for i, f := range t.Output.Files {
 		path := filepath.Join(dir, t.ID+"-"+strconv.Itoa(i)+extension(f.ContentType))
-		n, err := r.fetchFile(ctx, f.URL, path)
+		n, err := r.api.DownloadFile(ctx, f.URL, path)
 		if err != nil {
 			return fmt.Errorf("download %s file %d: %w", id, i, err)
 		}
@@ -308,52 +305,6 @@ func downloadCmd(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}
 	return nil
-}
-
-// fetchFile writes the file at a signed URL (absolute, or relative to the
-// server) to path. Signed URLs carry their own authority: no API key is
-// sent.
-func (r *remote) fetchFile(ctx context.Context, raw, path string) (int64, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return 0, fmt.Errorf("file url: %w", err)
-	}
-	if !u.IsAbs() {
-		base, err := url.Parse(r.base + "/")
-		if err != nil {
-			return 0, err
-		}
-		u = base.ResolveReference(u)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET file: %s", resp.Status)
-	}
-	tmp := path + ".part"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(out, resp.Body)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return 0, errors.Join(fmt.Errorf("write %s", path), err)
-	}
-	return n, nil
 }
 
 // extension names a file of media type ct.

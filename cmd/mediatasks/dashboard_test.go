@@ -29,7 +29,8 @@ const shotsDir = "/work/dashboard-shots"
 // The dashboard in a headless Chromium against the server in process, on
 // the sims: sign in with the server's key, submit an image from the form and
 // see it complete live in the list, open its page and see the image load,
-// submit a video and cancel it from its page; no console error on the way.
+// submit a video and cancel it from its page, a batch from the form and its
+// progress; no console error on the way.
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	browser := ""
@@ -288,6 +289,7 @@ webhooks:
 	img := map[string]any{"task_type": "image_generation", "input_data": map[string]any{"prompt": "a fox", "size": "256x256"}, "priority": "low"}
 	c.mustDo("POST", "/api/v1/media/batches", map[string]any{"tasks": []any{img, img}}, http.StatusAccepted, &batch)
 	wait("the batch in the list", fmt.Sprintf(`document.querySelectorAll('#tasks button[aria-label="show only batch %s"]').length === 2`, batch.ID))
+	wait("the batch among the batches, ended", fmt.Sprintf(`document.querySelector('#batches tr[data-batch=%q]')?.dataset.status === "completed" && document.querySelector('#batches tr[data-batch=%q]').textContent.includes("2/2")`, batch.ID, batch.ID))
 	do("filter by the batch", chromedp.Click(chromedp.CSS(`#tasks button.link`)))
 	wait("only the batch", fmt.Sprintf(`document.getElementById("f-batch").value === %q && document.querySelectorAll("#tasks tr[data-id]").length === 2 && [...document.querySelectorAll("#tasks tr[data-status]")].every(r => r.dataset.status === "completed")`, batch.ID))
 	shot("list-batch-filter")
@@ -296,6 +298,36 @@ webhooks:
 	wait("none", `document.querySelectorAll("#tasks tr[data-id]").length === 0`)
 	do("clear the filters", chromedp.Evaluate[chromedp.Void](`for (const id of ["f-priority", "f-batch"]) { const e = document.getElementById(id); e.value = ""; e.dispatchEvent(new Event("change")); }`))
 	wait("all six", `document.querySelectorAll("#tasks tr[data-id]").length === 6`)
+
+	// Three copies of an image from the form are a batch: its progress in
+	// the batches, its button the list's filter.
+	do("submit three copies",
+		chromedp.SetValue(chromedp.CSS("#task-type"), "image"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("task-type").dispatchEvent(new Event("change"))`),
+		chromedp.Evaluate[chromedp.Void](`for (const [id, v] of [["prompt", "a paper boat"], ["size", "256x256"], ["priority", "low"], ["webhook-url", ""], ["copies", "3"]]) document.getElementById(id).value = v`),
+		chromedp.Click(chromedp.CSS("#submit-btn")))
+	wait("the batch submitted", `!!document.getElementById("submitted-batch")`)
+	formBatch, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("submitted-batch").dataset.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait("its progress to the end", fmt.Sprintf(`document.querySelector('#batches tr[data-batch=%q]')?.dataset.status === "completed" && document.querySelector('#batches tr[data-batch=%q] progress').value === 3`, formBatch, formBatch))
+	var got struct {
+		Status  string   `json:"status"`
+		TaskIDs []string `json:"task_ids"`
+		Counts  struct {
+			Completed int `json:"completed"`
+		} `json:"counts"`
+	}
+	c.mustDo("GET", "/api/v1/media/batches/"+formBatch, nil, http.StatusOK, &got)
+	if got.Status != "completed" || len(got.TaskIDs) != 3 || got.Counts.Completed != 3 {
+		t.Fatalf("the form's batch: %+v", got)
+	}
+	shot("batches")
+	do("its tasks", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#batches tr[data-batch=%q] button`, formBatch))))
+	wait("only its three, low", fmt.Sprintf(`document.getElementById("f-batch").value === %q && document.querySelectorAll("#tasks tr[data-id]").length === 3 && [...document.querySelectorAll("#tasks tr[data-id]")].every(r => r.children[4].textContent === "low")`, formBatch))
+	do("clear the filter", chromedp.Evaluate[chromedp.Void](`const e = document.getElementById("f-batch"); e.value = ""; e.dispatchEvent(new Event("change"))`))
+	wait("all nine", `document.querySelectorAll("#tasks tr[data-id]").length === 9`)
 
 	// Sign out, and in again in the dark.
 	do("sign out", chromedp.Click(chromedp.CSS("#signout")))

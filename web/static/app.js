@@ -7,6 +7,7 @@
 const API = "/api/v1/media";
 const KEY = "mediatasks-key";
 const UPLOADS = "mediatasks-uploads"; // upload_id -> signed URL, for the audio player
+const BATCHES = "mediatasks-batches"; // recent batch ids, newest first
 const TERMINAL = ["completed", "failed", "canceled"];
 const $ = (id) => document.getElementById(id);
 
@@ -248,6 +249,7 @@ async function loadList(reset) {
       const sig = JSON.stringify(tasks);
       if (sig === lastList) return;
       lastList = sig;
+      if (statsTimer) loadStats(); // the counts moved with the list
       $("tasks").replaceChildren(...tasks.map(row));
       if (!tasks.length) $("tasks").append(el("tr", {}, el("td", { colspan: "10", text: "No tasks yet." })));
     } else {
@@ -257,6 +259,8 @@ async function loadList(reset) {
     }
     cursor = page.next_cursor || "";
     $("more").hidden = !cursor;
+    if (reset) rememberBatches((page.tasks || []).map((t) => t.batch_id).filter(Boolean));
+    loadBatches();
   } catch (err) {
     if (err.status !== 401) $("list-error").textContent = err.message;
   }
@@ -274,6 +278,58 @@ function row(t) {
     el("td", { text: String(t.attempts || 0) }),
     el("td", { text: usd(t.cost) }),
     el("td", {}, el("a", { href: "#/task/" + encodeURIComponent(t.id), class: "id", "aria-label": `open ${t.task_type} task ${t.id}`, text: short(t.id) })));
+}
+
+// ---- batches: those submitted here and those seen in the list, with
+// their progress (the batch's counts; one request per batch still running).
+
+const batchCache = {}; // id -> the last batch read, kept once it completed
+
+function rememberBatches(ids) {
+  const known = JSON.parse(localStorage.getItem(BATCHES) || "[]");
+  const merged = [...new Set([...ids, ...known])].slice(0, 10);
+  if (merged.join() !== known.join()) localStorage.setItem(BATCHES, JSON.stringify(merged));
+}
+
+let batchesBusy = false;
+async function loadBatches() {
+  if (batchesBusy) return;
+  batchesBusy = true;
+  try {
+    const ids = JSON.parse(localStorage.getItem(BATCHES) || "[]");
+    const read = await Promise.all(ids.map(async (id) => {
+      if (batchCache[id] && batchCache[id].status === "completed") return batchCache[id];
+      try {
+        return (batchCache[id] = await call("/batches/" + encodeURIComponent(id)));
+      } catch (err) {
+        if (err.status === 404) return null; // another user's, or gone
+        throw err;
+      }
+    }));
+    const batches = read.filter(Boolean);
+    $("batches-error").textContent = "";
+    if (!batches.length) {
+      $("batches").replaceChildren(el("tr", {}, el("td", { colspan: "9", text: "No batches yet." })));
+      return;
+    }
+    $("batches").replaceChildren(...batches.map(batchRow));
+  } catch (err) {
+    if (err.status !== 401) $("batches-error").textContent = err.message;
+  } finally {
+    batchesBusy = false;
+  }
+}
+
+function batchRow(b) {
+  const c = b.counts || {};
+  const total = (b.task_ids || []).length || 1;
+  const ended = (c.completed || 0) + (c.failed || 0) + (c.canceled || 0);
+  return el("tr", { "data-batch": b.id, "data-status": b.status },
+    el("td", { text: when(b.created_at) }),
+    el("td", {}, el("button", { type: "button", class: "link", title: "show only this batch", "aria-label": `show the tasks of batch ${b.id}`, text: short(b.id), onclick: () => filterBatch(b.id) })),
+    el("td", { class: "status st-" + b.status, text: b.status }),
+    el("td", {}, el("progress", { max: String(total), value: String(ended), "aria-label": "tasks ended" }), ` ${ended}/${total}`),
+    ...["queued", "running", "completed", "failed", "canceled"].map((k) => el("td", { text: String(c[k] || 0) })));
 }
 
 function filterBatch(id) {
@@ -355,6 +411,20 @@ $("submit-form").addEventListener("submit", async (e) => {
   out.textContent = "submitting…";
   try {
     const { kind, r } = await buildRequest();
+    const copies = Number($("copies").value || 1);
+    if (copies > 1) {
+      // A batch of copies: the same input, each its own task.
+      const { priority, webhook_url, ...input } = r;
+      const b = await call("/batches", { method: "POST", body: {
+        tasks: Array.from({ length: copies }, () => ({ task_type: TYPES[kind], input_data: input, priority })),
+        webhook_url,
+      } });
+      rememberBatches([b.id]);
+      out.replaceChildren(`batch of ${b.task_ids.length} ${b.status} `, el("button", { type: "button", class: "link", id: "submitted-batch", "data-id": b.id, text: `batch ${b.id}`, onclick: () => filterBatch(b.id) }));
+      lastList = "";
+      loadList(true);
+      return;
+    }
     const t = await call(ROUTES[kind], { method: "POST", body: r });
     out.replaceChildren(`${t.status} `, el("a", { href: "#/task/" + encodeURIComponent(t.id), id: "submitted", "data-id": t.id, text: `${t.task_type} ${t.id}` }));
     lastList = "";

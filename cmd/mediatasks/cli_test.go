@@ -182,7 +182,7 @@ func TestKeysCreateInProcess(t *testing.T) {
 	if stderr.Len() > 0 {
 		t.Errorf("stderr %q, want nothing", stderr.String())
 	}
-	d, err := openData(t.Context(), data, "")
+	d, err := openData(t.Context(), data, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestSigningKeyIsMadeOnce(t *testing.T) {
 func TestEnsureKeyMakesOneKeyOnce(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	d, err := openData(t.Context(), data, "NORMAL")
+	d, err := openData(t.Context(), data, "NORMAL", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

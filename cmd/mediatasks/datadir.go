@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -37,7 +38,7 @@ type dataDir struct {
 
 // openData creates the data folder if needed (mode 0700: it holds the
 // database and secrets) and opens its database and task store.
-func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
+func openData(ctx context.Context, path, synchronous string, log *slog.Logger) (*dataDir, error) {
 	if path == "" {
 		return nil, usagef("the data folder must not be empty")
 	}
@@ -52,7 +53,7 @@ func openData(ctx context.Context, path, synchronous string) (*dataDir, error) {
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("create database file: %w", err)
 	}
-	db, err := sqlitedb.Open(dbPath, sqlitedb.Options{Synchronous: synchronous})
+	db, err := sqlitedb.Open(dbPath, sqlitedb.Options{Synchronous: synchronous, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/storage"
 )
 
 // freeSpace tells the free bytes of the disk that holds dir, read at most
@@ -37,7 +38,7 @@ func diskHealth(free func() (int64, error), min int64) app.HealthCheck {
 		}
 		detail := map[string]any{"free_bytes": n, "min_free_bytes": min}
 		if min > 0 && n < min {
-			return detail, fmt.Errorf("%d bytes free, under storage.min_free_bytes (%d): submits wait", n, min)
+			return detail, fmt.Errorf("%d bytes free, under storage.min_free_bytes (%d): submits wait: %w", n, min, storage.ErrFull)
 		}
 		return detail, nil
 	}

@@ -49,7 +49,7 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := validUserName(*user); err != nil {
 		return err
 	}
-	d, err := openData(ctx, *data, "")
+	d, err := openData(ctx, *data, "", nil)
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	}
 	allowPrivate := cfg.Webhooks.AllowPrivate || o.WebhookAllowPrivate
 
-	d, err := openData(ctx, o.Data, cfg.Storage.Synchronous)
+	d, err := openData(ctx, o.Data, cfg.Storage.Synchronous, log)
 	if err != nil {
 		return err
 	}

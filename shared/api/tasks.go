@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -160,7 +161,7 @@ func (s *server) redactHealth(ctx context.Context, h *app.Health) {
 				continue
 			}
 			s.log.WarnContext(ctx, "health: "+kind+" "+c.Status, kind, name, "err", c.Error)
-			c.Error = unavailable
+			c.Error = cmp.Or(c.Reason, unavailable)
 			m[name] = c
 		}
 	}

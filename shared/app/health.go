@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/videoai/mediatasks/shared/storage"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/queue"
@@ -14,6 +15,10 @@ type ComponentHealth struct {
 	Status string `json:"status"` // "up", "down" or "idle"
 	Error  string `json:"error,omitempty"`
 	Detail any    `json:"detail,omitempty"`
+	// Reason is what may be said of Error in public: set for a storage
+	// fault ("storage full", "storage unavailable"), whose cause is no
+	// secret and tells an operator what to do.
+	Reason string `json:"-"`
 }
 
 // Health is the platform's state: OK is false when a component is down.
@@ -44,6 +49,12 @@ func (a *App) Health(ctx context.Context) Health {
 		c := ComponentHealth{Status: "up", Detail: detail}
 		if err != nil {
 			c = ComponentHealth{Status: "down", Error: err.Error()}
+			switch {
+			case storage.Full(err):
+				c.Reason = "storage full"
+			case storage.Unavailable(err):
+				c.Reason = "storage unavailable"
+			}
 			h.OK = false
 		}
 		h.Components[name] = c

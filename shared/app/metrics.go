@@ -53,7 +53,29 @@ func NewMetrics(store task.Store, tasks queue.Queue) *Metrics {
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency,
 		&depthCollector{store: store, tasks: tasks})
+	if ss, ok := store.(StorageState); ok {
+		m.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "mediatasks_storage_up", Help: "1 while the store's writes succeed, 0 while they fail for a storage fault (a full disk, I/O errors).",
+			}, func() float64 {
+				if ss.StorageFault() != nil {
+					return 0
+				}
+				return 1
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "mediatasks_storage_faults_total", Help: "Times the store's writes started failing for a storage fault.",
+			}, func() float64 { return float64(ss.StorageDowns()) }))
+	}
 	return m
+}
+
+// StorageState is a store that follows whether its writes succeed.
+type StorageState interface {
+	// StorageFault is nil while writes succeed, else the fault.
+	StorageFault() error
+	// StorageDowns counts the times writes started failing.
+	StorageDowns() uint64
 }
 
 // ObserveProviderCall counts one provider call and its latency; errKind

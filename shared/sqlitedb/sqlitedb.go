@@ -15,10 +15,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -44,6 +46,10 @@ type DB struct {
 	requests      chan *writeRequest
 	done          chan struct{}
 	commits       atomic.Uint64
+	writes        atomic.Uint64
+	// storage follows whether writes succeed (Ping and /health say so
+	// while they fail).
+	storage *storage.Monitor
 
 	// mu orders Write's hand-over against Close: once closed is set, no
 	// request enters the channel, so the writer's last drain sees them all.
@@ -56,6 +62,10 @@ type writeRequest struct {
 	fn      func(*sql.Tx) error
 	done    chan error
 	relaxed bool
+	// unchanged: committed while the storage was down, in a group that
+	// changed no row, so that the commit wrote nothing and says nothing
+	// of whether the storage can be written again. Set before done.
+	unchanged bool
 }
 
 // Options tune Open.
@@ -65,6 +75,9 @@ type Options struct {
 	Synchronous string
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
+	// Log hears a line each time writes start or stop failing for a
+	// storage fault (default slog.Default()).
+	Log *slog.Logger
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -77,6 +90,9 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
 	}
 	pragmas := []string{
 		"journal_mode(WAL)",
@@ -119,6 +135,13 @@ func Open(path string, opts Options) (*DB, error) {
 		full:     opts.Synchronous == "FULL",
 		requests: make(chan *writeRequest, maxGroup),
 		done:     make(chan struct{}),
+		storage: &storage.Monitor{OnChange: func(fault error, downFor time.Duration) {
+			if fault != nil {
+				opts.Log.Error("storage down: writes to the database fail; submits wait, workflows retry", "path", path, "err", fault)
+			} else {
+				opts.Log.Info("storage up again: writes to the database succeed", "path", path, "down_for", downFor.Round(time.Millisecond).String())
+			}
+		}},
 	}
 	for i, q := range []string{"SAVEPOINT w", "ROLLBACK TO w", "RELEASE w"} {
 		if db.savepoint[i], err = write.Prepare(q); err != nil {
@@ -184,7 +207,11 @@ func (db *DB) write1(ctx context.Context, fn func(tx *sql.Tx) error, relaxed boo
 	}
 	// Once handed over, the write is waited for even if ctx ends: the
 	// caller must learn whether it was committed.
-	return classify(<-req.done)
+	err := classify(<-req.done)
+	if err != nil || !req.unchanged {
+		db.storage.Observe(err)
+	}
+	return err
 }
 
 // classify marks SQLite's storage faults as the platform's (package
@@ -213,6 +240,11 @@ func classify(err error) error {
 // Commits counts the transactions committed so far (for measuring how
 // well writes are grouped).
 func (db *DB) Commits() uint64 { return db.commits.Load() }
+
+// Writes counts the writes committed so far (each Write whose function
+// succeeded), for measuring how many trips to the writer a piece of work
+// takes.
+func (db *DB) Writes() uint64 { return db.writes.Load() }
 
 func (db *DB) writer() {
 	defer close(db.done)
@@ -268,6 +300,14 @@ func (db *DB) commitGroup(group []*writeRequest) {
 		fail(fmt.Errorf("begin write: %w", err))
 		return
 	}
+	// While the storage is down, only a commit that changed rows shows
+	// that it can be written again.
+	changesBefore := int64(-1)
+	if db.storage.Down() {
+		if err := tx.QueryRow(`SELECT total_changes()`).Scan(&changesBefore); err != nil {
+			changesBefore = -1
+		}
+	}
 	single := len(group) == 1
 	kept := 0
 	for i, req := range group {
@@ -310,6 +350,11 @@ func (db *DB) commitGroup(group []*writeRequest) {
 		}
 		return
 	}
+	unchanged := false
+	if changesBefore >= 0 {
+		var after int64
+		unchanged = tx.QueryRow(`SELECT total_changes()`).Scan(&after) == nil && after == changesBefore
+	}
 	if err := tx.Commit(); err != nil {
 		// SQLite may keep the transaction open after a failed commit (an
 		// I/O error, a full disk): end it, or every later write fails.
@@ -318,7 +363,9 @@ func (db *DB) commitGroup(group []*writeRequest) {
 		return
 	}
 	db.commits.Add(1)
+	db.writes.Add(uint64(kept))
 	for i, req := range group {
+		req.unchanged = unchanged
 		req.done <- results[i]
 	}
 }
@@ -386,12 +433,38 @@ func (db *DB) PrepareWrite(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // Ping checks both connections.
+//
+// While writes fail for a storage fault, Ping makes a real write (a row
+// of its own, so that the commit has a page to write) and answers the
+// fault until that write succeeds: a full disk is seen as soon as it is
+// freed, even with nothing else to write.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.Read.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
-	return db.Write(ctx, func(*sql.Tx) error { return nil })
+	if !db.storage.Down() {
+		return db.Write(ctx, func(*sql.Tx) error { return nil })
+	}
+	err := db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`CREATE TABLE IF NOT EXISTS storage_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT OR REPLACE INTO storage_probe (id, at) VALUES (1, ?)`, time.Now().UnixNano())
+		return err
+	})
+	if err != nil && !storage.Fault(err) {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return db.StorageFault()
 }
+
+// StorageFault is nil while writes succeed, and else names the storage
+// fault that makes them fail and since when.
+func (db *DB) StorageFault() error { return db.storage.Err() }
+
+// StorageDowns counts the times writes started failing for a storage
+// fault.
+func (db *DB) StorageDowns() uint64 { return db.storage.Downs() }
 
 // Close refuses new writes, lets the writer finish those already handed
 // to it, and closes the connections. Closing twice is harmless.

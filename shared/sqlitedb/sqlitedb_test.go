@@ -338,12 +338,29 @@ func TestAFullDatabaseIsStorageFull(t *testing.T) {
 	if err := exec(`CREATE TABLE t (b BLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := exec(`PRAGMA max_page_count = 10`); err != nil {
+	if err := db.Ping(ctx); err != nil || db.StorageFault() != nil {
+		t.Fatalf("ping before: %v, %v", err, db.StorageFault())
+	}
+	var pages int
+	if err := db.Read.QueryRow(`PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil { // not one page more
 		t.Fatal(err)
 	}
 	err = exec(`INSERT INTO t VALUES (zeroblob(1000000))`)
 	if !errors.Is(err, storage.ErrFull) || !storage.Fault(err) {
 		t.Fatalf("an insert past the limit: %v; want storage.ErrFull", err)
+	}
+	// Down, and still down after a commit that writes nothing.
+	if err := db.Write(ctx, func(*sql.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if f := db.StorageFault(); !errors.Is(f, storage.ErrFull) || db.StorageDowns() != 1 {
+		t.Fatalf("storage fault after the failed insert: %v (downs %d)", f, db.StorageDowns())
+	}
+	if err := db.Ping(ctx); !errors.Is(err, storage.ErrFull) {
+		t.Fatalf("ping of a full database: %v", err)
 	}
 	var n int
 	if err := db.Read.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 0 {
@@ -351,6 +368,10 @@ func TestAFullDatabaseIsStorageFull(t *testing.T) {
 	}
 	if err := exec(`PRAGMA max_page_count = 1073741823`); err != nil {
 		t.Fatal(err)
+	}
+	// Ping's own write finds the room.
+	if err := db.Ping(ctx); err != nil || db.StorageFault() != nil {
+		t.Fatalf("ping with room again: %v, %v", err, db.StorageFault())
 	}
 	if err := exec(`INSERT INTO t VALUES (zeroblob(1000000))`); err != nil {
 		t.Errorf("an insert with room again: %v", err)

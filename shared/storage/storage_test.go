@@ -3,8 +3,10 @@ package storage_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/videoai/mediatasks/shared/storage"
 )
@@ -38,5 +40,38 @@ func TestFaults(t *testing.T) {
 		if got := storage.Fault(tc.err); got != (tc.full || tc.unavailable) {
 			t.Errorf("%s: Fault = %v", name, got)
 		}
+	}
+}
+
+func TestMonitorFollowsWrites(t *testing.T) {
+	t.Parallel()
+	var m storage.Monitor
+	var changes []string
+	m.OnChange = func(fault error, _ time.Duration) {
+		if fault != nil {
+			changes = append(changes, "down")
+		} else {
+			changes = append(changes, "up")
+		}
+	}
+	m.Observe(nil)
+	m.Observe(errors.New("a conflict")) // not a storage fault
+	if m.Down() || m.Err() != nil {
+		t.Fatal("down without a storage fault")
+	}
+	full := fmt.Errorf("commit: %w", storage.ErrFull)
+	m.Observe(full)
+	m.Observe(fmt.Errorf("again: %w", syscall.ENOSPC))
+	if !m.Down() || !errors.Is(m.Err(), storage.ErrFull) || !strings.Contains(m.Err().Error(), "writes failing since") {
+		t.Fatalf("after a full disk: down %v, %v", m.Down(), m.Err())
+	}
+	m.Observe(errors.New("a conflict"))
+	if !m.Down() {
+		t.Fatal("a conflict brought it up")
+	}
+	m.Observe(nil)
+	m.Observe(nil)
+	if m.Down() || m.Err() != nil || m.Downs() != 1 || strings.Join(changes, ",") != "down,up" {
+		t.Fatalf("after a write: down %v, downs %d, changes %v", m.Down(), m.Downs(), changes)
 	}
 }

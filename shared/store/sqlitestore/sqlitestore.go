@@ -200,6 +200,13 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Store, error) {
 }
 
 // Ping checks that the database answers reads and writes.
+// StorageFault is nil while the database's writes succeed, and else the
+// storage fault that makes them fail (app.StorageState).
+func (s *Store) StorageFault() error { return s.db.StorageFault() }
+
+// StorageDowns counts the times the database's writes started failing.
+func (s *Store) StorageDowns() uint64 { return s.db.StorageDowns() }
+
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.Ping(ctx); err != nil {
 		return fmt.Errorf("ping store: %w", err)

@@ -70,7 +70,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	var next sync.WaitGroup
 	work := make(chan int)
 	b.ResetTimer()
-	commits := p.db.Commits()
+	commits, writes := p.db.Commits(), p.db.Writes()
 	began := time.Now()
 	for range *benchClients {
 		next.Go(func() {
@@ -99,6 +99,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	elapsed := time.Since(began)
 	b.StopTimer()
 	b.ReportMetric(float64(p.db.Commits()-commits)/float64(b.N), "commits/task")
+	b.ReportMetric(float64(p.db.Writes()-writes)/float64(b.N), "writes/task")
 	delays := make([]time.Duration, 0, b.N)
 	clk.mu.Lock()
 	for i, id := range ids {

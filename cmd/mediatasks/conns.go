@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -109,4 +112,57 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.client) })
 	return err
+}
+
+// Write answers as problem+json where net/http answers a request it could
+// not read (a control character in a header, a malformed line, headers too
+// large) with a text/plain reply of its own, written before any handler
+// runs and with no hook to change it. That reply is one write whose status
+// line is followed by exactly netHTTPErrorHeaders; a handler's answer
+// never is (its headers are sorted, and carry a Date), so nothing else is
+// touched.
+func (c *limitedConn) Write(p []byte) (int, error) {
+	if out, ok := problemForCannedError(p); ok {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// netHTTPErrorHeaders are the headers of net/http's own error replies.
+const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// problemForCannedError rewrites net/http's reply p to a request it could
+// not read ("HTTP/1.1 400 Bad Request: invalid header" + headers + body)
+// as the same status in problem+json, naming the request's headers.
+func problemForCannedError(p []byte) ([]byte, bool) {
+	rest, ok := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
+	if !ok {
+		return nil, false
+	}
+	line, _, found := bytes.Cut(rest, []byte("\r\n"))
+	if !found || !bytes.HasPrefix(rest[len(line):], []byte(netHTTPErrorHeaders)) || len(line) < 4 {
+		return nil, false
+	}
+	code, err := strconv.Atoi(string(line[:3]))
+	if err != nil || code < 400 || code > 599 {
+		return nil, false
+	}
+	reason := string(line[4:])
+	title, detail, _ := strings.Cut(reason, ": ")
+	if detail == "" {
+		detail = strings.ToLower(title)
+	}
+	body, _ := json.Marshal(map[string]any{
+		"type":   "urn:mediatasks:problem:invalid-request",
+		"title":  title,
+		"status": code,
+		"detail": "the request could not be read: " + detail,
+		"errors": []map[string]string{{"field": "headers", "message": detail}},
+	})
+	body = append(body, '\n')
+	return []byte("HTTP/1.1 " + string(line) + "\r\nContent-Type: application/problem+json\r\nConnection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)), true
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,4 +95,59 @@ func TestConnectionsOverTheLimitAre503(t *testing.T) {
 		conn.Close()
 	}
 	c.mustDo("GET", "/api/v1/media/health", nil, http.StatusOK, nil)
+}
+
+// A request net/http cannot read (a control character in a header, a
+// header line without a colon, headers over the limit) is answered in
+// problem+json naming the headers, as every other refusal is, not with
+// net/http's own text.
+func TestUnreadableHeadersAreProblems(t *testing.T) {
+	t.Parallel()
+	c := serveWithConfig(t, "providers: [{name: s, type: sim, task_types: [image_generation]}]\n")
+	for name, tc := range map[string]struct {
+		head   string
+		status string
+	}{
+		"a control character":       {"GET /api/v1/media/tasks HTTP/1.1\r\nHost: x\r\nIdempotency-Key: a\x01b\r\n\r\n", "400"},
+		"a line without a colon":    {"GET /api/v1/media/tasks HTTP/1.1\r\nHost: x\r\nLast-Event-ID 5\r\n\r\n", "400"},
+		"headers over the limit":    {"GET /api/v1/media/tasks HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", "431"},
+		"a NUL in the request line": {"GET /api/v1/media/\x00 HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+	} {
+		conn := rawConn(t, c.base)
+		go io.WriteString(conn, tc.head)
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var p struct {
+			Status int
+			Errors []struct{ Field, Message string }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if !strings.HasPrefix(resp.Status, tc.status) || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			err != nil || len(p.Errors) != 1 || p.Errors[0].Field != "headers" || p.Errors[0].Message == "" || strconv.Itoa(p.Status) != tc.status {
+			t.Errorf("%s: %s %s %+v %v", name, resp.Status, resp.Header.Get("Content-Type"), p, err)
+		}
+	}
+	c.mustDo("GET", "/api/v1/media/health", nil, http.StatusOK, nil)
+}
+
+func TestProblemForCannedErrorLeavesHandlersAlone(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{
+		"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nDate: x\r\n\r\nbad",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nok",
+		"{\"a\":1}",
+		"HTTP/1.1 400 Bad Request",
+	} {
+		if _, ok := problemForCannedError([]byte(p)); ok {
+			t.Errorf("rewrote %q", p)
+		}
+	}
+	out, ok := problemForCannedError([]byte("HTTP/1.1 400 Bad Request: invalid header" + netHTTPErrorHeaders + "400 Bad Request: invalid header"))
+	if !ok || !strings.Contains(string(out), `"detail":"the request could not be read: invalid header"`) {
+		t.Errorf("net/http's reply: %q %v", out, ok)
+	}
 }

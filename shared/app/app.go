@@ -71,6 +71,9 @@ type Limits struct {
 	// free space, so that the work already taken can still finish; 0:
 	// no watermark. It needs Deps.FreeBytes.
 	MinFreeBytes int64
+	// MaxInProgress is the Budget's bound on workflows in progress (with
+	// Deps.Budget; default 64).
+	MaxInProgress int
 }
 
 // DefaultRetention keeps outputs and uploads 30 days, as the cloud
@@ -105,6 +108,9 @@ func (l Limits) withDefaults() Limits {
 	// Starting a workflow takes milliseconds; a message held by a
 	// dispatcher that crashed comes back this soon.
 	def(&l.DispatchVisibility, 30*time.Second)
+	if l.MaxInProgress <= 0 {
+		l.MaxInProgress = 64
+	}
 	if l.Retention <= 0 {
 		l.Retention = DefaultRetention
 	}
@@ -132,9 +138,12 @@ type Deps struct {
 	// FreeBytes tells the storage's free space, for Limits.MinFreeBytes
 	// (nil: not known, no watermark).
 	FreeBytes func() (int64, error)
-	Limits    Limits
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Budget, when set, bounds the workflows in progress across every
+	// dispatcher (Limits.MaxInProgress): in the cloud.
+	Budget Budget
+	Limits Limits
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // App is the core. It holds no state that another process would need:
@@ -149,6 +158,7 @@ type App struct {
 	providerHealth func(context.Context) map[string]ComponentHealth
 	healthChecks   map[string]HealthCheck
 	freeBytes      func() (int64, error)
+	budget         Budget
 	limits         Limits
 	// prunedAt is when the sweeper last removed uploads past the
 	// retention (Unix nanoseconds).
@@ -180,6 +190,7 @@ func New(d Deps) (*App, error) {
 		providerHealth: d.ProviderHealth,
 		healthChecks:   d.HealthChecks,
 		freeBytes:      d.FreeBytes,
+		budget:         d.Budget,
 		limits:         d.Limits.withDefaults(),
 		now:            d.Now,
 		log:            d.Log,
@@ -574,6 +585,9 @@ func (a *App) change(ctx context.Context, userID, id string, mutate func(t *task
 		}
 		if prev.Status != next.Status {
 			a.Metrics.observeTransition(next.Type, next.Status)
+			if next.Status.Terminal() && next.BatchID == "" {
+				a.give(ctx, taskHolder(id)) // a batch's tasks run on the batch's slot
+			}
 		}
 		a.changes.notify(id)
 		if next.BatchID != "" {

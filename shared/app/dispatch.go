@@ -137,12 +137,16 @@ func (a *App) Dispatch(ctx context.Context, d queue.Delivery) error {
 	}
 	var err error
 	if msg.BatchID != "" {
-		err = a.startBatch(ctx, msg.BatchID)
+		err = a.startBatch(ctx, msg.BatchID, d.Priority)
 	} else {
-		err = a.startTask(ctx, msg.TaskID)
+		err = a.startTask(ctx, msg.TaskID, d.Priority)
 	}
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errNoRoom) {
+		// Done with this message: it waits as a new one.
+		return a.waitForRoom(ctx, d)
 	}
 	a.log.ErrorContext(ctx, "start workflow", "task_id", msg.TaskID, "batch_id", msg.BatchID, "receive_count", d.ReceiveCount, "err", err)
 	if d.ReceiveCount < a.limits.StartAttempts || storage.Fault(err) {
@@ -176,7 +180,7 @@ func (a *App) failUnstartable(ctx context.Context, msg dispatchMessage, cause er
 	return nil
 }
 
-func (a *App) startTask(ctx context.Context, id string) error {
+func (a *App) startTask(ctx context.Context, id string, p task.Priority) error {
 	t, err := a.store.GetTask(ctx, "", id)
 	if errors.Is(err, task.ErrNotFound) {
 		a.log.WarnContext(ctx, "task message for a missing task: dropped", "task_id", id)
@@ -188,10 +192,26 @@ func (a *App) startTask(ctx context.Context, id string) error {
 	if t.Status != task.StatusQueued {
 		return nil // already started (a redelivery or a sweeper's re-send) or ended
 	}
-	return a.runner.Start(ctx, t)
+	return a.startWithSlot(ctx, taskHolder(id), p, func() error { return a.runner.Start(ctx, t) })
 }
 
-func (a *App) startBatch(ctx context.Context, id string) error {
+// startWithSlot starts a workflow with a slot of the budget, when there
+// is one: taken first, given back if the start fails.
+func (a *App) startWithSlot(ctx context.Context, holder string, p task.Priority, start func() error) error {
+	if a.budget == nil {
+		return start()
+	}
+	if err := a.take(ctx, holder, p); err != nil {
+		return err
+	}
+	if err := start(); err != nil {
+		a.give(ctx, holder)
+		return err
+	}
+	return nil
+}
+
+func (a *App) startBatch(ctx context.Context, id string, p task.Priority) error {
 	b, err := a.store.GetBatch(ctx, "", id)
 	if errors.Is(err, task.ErrNotFound) {
 		a.log.WarnContext(ctx, "batch message for a missing batch: dropped", "batch_id", id)
@@ -203,7 +223,7 @@ func (a *App) startBatch(ctx context.Context, id string) error {
 	if b.Status == task.BatchCompleted {
 		return nil
 	}
-	return a.runner.StartBatch(ctx, b)
+	return a.startWithSlot(ctx, batchHolder(id), p, func() error { return a.runner.StartBatch(ctx, b) })
 }
 
 func (a *App) deleteMessage(ctx context.Context, d queue.Delivery) {
@@ -281,6 +301,9 @@ func (a *App) Sweep(ctx context.Context) {
 		} else if n > 0 {
 			a.log.InfoContext(ctx, "sweep: removed uploads past the retention", "count", n)
 		}
+	}
+	if a.budget != nil {
+		a.reclaimSlots(ctx)
 	}
 	if p, ok := a.store.(PromptPurger); ok {
 		if n, err := p.PurgeExpiredPrompts(ctx, now); err != nil {

@@ -135,8 +135,12 @@ func (a *App) Fail(ctx context.Context, id string, e *task.Error) (*task.Task, e
 // without ending the task, and such a task fails.
 func (a *App) FinishBatch(ctx context.Context, id string) (*task.Batch, error) {
 	b, err := a.Batch(ctx, id)
-	if err != nil || b.Status == task.BatchCompleted {
-		return b, err
+	if err != nil {
+		return nil, err
+	}
+	defer a.give(ctx, batchHolder(id)) // the batch's workflow ends here
+	if b.Status == task.BatchCompleted {
+		return b, nil
 	}
 	for _, tid := range b.TaskIDs {
 		_, err := a.Fail(ctx, tid, &task.Error{Code: "workflow_ended", Message: "the task's workflow ended before the task did"})

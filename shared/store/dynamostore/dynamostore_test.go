@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/videoai/mediatasks/shared/app/budgettest"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/store/storetest"
 	"github.com/videoai/mediatasks/shared/task"
@@ -569,4 +570,11 @@ func TestTooLargeToStore(t *testing.T) {
 	if err := s.Create(ctx, c); !errors.Is(err, task.ErrTooLarge) {
 		t.Fatalf("create of a 4.3 MB batch: %v, want ErrTooLarge", err)
 	}
+}
+
+func TestBudgetConformance(t *testing.T) {
+	budgettest.Run(t, func(t *testing.T) budgettest.Adapter {
+		st, _ := open(t, dynamostore.Options{})
+		return st
+	})
 }

@@ -173,6 +173,15 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 		dynamostore.Options{Now: opts.Now, Log: log, CursorKey: env.CursorKey, OnDeliveries: p.Enqueuer.Send})
 
 	limits := cfg.AppLimits()
+	// workflow.max_in_progress, when set, is a budget that every Lambda
+	// taking task messages shares, in the table (two transactions per
+	// workflow: see TABLE.md); unset, the event source mappings' caps
+	// alone bound what starts.
+	var budget app.Budget
+	if cfg.Workflow.MaxInProgress > 0 {
+		budget = p.Store
+		limits.MaxInProgress = cfg.Workflow.MaxInProgress
+	}
 	// A wait must end, and be answered, within API Gateway's 30 s.
 	limits.PreferWaitMax = min(limits.PreferWaitMax, MaxPreferWait)
 	var runner platform.NewRunner
@@ -187,6 +196,7 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 		NewAPI:               parts.API,
 		Config:               cfg,
 		Limits:               &limits,
+		Budget:               budget,
 		JWTSecret:            env.JWTSecret,
 		AllowPrivateWebhooks: env.WebhookAllowPrivate,
 		HealthChecks: map[string]app.HealthCheck{"webhook_queue": func(ctx context.Context) (any, error) {

@@ -92,6 +92,10 @@ type Adapters struct {
 	// FreeBytes tells the storage's free space (the data folder's disk on
 	// one machine), for storage.min_free_bytes; nil: not known.
 	FreeBytes func() (int64, error)
+	// Budget, when set, bounds the workflows in progress across every
+	// dispatcher, at the config's workflow.max_in_progress (the cloud's;
+	// on one machine the engine bounds its own).
+	Budget app.Budget
 	// API are the runtime's own settings of the API (buffered streams
 	// behind API Gateway); its Authenticator, FilesHandler, checks,
 	// webhooks, logger and clock are the platform's.
@@ -193,6 +197,7 @@ func Build(ad Adapters) (*Platform, error) {
 		ProviderHealth: providers.Components,
 		HealthChecks:   ad.HealthChecks,
 		FreeBytes:      ad.FreeBytes,
+		Budget:         ad.Budget,
 		Limits:         limits,
 		Now:            ad.Now,
 		Log:            log,

@@ -20,12 +20,13 @@ const retentionInterval = 10 * time.Minute
 func localRunner(ctx context.Context, db *sqlitedb.DB, cfg config.Config) platform.NewRunner {
 	return func(d platform.RunnerDeps) (app.Runner, []platform.Service, error) {
 		r, err := local.New(ctx, db, local.Options{
-			Actions:          d.Actions,
-			Workers:          cfg.Workflow.Workers,
-			BatchConcurrency: cfg.Workflow.BatchConcurrency,
-			MaxInProgress:    cfg.Workflow.MaxInProgress,
-			Now:              d.Now,
-			Log:              d.Log,
+			Actions:              d.Actions,
+			Workers:              cfg.Workflow.Workers,
+			BatchConcurrency:     cfg.Workflow.BatchConcurrency,
+			MaxInProgress:        cfg.Workflow.MaxInProgress,
+			MaxInProgressPerType: cfg.Workflow.MaxInProgressPerType,
+			Now:                  d.Now,
+			Log:                  d.Log,
 		})
 		if err != nil {
 			return nil, nil, err

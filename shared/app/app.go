@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,13 @@ type Admission interface {
 	Room() int
 	// Freed is signalled when a workflow ends.
 	Freed() <-chan struct{}
+}
+
+// TypeAdmission is a runner that also bounds the workflows of each task
+// type: a task whose type has no room waits in the queue, while other
+// types' tasks start.
+type TypeAdmission interface {
+	RoomFor(typ task.Type) int
 }
 
 // Limits are the operator's settings that shape what clients may do.
@@ -159,7 +167,11 @@ type App struct {
 	healthChecks   map[string]HealthCheck
 	freeBytes      func() (int64, error)
 	budget         Budget
-	limits         Limits
+	// admitMu guards starting: task starts under way by type, between a
+	// TypeAdmission check and the runner counting the start.
+	admitMu  sync.Mutex
+	starting map[task.Type]int
+	limits   Limits
 	// prunedAt is when the sweeper last removed uploads past the
 	// retention (Unix nanoseconds).
 	prunedAt atomic.Int64
@@ -191,6 +203,7 @@ func New(d Deps) (*App, error) {
 		healthChecks:   d.HealthChecks,
 		freeBytes:      d.FreeBytes,
 		budget:         d.Budget,
+		starting:       map[task.Type]int{},
 		limits:         d.Limits.withDefaults(),
 		now:            d.Now,
 		log:            d.Log,

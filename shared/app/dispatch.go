@@ -192,6 +192,22 @@ func (a *App) startTask(ctx context.Context, id string, p task.Priority) error {
 	if t.Status != task.StatusQueued {
 		return nil // already started (a redelivery or a sweeper's re-send) or ended
 	}
+	if ta, ok := a.runner.(TypeAdmission); ok {
+		// Starts under way count against the type's room until the
+		// runner counts them: concurrent dispatches never overshoot it.
+		a.admitMu.Lock()
+		if ta.RoomFor(t.Type)-a.starting[t.Type] <= 0 {
+			a.admitMu.Unlock()
+			return errNoRoom // its type's share is taken: it waits, others start
+		}
+		a.starting[t.Type]++
+		a.admitMu.Unlock()
+		defer func() {
+			a.admitMu.Lock()
+			a.starting[t.Type]--
+			a.admitMu.Unlock()
+		}()
+	}
 	return a.startWithSlot(ctx, taskHolder(id), p, func() error { return a.runner.Start(ctx, t) })
 }
 

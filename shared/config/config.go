@@ -139,6 +139,10 @@ type Workflow struct {
 	// MaxInProgress bounds the workflows started and not ended; the rest
 	// wait in the queue by priority (0: 4 per worker).
 	MaxInProgress int
+	// MaxInProgressPerType bounds the task workflows of one task type
+	// among them (0: 3/4 of MaxInProgress), so that one type's slow work
+	// leaves room for the others (on one machine).
+	MaxInProgressPerType int
 }
 
 // Queue settings of the task queue.
@@ -297,6 +301,7 @@ type file struct {
 		Workers          *int64 `json:"workers"`
 		BatchConcurrency *int64 `json:"batch_concurrency"`
 		MaxInProgress    *int64 `json:"max_in_progress"`
+		MaxPerType       *int64 `json:"max_in_progress_per_type"`
 	} `json:"workflow"`
 	Media *struct {
 		AllowPrivate bool `json:"allow_private"`
@@ -519,6 +524,7 @@ func (f file) resolve() (Config, error) {
 		intIn("workflow.workers", w.Workers, 1, maxWorkers, func(v int64) { c.Workflow.Workers = int(v) })
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
 		intIn("workflow.max_in_progress", w.MaxInProgress, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgress = int(v) })
+		intIn("workflow.max_in_progress_per_type", w.MaxPerType, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgressPerType = int(v) })
 	}
 	if m := f.Media; m != nil {
 		c.Media.AllowPrivate = m.AllowPrivate

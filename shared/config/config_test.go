@@ -88,6 +88,8 @@ queue:
 workflow:
   workers: 32
   batch_concurrency: 5
+  max_in_progress: 100
+  max_in_progress_per_type: 40
 `
 
 func TestParseFull(t *testing.T) {
@@ -128,7 +130,7 @@ func TestParseFull(t *testing.T) {
 	if c.Storage.Synchronous != "NORMAL" || c.Queue.MaxReceives != 9 {
 		t.Errorf("storage %+v queue %+v", c.Storage, c.Queue)
 	}
-	if c.Workflow != (config.Workflow{Workers: 32, BatchConcurrency: 5}) {
+	if c.Workflow != (config.Workflow{Workers: 32, BatchConcurrency: 5, MaxInProgress: 100, MaxInProgressPerType: 40}) {
 		t.Errorf("workflow %+v", c.Workflow)
 	}
 	got := c.AppLimits()
@@ -197,6 +199,7 @@ func TestParseErrors(t *testing.T) {
 		"max_receives zero":         {"queue: {max_receives: 0}", []string{"queue.max_receives: must be between 1 and 1000"}},
 		"workers zero":              {"workflow: {workers: 0}", []string{"workflow.workers: must be between 1 and 1024"}},
 		"batch concurrency text":    {"workflow: {batch_concurrency: ten}", []string{"workflow.batch_concurrency"}},
+		"per type zero":             {"workflow: {max_in_progress_per_type: 0}", []string{"workflow.max_in_progress_per_type: must be between 1 and"}},
 		"limits not a mapping":      {"limits: [1, 2]", []string{"limits: must be a mapping"}},
 		"document not a mapping":    {"- a\n- b", []string{"the file must be a mapping"}},
 		"not yaml":                  {"limits: {batch_max: [", []string{"not valid YAML"}},

@@ -32,12 +32,15 @@ type TaskInput struct {
 	// Priority is the task's, for a runner that steps ready workflows by
 	// priority (the definitions do not read it).
 	Priority task.Priority `json:"priority,omitempty"`
+	// TaskType is the task's, for a runner that bounds each type's
+	// workflows apart (the definitions do not read it).
+	TaskType task.Type `json:"task_type,omitempty"`
 }
 
 // StartInput is the input that starts a task's workflow, on either
 // runner.
 func StartInput(t *task.Task) json.RawMessage {
-	in, _ := json.Marshal(TaskInput{TaskID: t.ID, Tried: []string{}, Priority: t.Priority}) // cannot fail
+	in, _ := json.Marshal(TaskInput{TaskID: t.ID, Tried: []string{}, Priority: t.Priority, TaskType: t.Type}) // cannot fail
 	return in
 }
 

@@ -98,6 +98,10 @@ type Options struct {
 	// then in the order they became ready. It is given the top-level
 	// machine and the root execution's input; nil ranks all alike.
 	Rank func(machine string, input json.RawMessage) int
+	// Class names the class of a started execution from its top-level
+	// machine and input, for RunningClass (a runner bounding each class
+	// apart); nil: no classes.
+	Class func(machine string, input json.RawMessage) string
 }
 
 // Execution describes an execution.
@@ -155,6 +159,8 @@ type Engine struct {
 	// signalled when one ends. Both under mu.
 	running map[string]int
 	freed   chan struct{}
+	// classes counts the same executions by Options.Class; under mu.
+	classes map[string]int
 }
 
 // New returns an engine on db, creating its tables if needed.
@@ -181,6 +187,7 @@ func New(ctx context.Context, db *sqlitedb.DB, opts Options) (*Engine, error) {
 		machines: map[string]*asl.Machine{},
 		runs:     map[int64]*run{},
 		running:  map[string]int{},
+		classes:  map[string]int{},
 		freed:    make(chan struct{}, 1),
 		signal:   make(chan struct{}, opts.Workers),
 	}
@@ -343,6 +350,14 @@ func (e *Engine) Stop(ctx context.Context, machine, name, errName, cause string)
 	e.dropAborted(aborted)
 	e.wakeIDs(ready)
 	return x, nil
+}
+
+// RunningClass counts the started executions of a class (Options.Class)
+// that have not ended.
+func (e *Engine) RunningClass(class string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.classes[class]
 }
 
 // Running counts the executions of machine that a caller started (not

@@ -20,6 +20,7 @@ type run struct {
 	machine string // the top-level machine, also for items
 	name    string
 	kind    int
+	class   string       // Options.Class of a counted execution
 	scope   []string     // item: the Map states above it
 	m       *asl.Machine // the machine or item processor it runs
 	parent  int64
@@ -93,6 +94,10 @@ func (e *Engine) adopt(r *run, queue bool) *run {
 	e.runs[r.id] = r
 	if r.counted() {
 		e.running[r.machine]++
+		if e.opts.Class != nil {
+			r.class = e.opts.Class(r.machine, r.execInput)
+			e.classes[r.class]++
+		}
 	}
 	if queue {
 		e.enqueueLocked(r)
@@ -170,6 +175,11 @@ func (e *Engine) dropLocked(r *run) {
 	delete(e.runs, r.id)
 	if r.counted() {
 		e.running[r.machine]--
+		if e.opts.Class != nil {
+			if e.classes[r.class]--; e.classes[r.class] <= 0 {
+				delete(e.classes, r.class)
+			}
+		}
 		select {
 		case e.freed <- struct{}{}:
 		default:

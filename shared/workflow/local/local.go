@@ -39,9 +39,14 @@ type Options struct {
 	// starts that have not ended (default DefaultInProgressPerWorker per
 	// worker): past it, task messages wait in the queue, by priority.
 	MaxInProgress int
-	Now           func() time.Time
-	Rand          func() float64 // retry jitter (tests)
-	Log           *slog.Logger
+	// MaxInProgressPerType bounds the task workflows of one task type
+	// among them (default 3/4 of MaxInProgress), so that one type's slow
+	// work (long local jobs, a provider that hangs) leaves room for the
+	// others.
+	MaxInProgressPerType int
+	Now                  func() time.Time
+	Rand                 func() float64 // retry jitter (tests)
+	Log                  *slog.Logger
 }
 
 // Runner runs the workflows in process, durably, on the embedded engine:
@@ -49,14 +54,16 @@ type Options struct {
 type Runner struct {
 	engine   *engine.Engine
 	max      int // workflows in progress
+	maxType  int // task workflows in progress of one type
 	actions  *steps.Actions
 	batchCap int
 	log      *slog.Logger
 }
 
 var (
-	_ app.Runner    = (*Runner)(nil)
-	_ app.Admission = (*Runner)(nil)
+	_ app.Runner        = (*Runner)(nil)
+	_ app.Admission     = (*Runner)(nil)
+	_ app.TypeAdmission = (*Runner)(nil)
 )
 
 // DefaultInProgressPerWorker is how many workflows in progress each engine
@@ -75,6 +82,9 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 	}
 	if o.MaxInProgress <= 0 {
 		o.MaxInProgress = DefaultInProgressPerWorker * o.Workers
+	}
+	if o.MaxInProgressPerType <= 0 {
+		o.MaxInProgressPerType = max(o.MaxInProgress*3/4, 1)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -98,7 +108,8 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 		RelaxedStart: true,
 		// Ready steps go high priority first, then the oldest execution:
 		// work in progress finishes before new work starts.
-		Rank: rankByPriority,
+		Rank:  rankByPriority,
+		Class: classByType,
 		// A task canceled while its provider's Start was in flight: the
 		// job that Start made is canceled too.
 		Dropped: func(machine, name, _ string, result json.RawMessage) {
@@ -121,7 +132,7 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 			return nil, fmt.Errorf("load the %s workflow: %w", name, err)
 		}
 	}
-	return &Runner{engine: e, max: o.MaxInProgress, actions: o.Actions, batchCap: o.BatchConcurrency, log: o.Log}, nil
+	return &Runner{engine: e, max: o.MaxInProgress, maxType: o.MaxInProgressPerType, actions: o.Actions, batchCap: o.BatchConcurrency, log: o.Log}, nil
 }
 
 // Room is how many more task and batch workflows the dispatcher may start
@@ -129,6 +140,25 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 // own cap (BatchConcurrency), and are not counted again.
 func (l *Runner) Room() int {
 	return l.max - l.engine.Running(workflow.TaskMachine) - l.engine.Running(workflow.BatchMachine)
+}
+
+// RoomFor is how many more task workflows of type typ may start
+// (app.TypeAdmission), within Room.
+func (l *Runner) RoomFor(typ task.Type) int {
+	return min(l.Room(), l.maxType-l.engine.RunningClass(string(typ)))
+}
+
+// classByType classes a task workflow by its task's type (batches: the
+// batch machine's name, apart from every type).
+func classByType(machine string, input json.RawMessage) string {
+	if machine != workflow.TaskMachine {
+		return machine
+	}
+	var in struct {
+		TaskType task.Type `json:"task_type"`
+	}
+	_ = json.Unmarshal(input, &in) // one started before types were recorded: a class of its own
+	return string(in.TaskType)
 }
 
 // Freed is signalled when a workflow ends.

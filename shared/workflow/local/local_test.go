@@ -46,6 +46,7 @@ type platformOptions struct {
 	batchConcurrency int
 	workers          int
 	maxInProgress    int
+	maxPerType       int
 	factories        map[string]provider.Factory
 	durable          bool // synchronous=FULL, as the server runs; else NORMAL
 }
@@ -89,7 +90,7 @@ func newPlatform(t testing.TB, providers []config.Provider, o platformOptions) *
 		Runner: func(d mtplatform.RunnerDeps) (app.Runner, []mtplatform.Service, error) {
 			var err error
 			runner, err = local.New(ctx, db, local.Options{
-				Actions: d.Actions, BatchConcurrency: o.batchConcurrency, Workers: o.workers, MaxInProgress: o.maxInProgress,
+				Actions: d.Actions, BatchConcurrency: o.batchConcurrency, Workers: o.workers, MaxInProgress: o.maxInProgress, MaxInProgressPerType: o.maxPerType,
 				Rand: func() float64 { return 0 },
 			})
 			if err != nil {
@@ -479,7 +480,7 @@ func TestCancelStopsARunningTask(t *testing.T) {
 func TestWorkflowsInProgressAreBounded(t *testing.T) {
 	t.Parallel()
 	p := newPlatform(t, []config.Provider{simProvider("slow", `{"latency_ms":0,"poll_steps":1000,"poll_after_ms":100}`, task.TypeVideoGeneration)},
-		platformOptions{maxInProgress: 2})
+		platformOptions{maxInProgress: 2, maxPerType: 2})
 	ctx := context.Background()
 	var ids []string
 	for range 6 {
@@ -510,6 +511,55 @@ func TestWorkflowsInProgressAreBounded(t *testing.T) {
 		return err == nil && total(st.Visible) == 3 && len(running()) == 2
 	})
 	for _, id := range ids {
+		_, _ = p.app.Cancel(ctx, "alice", id)
+	}
+}
+
+// One task type's slow work leaves room for the others: with a bound of
+// 8 in progress and 6 per type, 12 image tasks hung on their provider run
+// 6 at a time while the other 6 wait in the queue, and video tasks start
+// in the 2 slots left and complete.
+func TestOneTypeLeavesRoomForTheOthers(t *testing.T) {
+	t.Parallel()
+	p := newPlatform(t, []config.Provider{
+		simProvider("hangs", `{"latency_ms":0,"fail_rate":1,"fail_with":"hang"}`, task.TypeImageGeneration),
+		simProvider("videos", `{"latency_ms":0,"poll_steps":1,"poll_after_ms":10}`, task.TypeVideoGeneration),
+	}, platformOptions{maxInProgress: 8}) // per type: the default, 3/4 of 8
+	ctx := context.Background()
+	var images []string
+	for range 12 {
+		images = append(images, p.submit(t, task.TypeImageGeneration, `{"prompt":"a fox"}`).ID)
+	}
+	running := func() int {
+		n := 0
+		for _, id := range images {
+			if tk, err := p.app.Task(ctx, id); err == nil && tk.Status == task.StatusRunning {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil(t, func() bool { return running() == 6 })
+	if r := p.runner.RoomFor(task.TypeImageGeneration); r != 0 {
+		t.Errorf("RoomFor(image) = %d with 6 running", r)
+	}
+	if r := p.runner.Room(); r != 2 {
+		t.Errorf("Room = %d, want the 2 left", r)
+	}
+	for range 4 {
+		v := p.submit(t, task.TypeVideoGeneration, `{"prompt":"waves"}`)
+		if got := p.waitTerminal(t, v.ID); got.Status != task.StatusCompleted {
+			t.Fatalf("video %s beside 6 hung images: %s %+v", v.ID, got.Status, got.Error)
+		}
+	}
+	if n := running(); n != 6 {
+		t.Errorf("%d image tasks running, want their share of 6", n)
+	}
+	st, err := p.queue.Stats(ctx)
+	if err != nil || total(st.Visible)+total(st.InFlight) != 6 || st.Dead != 0 {
+		t.Errorf("queue %+v (%v): want the other 6 images waiting there", st, err)
+	}
+	for _, id := range images {
 		_, _ = p.app.Cancel(ctx, "alice", id)
 	}
 }

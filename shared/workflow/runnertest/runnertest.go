@@ -168,7 +168,7 @@ func (s *suite) testStartRunsTheTaskWorkflow(t *testing.T) {
 	if e.Status != statusRunning {
 		t.Errorf("execution of task %s is %s, want %s", tk.ID, e.Status, statusRunning)
 	}
-	assertInput(t, "task execution", e.Input, workflow.TaskInput{TaskID: tk.ID, Tried: []string{}, Priority: tk.Priority})
+	assertInput(t, "task execution", e.Input, workflow.TaskInput{TaskID: tk.ID, Tried: []string{}, Priority: tk.Priority, TaskType: tk.Type})
 }
 
 // A queue message delivered twice starts its task twice: the second start

@@ -138,17 +138,19 @@ func (a *App) FinishBatch(ctx context.Context, id string) (*task.Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer a.give(ctx, batchHolder(id)) // the batch's workflow ends here
-	if b.Status == task.BatchCompleted {
-		return b, nil
-	}
-	for _, tid := range b.TaskIDs {
-		_, err := a.Fail(ctx, tid, &task.Error{Code: "workflow_ended", Message: "the task's workflow ended before the task did"})
-		if err != nil && !errors.Is(err, task.ErrTerminal) && !errors.Is(err, task.ErrNotFound) {
+	if b.Status != task.BatchCompleted {
+		for _, tid := range b.TaskIDs {
+			_, err := a.Fail(ctx, tid, &task.Error{Code: "workflow_ended", Message: "the task's workflow ended before the task did"})
+			if err != nil && !errors.Is(err, task.ErrTerminal) && !errors.Is(err, task.ErrNotFound) {
+				return nil, err // the step is tried again: the batch keeps its slot
+			}
+		}
+		if b, err = a.Batch(ctx, id); err != nil {
 			return nil, err
 		}
 	}
-	return a.Batch(ctx, id)
+	a.give(ctx, batchHolder(id)) // the batch's workflow ends here
+	return b, nil
 }
 
 // touch marks a change that appends no event: the version moves on.

@@ -32,11 +32,11 @@ type Budget interface {
 	Holders(ctx context.Context) ([]string, error)
 }
 
-// budgetReserve is the part of the bound that only higher priorities may
-// take: normal tasks start while fewer than max minus one reserve are in
-// progress, low ones under max minus two, high ones up to max. So when the
-// budget is full, the slots that free go to high tasks first, whatever
-// waits longer in the other queues.
+// budgetLimit is how many slots may be taken for a message of priority p
+// to take one: a tenth of the bound is kept from normal tasks and two
+// tenths from low ones, high ones may take all. So when the budget is
+// full, the slots that free go to high tasks first, whatever waits longer
+// in the other queues.
 func budgetLimit(max int, p task.Priority) int {
 	reserve := max / 10
 	switch p {
@@ -54,7 +54,8 @@ const batchHolderPrefix = "batch:"
 func taskHolder(id string) string  { return id }
 func batchHolder(id string) string { return batchHolderPrefix + id }
 
-// errNoRoom: the budget is full; the message waits in the queue.
+// errNoRoom: the budget, or the task type's share, is full; the message
+// waits in the queue.
 var errNoRoom = errors.New("no room in the workflow budget")
 
 // take takes a slot for the holder of a message of priority p.
@@ -80,7 +81,7 @@ func (a *App) give(ctx context.Context, holder string) {
 	}
 }
 
-// waitForRoom puts a message that found the budget full back in its
+// waitForRoom puts a message that found no room back in its
 // queue, after a short jittered delay, as a new message: it waits there by
 // priority rather than spending its receives (SQS would move a message
 // received too often to the dead-letter queue).

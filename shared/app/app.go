@@ -171,7 +171,9 @@ type App struct {
 	// TypeAdmission check and the runner counting the start.
 	admitMu  sync.Mutex
 	starting map[task.Type]int
-	limits   Limits
+	// typeRefusals counts the starts a type's share refused.
+	typeRefusals atomic.Int64
+	limits       Limits
 	// prunedAt is when the sweeper last removed uploads past the
 	// retention (Unix nanoseconds).
 	prunedAt atomic.Int64

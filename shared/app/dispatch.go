@@ -104,6 +104,7 @@ func (a *App) dispatchLoop(ctx context.Context, g *gate) {
 			}
 			continue
 		}
+		refusedBefore := a.typeRefusals.Load()
 		var wg sync.WaitGroup
 		for _, d := range ds {
 			wg.Go(func() { a.dispatch(ctx, d) })
@@ -111,6 +112,15 @@ func (a *App) dispatchLoop(ctx context.Context, g *gate) {
 		wg.Wait()
 		// The started workflows are in the runner's count now.
 		g.give(slots)
+		if a.typeRefusals.Load() != refusedBefore && g.adm != nil {
+			// A type's share is full: what this loop receives next would
+			// likely wait again. Receive again once a workflow ends.
+			select {
+			case <-ctx.Done():
+			case <-g.adm.Freed():
+			case <-time.After(time.Second):
+			}
+		}
 	}
 }
 
@@ -198,6 +208,7 @@ func (a *App) startTask(ctx context.Context, id string, p task.Priority) error {
 		a.admitMu.Lock()
 		if ta.RoomFor(t.Type)-a.starting[t.Type] <= 0 {
 			a.admitMu.Unlock()
+			a.typeRefusals.Add(1)
 			return errNoRoom // its type's share is taken: it waits, others start
 		}
 		a.starting[t.Type]++

@@ -137,10 +137,10 @@ type Workflow struct {
 	Workers          int // executions stepped at once (default 16)
 	BatchConcurrency int // tasks of one batch running at once: the Map's MaxConcurrency (0: the runners' default, 10)
 	// MaxInProgress bounds the workflows started and not ended; the rest
-	// wait in the queue by priority (0: 5 per worker).
+	// wait in the queue by priority (0: 4 per worker).
 	MaxInProgress int
 	// MaxInProgressPerType bounds the task workflows of one task type
-	// among them (0: 4/5 of MaxInProgress), so that one type's slow work
+	// among them (0: MaxInProgress, none of its own), so that one type's slow work
 	// leaves room for the others (on one machine).
 	MaxInProgressPerType int
 }

@@ -40,9 +40,10 @@ type Options struct {
 	// worker): past it, task messages wait in the queue, by priority.
 	MaxInProgress int
 	// MaxInProgressPerType bounds the task workflows of one task type
-	// among them (default 4/5 of MaxInProgress), so that one type's slow
-	// work (long local jobs, a provider that hangs) leaves room for the
-	// others.
+	// among them (default: MaxInProgress, no bound of its own), so that
+	// one type's slow work (long local jobs, a provider that hangs) leaves
+	// room for the others. Below MaxInProgress, a single-type backlog runs
+	// only this many at once.
 	MaxInProgressPerType int
 	Now                  func() time.Time
 	Rand                 func() float64 // retry jitter (tests)
@@ -69,9 +70,8 @@ var (
 // DefaultInProgressPerWorker is how many workflows in progress each engine
 // worker is given by default: most wait for a poll most of the time, so a
 // few per worker keep the workers busy while what waits stays in the
-// queue. One task type may take 4/5 of them (4 per worker): alone it runs
-// as many as ever, beside slow work of another type it still has a fifth.
-const DefaultInProgressPerWorker = 5
+// queue.
+const DefaultInProgressPerWorker = 4
 
 // New loads the definitions into an engine on db.
 func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
@@ -85,7 +85,7 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 		o.MaxInProgress = DefaultInProgressPerWorker * o.Workers
 	}
 	if o.MaxInProgressPerType <= 0 {
-		o.MaxInProgressPerType = max(o.MaxInProgress*4/5, 1)
+		o.MaxInProgressPerType = o.MaxInProgress
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

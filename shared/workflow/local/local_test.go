@@ -524,7 +524,7 @@ func TestOneTypeLeavesRoomForTheOthers(t *testing.T) {
 	p := newPlatform(t, []config.Provider{
 		simProvider("hangs", `{"latency_ms":0,"fail_rate":1,"fail_with":"hang"}`, task.TypeImageGeneration),
 		simProvider("videos", `{"latency_ms":0,"poll_steps":1,"poll_after_ms":10}`, task.TypeVideoGeneration),
-	}, platformOptions{maxInProgress: 8}) // per type: the default, 4/5 of 8
+	}, platformOptions{maxInProgress: 8, maxPerType: 6})
 	ctx := context.Background()
 	var images []string
 	for range 12 {

@@ -30,7 +30,7 @@ const shotsDir = "/work/dashboard-shots"
 // the sims: sign in with the server's key, submit an image from the form and
 // see it complete live in the list, open its page and see the image load,
 // submit a video and cancel it from its page, a batch from the form and its
-// progress; no console error on the way.
+// progress, dark, a phone's width; no console error on the way.
 func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	browser := ""
@@ -340,6 +340,15 @@ webhooks:
 	wait("signed in, dark", `!document.getElementById("home").hidden && getComputedStyle(document.body).backgroundColor === "rgb(18, 22, 28)"`)
 	wait("the list", fmt.Sprintf(`!!document.querySelector('#tasks tr[data-id=%q]')`, videoID))
 	shot("list-dark")
+
+	// On a phone's width: the page does not scroll sideways (wide tables
+	// scroll in their own boxes), and a task's page opens from the list.
+	do("a phone's width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	wait("no sideways scroll", `document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	shot("list-phone")
+	do("open a task on the phone", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/task/%s"`, imageID)))
+	wait("its page, no sideways scroll", `!document.getElementById("task").hidden && document.getElementById("t-status").textContent === "completed" && document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	shot("task-phone")
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -17,6 +17,9 @@ type Monitor struct {
 	fault error     // the fault that took it down; nil: up
 	since time.Time // when it went down
 	downs atomic.Uint64
+	// down mirrors fault != nil, so that a write that succeeds while
+	// the storage is up (nearly every write) takes no lock.
+	down atomic.Bool
 	// OnChange, when set, hears each change of state (fault nil: up
 	// again, after down for the duration given).
 	OnChange func(fault error, downFor time.Duration)
@@ -24,7 +27,7 @@ type Monitor struct {
 
 // Observe notes a write's outcome.
 func (m *Monitor) Observe(err error) {
-	if err != nil && !Fault(err) {
+	if err != nil && !Fault(err) || err == nil && !m.down.Load() {
 		return
 	}
 	m.mu.Lock()
@@ -33,10 +36,12 @@ func (m *Monitor) Observe(err error) {
 	switch {
 	case err != nil && !wasDown:
 		m.fault, m.since = err, time.Now()
+		m.down.Store(true)
 		m.downs.Add(1)
 	case err == nil && wasDown:
 		downFor = time.Since(m.since)
 		m.fault, m.since = nil, time.Time{}
+		m.down.Store(false)
 	default:
 		m.mu.Unlock()
 		return
@@ -61,11 +66,7 @@ func (m *Monitor) Err() error {
 
 // Down reports whether the last write that said anything of the storage
 // failed.
-func (m *Monitor) Down() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.fault != nil
-}
+func (m *Monitor) Down() bool { return m.down.Load() }
 
 // Downs counts the times the storage went down.
 func (m *Monitor) Downs() uint64 { return m.downs.Load() }

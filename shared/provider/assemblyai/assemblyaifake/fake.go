@@ -51,21 +51,7 @@ type Word struct {
 }
 
 // Call is one API call the fake received.
-type Call struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the call's body into a map (nil when it is not JSON).
-func (c Call) JSON() map[string]any {
-	var m map[string]any
-	if json.Unmarshal(c.Body, &m) != nil {
-		return nil
-	}
-	return m
-}
+type Call = providertest.Call
 
 type job struct {
 	id      string
@@ -146,7 +132,7 @@ func (s *Server) Uploaded(uploadURL string) ([]byte, bool) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.calls = append(s.calls, providertest.CallOf(r, body))
 	fault := s.Fault()
 	s.mu.Unlock()
 

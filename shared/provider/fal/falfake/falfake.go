@@ -6,12 +6,8 @@
 package falfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -242,7 +238,7 @@ func (s *Server) output(j *job, id string, fault providertest.Fault) map[string]
 	}
 	prompt, _ := j.input["prompt"].(string)
 	if isVideo(j.model) {
-		return map[string]any{"video": map[string]any{"url": files + "/video.mp4", "content_type": "video/mp4", "file_name": "video.mp4", "file_size": len(mp4)}, "seed": 42}
+		return map[string]any{"video": map[string]any{"url": files + "/video.mp4", "content_type": "video/mp4", "file_name": "video.mp4", "file_size": len(providertest.MP4)}, "seed": 42}
 	}
 	n := 1
 	if v, ok := j.input["num_images"].(float64); ok && v >= 1 {
@@ -270,31 +266,8 @@ func toInt(v any) (int, bool) {
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/files/expired-") {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if strings.HasSuffix(r.URL.Path, ".mp4") {
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Write(mp4)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Write(pngBytes)
+	providertest.ServeFile(w, r, pngBytes)
 }
 
-// mp4 is the start of an MP4 file: an ftyp box, then an empty mdat.
-var mp4 = []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08mdat")
-
-// pngBytes is a small valid PNG.
-var pngBytes = func() []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, 8, 8))
-	for i := range 8 {
-		img.Set(i, i, color.NRGBA{200, 40, 40, 255})
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
-}()
+// pngBytes is the PNG the fake's image outputs are.
+var pngBytes = providertest.PNG(1)

@@ -10,9 +10,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -31,8 +28,8 @@ const Key = "piapi-fake-key-0123456789"
 // tasks carry error.code and error.message].
 const SafetyMessage = "prompt or image flagged by content moderation: nsfw content detected"
 
-// MP4 is the few bytes of an MP4 (an ftyp box) the fake serves as videos.
-var MP4 = []byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 2, 0, 'i', 's', 'o', 'm', 'i', 's', 'o', '2', 0, 0, 0, 8, 'f', 'r', 'e', 'e'}
+// MP4 is what the fake serves as videos.
+var MP4 = providertest.MP4
 
 // Request is one API call the fake received.
 type Request struct {
@@ -307,27 +304,11 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(name, ".png"):
 		w.Header().Set("Content-Type", "image/png")
-		_, _ = w.Write(PNG(len(name)))
+		_, _ = w.Write(providertest.PNG(len(name)))
 	case strings.HasSuffix(name, ".mp4"):
 		w.Header().Set("Content-Type", "video/mp4")
 		_, _ = w.Write(MP4)
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-// PNG is a small valid PNG, its colour drawn from seed.
-func PNG(seed int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
-	c := color.RGBA{R: uint8(seed * 41), G: uint8(seed * 7), B: uint8(seed * 97), A: 255}
-	for y := range 8 {
-		for x := range 8 {
-			img.Set(x, y, c)
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		panic(fmt.Sprintf("piapifake: encode png: %v", err))
-	}
-	return buf.Bytes()
 }

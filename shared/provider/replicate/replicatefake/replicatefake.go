@@ -7,13 +7,9 @@
 package replicatefake
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -286,7 +282,7 @@ func (s *Server) output(p *pred) any {
 	dataURI := strings.Contains(p.model, DataURIModel)
 	if isVideo(p.model) {
 		if dataURI {
-			return "data:video/mp4;base64," + base64.StdEncoding.EncodeToString(mp4)
+			return "data:video/mp4;base64," + base64.StdEncoding.EncodeToString(providertest.MP4)
 		}
 		return files + "/output.mp4"
 	}
@@ -309,31 +305,8 @@ func (s *Server) output(p *pred) any {
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/files/expired-") {
-		w.WriteHeader(http.StatusNotFound)
-		return
-	}
-	if strings.HasSuffix(r.URL.Path, ".mp4") {
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Write(mp4)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Write(pngBytes)
+	providertest.ServeFile(w, r, pngBytes)
 }
 
-// mp4 is the start of an MP4 file: an ftyp box, then an empty mdat.
-var mp4 = []byte("\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08mdat")
-
-// pngBytes is a small valid PNG.
-var pngBytes = func() []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, 8, 8))
-	for i := range 8 {
-		img.Set(i, 7-i, color.NRGBA{40, 90, 200, 255})
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
-}()
+// pngBytes is the PNG the fake's image outputs are.
+var pngBytes = providertest.PNG(2)

@@ -37,27 +37,11 @@ const Version = "2024-11-06"
 // PENDING, then RUNNING with progress.
 const PollsToComplete = 2
 
-// MP4 is the output every task succeeds with: an ftyp box and an empty
-// mdat, enough for a content sniffer to see video/mp4.
-var MP4 = append([]byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm', 0, 0, 2, 0, 'i', 's', 'o', 'm', 'm', 'p', '4', '1'},
-	0, 0, 0, 8, 'm', 'd', 'a', 't')
+// MP4 is the output every task succeeds with.
+var MP4 = providertest.MP4
 
 // Call is one API call the fake received.
-type Call struct {
-	Method string
-	Path   string
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the call's body into a map (nil when it is not JSON).
-func (c Call) JSON() map[string]any {
-	var m map[string]any
-	if json.Unmarshal(c.Body, &m) != nil {
-		return nil
-	}
-	return m
-}
+type Call = providertest.Call
 
 type task struct {
 	id          string
@@ -141,7 +125,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+	s.calls = append(s.calls, providertest.CallOf(r, body))
 	fault := s.Fault()
 	s.mu.Unlock()
 

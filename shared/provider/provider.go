@@ -7,7 +7,9 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/task"
@@ -49,7 +51,44 @@ type Request struct {
 	// Expansion is whether the provider's own prompt expansion is on: nil
 	// leaves the provider's default (the task asked for no optimisation).
 	Expansion *bool
+	// Callback, when set, is where a provider that can call back (a
+	// Caller) is asked to report the end of the job Start begins; the
+	// workflow then waits for that call, and polls only as a slow
+	// fallback. Nil: the platform polls.
+	Callback *Callback
 }
+
+// Callback is the platform's endpoint for one job's end, as a Caller
+// tells its provider.
+type Callback struct {
+	// URL is public (the provider's servers call it) and carries the
+	// platform's own signed reference to the task: it authenticates
+	// which task the call is about; the Caller's Verify authenticates
+	// the provider.
+	URL string
+	// Secret is a value only the platform and this provider know, for
+	// providers that send a caller-chosen secret back (a header value);
+	// providers that sign with their own key ignore it.
+	Secret string
+}
+
+// Caller is a provider whose service can call back when a job ends
+// (Replicate's and fal's webhooks, AssemblyAI's webhook_url, PiAPI's
+// webhook_config). It is told the callback in Request.Callback, and
+// authenticates what arrives there.
+type Caller interface {
+	// VerifyCallback authenticates one call (its headers and its body
+	// as received) and names the job it is about. secret is the
+	// Callback.Secret the job was started with. A call that fails
+	// authentication is an error wrapping ErrBadCallback; a call that
+	// says the job is not over yet (a start or progress event) returns
+	// final false: the workflow keeps waiting.
+	VerifyCallback(ctx context.Context, header http.Header, body []byte, secret string) (job string, final bool, err error)
+}
+
+// ErrBadCallback is a callback that does not authenticate (no or bad
+// signature, wrong secret, stale timestamp, unreadable body).
+var ErrBadCallback = errors.New("callback does not authenticate")
 
 // Media is an input file of the task.
 type Media struct {

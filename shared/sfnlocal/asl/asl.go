@@ -74,8 +74,15 @@ type State struct {
 	// Task
 	Resource       string
 	TimeoutSeconds int
-	Retry          []Retrier
-	Catch          []Catcher
+	// TimeoutSecondsPath reads the timeout from the state's input
+	// (instead of TimeoutSeconds).
+	TimeoutSecondsPath *Path
+	// HeartbeatSeconds: a waitForTaskToken Task fails with
+	// States.HeartbeatTimeout when no heartbeat (or outcome) comes this
+	// long after its token was issued or last beat.
+	HeartbeatSeconds int
+	Retry            []Retrier
+	Catch            []Catcher
 
 	// Pass
 	Result    any
@@ -106,7 +113,7 @@ type State struct {
 // allowed lists the fields each state type may have, beyond Type and
 // Comment.
 var allowed = map[string][]string{
-	TypeTask:    {"Resource", "InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "Next", "End", "Retry", "Catch", "TimeoutSeconds"},
+	TypeTask:    {"Resource", "InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "Next", "End", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds"},
 	TypePass:    {"InputPath", "Parameters", "Result", "ResultPath", "OutputPath", "Next", "End"},
 	TypeChoice:  {"InputPath", "OutputPath", "Choices", "Default"},
 	TypeWait:    {"InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End"},
@@ -397,6 +404,18 @@ func parseState(name string, def map[string]any) (*State, error) {
 		}
 		if s.TimeoutSeconds, _, err = integer("TimeoutSeconds", 1); err != nil {
 			return nil, err
+		}
+		if s.TimeoutSecondsPath, err = path("TimeoutSecondsPath"); err != nil {
+			return nil, err
+		}
+		if s.TimeoutSecondsPath != nil && s.TimeoutSeconds > 0 {
+			return nil, fmt.Errorf("state %q: needs at most one of TimeoutSeconds and TimeoutSecondsPath", name)
+		}
+		if s.HeartbeatSeconds, _, err = integer("HeartbeatSeconds", 1); err != nil {
+			return nil, err
+		}
+		if s.HeartbeatSeconds > 0 && s.TimeoutSeconds > 0 && s.HeartbeatSeconds >= s.TimeoutSeconds {
+			return nil, fail("HeartbeatSeconds", "must be smaller than TimeoutSeconds")
 		}
 	case TypePass:
 		s.Result, s.HasResult = def["Result"]

@@ -9,9 +9,12 @@ import (
 
 // Error names that the language defines.
 const (
-	ErrAll              = "States.ALL"
-	ErrTaskFailed       = "States.TaskFailed"
-	ErrTimeout          = "States.Timeout"
+	ErrAll        = "States.ALL"
+	ErrTaskFailed = "States.TaskFailed"
+	ErrTimeout    = "States.Timeout"
+	// ErrHeartbeatTimeout: a waitForTaskToken Task heard no heartbeat
+	// within its HeartbeatSeconds.
+	ErrHeartbeatTimeout = "States.HeartbeatTimeout"
 	ErrRuntime          = "States.Runtime"
 	ErrIntrinsicFailure = "States.IntrinsicFailure"
 )

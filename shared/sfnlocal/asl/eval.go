@@ -103,6 +103,23 @@ func (s *State) PassThrough(input any, ctx *Context) (any, error) {
 	return s.OutputPath.apply(eff, ctx)
 }
 
+// Timeout is how long a Task state may run (0: no bound of its own),
+// from TimeoutSeconds or TimeoutSecondsPath read in its raw input.
+func (s *State) Timeout(input any, ctx *Context) (time.Duration, error) {
+	if s.TimeoutSecondsPath == nil {
+		return time.Duration(s.TimeoutSeconds) * time.Second, nil
+	}
+	v, err := s.TimeoutSecondsPath.Get(input, ctx)
+	if err != nil {
+		return 0, err
+	}
+	f, ok := number(v)
+	if !ok || f < 1 || f != math.Trunc(f) || f > math.MaxInt32 {
+		return 0, runtimeErr("TimeoutSecondsPath %s is not a positive integer", s.TimeoutSecondsPath)
+	}
+	return time.Duration(f) * time.Second, nil
+}
+
 // WaitUntil is when a Wait state entered at entered ends.
 func (s *State) WaitUntil(input any, ctx *Context, entered time.Time) (time.Time, error) {
 	eff, err := s.InputPath.apply(input, ctx)

@@ -206,6 +206,8 @@ type Context struct {
 	StateName          string
 	StateEnteredTime   time.Time
 	RetryCount         int
+	// TaskToken is `$$.Task.Token` in a waitForTaskToken Task ("": none).
+	TaskToken string
 	// MapItem is set while a Map state builds an item's input.
 	MapItem *MapItem
 
@@ -253,6 +255,9 @@ func (c *Context) object() map[string]any {
 			"Id":   c.StateMachineID,
 			"Name": c.StateMachineName,
 		},
+	}
+	if c.TaskToken != "" {
+		c.obj["Task"] = map[string]any{"Token": c.TaskToken}
 	}
 	return c.object()
 }

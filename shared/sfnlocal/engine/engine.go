@@ -213,6 +213,10 @@ func (e *Engine) Load(name string, definition []byte, substitutions map[string]s
 		if s.Type != asl.TypeTask || s.Resource == StartExecutionSync {
 			return
 		}
+		if s.HeartbeatSeconds > 0 && !isTokenResource(s.Resource) {
+			// Only a token's holder can send heartbeats.
+			errs = append(errs, fmt.Errorf("state %q: field \"HeartbeatSeconds\" is supported only on a %s resource", s.Name, TokenSuffix))
+		}
 		if _, ok := e.opts.Resources[s.Resource]; !ok {
 			errs = append(errs, fmt.Errorf("state %q: field \"Resource\": no action for %q", s.Name, s.Resource))
 		}
@@ -403,13 +407,22 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 type stepKey struct{}
 
 // stepInfo is what an Action's context says about the step it runs.
-type stepInfo struct{ machine, execution, state string }
+type stepInfo struct{ machine, execution, state, token string }
 
 // StateName is the name of the Task state whose Action runs under ctx
 // ("" outside an Action).
 func StateName(ctx context.Context) string {
 	if s, ok := ctx.Value(stepKey{}).(*stepInfo); ok {
 		return s.state
+	}
+	return ""
+}
+
+// TaskToken is the token of the waitForTaskToken Task whose Action runs
+// under ctx ("" for another Task), as `$$.Task.Token` gives it.
+func TaskToken(ctx context.Context) string {
+	if s, ok := ctx.Value(stepKey{}).(*stepInfo); ok {
+		return s.token
 	}
 	return ""
 }

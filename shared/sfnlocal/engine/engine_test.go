@@ -630,7 +630,7 @@ func TestLoadRefusals(t *testing.T) {
 	e, _ := setup(t, setupOptions{resources: map[string]engine.Action{"known": double}}, nil)
 	tests := map[string]struct{ def, want string }{
 		"unsupported field": {`{"StartAt":"Poll","States":{"Poll":{"Type":"Task","Resource":"known","HeartbeatSeconds":10,"End":true}}}`,
-			`state "Poll": field "HeartbeatSeconds" is not supported`},
+			`state "Poll": field "HeartbeatSeconds" is supported only on a .waitForTaskToken resource`},
 		"unknown resource": {`{"StartAt":"Call","States":{"Call":{"Type":"Task","Resource":"arn:aws:lambda:x:function:nope","End":true}}}`,
 			`state "Call": field "Resource": no action for "arn:aws:lambda:x:function:nope"`},
 		"resource in map": {`{"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Task","Resource":"nope","End":true}}},"End":true}}}`,

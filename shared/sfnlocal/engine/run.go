@@ -40,6 +40,11 @@ type run struct {
 	stored     bool // the position above is the stored one
 	waitingSet bool // the state's items or child were started
 	waiting    int64
+	// A waitForTaskToken Task's token ("" until issued), whether its
+	// Action has run, and its last heartbeat.
+	token        string
+	tokenInvoked bool
+	tokenBeat    time.Time
 
 	stopped atomic.Bool
 
@@ -307,6 +312,10 @@ func (e *Engine) schedule(r *run) bool {
 	switch {
 	case r.waitingSet && r.waiting > 0:
 		// Parked: the end of its last item or child queues it.
+	case r.token != "":
+		// Waiting for a task token: its step reads the outcome, or parks
+		// again until the timeout.
+		e.enqueue(r)
 	case !r.due.IsZero() && r.due.After(e.opts.Now()):
 		e.timers.add(r.due, r)
 		e.Wake()

@@ -51,9 +51,12 @@ func (e *Engine) step(ctx context.Context, r *run) bool {
 		case asl.TypeWait:
 			more, err = e.waitState(ctx, r, st)
 		case asl.TypeTask:
-			if st.Resource == StartExecutionSync {
+			switch {
+			case st.Resource == StartExecutionSync:
 				more, err = e.childState(ctx, r, st)
-			} else {
+			case isTokenResource(st.Resource):
+				more, err = e.tokenState(ctx, r, st)
+			default:
 				more, err = e.taskState(ctx, r, st)
 			}
 		case asl.TypeMap:
@@ -114,6 +117,7 @@ func (e *Engine) moveTo(r *run, next string, input doc) {
 	r.due = time.Time{}
 	r.stored = false
 	r.waitingSet, r.waiting = false, 0
+	r.token, r.tokenInvoked, r.tokenBeat = "", false, time.Time{}
 }
 
 // advance leaves st with output: to its Next state, or the end.
@@ -152,6 +156,7 @@ func (e *Engine) store(ctx context.Context, r *run) error {
 	r.stored = true
 	r.seq++
 	r.waitingSet, r.waiting = false, 0
+	r.token, r.tokenInvoked, r.tokenBeat = "", false, time.Time{}
 	return nil
 }
 
@@ -420,10 +425,20 @@ func (e *Engine) taskState(ctx context.Context, r *run, st *asl.State) (bool, er
 		}
 	}
 
+	timeout := time.Duration(st.TimeoutSeconds) * time.Second
+	if st.TimeoutSecondsPath != nil {
+		v, err := r.in.value()
+		if err != nil {
+			return false, e.finishErr(ctx, r, err)
+		}
+		if timeout, err = st.Timeout(v, actx); err != nil {
+			return e.fail(ctx, r, st, evalErr(err))
+		}
+	}
 	e.actions.Add(1)
 	go func() {
 		defer e.actions.Done()
-		result, aerr := e.runAction(ctx, r, st, input)
+		result, aerr := e.runAction(ctx, r, st, input, timeout, "")
 		more, err := e.taskDone(ctx, r, st, actx, result, aerr)
 		switch {
 		case err != nil:
@@ -488,16 +503,16 @@ func (e *Engine) output(r *run, st *asl.State, result json.RawMessage, actx *asl
 
 // runAction calls the Task's Action under a context canceled by Stop, by
 // the end of Run, and by TimeoutSeconds.
-func (e *Engine) runAction(ctx context.Context, r *run, st *asl.State, input json.RawMessage) (json.RawMessage, *asl.Error) {
+func (e *Engine) runAction(ctx context.Context, r *run, st *asl.State, input json.RawMessage, timeout time.Duration, token string) (json.RawMessage, *asl.Error) {
 	action := e.opts.Resources[st.Resource]
 	if action == nil {
 		return nil, &asl.Error{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("no action for resource %q", st.Resource)}
 	}
-	actx, cancel := context.WithCancel(context.WithValue(ctx, stepKey{}, &stepInfo{machine: r.machine, execution: r.execName, state: st.Name}))
+	actx, cancel := context.WithCancel(context.WithValue(ctx, stepKey{}, &stepInfo{machine: r.machine, execution: r.execName, state: st.Name, token: token}))
 	defer cancel()
-	if st.TimeoutSeconds > 0 {
+	if timeout > 0 {
 		var cancelTimeout context.CancelFunc
-		actx, cancelTimeout = context.WithTimeout(actx, time.Duration(st.TimeoutSeconds)*time.Second)
+		actx, cancelTimeout = context.WithTimeout(actx, timeout)
 		defer cancelTimeout()
 	}
 	e.mu.Lock()
@@ -514,7 +529,7 @@ func (e *Engine) runAction(ctx context.Context, r *run, st *asl.State, input jso
 	e.mu.Unlock()
 
 	if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return nil, &asl.Error{Name: asl.ErrTimeout, Cause: fmt.Sprintf("the task did not end within %d seconds", st.TimeoutSeconds)}
+		return nil, &asl.Error{Name: asl.ErrTimeout, Cause: fmt.Sprintf("the task did not end within %s", timeout)}
 	}
 	if err != nil {
 		var te *TaskError

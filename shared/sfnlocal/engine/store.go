@@ -59,6 +59,17 @@ var migrations = []string{
 	CREATE INDEX workflow_executions_status ON workflow_executions (kind, status);
 	CREATE INDEX workflow_executions_parent ON workflow_executions (parent, status, item_index) WHERE parent IS NOT NULL;
 	CREATE INDEX workflow_executions_waiting_on ON workflow_executions (waiting_on) WHERE waiting_on IS NOT NULL;`,
+	// A waitForTaskToken Task's token, issued once per entry into the
+	// state (a new position clears it): token_invoked says its Action has
+	// run, token_beat is the last heartbeat (or the issue), token_outcome
+	// is '' until SendTaskSuccess ('success', token_output the result) or
+	// SendTaskFailure ('failure', token_output {"Error","Cause"}).
+	`ALTER TABLE workflow_executions ADD COLUMN token TEXT;
+	ALTER TABLE workflow_executions ADD COLUMN token_invoked INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE workflow_executions ADD COLUMN token_beat INTEGER;
+	ALTER TABLE workflow_executions ADD COLUMN token_outcome TEXT NOT NULL DEFAULT '';
+	ALTER TABLE workflow_executions ADD COLUMN token_output BLOB;
+	CREATE UNIQUE INDEX workflow_executions_token ON workflow_executions (token) WHERE token IS NOT NULL;`,
 }
 
 const (
@@ -81,7 +92,8 @@ func (e *Engine) prepare(ctx context.Context) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (machine, name) DO NOTHING RETURNING id`},
 		{&e.stmt.position, `UPDATE workflow_executions
-			SET state = ?, state_input = ?, entered_at = ?, retries = ?, due_at = ?, seq = seq + 1, waiting = NULL, waiting_on = NULL
+			SET state = ?, state_input = ?, entered_at = ?, retries = ?, due_at = ?, seq = seq + 1, waiting = NULL, waiting_on = NULL,
+				token = NULL, token_invoked = 0, token_beat = NULL, token_outcome = '', token_output = NULL
 			WHERE id = ? AND status = 'RUNNING'`},
 		{&e.stmt.finish, `UPDATE workflow_executions
 			SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ?, due_at = NULL, waiting = NULL
@@ -162,19 +174,24 @@ func parseScope(s string) ([]string, error) {
 // its root execution.
 const runColumns = `SELECT e.id, e.machine, e.name, e.kind, e.scope, e.parent, e.status, e.state, e.state_input,
 	e.entered_at, e.retries, e.due_at, e.seq, e.waiting, e.started_at,
-	coalesce(r.name, e.name), coalesce(r.input, e.input), coalesce(r.started_at, e.started_at)
+	coalesce(r.name, e.name), coalesce(r.input, e.input), coalesce(r.started_at, e.started_at),
+	coalesce(e.token, ''), e.token_invoked, coalesce(e.token_beat, 0)
 	FROM workflow_executions e LEFT JOIN workflow_executions r ON r.id = e.root `
 
 func scanRun(row interface{ Scan(...any) error }) (*run, string, error) {
 	r := &run{}
 	var scope, status, retries string
 	var parent, due, waiting sql.NullInt64
-	var entered, started, rootStarted int64
+	var entered, started, rootStarted, beat int64
 	var stateInput, rootInput []byte
 	if err := row.Scan(&r.id, &r.machine, &r.name, &r.kind, &scope, &parent, &status, &r.state, &stateInput,
 		&entered, &retries, &due, &r.seq, &waiting, &started,
-		&r.execName, &rootInput, &rootStarted); err != nil {
+		&r.execName, &rootInput, &rootStarted,
+		&r.token, &r.tokenInvoked, &beat); err != nil {
 		return nil, "", err
+	}
+	if beat != 0 {
+		r.tokenBeat = fromNanos(beat)
 	}
 	var err error
 	if r.scope, err = parseScope(scope); err != nil {

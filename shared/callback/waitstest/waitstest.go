@@ -67,7 +67,7 @@ func arriveThenArm(t *testing.T, w callback.Waits) {
 
 func anotherJob(t *testing.T, w callback.Waits) {
 	arm(t, w, "t1", "p", "j1", "tok1", false)
-	arrive(t, w, "t1", "p", "j0", "")    // an earlier job's late end
+	arrive(t, w, "t1", "p", "j0", "")     // an earlier job's late end
 	arrive(t, w, "t1", "other", "j1", "") // another provider's job of that id
 	arm(t, w, "t1", "p", "j1", "tok2", false)
 	arrive(t, w, "t1", "p", "j1", "tok2")

@@ -13,8 +13,11 @@ import (
 
 // The action names, as the definitions give them in the "action" field.
 const (
-	ActionStart         = "start"
-	ActionPoll          = "poll"
+	ActionStart = "start"
+	ActionPoll  = "poll"
+	// ActionAwaitCallback records the token of a wait for a provider's
+	// callback (the AwaitCallback state's waitForTaskToken call).
+	ActionAwaitCallback = "await_callback"
 	ActionFailover      = "failover"
 	ActionComplete      = "complete"
 	ActionFail          = "fail"
@@ -53,14 +56,19 @@ type BatchInput struct {
 
 // Step is what start and poll answer; the definitions route on State.
 type Step struct {
-	// State is "pending" (poll Job after PollAfterSeconds), "done" (the
-	// output is staged) or "ended" (the task is already terminal).
-	State            string        `json:"state"`
-	Provider         string        `json:"provider,omitempty"`
-	Job              string        `json:"job,omitempty"`
-	PollAfterSeconds *int          `json:"poll_after_seconds,omitempty"`
-	Polls            *int          `json:"polls,omitempty"`
-	Output           *StagedOutput `json:"output,omitempty"`
+	// State is "pending" (poll Job after PollAfterSeconds),
+	// "awaiting_callback" (the provider calls back when Job ends; poll it
+	// if no call came within CallbackSeconds), "done" (the output is
+	// staged) or "ended" (the task is already terminal).
+	State            string `json:"state"`
+	Provider         string `json:"provider,omitempty"`
+	Job              string `json:"job,omitempty"`
+	PollAfterSeconds *int   `json:"poll_after_seconds,omitempty"`
+	Polls            *int   `json:"polls,omitempty"`
+	// CallbackSeconds bounds the wait for a callback: the fallback poll's
+	// interval.
+	CallbackSeconds *int          `json:"callback_seconds,omitempty"`
+	Output          *StagedOutput `json:"output,omitempty"`
 	// OutputKey names the staged output in the blob store when it is too
 	// large to travel in the workflow's state (Step Functions carries at
 	// most 256 KiB).
@@ -72,14 +80,16 @@ type Step struct {
 // The states of a Step.
 const (
 	StepPending = "pending"
-	StepDone    = "done"
-	StepEnded   = "ended"
+	// StepAwaiting is a pending job whose provider calls back.
+	StepAwaiting = "awaiting_callback"
+	StepDone     = "done"
+	StepEnded    = "ended"
 )
 
 // PendingJob is the provider job a step left running, if any: what a
 // stopped execution's last step tells the runner to cancel.
 func (s Step) PendingJob() (provider, job string, ok bool) {
-	if s.State != StepPending || s.Provider == "" || s.Job == "" {
+	if (s.State != StepPending && s.State != StepAwaiting) || s.Provider == "" || s.Job == "" {
 		return "", "", false
 	}
 	return s.Provider, s.Job, true
@@ -124,4 +134,8 @@ const (
 	// package storage); the definitions wait for it for as long as about
 	// two hours, since nothing is wrong with the task.
 	ErrNameStorageFault = "Step.StorageFault"
+	// ErrNameCallbackArrived: the job's end was reported before its wait
+	// was armed (or the task ended meanwhile), so there is nothing to
+	// wait for; the definitions go on to poll.
+	ErrNameCallbackArrived = "Callback.Arrived"
 )

@@ -25,6 +25,11 @@ var TaskDefinition []byte
 //go:embed batch.asl.json
 var BatchDefinition []byte
 
+// InvokeWaitForTaskToken is the resource of a state that calls the
+// process function with a task token and waits until the token is
+// answered (Step Functions' lambda:invoke integration).
+const InvokeWaitForTaskToken = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+
 // Substitution names used in the definitions: each `${Name}` is replaced
 // when a definition is loaded (DefinitionSubstitutions in the cloud).
 const (

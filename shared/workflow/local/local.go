@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/callback"
 	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/task"
@@ -63,6 +64,7 @@ type Runner struct {
 
 var (
 	_ app.Runner        = (*Runner)(nil)
+	_ callback.Resumer  = (*Runner)(nil)
 	_ app.Admission     = (*Runner)(nil)
 	_ app.TypeAdmission = (*Runner)(nil)
 )
@@ -98,12 +100,27 @@ func New(ctx context.Context, db *sqlitedb.DB, o Options) (*Runner, error) {
 		}
 		return out, err
 	}
+	// The AwaitCallback state calls the process function through the
+	// lambda:invoke integration, whose Parameters carry the function's
+	// input as Payload.
+	invokePayload := func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		var call struct {
+			Payload json.RawMessage `json:"Payload"`
+		}
+		if err := json.Unmarshal(input, &call); err != nil || len(call.Payload) == 0 {
+			return nil, &engine.TaskError{Name: workflow.ErrNameBadInput, Cause: "a lambda:invoke call without a Payload"}
+		}
+		return invoke(ctx, call.Payload)
+	}
 	e, err := engine.New(ctx, db, engine.Options{
-		Workers:   o.Workers,
-		Resources: map[string]engine.Action{Substitutions[workflow.ProcessFunctionArn]: invoke},
-		Now:       o.Now,
-		Rand:      o.Rand,
-		Log:       o.Log,
+		Workers: o.Workers,
+		Resources: map[string]engine.Action{
+			Substitutions[workflow.ProcessFunctionArn]: invoke,
+			workflow.InvokeWaitForTaskToken:            invokePayload,
+		},
+		Now:  o.Now,
+		Rand: o.Rand,
+		Log:  o.Log,
 		// The dispatcher starts executions: after a power loss that takes
 		// a start back, its message comes back and starts it again.
 		RelaxedStart: true,
@@ -233,6 +250,19 @@ func (l *Runner) Stop(ctx context.Context, taskID string) error {
 	}
 	if p, job, ok := state.Step.PendingJob(); ok {
 		l.actions.CancelJob(ctx, taskID, p, job)
+	}
+	return nil
+}
+
+// ResumeWait ends a workflow's wait on token (callback.Resumer): the
+// provider's callback came.
+func (l *Runner) ResumeWait(ctx context.Context, token string) error {
+	err := l.engine.SendTaskSuccess(ctx, token, json.RawMessage(`{"callback":"received"}`))
+	if errors.Is(err, engine.ErrTaskTokenNotFound) {
+		return fmt.Errorf("resume a workflow: %w", callback.ErrNotWaiting)
+	}
+	if err != nil {
+		return fmt.Errorf("resume a workflow: %w", err)
 	}
 	return nil
 }

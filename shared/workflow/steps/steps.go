@@ -34,6 +34,8 @@ type Providers interface {
 	Cancel(ctx context.Context, name string, req provider.Request, job string) error
 	PromptLimits(name string, taskType task.Type) prompt.Limits
 	Type(name string) string
+	// Caller is the provider called name if it can call back.
+	Caller(name string) (provider.Caller, bool)
 }
 
 // PromptOptimizer makes the prompt a provider is sent, as the task's
@@ -66,6 +68,9 @@ type Deps struct {
 	// subtitle.DefaultOptions); a task's max_line_chars replaces their line
 	// length.
 	Subtitles *subtitle.Options
+	// Callbacks, when set, tell the providers that can call back where to
+	// (nil: every job is polled).
+	Callbacks *Callbacks
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -79,6 +84,7 @@ type Actions struct {
 	http      *http.Client
 	maxJob    time.Duration
 	subtitles subtitle.Options
+	callbacks *Callbacks
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -102,7 +108,7 @@ func New(d Deps) *Actions {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Actions{app: d.App, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
-		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, now: d.Now, log: d.Log}
+		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, callbacks: d.Callbacks, now: d.Now, log: d.Log}
 }
 
 // Cause is the JSON in an Error's cause: which provider failed, and how.
@@ -139,6 +145,8 @@ func (a *Actions) Invoke(ctx context.Context, input json.RawMessage) (json.RawMe
 		out, err = run(ctx, input, a.start)
 	case workflow.ActionPoll:
 		out, err = run(ctx, input, a.poll)
+	case workflow.ActionAwaitCallback:
+		out, err = run(ctx, input, a.awaitCallback)
 	case workflow.ActionFailover:
 		out, err = run(ctx, input, a.failover)
 	case workflow.ActionComplete:

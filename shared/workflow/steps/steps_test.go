@@ -33,7 +33,11 @@ import (
 type scripted struct {
 	start    func(req provider.Request) (provider.Response, error)
 	canceled []string
+	// caller, when set, makes the provider one that calls back.
+	caller provider.Caller
 }
+
+func (s *scripted) Caller(string) (provider.Caller, bool) { return s.caller, s.caller != nil }
 
 func (s *scripted) Choose(task.Type, string, string, []string, task.Input) (string, error) {
 	return "p1", nil

@@ -65,16 +65,20 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if err != nil {
 		return workflow.Step{}, err
 	}
+	req.Callback = a.callbackFor(name, t.ID)
 	resp, err := a.providers.Start(ctx, name, req)
 	if err != nil {
 		a.recordOutcome(ctx, t.ID, err)
 		return workflow.Step{}, providerError(name, err)
 	}
-	return a.answer(ctx, t, name, resp, 0)
+	return a.answer(ctx, t, name, resp, 0, req.Callback != nil)
 }
 
 type pollInput struct {
-	TaskID   string `json:"task_id"`
+	TaskID string `json:"task_id"`
+	// State is the step's that led here: awaiting_callback for a job
+	// whose provider calls back (polled as the fallback).
+	State    string `json:"state"`
 	Provider string `json:"provider"`
 	Job      string `json:"job"`
 	Polls    int    `json:"polls"`
@@ -111,12 +115,13 @@ func (a *Actions) poll(ctx context.Context, in pollInput) (workflow.Step, error)
 	if resp.Job == "" {
 		resp.Job = in.Job
 	}
-	return a.answer(ctx, t, in.Provider, resp, in.Polls+1)
+	return a.answer(ctx, t, in.Provider, resp, in.Polls+1, in.State == workflow.StepAwaiting && a.callbacks != nil)
 }
 
 // answer turns a provider's response into the step's answer: the result
-// staged in the blob store, or the job to poll (with progress recorded).
-func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int) (workflow.Step, error) {
+// staged in the blob store, or the job to poll (with progress recorded),
+// or to wait for when its provider calls back.
+func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int, callsBack bool) (workflow.Step, error) {
 	if resp.Result != nil {
 		return a.stage(ctx, t, name, resp.Result)
 	}
@@ -150,6 +155,9 @@ func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp pr
 		} else if err != nil && !errors.Is(err, app.ErrUnchanged) {
 			return workflow.Step{}, err
 		}
+	}
+	if callsBack {
+		return a.awaiting(pending), nil
 	}
 	return pending, nil
 }
@@ -236,6 +244,9 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 		return Outcome{}, err
 	}
 	done, err := a.app.Complete(ctx, t.ID, out, in.Step.Provider, staged.Cost)
+	if err == nil {
+		a.forgetWait(ctx, t.ID)
+	}
 	if end, err := terminal(err); end {
 		return a.outcome(ctx, in.TaskID)
 	} else if err != nil {
@@ -388,6 +399,7 @@ func (a *Actions) fail(ctx context.Context, in failInput) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	a.forgetWait(ctx, t.ID)
 	return Outcome{TaskID: t.ID, Status: t.Status}, nil
 }
 

@@ -5,6 +5,11 @@
 // calls with their inputs) must be the same.
 //
 // Tasks are scripted per state name, so any definition can be checked,
+// waitForTaskToken Tasks too: there a scripted response is the token's
+// outcome (this engine's action sends it with SendTaskSuccess or
+// SendTaskFailure; the other side returns it), and `$$.Task.Token` reads
+// TaskToken on both sides.
+//
 // such as the platform's own; a startExecution.sync Task runs a child in
 // this engine but cannot on the other side, so definitions with one are
 // out of reach. aws-local-stepfunctions also starts the Map items queued
@@ -175,8 +180,13 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 	var mu sync.Mutex
 	var calls []Call
 	counts := map[string]int{}
+	var e *engine.Engine
 	scripted := func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 		state := engine.StateName(ctx)
+		token := engine.TaskToken(ctx)
+		if token != "" {
+			input = bytes.ReplaceAll(input, []byte(token), []byte(TaskToken))
+		}
 		mu.Lock()
 		calls = append(calls, Call{State: state, Input: append(json.RawMessage(nil), input...)})
 		n := counts[state]
@@ -187,6 +197,9 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 			return nil, &engine.TaskError{Name: "Harness.NoScript", Cause: "no script for state " + state}
 		}
 		r := script[min(n, len(script)-1)]
+		if token != "" {
+			return answerToken(ctx, e, token, r, input)
+		}
 		switch {
 		case r.Throw != nil:
 			return nil, &engine.TaskError{Name: r.Throw.Error, Cause: r.Throw.Cause}
@@ -213,7 +226,7 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 	var ticks atomic.Int64
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return base.Add(time.Duration(ticks.Add(1)) * time.Hour) }
-	e, err := engine.New(context.Background(), db, engine.Options{
+	e, err = engine.New(context.Background(), db, engine.Options{
 		Workers: 4, Resources: resources, Now: now, Rand: func() float64 { return 0 },
 	})
 	if err != nil {
@@ -254,6 +267,27 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 	mu.Lock()
 	defer mu.Unlock()
 	return Result{Status: x.Status, Output: x.Output, Error: x.Error, Cause: x.Cause, Calls: slices.Clone(calls)}
+}
+
+// TaskToken is `$$.Task.Token` on the other side, and what this engine's
+// tokens are replaced with in the calls compared.
+const TaskToken = "difftest-task-token"
+
+// answerToken sends a scripted response as a token's outcome, from the
+// Task's own action (as a function given the token may).
+func answerToken(ctx context.Context, e *engine.Engine, token string, r Response, input json.RawMessage) (json.RawMessage, error) {
+	var err error
+	switch {
+	case r.Throw != nil:
+		err = e.SendTaskFailure(ctx, token, r.Throw.Error, r.Throw.Cause)
+	case r.Echo:
+		err = e.SendTaskSuccess(ctx, token, input)
+	case r.Return == nil:
+		err = e.SendTaskSuccess(ctx, token, json.RawMessage("null"))
+	default:
+		err = e.SendTaskSuccess(ctx, token, r.Return)
+	}
+	return nil, err
 }
 
 // LoadScenario reads a scenario file.

@@ -49,6 +49,10 @@ function visit(states) {
     if (state.ResultPath === '$') delete state.ResultPath;
     for (const c of state.Catch ?? []) if (c.ResultPath === '$') delete c.ResultPath;
     if (state.Type === 'Task') taskHandlers[name] = async (input) => respond(name, input);
+    // The library reads TimeoutSecondsPath from the effective input (after
+    // Parameters); Step Functions and the engine read the state input.
+    // Handlers answer at once here, so no timeout fires: drop the path.
+    if (state.Type === 'Task') delete state.TimeoutSecondsPath;
     if (state.Type === 'Wait') waitOverrides[name] = 0;
     if (state.Retry) retryOverrides[name] = 0;
     const proc = state.ItemProcessor ?? state.Iterator;
@@ -61,6 +65,8 @@ const sm = new StateMachine(definition, { validationOptions: { checkPaths: false
 const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls };
 try {
   const execution = sm.run(scenario.input ?? {}, {
+    // As the Go side's difftest.TaskToken.
+    context: { Execution: { Input: scenario.input ?? {}, StartTime: new Date().toISOString() }, Task: { Token: 'difftest-task-token' } },
     overrides: {
       taskResourceLocalHandlers: taskHandlers,
       waitTimeOverrides: waitOverrides,

@@ -130,27 +130,9 @@ func (e *Engine) tokenState(ctx context.Context, r *run, st *asl.State) (bool, e
 		return e.tokenDone(ctx, r, st, actx, nil, &aerr)
 	}
 
-	now := e.opts.Now()
-	due, name := time.Time{}, ""
-	if timeout > 0 {
-		due, name = r.entered.Add(timeout), asl.ErrTimeout
-	}
-	if st.HeartbeatSeconds > 0 {
-		if beatDue := r.tokenBeat.Add(time.Duration(st.HeartbeatSeconds) * time.Second); due.IsZero() || beatDue.Before(due) {
-			due, name = beatDue, asl.ErrHeartbeatTimeout
-		}
-	}
-	if !due.IsZero() && !due.After(now) {
-		cause := fmt.Sprintf("no task success or failure within %s", timeout)
-		if name == asl.ErrHeartbeatTimeout {
-			cause = fmt.Sprintf("no heartbeat within %d seconds", st.HeartbeatSeconds)
-		}
-		if err := e.retireToken(ctx, r); err != nil {
-			return false, err
-		}
-		return e.tokenDone(ctx, r, st, actx, nil, &asl.Error{Name: name, Cause: cause})
-	}
-
+	// The Action runs first (as Step Functions invokes the function and
+	// then times the wait); an Action that answers the token itself ends
+	// the state on the next pass.
 	if !r.tokenInvoked {
 		input, err := st.EffectiveInput(v, actx)
 		if err != nil {
@@ -160,14 +142,10 @@ func (e *Engine) tokenState(ctx context.Context, r *run, st *asl.State) (bool, e
 		if err != nil {
 			return false, e.finishErr(ctx, r, err)
 		}
-		var left time.Duration
-		if !due.IsZero() {
-			left = due.Sub(now)
-		}
 		e.actions.Add(1)
 		go func() {
 			defer e.actions.Done()
-			_, aerr := e.runAction(ctx, r, st, raw, left, r.token)
+			_, aerr := e.runAction(ctx, r, st, raw, timeout, r.token)
 			var err error
 			more := false
 			switch {
@@ -191,6 +169,27 @@ func (e *Engine) tokenState(ctx context.Context, r *run, st *asl.State) (bool, e
 		}()
 		return false, errHandedOff
 	}
+	now := e.opts.Now()
+	due, name := time.Time{}, ""
+	if timeout > 0 {
+		due, name = r.entered.Add(timeout), asl.ErrTimeout
+	}
+	if st.HeartbeatSeconds > 0 {
+		if beatDue := r.tokenBeat.Add(time.Duration(st.HeartbeatSeconds) * time.Second); due.IsZero() || beatDue.Before(due) {
+			due, name = beatDue, asl.ErrHeartbeatTimeout
+		}
+	}
+	if !due.IsZero() && !due.After(now) {
+		cause := fmt.Sprintf("no task success or failure within %s", timeout)
+		if name == asl.ErrHeartbeatTimeout {
+			cause = fmt.Sprintf("no heartbeat within %d seconds", st.HeartbeatSeconds)
+		}
+		if err := e.retireToken(ctx, r); err != nil {
+			return false, err
+		}
+		return e.tokenDone(ctx, r, st, actx, nil, &asl.Error{Name: name, Cause: cause})
+	}
+
 	if !due.IsZero() {
 		e.timers.add(due, r)
 		e.Wake()

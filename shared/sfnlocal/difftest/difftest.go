@@ -73,6 +73,9 @@ type Result struct {
 	Error  string          `json:"error"`
 	Cause  string          `json:"cause"`
 	Calls  []Call          `json:"calls"`
+	// Transitions counts the states entered and the retries, as Step
+	// Functions bills a Standard workflow (RunNode only).
+	Transitions int `json:"transitions"`
 }
 
 // Call is a Task call.

@@ -9,7 +9,8 @@
 // {"return": value}, {"echo": true} (the input back) or
 // {"throw": {"error": "Name", "cause": "text"}}.
 // Waits and retry pauses take no time. Output:
-// {"status", "output", "error", "cause", "calls": [{"state", "input"}]}.
+// {"status", "output", "error", "cause", "calls": [{"state", "input"}],
+// "transitions"}.
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -62,7 +63,7 @@ function visit(states) {
 visit(definition.States);
 
 const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
-const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls };
+const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls, transitions: 0 };
 try {
   const execution = sm.run(scenario.input ?? {}, {
     // As the Go side's difftest.TaskToken.
@@ -73,7 +74,15 @@ try {
       retryIntervalOverrides: retryOverrides,
     },
   });
+  // State transitions, as Step Functions bills them: each state entered,
+  // each retry.
+  const counted = (async () => {
+    for await (const ev of execution.eventLogs) {
+      if (ev.type === 'StateEntered' || ev.type === 'StateRetried') out.transitions++;
+    }
+  })();
   out.output = await execution.result;
+  await counted;
 } catch (e) {
   const cause = e.cause ?? e;
   out.status = 'FAILED';

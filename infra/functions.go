@@ -117,6 +117,10 @@ func sqsSource(q awssqs.IQueue, maxConcurrency int) awslambda.IEventSource {
 	return awslambdaeventsources.NewSqsEventSource(q, props)
 }
 
+// cloudEnvPublicBaseURL is the API's public base URL, in the process
+// function's environment (cloud.EnvPublicBaseURL).
+const cloudEnvPublicBaseURL = "MEDIATASKS_PUBLIC_BASE_URL"
+
 // environment is every function's environment (shared/cloud/env.go):
 // each function builds the whole platform and uses its part.
 func (b *builder) environment(s store, sec secrets, machines machineNames) *map[string]*string {

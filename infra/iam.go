@@ -61,6 +61,9 @@ func (b *builder) grant(fns functions, s store, sec secrets, machines machineNam
 	// Only Standard executions can be stopped (Express ones end at
 	// their next step).
 	allow(fns.submit, []string{"states:StopExecution", "states:GetExecutionHistory"}, b.executionsArn(machines.standard))
+	// It serves the providers' callbacks, which end a Standard task
+	// workflow's wait for its job (AwaitCallback: Express ones poll).
+	allow(fns.submit, []string{"states:SendTaskSuccess"}, b.stateMachineArn(machines.standard))
 
 	// status: reads, and presigns downloads.
 	allow(fns.status, []string{"s3:GetObject"}, objects)

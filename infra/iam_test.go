@@ -110,6 +110,7 @@ func TestFunctionPermissions(t *testing.T) {
 			"s3:ListBucket":               {bucket},  // HeadObject of an upload id: 404 rather than 403
 			"states:StopExecution":        {executions("task-long")},
 			"states:GetExecutionHistory":  {executions("task-long")},
+			"states:SendTaskSuccess":      {machine("task-long")}, // providers' callbacks end a wait
 			"states:DescribeStateMachine": machines,
 		}},
 		"status": {common, {

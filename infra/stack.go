@@ -48,6 +48,10 @@ func NewStack(scope constructs.Construct, id string, props StackProps) awscdk.St
 	fns := b.newFunctions(assets, store, secrets, machineNames)
 	machines := b.newWorkflows(machineNames, fns.process)
 	api := b.newAPI(fns)
+	// The process function's start step tells providers that call back
+	// where to: the API (which the submit function serves). Only process
+	// reads it; the API's functions cannot (their API is made from them).
+	fns.process.AddEnvironment(jsii.String(cloudEnvPublicBaseURL), api.ApiEndpoint(), nil)
 	b.newMonitoring(store, fns, machines, api)
 
 	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("mediatasks"), nil)

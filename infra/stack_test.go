@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -228,14 +229,23 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s: ephemeral storage %v, want %v", name, ephemeral, size.ephemeral)
 		}
 
-		env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
+		want := wantEnvironment
+		if name == "process" {
+			// Its start step gives providers that call back the API's URL.
+			want = append(slices.Clone(want), "MEDIATASKS_PUBLIC_BASE_URL")
+			if url := fmt.Sprint(env["MEDIATASKS_PUBLIC_BASE_URL"]); !strings.Contains(url, "ApiEndpoint") {
+				t.Errorf("process: MEDIATASKS_PUBLIC_BASE_URL = %s, want the API's endpoint", url)
+			}
+		}
 		var names []string
 		for k := range env {
 			names = append(names, k)
 		}
-		if !sameSet(names, wantEnvironment) {
-			t.Errorf("%s: environment %v, want %v", name, sortedCopy(names), sortedCopy(wantEnvironment))
+		if !sameSet(names, want) {
+			t.Errorf("%s: environment %v, want %v", name, sortedCopy(names), sortedCopy(want))
 		}
+		delete(env, "MEDIATASKS_PUBLIC_BASE_URL")
 		environments = append(environments, env)
 	}
 	for _, env := range environments[1:] {

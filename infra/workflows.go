@@ -39,7 +39,9 @@ func (b *builder) newWorkflows(names machineNames, process awslambda.Function) m
 		workflow.TaskStateMachineArn: b.stateMachineArn(names.standard),
 	}
 	m := machines{
-		express:  b.newStateMachine("TaskExpressMachine", names.express, awsstepfunctions.StateMachineType_EXPRESS, workflow.TaskDefinition, substitutions),
+		// Express cannot wait for a task token: its variant polls a job
+		// whose provider calls back.
+		express:  b.newStateMachine("TaskExpressMachine", names.express, awsstepfunctions.StateMachineType_EXPRESS, workflow.ExpressTaskDefinition, substitutions),
 		standard: b.newStateMachine("TaskStandardMachine", names.standard, awsstepfunctions.StateMachineType_STANDARD, workflow.TaskDefinition, substitutions),
 		batch:    b.newStateMachine("BatchMachine", names.batch, awsstepfunctions.StateMachineType_STANDARD, workflow.BatchDefinition, substitutions),
 	}

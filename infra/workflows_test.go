@@ -34,7 +34,7 @@ func TestStateMachineDefinitions(t *testing.T) {
 		workflow.TaskStateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-task-long",
 	}
 	sources := map[string][]byte{
-		"mediatasks-dev-task":      workflow.TaskDefinition,
+		"mediatasks-dev-task":      workflow.ExpressTaskDefinition, // Express: polls a job whose provider calls back
 		"mediatasks-dev-task-long": workflow.TaskDefinition,
 		"mediatasks-dev-batch":     workflow.BatchDefinition,
 	}

@@ -46,7 +46,9 @@ func (a *Actions) awaiting(step workflow.Step) workflow.Step {
 		fallback = callback.DefaultFallback
 	}
 	secs := int(math.Ceil(fallback.Seconds()))
-	step.State, step.CallbackSeconds, step.PollAfterSeconds = workflow.StepAwaiting, &secs, nil
+	// poll_after_seconds stays: an Express workflow, which cannot wait
+	// for a token, polls the job as before.
+	step.State, step.CallbackSeconds = workflow.StepAwaiting, &secs
 	return step
 }
 

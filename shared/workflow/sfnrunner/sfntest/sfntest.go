@@ -1,8 +1,9 @@
 // Package sfntest is a Step Functions service for tests: an HTTP server
 // that speaks the AWS JSON 1.0 protocol of Step Functions (the one the SDK's
 // sfn client uses) for StartExecution, StopExecution, DescribeExecution,
-// GetExecutionHistory and DescribeStateMachine, with the semantics AWS
-// gives a Standard workflow. It runs no state machine: a test moves an
+// GetExecutionHistory, DescribeStateMachine and the task token calls
+// (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat), with the
+// semantics AWS gives a Standard workflow. It runs no state machine: a test moves an
 // execution along by appending history events and ending it, and may make
 // the next calls fail (throttling, server errors). It records every call.
 //
@@ -13,6 +14,7 @@ package sfntest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -142,7 +144,26 @@ type Server struct {
 	executions map[string]*Execution    // by ARN
 	failures   map[string][]Failure     // by operation: the next answers
 	calls      []Call
+	tokens     map[string]*token       // issued by IssueToken
+	tokenSink  func(TokenAnswer) error // HandleTokens
 }
+
+// TokenAnswer is a SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat
+// call: Output for a success, Error and Cause for a failure.
+type TokenAnswer struct {
+	Op                   string // SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat
+	Token                string
+	Output, Error, Cause string
+}
+
+type token struct {
+	execution string
+	answered  *TokenAnswer
+}
+
+// ErrTokenGone is what a HandleTokens handler returns for a token no task
+// waits on any more: the server answers TaskTimedOut, as AWS does.
+var ErrTokenGone = errors.New("the task of this token does not exist anymore")
 
 // New starts a server, stopped when the test ends.
 func New(t testing.TB) *Server {
@@ -152,6 +173,7 @@ func New(t testing.TB) *Server {
 		machines:   map[string]*stateMachine{},
 		executions: map[string]*Execution{},
 		failures:   map[string][]Failure{},
+		tokens:     map[string]*token{},
 	}
 	s.http = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.http.Close)
@@ -356,6 +378,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		out, aerr = decodeAnd(body, s.getExecutionHistory)
 	case "DescribeStateMachine":
 		out, aerr = decodeAnd(body, s.describeStateMachine)
+	case "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat":
+		out, aerr = s.answerToken(op, body)
 	default:
 		aerr = &apiError{status: http.StatusBadRequest, typ: "UnknownOperationException", msg: "sfntest does not serve " + op}
 	}
@@ -668,3 +692,91 @@ func withoutData(details map[string]any) map[string]any {
 // epoch is a time as the protocol carries it: seconds since 1970, with
 // milliseconds.
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+// IssueToken makes a task token for a task of the execution, as a
+// waitForTaskToken state issues one; the token calls then answer it.
+func (s *Server) IssueToken(executionARN string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := "AAAA" + strings.ReplaceAll(uuid.NewString()+uuid.NewString(), "-", "")
+	s.tokens[t] = &token{execution: executionARN}
+	return t
+}
+
+// Answered is the first answer the token got, if any.
+func (s *Server) Answered(tok string) (TokenAnswer, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[tok]; ok && t.answered != nil {
+		return *t.answered, true
+	}
+	return TokenAnswer{}, false
+}
+
+// HandleTokens hands every token call to h instead of the tokens
+// IssueToken makes: for a test that runs the executions elsewhere (on the
+// local engine), whose tokens the server does not know. h's ErrTokenGone
+// is answered TaskTimedOut, any other error InvalidToken.
+func (s *Server) HandleTokens(h func(TokenAnswer) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenSink = h
+}
+
+type tokenInput struct {
+	TaskToken *string `json:"taskToken"`
+	Output    *string `json:"output"`
+	Error     string  `json:"error"`
+	Cause     string  `json:"cause"`
+}
+
+// answerToken serves the token calls with AWS's checks: a token of 1 to
+// 2,048 characters, a success's output JSON of at most 256 KiB, an error
+// of at most 256 characters and a cause of at most 32,768; an unknown
+// token is InvalidToken, one already answered (or whose execution ended)
+// TaskTimedOut.
+func (s *Server) answerToken(op string, body []byte) (any, *apiError) {
+	var in tokenInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, &apiError{status: http.StatusBadRequest, typ: "SerializationException", msg: err.Error()}
+	}
+	if in.TaskToken == nil || len(*in.TaskToken) < 1 || len(*in.TaskToken) > 2048 {
+		return nil, clientError("InvalidToken", "Invalid Token: taskToken must be 1 to 2048 characters")
+	}
+	a := TokenAnswer{Op: op, Token: *in.TaskToken, Error: in.Error, Cause: in.Cause}
+	switch op {
+	case "SendTaskSuccess":
+		if in.Output == nil || len(*in.Output) > 256<<10 || !json.Valid([]byte(*in.Output)) {
+			return nil, clientError("InvalidOutput", "Invalid Output: the output must be JSON of at most 256 KiB")
+		}
+		a.Output = *in.Output
+	case "SendTaskFailure":
+		if len(in.Error) > 256 || len(in.Cause) > 32768 {
+			return nil, clientError("ValidationException", "error or cause too long")
+		}
+	}
+	if s.tokenSink != nil {
+		err := s.tokenSink(a)
+		switch {
+		case errors.Is(err, ErrTokenGone):
+			return nil, clientError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+		case err != nil:
+			return nil, clientError("InvalidToken", "Invalid Token: %v", err)
+		}
+		return map[string]any{}, nil
+	}
+	t, ok := s.tokens[a.Token]
+	if !ok {
+		return nil, clientError("InvalidToken", "Invalid Token: 'Invalid token'")
+	}
+	if t.answered != nil {
+		return nil, clientError("TaskTimedOut", "Task Timed Out: 'Provided task does not exist anymore'")
+	}
+	if e, ok := s.executions[t.execution]; !ok || e.Status != StatusRunning {
+		return nil, clientError("TaskDoesNotExist", "Task Does Not Exist: the execution is not running")
+	}
+	if op != "SendTaskHeartbeat" {
+		t.answered = &a
+	}
+	return map[string]any{}, nil
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -60,6 +61,11 @@ type Server struct {
 	// second, once BodyGrace has passed (defaults 64 KiB/s and 10 s).
 	MinBodyRate int64
 	BodyGrace   time.Duration
+	// PublicBaseURL is where providers' servers reach this server's API
+	// (https://tasks.example.com): set, providers that can call back are
+	// told to, and their jobs wait for the call instead of being polled.
+	// Empty: every job is polled.
+	PublicBaseURL string
 }
 
 // Media are the settings of the media the platform fetches on a user's
@@ -143,6 +149,10 @@ type Workflow struct {
 	// among them (0: MaxInProgress, none of its own), so that one type's slow work
 	// leaves room for the others (on one machine).
 	MaxInProgressPerType int
+	// CallbackFallback is how long a job whose provider calls back waits
+	// for the call before it is polled once, in case the call was lost
+	// (default 60 s; both runtimes).
+	CallbackFallback time.Duration
 }
 
 // Queue settings of the task queue.
@@ -161,6 +171,8 @@ const (
 	DefaultSynchronous      = "FULL"
 	DefaultMaxReceives      = 5
 	DefaultWorkers          = 16
+	// DefaultCallbackFallback is callback.DefaultFallback.
+	DefaultCallbackFallback = 60 * time.Second
 )
 
 // DefaultRetrySchedule is the webhook retry schedule after the first try.
@@ -298,10 +310,11 @@ type file struct {
 		MaxReceives *int64 `json:"max_receives"`
 	} `json:"queue"`
 	Workflow *struct {
-		Workers          *int64 `json:"workers"`
-		BatchConcurrency *int64 `json:"batch_concurrency"`
-		MaxInProgress    *int64 `json:"max_in_progress"`
-		MaxPerType       *int64 `json:"max_in_progress_per_type"`
+		Workers          *int64  `json:"workers"`
+		BatchConcurrency *int64  `json:"batch_concurrency"`
+		MaxInProgress    *int64  `json:"max_in_progress"`
+		MaxPerType       *int64  `json:"max_in_progress_per_type"`
+		CallbackFallback *string `json:"callback_fallback"`
 	} `json:"workflow"`
 	Media *struct {
 		AllowPrivate bool `json:"allow_private"`
@@ -311,6 +324,7 @@ type file struct {
 		MaxClientConnections *int64  `json:"max_client_connections"`
 		MinBodyRate          *int64  `json:"min_body_rate"`
 		BodyGrace            *string `json:"body_grace"`
+		PublicBaseURL        *string `json:"public_base_url"`
 	} `json:"server"`
 	Subtitles *struct {
 		MaxLines          *int64   `json:"max_lines"`
@@ -373,7 +387,7 @@ func (f file) resolve() (Config, error) {
 		Webhooks: Webhooks{RetrySchedule: DefaultRetrySchedule(), Timeout: DefaultWebhookTimeout},
 		Storage:  Storage{Synchronous: DefaultSynchronous},
 		Queue:    Queue{MaxReceives: DefaultMaxReceives},
-		Workflow: Workflow{Workers: DefaultWorkers},
+		Workflow: Workflow{Workers: DefaultWorkers, CallbackFallback: DefaultCallbackFallback},
 	}
 	var errs Errors
 	bad := func(path, format string, args ...any) {
@@ -525,6 +539,14 @@ func (f file) resolve() (Config, error) {
 		intIn("workflow.batch_concurrency", w.BatchConcurrency, 1, maxBatch, func(v int64) { c.Workflow.BatchConcurrency = int(v) })
 		intIn("workflow.max_in_progress", w.MaxInProgress, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgress = int(v) })
 		intIn("workflow.max_in_progress_per_type", w.MaxPerType, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgressPerType = int(v) })
+		if w.CallbackFallback != nil {
+			if d, ok := duration("workflow.callback_fallback", *w.CallbackFallback, &errs); ok {
+				if d < 10*time.Second || d > 24*time.Hour {
+					bad("workflow.callback_fallback", "must be from 10s to 24h, not %s", d)
+				}
+				c.Workflow.CallbackFallback = d
+			}
+		}
 	}
 	if m := f.Media; m != nil {
 		c.Media.AllowPrivate = m.AllowPrivate
@@ -540,6 +562,12 @@ func (f file) resolve() (Config, error) {
 				}
 				c.Server.BodyGrace = d
 			}
+		}
+		if sv.PublicBaseURL != nil {
+			if err := checkPublicBaseURL(*sv.PublicBaseURL); err != nil {
+				bad("server.public_base_url", "%v", err)
+			}
+			c.Server.PublicBaseURL = strings.TrimRight(*sv.PublicBaseURL, "/")
 		}
 	}
 	c.Subtitles = subtitle.DefaultOptions()
@@ -747,4 +775,21 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// checkPublicBaseURL accepts an absolute http or https URL with a host and
+// nothing after its path: the callback path is appended to it.
+func checkPublicBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not a URL: %v", err)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("must be an http or https URL, not %q", raw)
+	case u.Host == "":
+		return fmt.Errorf("has no host: %q", raw)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("must have no query, fragment or user: %q", raw)
+	}
+	return nil
 }

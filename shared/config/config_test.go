@@ -90,6 +90,9 @@ workflow:
   batch_concurrency: 5
   max_in_progress: 100
   max_in_progress_per_type: 40
+  callback_fallback: 2m
+server:
+  public_base_url: https://tasks.example.com/
 `
 
 func TestParseFull(t *testing.T) {
@@ -130,8 +133,11 @@ func TestParseFull(t *testing.T) {
 	if c.Storage.Synchronous != "NORMAL" || c.Queue.MaxReceives != 9 {
 		t.Errorf("storage %+v queue %+v", c.Storage, c.Queue)
 	}
-	if c.Workflow != (config.Workflow{Workers: 32, BatchConcurrency: 5, MaxInProgress: 100, MaxInProgressPerType: 40}) {
+	if c.Workflow != (config.Workflow{Workers: 32, BatchConcurrency: 5, MaxInProgress: 100, MaxInProgressPerType: 40, CallbackFallback: 2 * time.Minute}) {
 		t.Errorf("workflow %+v", c.Workflow)
+	}
+	if c.Server.PublicBaseURL != "https://tasks.example.com" {
+		t.Errorf("server.public_base_url %q, want it without its trailing slash", c.Server.PublicBaseURL)
 	}
 	got := c.AppLimits()
 	wantApp := app.Limits{BatchMax: 200, SubmitsPerMinute: 6000, PreferWaitMax: 30 * time.Second, UploadMaxBytes: 1 << 20,
@@ -200,6 +206,9 @@ func TestParseErrors(t *testing.T) {
 		"workers zero":              {"workflow: {workers: 0}", []string{"workflow.workers: must be between 1 and 1024"}},
 		"batch concurrency text":    {"workflow: {batch_concurrency: ten}", []string{"workflow.batch_concurrency"}},
 		"per type zero":             {"workflow: {max_in_progress_per_type: 0}", []string{"workflow.max_in_progress_per_type: must be between 1 and"}},
+		"callback fallback short":   {"workflow: {callback_fallback: 1s}", []string{"workflow.callback_fallback: must be from 10s to 24h, not 1s"}},
+		"public base url relative":  {"server: {public_base_url: /tasks}", []string{`server.public_base_url: must be an http or https URL, not "/tasks"`}},
+		"public base url query":     {"server: {public_base_url: 'https://x.example/?a=1'}", []string{"server.public_base_url: must have no query"}},
 		"limits not a mapping":      {"limits: [1, 2]", []string{"limits: must be a mapping"}},
 		"document not a mapping":    {"- a\n- b", []string{"the file must be a mapping"}},
 		"not yaml":                  {"limits: {batch_max: [", []string{"not valid YAML"}},

@@ -82,6 +82,9 @@ type Options struct {
 	// Webhooks serves the delivery and signing-secret routes; nil
 	// answers them 404.
 	Webhooks Webhooks
+	// Callbacks receives providers' calls to their callback URL; nil (no
+	// public base URL) answers 404.
+	Callbacks CallbackReceiver
 	// BodyMinRate, when set, is the slowest a request body may arrive
 	// (bytes a second) once BodyGrace has passed: a client that sends less
 	// is cut off, instead of holding its connection for the server's whole
@@ -144,6 +147,7 @@ var routes = []route{
 	{"POST", Prefix + "/webhooks/secret/rotate", false, (*server).rotateWebhookSecret},
 	{"POST", Prefix + "/prompts/optimize", false, (*server).previewPrompt},
 	{"GET", Prefix + "/prompts/templates", false, (*server).promptTemplates},
+	{"POST", Prefix + "/providers/{name}/callback", true, (*server).providerCallback},
 	{"GET", Prefix + "/health", true, (*server).health},
 	{"GET", Prefix + "/stats", false, (*server).stats},
 	{"GET", Prefix + "/openapi.json", true, (*server).openapi},

@@ -10,6 +10,8 @@ import (
 
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
+	"github.com/videoai/mediatasks/shared/callback"
+	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/storage"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/webhook"
@@ -99,6 +101,15 @@ func toProblem(err error) (p *Problem, internal bool) {
 		// Concurrent changes won every attempt of the write: the task is
 		// busy, not broken; the same request soon after is expected to pass.
 		return &Problem{Status: http.StatusConflict, Detail: "the task changed while this request ran; retry", retryAfter: 1}, false
+	case errors.Is(err, callback.ErrUnknownProvider):
+		return &Problem{Status: http.StatusNotFound, Detail: "no provider of that name calls back",
+			Errors: []FieldError{{Field: "name", Message: "is not a configured provider that calls back"}}}, false
+	case errors.Is(err, callback.ErrBadReference):
+		return &Problem{Status: http.StatusUnauthorized, Detail: "the callback's task reference is not one this server signed for this provider",
+			Errors: []FieldError{{Field: callback.RefParam, Message: "is not valid: use the callback URL the provider was given"}}}, false
+	case errors.Is(err, provider.ErrBadCallback):
+		return &Problem{Status: http.StatusUnauthorized, Detail: "the callback does not authenticate as the provider's",
+			Errors: []FieldError{{Field: "signature", Message: "missing, wrong or stale signature or secret"}}}, false
 	case errors.Is(err, webhook.ErrNotFound):
 		return &Problem{Status: http.StatusNotFound, Detail: "no such delivery"}, false
 	case errors.Is(err, task.ErrBadCursor), errors.Is(err, webhook.ErrBadCursor):

@@ -19,9 +19,12 @@ import (
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/tieredblob"
+	"github.com/videoai/mediatasks/shared/callback"
+	"github.com/videoai/mediatasks/shared/callback/sqlitewaits"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
+	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/sqlitestore"
 	"github.com/videoai/mediatasks/web"
 )
@@ -199,6 +202,10 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 	if s := getenv("MEDIATASKS_JWT_SECRET"); s != "" {
 		jwtSecret = []byte(s)
 	}
+	callbacks, err := localCallbacks(ctx, d.db, secret, cfg.Server.PublicBaseURL)
+	if err != nil {
+		return err
+	}
 	free := freeSpace(o.Data)
 	p, err := platform.Build(platform.Adapters{
 		// A task and its queue message commit in one transaction.
@@ -217,6 +224,7 @@ func serve(ctx context.Context, o serveOptions, getenv func(string) string, stde
 		JWTSecret:            jwtSecret,
 		AllowPrivateWebhooks: allowPrivate,
 		SweepInterval:        sweepInterval,
+		Callbacks:            callbacks,
 		Getenv:               getenv,
 		Log:                  log,
 	})
@@ -334,4 +342,22 @@ func reachableURL(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// localCallbacks turns providers' callbacks on when the server knows the
+// public base URL providers reach it at (server.public_base_url); without
+// one, every job is polled.
+func localCallbacks(ctx context.Context, db *sqlitedb.DB, secret []byte, publicBaseURL string) (*platform.Callbacks, error) {
+	if publicBaseURL == "" {
+		return nil, nil
+	}
+	keys, err := callback.KeysFrom(secret)
+	if err != nil {
+		return nil, err
+	}
+	waits, err := sqlitewaits.New(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return &platform.Callbacks{Waits: waits, Keys: keys, BaseURL: publicBaseURL}, nil
 }

@@ -60,6 +60,18 @@ func NewKeys(secret []byte) (Keys, error) {
 	return Keys{secret: secret}, nil
 }
 
+// KeysFrom derives the callback keys from another secret of the platform
+// (the local server's signing key, the cloud's cursor key): a key of
+// their own, so that no callback value signs anything else.
+func KeysFrom(platformSecret []byte) (Keys, error) {
+	if len(platformSecret) < 16 {
+		return Keys{}, fmt.Errorf("callback keys: the platform secret has %d bytes, want at least 16", len(platformSecret))
+	}
+	m := hmac.New(sha256.New, platformSecret)
+	m.Write([]byte("mediatasks provider callbacks"))
+	return Keys{secret: m.Sum(nil)}, nil
+}
+
 func (k Keys) mac(parts ...string) []byte {
 	m := hmac.New(sha256.New, k.secret)
 	m.Write([]byte(strings.Join(parts, "\x00")))

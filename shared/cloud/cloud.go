@@ -25,6 +25,8 @@ import (
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
+	"github.com/videoai/mediatasks/shared/callback"
+	"github.com/videoai/mediatasks/shared/callback/dynamowaits"
 	"github.com/videoai/mediatasks/shared/emf"
 	"github.com/videoai/mediatasks/shared/platform"
 	"github.com/videoai/mediatasks/shared/prompt"
@@ -169,7 +171,8 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 
 	// Each delivery the store commits is sent as a webhook queue message.
 	p.Enqueuer = webhook.Enqueuer{Queue: p.Webhooks, Now: opts.Now, Log: log}
-	p.Store = dynamostore.New(dynamodb.NewFromConfig(*awsCfg), env.Table,
+	dynamoClient := dynamodb.NewFromConfig(*awsCfg)
+	p.Store = dynamostore.New(dynamoClient, env.Table,
 		dynamostore.Options{Now: opts.Now, Log: log, CursorKey: env.CursorKey, OnDeliveries: p.Enqueuer.Send})
 
 	limits := cfg.AppLimits()
@@ -185,14 +188,23 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 	// A wait must end, and be answered, within API Gateway's 30 s.
 	limits.PreferWaitMax = min(limits.PreferWaitMax, MaxPreferWait)
 	var runner platform.NewRunner
+	var callbacks *platform.Callbacks
 	if parts.Workflows != nil {
 		runner = parts.Workflows(*awsCfg, env)
+		// Providers' callbacks: the submit function receives them, the
+		// process function tells providers where to (it has the URL).
+		keys, err := callback.KeysFrom(env.CursorKey)
+		if err != nil {
+			return nil, err
+		}
+		callbacks = &platform.Callbacks{Waits: dynamowaits.New(dynamoClient, env.Table, opts.Now), Keys: keys, BaseURL: env.PublicBaseURL}
 	}
 	built, err := platform.Build(platform.Adapters{
 		Store:                p.Store,
 		Tasks:                p.Tasks,
 		Blobs:                p.Blobs,
 		Runner:               runner,
+		Callbacks:            callbacks,
 		NewAPI:               parts.API,
 		Config:               cfg,
 		Limits:               &limits,

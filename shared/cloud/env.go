@@ -3,8 +3,10 @@ package cloud
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/task"
@@ -30,6 +32,10 @@ const (
 	EnvJWTSecret           = "MEDIATASKS_JWT_SECRET"
 	EnvCursorKey           = "MEDIATASKS_CURSOR_KEY" // signs listing cursors; at least 32 bytes
 	EnvLogLevel            = "MEDIATASKS_LOG_LEVEL"
+	// EnvPublicBaseURL is the API's URL, where providers that can call
+	// back are told to (the process function's start step); unset: jobs
+	// are polled.
+	EnvPublicBaseURL       = "MEDIATASKS_PUBLIC_BASE_URL"
 	EnvS3PathStyle         = "MEDIATASKS_S3_PATH_STYLE" // "true" for S3 emulators on loopback
 	EnvWebhookAllowPrivate = "MEDIATASKS_WEBHOOK_ALLOW_PRIVATE"
 )
@@ -70,6 +76,9 @@ type Env struct {
 	// WebhookAllowPrivate lets webhooks reach private addresses: for
 	// tests with receivers on loopback, never in a deployment.
 	WebhookAllowPrivate bool
+	// PublicBaseURL is the API's URL for providers' callbacks ("": none
+	// is asked for).
+	PublicBaseURL string
 }
 
 // ReadEnv reads the settings through getenv (os.Getenv in a function).
@@ -112,6 +121,12 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		LogLevel:            getenv(EnvLogLevel),
 		S3PathStyle:         flag(EnvS3PathStyle),
 		WebhookAllowPrivate: flag(EnvWebhookAllowPrivate),
+		PublicBaseURL:       strings.TrimRight(getenv(EnvPublicBaseURL), "/"),
+	}
+	if e.PublicBaseURL != "" {
+		if u, err := url.Parse(e.PublicBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s %q: must be the API's http or https URL", EnvPublicBaseURL, e.PublicBaseURL))
+		}
 	}
 	for _, p := range task.Priorities {
 		e.TaskQueues[p] = required(EnvTaskQueuePrefix + priorityName(p))

@@ -23,6 +23,7 @@ import (
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/auth"
 	"github.com/videoai/mediatasks/shared/blob"
+	"github.com/videoai/mediatasks/shared/callback"
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/prompt"
 	"github.com/videoai/mediatasks/shared/provider"
@@ -106,6 +107,10 @@ type Adapters struct {
 	// NewAPI builds the HTTP API (api.New); nil: a platform without one
 	// (a Lambda function that serves no HTTP links no API).
 	NewAPI func(*app.App, api.Options) http.Handler
+	// Callbacks, when set, take providers' callbacks: the API receives
+	// them, and the workflow waits for them. The runner must then end a
+	// wait (callback.Resumer).
+	Callbacks *Callbacks
 	// SweepInterval is how often the sweeper runs (default 30 s); the
 	// cloud's sweep is a scheduled function instead.
 	SweepInterval time.Duration
@@ -113,6 +118,19 @@ type Adapters struct {
 	Getenv func(string) string
 	Now    func() time.Time
 	Log    *slog.Logger
+}
+
+// Callbacks are what providers' callbacks need.
+type Callbacks struct {
+	// Waits record each task's wait for its provider's callback.
+	Waits callback.Waits
+	// Keys sign the callback URLs and derive the providers' secrets.
+	Keys callback.Keys
+	// BaseURL is the API's public base URL: where providers are told to
+	// call. Empty: callbacks are received (a function that serves the
+	// API) but no provider is told to call (the start step runs
+	// elsewhere, or jobs are polled).
+	BaseURL string
 }
 
 // Platform is the wired platform.
@@ -126,6 +144,9 @@ type Platform struct {
 	Prompts   *prompt.Optimizer
 	Runner    app.Runner
 	Deliverer *webhook.Deliverer
+	// Callbacks receives providers' callbacks; nil without
+	// Adapters.Callbacks.
+	Callbacks *callback.Receiver
 	// Services are the loops the runtime runs beside its API: the
 	// runner's, the dispatcher, the sweeper and, in process, the webhook
 	// deliverer. The cloud's functions run none: events drive them.
@@ -179,8 +200,12 @@ func Build(ad Adapters) (*Platform, error) {
 
 	var runnerServices []Service
 	newRunner := func(a *app.App) (app.Runner, error) {
+		var callbacks *steps.Callbacks
+		if c := ad.Callbacks; c != nil {
+			callbacks = &steps.Callbacks{BaseURL: c.BaseURL, Keys: c.Keys, Waits: c.Waits, Fallback: ad.Config.Workflow.CallbackFallback}
+		}
 		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer,
-			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, Now: ad.Now, Log: log})
+			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, Callbacks: callbacks, Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}
@@ -206,6 +231,13 @@ func Build(ad Adapters) (*Platform, error) {
 		return nil, err
 	}
 	p.Runner = p.App.Runner()
+	if c := ad.Callbacks; c != nil {
+		resumer, ok := p.Runner.(callback.Resumer)
+		if !ok {
+			return nil, errors.New("build platform: callbacks need a workflow runner that ends a wait")
+		}
+		p.Callbacks = &callback.Receiver{Keys: c.Keys, Waits: c.Waits, Resumer: resumer, Callers: providers.Caller, Log: log}
+	}
 
 	p.Deliverer, err = webhook.New(webhook.Options{
 		Store:        ad.Store,
@@ -237,6 +269,9 @@ func Build(ad Adapters) (*Platform, error) {
 		opts.Prompts = prompts{opt: optimizer, providers: providers}
 		opts.WebhookURLGuard = webhook.Guard{AllowPrivate: ad.AllowPrivateWebhooks}.CheckSubmitted
 		opts.Webhooks = ad.Store
+		if p.Callbacks != nil {
+			opts.Callbacks = p.Callbacks
+		}
 		opts.Logger = log
 		opts.Now = ad.Now
 		p.API = ad.NewAPI(p.App, opts)

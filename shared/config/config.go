@@ -541,8 +541,8 @@ func (f file) resolve() (Config, error) {
 		intIn("workflow.max_in_progress_per_type", w.MaxPerType, 1, maxInProgress, func(v int64) { c.Workflow.MaxInProgressPerType = int(v) })
 		if w.CallbackFallback != nil {
 			if d, ok := duration("workflow.callback_fallback", *w.CallbackFallback, &errs); ok {
-				if d < 10*time.Second || d > 24*time.Hour {
-					bad("workflow.callback_fallback", "must be from 10s to 24h, not %s", d)
+				if d < time.Second || d > 24*time.Hour {
+					bad("workflow.callback_fallback", "must be from 1s to 24h, not %s", d)
 				}
 				c.Workflow.CallbackFallback = d
 			}

@@ -206,7 +206,7 @@ func TestParseErrors(t *testing.T) {
 		"workers zero":              {"workflow: {workers: 0}", []string{"workflow.workers: must be between 1 and 1024"}},
 		"batch concurrency text":    {"workflow: {batch_concurrency: ten}", []string{"workflow.batch_concurrency"}},
 		"per type zero":             {"workflow: {max_in_progress_per_type: 0}", []string{"workflow.max_in_progress_per_type: must be between 1 and"}},
-		"callback fallback short":   {"workflow: {callback_fallback: 1s}", []string{"workflow.callback_fallback: must be from 10s to 24h, not 1s"}},
+		"callback fallback short":   {"workflow: {callback_fallback: 500ms}", []string{"workflow.callback_fallback: must be from 1s to 24h, not 500ms"}},
 		"public base url relative":  {"server: {public_base_url: /tasks}", []string{`server.public_base_url: must be an http or https URL, not "/tasks"`}},
 		"public base url query":     {"server: {public_base_url: 'https://x.example/?a=1'}", []string{"server.public_base_url: must have no query"}},
 		"limits not a mapping":      {"limits: [1, 2]", []string{"limits: must be a mapping"}},

@@ -53,6 +53,13 @@ type options struct {
 	// Expansion: the sim has a prompt expansion switch of its own, as
 	// many hosted models do (it changes nothing in its output).
 	Expansion *bool `json:"prompt_expansion"`
+	// CallbackAfterMs makes the sim a provider that calls back (a
+	// provider.Caller): a job given a callback ends this long after its
+	// start, and the sim then calls the callback URL (see callback.go).
+	CallbackAfterMs *int64 `json:"callback_after_ms"`
+	// CallbackLost: the job ends but its callback is never sent, as when
+	// a provider's call is lost on the way.
+	CallbackLost bool `json:"callback_lost"`
 }
 
 // DefaultMaxPromptChars is the sim's prompt limit unless configured: as
@@ -147,8 +154,20 @@ func New(cfg config.Provider) (provider.Provider, error) {
 	} else {
 		s.seed = rand.Uint64()
 	}
+	var after time.Duration
+	if v := o.CallbackAfterMs; v != nil {
+		if *v < 0 || *v > maxLatencyMs {
+			bad("callback_after_ms", "must be between 0 and %d, not %d", maxLatencyMs, *v)
+		}
+		after = time.Duration(*v) * time.Millisecond
+	} else if o.CallbackLost {
+		bad("callback_lost", "needs callback_after_ms")
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("sim provider %s: %w", cfg.Name, errors.Join(errs...))
+	}
+	if o.CallbackAfterMs != nil {
+		return newCaller(s, after, o.CallbackLost), nil
 	}
 	return s, nil
 }

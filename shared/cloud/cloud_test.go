@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/videoai/mediatasks/shared/config"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
+	"github.com/videoai/mediatasks/shared/sfnlocal/engine"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/task"
@@ -457,6 +459,24 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 		t.Error(err)
 		return
 	}
+	// A callback's SendTaskSuccess (through sfnrunner, to the test
+	// server) ends the wait of the engine that issued the token.
+	sfn.HandleTokens(func(a sfntest.TokenAnswer) error {
+		var err error
+		switch a.Op {
+		case "SendTaskSuccess":
+			err = engineRunner.Engine().SendTaskSuccess(ctx, a.Token, json.RawMessage(a.Output))
+		case "SendTaskFailure":
+			err = engineRunner.Engine().SendTaskFailure(ctx, a.Token, a.Error, a.Cause)
+		default:
+			err = engineRunner.Engine().SendTaskHeartbeat(ctx, a.Token)
+		}
+		if errors.Is(err, engine.ErrTaskTokenNotFound) {
+			return sfntest.ErrTokenGone
+		}
+		return err
+	})
+	defer sfn.HandleTokens(nil)
 	var run sync.WaitGroup
 	defer run.Wait()
 	run.Go(func() { _ = engineRunner.Run(ctx) })

@@ -183,6 +183,7 @@ func (e Env) Environ() map[string]string {
 	for name, v := range map[string]string{
 		EnvExpressStateMachine: e.ExpressStateMachine, EnvKeysSecret: e.KeysSecret,
 		EnvProviderSecret: e.ProviderSecret, EnvMetricsNamespace: e.MetricsNamespace,
+		EnvPublicBaseURL: e.PublicBaseURL,
 	} {
 		if v != "" {
 			m[name] = v

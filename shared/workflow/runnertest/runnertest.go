@@ -18,6 +18,9 @@
 //     (workflow.DefaultBatchConcurrency when it is not set);
 //   - a second start of a task or batch finds the first execution and is
 //     no error, since a queue message may be delivered twice;
+//   - a runner ends a wait for a provider's callback (callback.Resumer),
+//     and a token no workflow waits on is callback.ErrNotWaiting, which
+//     the callback endpoint answers 200 (a provider's retried call);
 //   - a stop aborts the execution and cancels the provider job its last
 //     step was waiting on (more than once is allowed: a provider's cancel
 //     is idempotent); a stop of a workflow never started is no error and
@@ -27,11 +30,13 @@ package runnertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/app"
+	"github.com/videoai/mediatasks/shared/callback"
 	"github.com/videoai/mediatasks/shared/task"
 	"github.com/videoai/mediatasks/shared/workflow"
 )
@@ -93,6 +98,7 @@ func Run(t *testing.T, newRunner func(t *testing.T, batchConcurrency int) Adapte
 	t.Run("StartBatchTwiceFindsTheFirstExecution", s.testStartBatchTwice)
 	t.Run("StopCancelsThePendingJob", s.testStopCancelsThePendingJob)
 	t.Run("StopOfATaskNeverStarted", s.testStopOfATaskNeverStarted)
+	t.Run("ResumeWaitOfATokenNoOneWaitsOn", s.testResumeWaitOfAnUnknownToken)
 }
 
 type suite struct {
@@ -249,5 +255,16 @@ func (s *suite) testStopOfATaskNeverStarted(t *testing.T) {
 	}
 	if got := b.CanceledJobs(t); len(got) != 0 {
 		t.Errorf("canceled jobs %+v, want none", got)
+	}
+}
+
+func (s *suite) testResumeWaitOfAnUnknownToken(t *testing.T) {
+	b := s.setup(t, 0)
+	r, ok := b.runner.(callback.Resumer)
+	if !ok {
+		t.Fatal("the runner cannot end a callback wait (callback.Resumer)")
+	}
+	if err := r.ResumeWait(b.ctx, "AAAAnot-a-token-anyone-waits-on"); !errors.Is(err, callback.ErrNotWaiting) {
+		t.Fatalf("ResumeWait of an unknown token: %v, want callback.ErrNotWaiting", err)
 	}
 }

@@ -44,6 +44,16 @@ func (s store) allQueues() []awssqs.Queue {
 // <name>PK and <name>SK (shared/store/dynamostore/TABLE.md).
 var tableIndexes = []string{"GSI1", "GSI2", "GSI3"}
 
+// indexProjections are the attributes each index holds besides keys, as
+// the store declares them (dynamostore.IndexProjections; a test checks
+// they agree): attributes that never change, so that an update writes an
+// index only when it moves the item's keys there.
+var indexProjections = map[string][]string{
+	"GSI1": {"task_type"},
+	"GSI2": {"task_type"},
+	"GSI3": {"created_at"},
+}
+
 // webhookMaxReceives is the webhook queue's receive count before its
 // dead-letter queue: a webhook message is hidden for each retry's
 // backoff and may come back early, so it is received many more times
@@ -87,7 +97,8 @@ func (b *builder) newTable() awsdynamodb.Table {
 			IndexName:      jsii.String(index),
 			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(index + "PK"), Type: str},
 			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
+			ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
+			NonKeyAttributes: jsii.Strings(indexProjections[index]...),
 		})
 	}
 	return table

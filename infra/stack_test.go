@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
 )
 
 // hasResource asserts that a resource of cfnType has props (matched
@@ -33,10 +35,15 @@ func TestTable(t *testing.T) {
 	}
 	var indexes []any
 	for _, name := range []string{"GSI1", "GSI2", "GSI3"} {
+		// The stack projects what the store reads from each index.
+		var include []any
+		for _, attr := range dynamostore.IndexProjections[name] {
+			include = append(include, attr)
+		}
 		indexes = append(indexes, map[string]any{
 			"IndexName":  name,
 			"KeySchema":  keys(name+"PK", name+"SK"),
-			"Projection": map[string]any{"ProjectionType": "ALL"},
+			"Projection": map[string]any{"ProjectionType": "INCLUDE", "NonKeyAttributes": include},
 		})
 	}
 	hasResource(t, s, "AWS::DynamoDB::Table", map[string]any{

@@ -309,21 +309,28 @@ func BenchmarkTaskRequests(b *testing.B) {
 	}
 	b.ReportMetric(read/float64(b.N), "RCU/task")
 	b.ReportMetric(write/float64(b.N), "WCU/task")
+	for by, w := range capacity.writesBy() {
+		if w > 0 {
+			b.ReportMetric(w/float64(b.N), "WCU-"+strings.ReplaceAll(by, ":", "-")+"/task")
+		}
+	}
 }
 
 // capacityMeter asks DynamoDB for the capacity each request consumes
-// (ReturnConsumedCapacity TOTAL, indexes included) and adds it up: the
-// cost model's DynamoDB line, as DynamoDB itself reckons it.
+// (ReturnConsumedCapacity INDEXES: the table's and each index's share)
+// and adds it up: the cost model's DynamoDB line, as DynamoDB itself
+// reckons it, and where its write units go (by operation and by index).
 type capacityMeter struct {
 	mu          sync.Mutex
 	read, write float64
+	writes      map[string]float64 // by "operation" and by "index:<name>"
 }
 
 func (c *capacityMeter) register(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("capacityMeter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() && f.CanSet() {
-				f.Set(reflect.ValueOf(dynamotypes.ReturnConsumedCapacityTotal))
+				f.Set(reflect.ValueOf(dynamotypes.ReturnConsumedCapacityIndexes))
 			}
 			out, md, err := next.HandleInitialize(ctx, in)
 			if err == nil {
@@ -352,6 +359,10 @@ func (c *capacityMeter) add(result any) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.writes == nil {
+		c.writes = map[string]float64{}
+	}
+	op := strings.TrimSuffix(reflect.TypeOf(result).Elem().Name(), "Output")
 	for _, u := range all {
 		r, w := aws.ToFloat64(u.ReadCapacityUnits), aws.ToFloat64(u.WriteCapacityUnits)
 		if r == 0 && w == 0 { // only the total is given: a read or a write by the operation
@@ -363,6 +374,10 @@ func (c *capacityMeter) add(result any) {
 		}
 		c.read += r
 		c.write += w
+		c.writes[op] += w
+		for name, idx := range u.GlobalSecondaryIndexes {
+			c.writes["index:"+name] += aws.ToFloat64(idx.WriteCapacityUnits)
+		}
 	}
 }
 
@@ -378,8 +393,15 @@ func isWriteResult(result any) bool {
 
 func (c *capacityMeter) reset() {
 	c.mu.Lock()
-	c.read, c.write = 0, 0
+	c.read, c.write, c.writes = 0, 0, nil
 	c.mu.Unlock()
+}
+
+// writesBy returns the write units by operation and by index.
+func (c *capacityMeter) writesBy() map[string]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.writes)
 }
 
 func (c *capacityMeter) units() (read, write float64) {

@@ -94,9 +94,9 @@ func (b *builder) newTable() awsdynamodb.Table {
 	})
 	for _, index := range tableIndexes {
 		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-			IndexName:      jsii.String(index),
-			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(index + "PK"), Type: str},
-			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
+			IndexName:        jsii.String(index),
+			PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String(index + "PK"), Type: str},
+			SortKey:          &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
 			ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
 			NonKeyAttributes: jsii.Strings(indexProjections[index]...),
 		})

@@ -77,11 +77,20 @@ func (b *builder) newData() store {
 
 func (b *builder) newTable() awsdynamodb.Table {
 	str := awsdynamodb.AttributeType_STRING
+	capacity := b.settings.Capacity
+	billing := awsdynamodb.BillingMode_PAY_PER_REQUEST
+	var read, write *float64
+	if capacity != nil {
+		billing = awsdynamodb.BillingMode_PROVISIONED
+		read, write = jsii.Number(capacity.ReadMin), jsii.Number(capacity.WriteMin)
+	}
 	table := awsdynamodb.NewTable(b.stack, jsii.String("Table"), &awsdynamodb.TableProps{
 		TableName:           jsii.String(b.settings.Prefix()),
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("PK"), Type: str},
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("SK"), Type: str},
-		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		BillingMode:         billing,
+		ReadCapacity:        read,
+		WriteCapacity:       write,
 		TimeToLiveAttribute: jsii.String("expires_at"),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
@@ -99,7 +108,26 @@ func (b *builder) newTable() awsdynamodb.Table {
 			SortKey:          &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
 			ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
 			NonKeyAttributes: jsii.Strings(indexProjections[index]...),
+			ReadCapacity:     read,
+			WriteCapacity:    write,
 		})
+	}
+	if capacity != nil {
+		// Every index has its own throughput: a write that moves an index
+		// key spends the index's units as well as the table's.
+		scale := func(attr awsdynamodb.IScalableTableAttribute) {
+			attr.ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{
+				TargetUtilizationPercent: jsii.Number(capacity.TargetPercent),
+			})
+		}
+		reads := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(capacity.ReadMin), MaxCapacity: jsii.Number(capacity.ReadMax)}
+		writes := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(capacity.WriteMin), MaxCapacity: jsii.Number(capacity.WriteMax)}
+		scale(table.AutoScaleReadCapacity(reads))
+		scale(table.AutoScaleWriteCapacity(writes))
+		for _, index := range tableIndexes {
+			scale(table.AutoScaleGlobalSecondaryIndexReadCapacity(jsii.String(index), reads))
+			scale(table.AutoScaleGlobalSecondaryIndexWriteCapacity(jsii.String(index), writes))
+		}
 	}
 	return table
 }

@@ -105,9 +105,10 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T, fake providertest.Fake, timeout time.Duration) provider.Provider {
 					return build(t, fake.(*replicatefake.Server), timeout, c.opts)
 				},
-				Key:   replicatefake.Key,
-				Cases: c.cases,
-				Skip:  skip,
+				Key:            replicatefake.Key,
+				Cases:          c.cases,
+				Skip:           skip,
+				CallbackSigned: true,
 			})
 		})
 	}

@@ -2,6 +2,7 @@ package fal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type options struct {
 	// to when model is a text-to-video app (e.g. the same family's
 	// image-to-video endpoint).
 	ImageToVideoModel string `json:"image_to_video_model"`
+	// WebhookJWKSURL is where fal's webhook public keys are read
+	// (default DefaultWebhookJWKSURL).
+	WebhookJWKSURL string `json:"webhook_jwks_url"`
 }
 
 // Fal is a provider calling fal.ai's queue API.
@@ -54,6 +58,12 @@ type Fal struct {
 	client *httpapi.Client
 	fetch  *httpapi.Fetcher
 	base   *url.URL
+	// The webhook keys: read from jwksURL by keys (a client with no
+	// credentials), kept in webhookKeys.
+	jwksURL     string
+	keys        *httpapi.Client
+	webhookKeys *httpapi.KeyCache[[]ed25519.PublicKey]
+	now         func() time.Time
 }
 
 var (
@@ -98,10 +108,21 @@ func newFal(cfg config.Provider, getenv func(string) string) (*Fal, error) {
 			f.i2v = &a
 		}
 	}
+	f.jwksURL = DefaultWebhookJWKSURL
+	if o.WebhookJWKSURL != "" {
+		u, err := url.Parse(o.WebhookJWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, &provider.OptionError{Field: "webhook_jwks_url", Message: "is not an http(s) URL"})
+		}
+		f.jwksURL = o.WebhookJWKSURL
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("fal provider %s: %w", cfg.Name, errors.Join(errs...))
 	}
 	f.base, _ = url.Parse(s.BaseURL) // Resolve checked it
+	f.now = time.Now
+	f.keys = httpapi.NewClient(cfg.Name, s, nil)
+	f.webhookKeys = &httpapi.KeyCache[[]ed25519.PublicKey]{Fetch: f.fetchKeys, TTL: jwksTTL, Now: func() time.Time { return f.now() }}
 	key := s.Key
 	f.client = httpapi.NewClient(cfg.Name, s, func(h http.Header) { h.Set("Authorization", "Key "+key) })
 	f.client.Problem = problem
@@ -174,7 +195,7 @@ func (f *Fal) Start(ctx context.Context, req provider.Request) (provider.Respons
 		return provider.Response{}, fmt.Errorf("fal %s: task %s: %w", f.name, req.TaskID, err)
 	}
 	var sub submitted
-	if _, err := f.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: a.id, JSON: body}, &sub); err != nil {
+	if _, err := f.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: withCallback(a.id, req.Callback), JSON: body}, &sub); err != nil {
 		return provider.Response{}, fmt.Errorf("fal %s: submit to %s: %w", f.name, a.id, err)
 	}
 	if sub.RequestID == "" {

@@ -27,7 +27,7 @@ func boolp(b bool) *bool { return &b }
 // build makes a provider for fake with extra options.
 func build(t *testing.T, fake *falfake.Server, timeout time.Duration, opts map[string]any) *Fal {
 	t.Helper()
-	o := map[string]any{"base_url": fake.URL(), "api_key": falfake.Key, "allow_private": true, "timeout": timeout.String()}
+	o := map[string]any{"base_url": fake.URL(), "api_key": falfake.Key, "allow_private": true, "timeout": timeout.String(), "webhook_jwks_url": fake.JWKSURL()}
 	maps.Copy(o, opts)
 	raw, _ := json.Marshal(o)
 	f, err := newFal(config.Provider{Name: "fal-test", Type: Type, Options: raw}, func(string) string { return "" })
@@ -92,8 +92,10 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T, fake providertest.Fake, timeout time.Duration) provider.Provider {
 					return build(t, fake.(*falfake.Server), timeout, c.opts)
 				},
-				Key:   falfake.Key,
-				Cases: c.cases,
+				Key:            falfake.Key,
+				Cases:          c.cases,
+				CallbackSigned: true,
+				CallbackJob:    requestID,
 			})
 		})
 	}
@@ -441,4 +443,12 @@ func TestNSFWImages(t *testing.T) {
 	if err := failure("runner_scheduling_failure", "x"); err.Kind != provider.Transient {
 		t.Errorf("runner failure: %v", err)
 	}
+}
+
+// requestID is the fal request id a job handle carries: what a callback
+// names.
+func requestID(handle string) string {
+	var j job
+	_ = json.Unmarshal([]byte(handle), &j)
+	return j.ID
 }

@@ -66,4 +66,9 @@
 // 5 s and $0.098 each second more [kling_pro_5s, kling_pro_second]. Any
 // other app is priced only by the price option: image, megapixel or
 // video_second; with none, no cost is reported.
+//
+// Callbacks (a provider.Caller): with Request.Callback the submit carries
+// ?fal_webhook=; VerifyCallback checks the ED25519 signature against fal's
+// key set (webhook_jwks_url, kept 12 h) and names the request id; fal
+// calls once, at the end.
 package fal

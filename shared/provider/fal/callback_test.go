@@ -156,3 +156,55 @@ func TestJWKSURLOption(t *testing.T) {
 		t.Errorf("an ftp key set URL: %v; want an option error naming webhook_jwks_url", err)
 	}
 }
+
+func TestJobHandles(t *testing.T) {
+	t.Parallel()
+	// poll polls job to its end with a fresh adapter each time.
+	poll := func(t *testing.T, fake *falfake.Server, opts map[string]any, req provider.Request, job string) {
+		t.Helper()
+		for i := 0; i < 10; i++ {
+			resp, err := build(t, fake, 5*time.Second, opts).Poll(t.Context(), req, job)
+			if err != nil {
+				t.Fatalf("Poll of %s: %v", job, err)
+			}
+			if resp.Done() {
+				return
+			}
+		}
+		t.Fatalf("job %s still pending after 10 polls", job)
+	}
+	t.Run("the request id, its app chosen again from the request", func(t *testing.T) {
+		t.Parallel()
+		fake := startFake(t)
+		opts := map[string]any{"model": "fal-ai/wan-t2v", "image_to_video_model": "fal-ai/wan-i2v"}
+		raw, _ := json.Marshal(&task.VideoInput{Prompt: "a boat", ImageURL: "https://media.example.com/still.png"})
+		req := provider.Request{TaskID: "t1", Type: task.TypeVideoGeneration, Input: raw}
+		resp, err := build(t, fake, 5*time.Second, opts).Start(t.Context(), req)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		if !requestIDRe.MatchString(resp.Job) {
+			t.Fatalf("the handle %q is not fal's request id", resp.Job)
+		}
+		poll(t, fake, opts, req, resp.Job) // the fake answers 404 for a request under another app
+		for _, r := range fake.Requests() {
+			if r.Method == http.MethodGet && !strings.HasPrefix(r.Path, "/fal-ai/wan-i2v/requests/"+resp.Job) {
+				t.Errorf("polled %s; want the image-to-video app's request", r.Path)
+			}
+		}
+	})
+	t.Run("a JSON job of an earlier version", func(t *testing.T) {
+		t.Parallel()
+		fake := startFake(t)
+		opts := map[string]any{"model": "fal-ai/flux/dev"}
+		raw, _ := json.Marshal(&task.ImageInput{Prompt: "a dog"})
+		req := provider.Request{TaskID: "t1", Type: task.TypeImageGeneration, Input: raw}
+		resp, err := build(t, fake, 5*time.Second, opts).Start(t.Context(), req)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		root := fake.URL() + "/fal-ai/flux/requests/" + resp.Job
+		old, _ := json.Marshal(map[string]string{"app": "fal-ai/flux/dev", "request_id": resp.Job, "status_url": root + "/status", "response_url": root, "cancel_url": root + "/cancel"})
+		poll(t, fake, opts, provider.Request{TaskID: "t1", Type: task.TypeImageGeneration, Input: raw}, string(old))
+	})
+}

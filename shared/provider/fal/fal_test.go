@@ -95,7 +95,6 @@ func TestConformance(t *testing.T) {
 				Key:            falfake.Key,
 				Cases:          c.cases,
 				CallbackSigned: true,
-				CallbackJob:    requestID,
 			})
 		})
 	}
@@ -402,7 +401,7 @@ func TestJobURLsStayOnFalsHost(t *testing.T) {
 	fake := startFake(t)
 	f := build(t, fake, time.Second, map[string]any{"model": "fal-ai/flux/dev"})
 	handle := `{"app":"fal-ai/flux/dev","request_id":"r1","status_url":"https://evil.example/steal","response_url":"https://evil.example/r","cancel_url":"https://evil.example/c"}`
-	j, _, err := f.decodeJob(handle)
+	j, _, err := f.decodeJob(provider.Request{}, handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +409,7 @@ func TestJobURLsStayOnFalsHost(t *testing.T) {
 	if j.Status != want+"/status" || j.Response != want || j.Cancel != want+"/cancel" {
 		t.Errorf("a job's foreign URLs were kept: %+v", j)
 	}
-	if _, _, err := f.decodeJob("nonsense"); provider.KindOf(err) != provider.Permanent {
+	if _, _, err := f.decodeJob(provider.Request{}, "not/a/handle"); provider.KindOf(err) != provider.Permanent {
 		t.Errorf("a bad handle: %v", err)
 	}
 }
@@ -443,12 +442,4 @@ func TestNSFWImages(t *testing.T) {
 	if err := failure("runner_scheduling_failure", "x"); err.Kind != provider.Transient {
 		t.Errorf("runner failure: %v", err)
 	}
-}
-
-// requestID is the fal request id a job handle carries: what a callback
-// names.
-func requestID(handle string) string {
-	var j job
-	_ = json.Unmarshal([]byte(handle), &j)
-	return j.ID
 }

@@ -97,9 +97,6 @@ type Harness struct {
 	// NonFinalCallbacks: the provider calls back on progress too, before
 	// the end.
 	NonFinalCallbacks bool
-	// CallbackJob is the job a callback names for the handle Start
-	// answered; nil: the handle itself.
-	CallbackJob func(handle string) string
 	// CallbackKey is the provider's signing secret the fake uses; no
 	// error may show it.
 	CallbackKey string

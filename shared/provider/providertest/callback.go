@@ -130,8 +130,12 @@ func (r *receiver) received() []Call {
 	return slices.Clone(r.calls)
 }
 
-// callbackSecret is the Callback.Secret the suite starts jobs with.
-const callbackSecret = "cbs_suite_0123456789abcdef"
+// callbackSecret is the Callback.Secret the suite starts jobs with;
+// otherSecret is another job's.
+const (
+	callbackSecret = "cbs_suite_0123456789abcdef"
+	otherSecret    = "cbs_another_secret_fedcba987654"
+)
 
 // runCallbacks holds a Caller to the port's callback promises on its
 // first long case: the callback arrives and names the job Start returned
@@ -227,7 +231,7 @@ func runCallbacks(t *testing.T, h Harness) {
 			tampered := bytes.Replace(call.Body, []byte(`"`), []byte(`"x`), 1)
 			refused(t, caller, Call{Header: call.Header, Body: tampered}, callbackSecret, "a tampered body")
 		} else {
-			refused(t, caller, call, "cbs_another_secret_fedcba987654", "another job's secret")
+			refused(t, caller, call, otherSecret, "another job's secret")
 			refused(t, caller, call, "", "no secret")
 		}
 	})
@@ -280,7 +284,7 @@ func noSecret(t *testing.T, h Harness, err error) {
 	if err == nil {
 		return
 	}
-	for _, s := range []string{h.Key, callbackSecret, h.CallbackKey} {
+	for _, s := range []string{h.Key, callbackSecret, otherSecret} {
 		if s != "" && strings.Contains(err.Error(), s) {
 			t.Errorf("an error shows a secret: %v", err)
 		}

@@ -97,9 +97,6 @@ type Harness struct {
 	// NonFinalCallbacks: the provider calls back on progress too, before
 	// the end.
 	NonFinalCallbacks bool
-	// CallbackKey is the provider's signing secret the fake uses; no
-	// error may show it.
-	CallbackKey string
 }
 
 // maxPolls bounds a long job in the suite.

@@ -28,6 +28,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/cloud"
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
@@ -45,7 +46,20 @@ var (
 	benchClients = flag.Int("bench.clients", 16, "concurrent clients in BenchmarkSubmit")
 	benchWarmup  = flag.Int("bench.warmup", 2000, "submits made before BenchmarkSubmit measures")
 	benchWebhook = flag.Bool("bench.webhook", true, "BenchmarkTaskRequests: each task has a webhook")
+	benchType    = flag.String("bench.type", "image", "BenchmarkTaskRequests: the tasks' type: image, video or transcription")
 )
+
+// benchTasks are the requests BenchmarkTaskRequests makes, by -bench.type:
+// the path and body of one task, answered by the default sim providers
+// (an image at once, a video after 3 polls, a transcript after 1).
+var benchTasks = map[string]struct {
+	path string
+	body map[string]any
+}{
+	"image":         {"/images/generate", map[string]any{"prompt": "a lighthouse at dusk"}},
+	"video":         {"/videos/generate", map[string]any{"prompt": "a lighthouse at dusk, waves", "duration_seconds": 5}},
+	"transcription": {"/audio/transcribe", map[string]any{"audio_url": "https://media.example.com/interview.mp3"}},
+}
 
 // BenchmarkSubmit: concurrent clients submit image tasks through the API
 // handler, on the AWS adapters (DynamoDB Local and fauxqs's SQS) and on
@@ -218,7 +232,7 @@ func (c *requestCounter) counts() map[string]int {
 	return maps.Clone(c.n)
 }
 
-// BenchmarkTaskRequests runs image tasks end to end on the AWS adapters
+// BenchmarkTaskRequests runs tasks (images by default, -bench.type) end to end on the AWS adapters
 // (the task workflow played by the local engine, as in TestTaskEndToEnd),
 // each with a webhook delivered from its queue message, and reports the
 // AWS requests one task costs, by operation: the inputs of the cost
@@ -228,6 +242,9 @@ func (c *requestCounter) counts() map[string]int {
 // not counted here.
 func BenchmarkTaskRequests(b *testing.B) {
 	env, sfn := cloudEnv(b)
+	// The sims, as in Lambda, whatever binaries this machine has.
+	env.Config = config.Default()
+	env.Config.Providers = sim.DefaultConfigs()
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -265,16 +282,20 @@ func BenchmarkTaskRequests(b *testing.B) {
 	// The benchmark watches the tasks through a client of its own, whose
 	// requests are not counted.
 	observer := dynamostore.New(awstest.DynamoDB(b), env.Table, dynamostore.Options{CursorKey: env.CursorKey})
+	kind, ok := benchTasks[*benchType]
+	if !ok {
+		b.Fatalf("-bench.type %q: image, video or transcription", *benchType)
+	}
 	requests.reset()
 	capacity.reset()
 	b.ResetTimer()
 	ids := make([]string, 0, b.N)
 	for range b.N {
-		body := map[string]any{"prompt": "a lighthouse at dusk"}
+		body := maps.Clone(kind.body)
 		if *benchWebhook {
 			body["webhook_url"] = receiver.URL + "/hooks"
 		}
-		rec := call(b, p.API, "POST", api.Prefix+"/images/generate", key, body)
+		rec := call(b, p.API, "POST", api.Prefix+kind.path, key, body)
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("submit: %d %s", rec.Code, rec.Body)
 		}
@@ -421,9 +442,12 @@ func completedEventID(tb testing.TB, store *dynamostore.Store, id string) string
 			return err
 		}
 		for _, e := range events {
-			if e.Type == task.EventTaskCompleted {
+			switch e.Type {
+			case task.EventTaskCompleted:
 				evID = e.ID
 				return nil
+			case task.EventTaskFailed, task.EventTaskCanceled:
+				tb.Fatalf("task %s: %s %s", id, e.Type, e.Data)
 			}
 		}
 		return fmt.Errorf("task %s not completed", id)

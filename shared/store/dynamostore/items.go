@@ -42,6 +42,10 @@ func userPK(user string) string      { return "USER#" + user }
 func queuedShardPK(shard int) string { return "QUEUED#" + strconv.Itoa(shard) }
 func promptPK(key string) string     { return "PROMPT#" + key }
 
+// runShardPK is a shard of the sparse index's running tasks on a bounded
+// execution (task.Run's Deadline), the sweep's watch for lost runs.
+func runShardPK(shard int) string { return "RUN#" + strconv.Itoa(shard) }
+
 // userStatusPK is a user's partition of one status. Statuses hold no '#',
 // so the value names one (user, status) pair whatever the user id holds.
 func userStatusPK(user string, status task.Status) string {
@@ -214,7 +218,8 @@ func (d *decoder) fail(err error) {
 
 // encodeTask is the task's item, with its index keys: GSI1 lists the
 // user's tasks, GSI2 the user's tasks of one status, GSI3 (sparse) the
-// queued tasks of every user by the time of their last change.
+// queued tasks of every user by the time of their last change, and the
+// running tasks on a bounded execution by its deadline.
 func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 	position := positionKey(t.CreatedAt, t.ID)
 	it := item{
@@ -236,6 +241,12 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 		it["GSI3PK"] = str(queuedShardPK(shardOf(t.ID, queuedShards)))
 		it["GSI3SK"] = str(positionKey(t.UpdatedAt, t.ID))
 	}
+	if t.Status == task.StatusRunning && t.Run.Deadline != nil {
+		// Only Express runs: the start moves the entry rather than deletes
+		// it (one write unit more), the end deletes it (one more).
+		it["GSI3PK"] = str(runShardPK(shardOf(t.ID, queuedShards)))
+		it["GSI3SK"] = str(positionKey(*t.Run.Deadline, t.ID))
+	}
 	if len(t.Input) > 0 {
 		it["input"] = str(string(t.Input))
 	}
@@ -244,6 +255,8 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 	it.optStr("webhook_url", t.WebhookURL)
 	it.optTime("started_at", t.StartedAt)
 	it.optTime("completed_at", t.CompletedAt)
+	it.optStr("run_key", t.Run.Key)
+	it.optTime("run_deadline", t.Run.Deadline)
 	for _, doc := range []struct {
 		name  string
 		value any
@@ -282,6 +295,7 @@ func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 		StartedAt:   d.timePtr("started_at"),
 		CompletedAt: d.timePtr("completed_at"),
 		Version:     d.int("version"),
+		Run:         task.Run{Key: d.str("run_key"), Deadline: d.timePtr("run_deadline")},
 	}
 	if input := d.str("input"); input != "" {
 		t.Input = json.RawMessage(input)

@@ -41,11 +41,11 @@ func RunKey(executionID string) string {
 // empty run.Key claims nothing: an execution started by a definition
 // that gives no execution id.
 func (t *Task) Claim(run Run) error {
-	switch {
-	case run.Key == "" || t.Run.Key == run.Key:
-		return nil
-	case t.Run.Key != "":
+	if t.ClaimedByAnother(run) {
 		return fmt.Errorf("task %s: %w", t.ID, ErrClaimed)
+	}
+	if run.Key == "" || t.Run.Key == run.Key {
+		return nil
 	}
 	t.Run = Run{Key: run.Key}
 	if run.Deadline != nil {
@@ -53,6 +53,12 @@ func (t *Task) Claim(run Run) error {
 		t.Run.Deadline = &d
 	}
 	return nil
+}
+
+// ClaimedByAnother reports whether an execution other than run's has
+// claimed the task (Claim would refuse run).
+func (t *Task) ClaimedByAnother(run Run) bool {
+	return run.Key != "" && t.Run.Key != "" && t.Run.Key != run.Key
 }
 
 // RunLost reports whether the task is running on a bounded execution

@@ -471,6 +471,98 @@ func TestSweepResendsALostMessage(t *testing.T) {
 	}
 }
 
+// A task whose Express execution ended without finishing it (its start
+// step ran, then nothing) is failed by the sweep once its claim's
+// deadline and the grace have passed, through the ordinary status change
+// (its event, its webhook delivery), and counted as ExpressRunsLost; a
+// task whose run is not over yet is left alone.
+func TestSweepFailsATaskLostWithItsExpressRun(t *testing.T) {
+	env, _ := cloudEnv(t)
+	ctx := context.Background()
+	clock := struct {
+		sync.Mutex
+		now time.Time
+	}{now: time.Now().UTC()}
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	advance := func(d time.Duration) { clock.Lock(); clock.now = clock.now.Add(d); clock.Unlock() }
+	var metrics bytes.Buffer
+	p, err := cloud.New(ctx, env, cloud.Options{Now: now, MetricsOut: &metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := apiKey(t, p, "usr_lost")
+	// started submits an image task and runs its Express execution's
+	// start step, after which the execution is lost.
+	started := func(prompt string) task.Task {
+		t.Helper()
+		rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{"prompt": prompt, "webhook_url": "https://example.com/hooks"})
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", rec.Code, rec.Body)
+		}
+		var tk task.Task
+		if err := json.Unmarshal(rec.Body.Bytes(), &tk); err != nil {
+			t.Fatal(err)
+		}
+		execution := strings.Replace(env.ExpressStateMachine, ":stateMachine:", ":express:", 1) + ":" + tk.ID + ":" + prompt
+		in, _ := json.Marshal(map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}, "execution": execution})
+		if _, err := p.Actions.Invoke(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	lost := started("lost")
+	advance(10 * time.Minute)
+	fresh := started("fresh")
+	sweep := func() {
+		t.Helper()
+		if _, err := p.ProcessFunction()(ctx, json.RawMessage(`{"detail-type":"Scheduled Event","source":"aws.events"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(id string) *task.Task {
+		t.Helper()
+		tk, err := p.Store.GetTask(ctx, "", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+
+	// 10 minutes after the lost run's claim: its 5 minutes have passed,
+	// the grace for a step still in flight has not.
+	sweep()
+	if got := status(lost.ID); got.Status != task.StatusRunning {
+		t.Fatalf("within the grace the lost task is %s, want running", got.Status)
+	}
+
+	advance(p.App.Limits().LostRunGrace - 5*time.Minute + time.Second)
+	sweep()
+	got := status(lost.ID)
+	if got.Status != task.StatusFailed || got.Error == nil || got.Error.Code != "workflow_timeout" || !got.Error.Retryable {
+		t.Fatalf("lost task %s with error %+v, want failed with workflow_timeout", got.Status, got.Error)
+	}
+	evs, err := p.Store.ListEvents(ctx, lost.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Type != task.EventTaskFailed {
+		t.Fatalf("lost task's last event %s, want %s", last.Type, task.EventTaskFailed)
+	}
+	deliveries, err := p.Store.ListDeliveries(ctx, "usr_lost", webhook.Filter{SubjectID: lost.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deliveries.Deliveries) == 0 || deliveries.Deliveries[0].EventType != task.EventTaskFailed {
+		t.Fatalf("lost task's deliveries %+v, want its task.failed first", deliveries.Deliveries)
+	}
+	if got := status(fresh.ID); got.Status != task.StatusRunning || got.Error != nil {
+		t.Fatalf("the task whose run is not over is %s (%+v), want running", got.Status, got.Error)
+	}
+	if !strings.Contains(metrics.String(), `"ExpressRunsLost":1`) {
+		t.Fatalf("metrics after the sweep:\n%s\nwant ExpressRunsLost 1", metrics.String())
+	}
+}
+
 // playStepFunctions runs, on the local engine, every execution the
 // platform starts on the Step Functions test server: the same ASL files,
 // the same step actions, as Step Functions and the process function

@@ -42,10 +42,6 @@ func userPK(user string) string      { return "USER#" + user }
 func queuedShardPK(shard int) string { return "QUEUED#" + strconv.Itoa(shard) }
 func promptPK(key string) string     { return "PROMPT#" + key }
 
-// runShardPK is a shard of the sparse index's running tasks on a bounded
-// execution (task.Run's Deadline), the sweep's watch for lost runs.
-func runShardPK(shard int) string { return "RUN#" + strconv.Itoa(shard) }
-
 // userStatusPK is a user's partition of one status. Statuses hold no '#',
 // so the value names one (user, status) pair whatever the user id holds.
 func userStatusPK(user string, status task.Status) string {
@@ -218,8 +214,7 @@ func (d *decoder) fail(err error) {
 
 // encodeTask is the task's item, with its index keys: GSI1 lists the
 // user's tasks, GSI2 the user's tasks of one status, GSI3 (sparse) the
-// queued tasks of every user by the time of their last change, and the
-// running tasks on a bounded execution by its deadline.
+// queued tasks of every user by the time of their last change.
 func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 	position := positionKey(t.CreatedAt, t.ID)
 	it := item{
@@ -240,12 +235,6 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 	if t.Status == task.StatusQueued {
 		it["GSI3PK"] = str(queuedShardPK(shardOf(t.ID, queuedShards)))
 		it["GSI3SK"] = str(positionKey(t.UpdatedAt, t.ID))
-	}
-	if t.Status == task.StatusRunning && t.Run.Deadline != nil {
-		// Only Express runs: the start moves the entry rather than deletes
-		// it (one write unit more), the end deletes it (one more).
-		it["GSI3PK"] = str(runShardPK(shardOf(t.ID, queuedShards)))
-		it["GSI3SK"] = str(positionKey(*t.Run.Deadline, t.ID))
 	}
 	if len(t.Input) > 0 {
 		it["input"] = str(string(t.Input))

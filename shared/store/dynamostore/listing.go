@@ -205,6 +205,47 @@ func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, erro
 	return tasks, nil
 }
 
+// OverdueRuns reads the run watches (RUNS#<shard>, one item per task
+// running on a bounded execution, keyed by its deadline) shard by shard
+// for deadlines before the time, then the tasks they watch, and returns
+// the earliest limit of them. Only tasks running on Express have a watch,
+// for the few minutes they run: the minute's sweep reads almost nothing.
+func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	var ids []string
+	for shard := range queuedShards {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			KeyConditionExpression: aws.String("PK = :pk AND SK < :before"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(runWatchPK(shard)), ":before": str(timeKey(deadlineBefore)),
+			},
+			ProjectionExpression: aws.String("task_id"),
+			ConsistentRead:       aws.Bool(true),
+			Limit:                aws.Int32(int32(limit)),
+		}
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("overdue runs: %w", err)
+		}
+		for _, it := range out.Items {
+			d := decoder{item: it}
+			ids = append(ids, d.str("task_id"))
+		}
+	}
+	watched, err := s.tasksByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("overdue runs: %w", err)
+	}
+	tasks := slices.DeleteFunc(watched, func(t *task.Task) bool { return !t.RunLost(deadlineBefore) })
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(*a.Run.Deadline, a.ID), positionKey(*b.Run.Deadline, b.ID))
+	})
+	return tasks[:min(limit, len(tasks))], nil
+}
+
 // StaleQueued queries the sparse index of queued tasks (GSI3), shard by
 // shard, for the ones last changed before the time, and returns the
 // oldest limit of them.
@@ -212,38 +253,6 @@ func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit 
 	if limit <= 0 {
 		limit = maxLimit
 	}
-	tasks, err := s.queryShards(ctx, queuedShardPK, updatedBefore, limit)
-	if err != nil {
-		return nil, fmt.Errorf("stale queued tasks: %w", err)
-	}
-	slices.SortFunc(tasks, func(a, b *task.Task) int {
-		return cmp.Compare(positionKey(a.UpdatedAt, a.ID), positionKey(b.UpdatedAt, b.ID))
-	})
-	return tasks[:min(limit, len(tasks))], nil
-}
-
-// OverdueRuns queries the sparse index's running tasks on a bounded
-// execution (GSI3, RUN#<shard>), shard by shard, for deadlines before the
-// time, and returns the earliest limit of them. The index holds only the
-// tasks running on Express, for at most their few minutes: the sweep's
-// minute reads cost 0.5 RCU a shard when none is lost.
-func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*task.Task, error) {
-	if limit <= 0 {
-		limit = maxLimit
-	}
-	tasks, err := s.queryShards(ctx, runShardPK, deadlineBefore, limit)
-	if err != nil {
-		return nil, fmt.Errorf("overdue runs: %w", err)
-	}
-	slices.SortFunc(tasks, func(a, b *task.Task) int {
-		return cmp.Compare(positionKey(*a.Run.Deadline, a.ID), positionKey(*b.Run.Deadline, b.ID))
-	})
-	return tasks[:min(limit, len(tasks))], nil
-}
-
-// queryShards reads, from each shard partition of GSI3 (shardPK), up to
-// limit tasks whose sort key's time is before the time, oldest first.
-func (s *Store) queryShards(ctx context.Context, shardPK func(int) string, before time.Time, limit int) ([]*task.Task, error) {
 	var tasks []*task.Task
 	for shard := range queuedShards {
 		in := &dynamodb.QueryInput{
@@ -251,7 +260,7 @@ func (s *Store) queryShards(ctx context.Context, shardPK func(int) string, befor
 			IndexName:              aws.String(GSI3),
 			KeyConditionExpression: aws.String("GSI3PK = :pk AND GSI3SK < :before"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": str(shardPK(shard)), ":before": str(timeKey(before)),
+				":pk": str(queuedShardPK(shard)), ":before": str(timeKey(updatedBefore)),
 			},
 			ScanIndexForward: aws.Bool(true),
 		}
@@ -260,12 +269,12 @@ func (s *Store) queryShards(ctx context.Context, shardPK func(int) string, befor
 			in.Limit = aws.Int32(int32(limit - found))
 			out, err := s.db.Query(ctx, in)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("stale queued tasks: %w", err)
 			}
 			for _, it := range out.Items {
 				t, err := decodeTask(it)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("stale queued tasks: %w", err)
 				}
 				tasks = append(tasks, t)
 				found++
@@ -276,5 +285,8 @@ func (s *Store) queryShards(ctx context.Context, shardPK func(int) string, befor
 			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
 	}
-	return tasks, nil
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(a.UpdatedAt, a.ID), positionKey(b.UpdatedAt, b.ID))
+	})
+	return tasks[:min(limit, len(tasks))], nil
 }

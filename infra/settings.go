@@ -38,8 +38,12 @@ type Settings struct {
 	// 0 leaves a queue uncapped.
 	TaskConcurrency Concurrency
 	// ExpressImageTasks runs image tasks submitted alone as Express
-	// workflows (a sixty-fifth of the Standard workflow's cost), at the
-	// price of Express's limits (sfnrunner.ExpressTypes): off unless asked.
+	// workflows (a sixty-fifth of the Standard workflow's cost): on unless
+	// set false. Express's limits are made safe around it (see
+	// sfnrunner.ExpressTypes): the start step's claim makes a second
+	// execution of a task do nothing, and the sweep fails a task whose
+	// execution ended at 5 minutes without finishing it, raising the
+	// express-runs-lost alarm.
 	ExpressImageTasks bool
 	// Capacity is the table's capacity mode: on demand (nil, the
 	// default), or provisioned with autoscaling, which costs less under a
@@ -98,7 +102,8 @@ func DefaultSettings() Settings {
 		// High priority is never held back by the stack; normal and low
 		// are capped so that a flood of them cannot take every provider
 		// slot and all the account's Lambda concurrency.
-		TaskConcurrency: Concurrency{High: 0, Normal: 20, Low: 5},
+		TaskConcurrency:   Concurrency{High: 0, Normal: 20, Low: 5},
+		ExpressImageTasks: true,
 	}
 }
 

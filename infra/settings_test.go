@@ -48,12 +48,16 @@ func TestReadSettings(t *testing.T) {
 		"no throttle":                  {context: map[string]any{"apiThrottleRate": 0.0}, err: "apiThrottleRate 0: must be above 0"},
 		"not an address":               {context: map[string]any{"alarmEmail": "ops"}, err: `alarmEmail "ops"`},
 		"a stage of the wrong type":    {context: map[string]any{"stage": 3.0}, err: "context stage: want a string"},
+		"standard image tasks, as a string": {
+			context: map[string]any{"expressImageTasks": "false"},
+			want:    func(s *Settings) { s.ExpressImageTasks = false },
+		},
+		"standard image tasks, as JSON": {
+			context: map[string]any{"expressImageTasks": false},
+			want:    func(s *Settings) { s.ExpressImageTasks = false },
+		},
 		"express image tasks, as a string": {
 			context: map[string]any{"expressImageTasks": "true"},
-			want:    func(s *Settings) { s.ExpressImageTasks = true },
-		},
-		"express image tasks, as JSON": {
-			context: map[string]any{"expressImageTasks": true},
 			want:    func(s *Settings) { s.ExpressImageTasks = true },
 		},
 		"provisioned capacity, the defaults": {
@@ -97,6 +101,15 @@ func TestReadSettings(t *testing.T) {
 	}
 }
 
+// Image tasks submitted alone run on the Express machine unless the
+// context says expressImageTasks=false.
+func TestExpressImageTasksByDefault(t *testing.T) {
+	t.Parallel()
+	if !DefaultSettings().ExpressImageTasks {
+		t.Fatal("the default settings run image tasks on the Standard machine")
+	}
+}
+
 func TestCheckAssets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -135,7 +148,7 @@ func TestSettingsShapeTheStack(t *testing.T) {
 		LogRetentionDays:    90,
 		AlarmEmail:          "ops@example.com",
 		TaskConcurrency:     Concurrency{High: 100, Normal: 0, Low: 2},
-		ExpressImageTasks:   true,
+		ExpressImageTasks:   false,
 		Capacity:            &ProvisionedCapacity{ReadMin: 5, ReadMax: 200, WriteMin: 20, WriteMax: 2000, TargetPercent: 70},
 	}
 	s, err := synthesize(t.TempDir(), settings)
@@ -175,9 +188,16 @@ func TestSettingsShapeTheStack(t *testing.T) {
 	if env["MEDIATASKS_CONFIG"] != settings.Config || env["MEDIATASKS_METRICS_NAMESPACE"] != "MediaTasks/prod" {
 		t.Errorf("environment: config %q, namespace %v", env["MEDIATASKS_CONFIG"], env["MEDIATASKS_METRICS_NAMESPACE"])
 	}
-	// Image tasks run as Express workflows only when asked.
-	if express := s.describe(env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"]); !strings.HasSuffix(express, ":stateMachine:mediatasks-prod-task") {
-		t.Errorf("express task machine %q", express)
+	// Told otherwise, image tasks run on the Standard machine: the
+	// functions are given no Express machine, and no Express run can be
+	// lost.
+	if express, ok := env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"]; ok {
+		t.Errorf("express task machine %v with expressImageTasks false", express)
+	}
+	for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+		if a.Properties["MetricName"] == "ExpressRunsLost" {
+			t.Errorf("alarm %v on lost Express runs with expressImageTasks false", a.Properties["AlarmName"])
+		}
 	}
 	// The last start attempt (queue.max_receives) comes before the dead-letter queue.
 	for id, q := range s.ofType("AWS::SQS::Queue") {

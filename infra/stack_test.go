@@ -188,7 +188,7 @@ var wantEnvironment = []string{
 	"MEDIATASKS_TASK_QUEUE_URL_HIGH", "MEDIATASKS_TASK_QUEUE_URL_NORMAL", "MEDIATASKS_TASK_QUEUE_URL_LOW",
 	"MEDIATASKS_TASK_DEAD_QUEUE_URL_HIGH", "MEDIATASKS_TASK_DEAD_QUEUE_URL_NORMAL", "MEDIATASKS_TASK_DEAD_QUEUE_URL_LOW",
 	"MEDIATASKS_WEBHOOK_QUEUE_URL", "MEDIATASKS_WEBHOOK_DEAD_QUEUE_URL",
-	"MEDIATASKS_TASK_STATE_MACHINE_ARN", "MEDIATASKS_BATCH_STATE_MACHINE_ARN",
+	"MEDIATASKS_TASK_STATE_MACHINE_ARN", "MEDIATASKS_BATCH_STATE_MACHINE_ARN", "MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN",
 	"MEDIATASKS_KEYS_SECRET_ARN", "MEDIATASKS_PROVIDER_SECRET_ARN",
 	"MEDIATASKS_CONFIG", "MEDIATASKS_METRICS_NAMESPACE", "MEDIATASKS_LOG_LEVEL",
 }
@@ -255,9 +255,11 @@ func TestFunctions(t *testing.T) {
 	for key, want := range map[string]string{
 		"MEDIATASKS_TASK_STATE_MACHINE_ARN":  "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-task-long",
 		"MEDIATASKS_BATCH_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-batch",
-		"MEDIATASKS_METRICS_NAMESPACE":       "MediaTasks/dev",
-		"MEDIATASKS_LOG_LEVEL":               "info",
-		"MEDIATASKS_CONFIG":                  "",
+		// Image tasks submitted alone run on Express by default.
+		"MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-task",
+		"MEDIATASKS_METRICS_NAMESPACE":              "MediaTasks/dev",
+		"MEDIATASKS_LOG_LEVEL":                      "info",
+		"MEDIATASKS_CONFIG":                         "",
 	} {
 		// Built from the names (never a Ref, which would make a cycle).
 		got, err := s.resolve(env[key])

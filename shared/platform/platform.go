@@ -109,6 +109,9 @@ type Adapters struct {
 	// SweepInterval is how often the sweeper runs (default 30 s); the
 	// cloud's sweep is a scheduled function instead.
 	SweepInterval time.Duration
+	// RunBound is the longest a workflow execution with the given id can
+	// last (steps.Deps.RunBound); nil: executions are durable.
+	RunBound func(executionID string) time.Duration
 	// Getenv reads the environment (the LLM's API key; default os.Getenv).
 	Getenv func(string) string
 	Now    func() time.Time
@@ -180,7 +183,7 @@ func Build(ad Adapters) (*Platform, error) {
 	var runnerServices []Service
 	newRunner := func(a *app.App) (app.Runner, error) {
 		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer,
-			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, Now: ad.Now, Log: log})
+			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, RunBound: ad.RunBound, Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}

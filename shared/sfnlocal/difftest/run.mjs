@@ -3,7 +3,8 @@
 //
 //   node run.mjs DEFINITION.json SCENARIO.json
 //
-// SCENARIO: {"input": ..., "handlers": {"StateName": [response, ...]}}
+// SCENARIO: {"input": ..., "handlers": {"StateName": [response, ...]},
+// "context": the Context Object's execution, as the engine gives it}
 // A Task state's call number n (0-based, counted per state name) gets
 // response n, or the last one past the end of the list. A response is
 // {"return": value}, {"echo": true} (the input back) or
@@ -61,6 +62,7 @@ const sm = new StateMachine(definition, { validationOptions: { checkPaths: false
 const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls };
 try {
   const execution = sm.run(scenario.input ?? {}, {
+    context: scenario.context,
     overrides: {
       taskResourceLocalHandlers: taskHandlers,
       waitTimeOverrides: waitOverrides,

@@ -241,6 +241,8 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 	it.optStr("webhook_url", t.WebhookURL)
 	it.optTime("started_at", t.StartedAt)
 	it.optTime("completed_at", t.CompletedAt)
+	it.optStr("run_key", t.Run.Key)
+	it.optTime("run_deadline", t.Run.Deadline)
 	docs := make(map[string]json.RawMessage, 8)
 	if len(t.Input) > 0 {
 		docs["input"] = t.Input
@@ -302,6 +304,7 @@ func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 		StartedAt:   d.timePtr("started_at"),
 		CompletedAt: d.timePtr("completed_at"),
 		Version:     d.int("version"),
+		Run:         task.Run{Key: d.str("run_key"), Deadline: d.timePtr("run_deadline")},
 	}
 	if z, ok := it[taskDocsAttribute].(*types.AttributeValueMemberB); ok {
 		var docs map[string]json.RawMessage

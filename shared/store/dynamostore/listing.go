@@ -241,6 +241,47 @@ func (s *Store) readTasks(ctx context.Context, ids []string, consistent bool) ([
 	return tasks, nil
 }
 
+// OverdueRuns reads the run watches (RUNS#<shard>, one item per task
+// running on a bounded execution, keyed by its deadline) shard by shard
+// for deadlines before the time, then the tasks they watch, and returns
+// the earliest limit of them. Only tasks running on Express have a watch,
+// for the few minutes they run: the minute's sweep reads almost nothing.
+func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	var ids []string
+	for shard := range queuedShards {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			KeyConditionExpression: aws.String("PK = :pk AND SK < :before"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(runWatchPK(shard)), ":before": str(timeKey(deadlineBefore)),
+			},
+			ProjectionExpression: aws.String("task_id"),
+			ConsistentRead:       aws.Bool(true),
+			Limit:                aws.Int32(int32(limit)),
+		}
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("overdue runs: %w", err)
+		}
+		for _, it := range out.Items {
+			d := decoder{item: it}
+			ids = append(ids, d.str("task_id"))
+		}
+	}
+	watched, err := s.readTasks(ctx, ids, true)
+	if err != nil {
+		return nil, fmt.Errorf("overdue runs: %w", err)
+	}
+	tasks := slices.DeleteFunc(watched, func(t *task.Task) bool { return !t.RunLost(deadlineBefore) })
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(*a.Run.Deadline, a.ID), positionKey(*b.Run.Deadline, b.ID))
+	})
+	return tasks[:min(limit, len(tasks))], nil
+}
+
 // StaleQueued queries the sparse index of queued tasks (GSI3), shard by
 // shard, for the ones last changed before the time, and returns the
 // oldest limit of them.

@@ -66,8 +66,13 @@ type Deps struct {
 	// subtitle.DefaultOptions); a task's max_line_chars replaces their line
 	// length.
 	Subtitles *subtitle.Options
-	Now       func() time.Time
-	Log       *slog.Logger
+	// RunBound is the longest a workflow execution with the given id can
+	// last, for runners whose executions are bounded (Step Functions
+	// Express: 5 minutes); 0 for a durable one. Nil: every execution is
+	// durable (the embedded engine).
+	RunBound func(executionID string) time.Duration
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Actions runs the step actions.
@@ -79,6 +84,7 @@ type Actions struct {
 	http      *http.Client
 	maxJob    time.Duration
 	subtitles subtitle.Options
+	runBound  func(executionID string) time.Duration
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -101,8 +107,11 @@ func New(d Deps) *Actions {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.RunBound == nil {
+		d.RunBound = func(string) time.Duration { return 0 }
+	}
 	return &Actions{app: d.App, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
-		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, now: d.Now, log: d.Log}
+		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, runBound: d.RunBound, now: d.Now, log: d.Log}
 }
 
 // Cause is the JSON in an Error's cause: which provider failed, and how.

@@ -2,7 +2,8 @@
 // that speaks the AWS JSON 1.0 protocol of Step Functions (the one the SDK's
 // sfn client uses) for StartExecution, StopExecution, DescribeExecution,
 // GetExecutionHistory and DescribeStateMachine, with the semantics AWS
-// gives a Standard workflow. It runs no state machine: a test moves an
+// gives a Standard workflow, and the start of an Express one (every start
+// is an execution of its own, named or not). It runs no state machine: a test moves an
 // execution along by appending history events and ending it, and may make
 // the next calls fail (throttling, server errors). It records every call.
 //
@@ -130,6 +131,7 @@ type stateMachine struct {
 	arn, name  string
 	definition string
 	created    time.Time
+	express    bool
 }
 
 // Server is the Step Functions service.
@@ -175,11 +177,19 @@ func (s *Server) Client() *sfn.Client {
 
 // AddStateMachine creates a Standard state machine of that name and
 // returns its ARN.
-func (s *Server) AddStateMachine(name string) string {
+func (s *Server) AddStateMachine(name string) string { return s.addStateMachine(name, false) }
+
+// AddExpressStateMachine creates an Express state machine of that name
+// and returns its ARN. Its StartExecution is not idempotent: each start
+// is a new execution, arn:...:express:MACHINE:NAME:UUID, whatever its
+// name.
+func (s *Server) AddExpressStateMachine(name string) string { return s.addStateMachine(name, true) }
+
+func (s *Server) addStateMachine(name string, express bool) string {
 	a := arn.ARN{Partition: "aws", Service: "states", Region: awstest.Region, AccountID: Account, Resource: "stateMachine:" + name}.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.machines[a] = &stateMachine{arn: a, name: name, definition: `{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}`, created: time.Now()}
+	s.machines[a] = &stateMachine{arn: a, name: name, definition: `{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}`, created: time.Now(), express: express}
 	return a
 }
 
@@ -416,6 +426,9 @@ func (s *Server) startExecution(in startExecutionInput) (any, *apiError) {
 		return nil, clientError("InvalidExecutionInput", "Invalid State Machine Execution Input: larger than 256 KiB")
 	}
 	execARN := executionARN(m.arn, name)
+	if m.express {
+		execARN = expressExecutionARN(m.arn, name)
+	}
 	if e, ok := s.executions[execARN]; ok {
 		// Standard workflows: the same name and input as a running
 		// execution answers that execution; a closed one, or another
@@ -575,7 +588,7 @@ func (s *Server) describeStateMachine(in stateMachineArnInput) (any, *apiError) 
 	}
 	return map[string]any{
 		"stateMachineArn": m.arn, "name": m.name, "status": "ACTIVE", "definition": m.definition,
-		"roleArn": "arn:aws:iam::" + Account + ":role/states", "type": "STANDARD", "creationDate": epoch(m.created),
+		"roleArn": "arn:aws:iam::" + Account + ":role/states", "type": machineType(m), "creationDate": epoch(m.created),
 	}, nil
 }
 
@@ -612,6 +625,22 @@ func executionARN(machineARN, name string) string {
 	machine, _, _ := strings.Cut(strings.TrimPrefix(p.Resource, "stateMachine:"), ":")
 	p.Resource = "execution:" + machine + ":" + name
 	return p.String()
+}
+
+// expressExecutionARN is the ARN of one start of an Express machine:
+// arn:PARTITION:states:REGION:ACCOUNT:express:MACHINE:NAME:UUID.
+func expressExecutionARN(machineARN, name string) string {
+	p, _ := arn.Parse(machineARN) // the caller checked it
+	machine, _, _ := strings.Cut(strings.TrimPrefix(p.Resource, "stateMachine:"), ":")
+	p.Resource = "express:" + machine + ":" + name + ":" + uuid.NewString()
+	return p.String()
+}
+
+func machineType(m *stateMachine) string {
+	if m.express {
+		return "EXPRESS"
+	}
+	return "STANDARD"
 }
 
 // validName applies the rules AWS documents for execution names: 1 to 80

@@ -44,6 +44,16 @@ func (s store) allQueues() []awssqs.Queue {
 // <name>PK and <name>SK (shared/store/dynamostore/TABLE.md).
 var tableIndexes = []string{"GSI1", "GSI2", "GSI3"}
 
+// indexProjections are the attributes each index holds besides keys, as
+// the store declares them (dynamostore.IndexProjections; a test checks
+// they agree): attributes that never change, so that an update writes an
+// index only when it moves the item's keys there.
+var indexProjections = map[string][]string{
+	"GSI1": {"task_type"},
+	"GSI2": {"task_type"},
+	"GSI3": {"created_at"},
+}
+
 // webhookMaxReceives is the webhook queue's receive count before its
 // dead-letter queue: a webhook message is hidden for each retry's
 // backoff and may come back early, so it is received many more times
@@ -67,11 +77,20 @@ func (b *builder) newData() store {
 
 func (b *builder) newTable() awsdynamodb.Table {
 	str := awsdynamodb.AttributeType_STRING
+	capacity := b.settings.Capacity
+	billing := awsdynamodb.BillingMode_PAY_PER_REQUEST
+	var read, write *float64
+	if capacity != nil {
+		billing = awsdynamodb.BillingMode_PROVISIONED
+		read, write = jsii.Number(capacity.ReadMin), jsii.Number(capacity.WriteMin)
+	}
 	table := awsdynamodb.NewTable(b.stack, jsii.String("Table"), &awsdynamodb.TableProps{
 		TableName:           jsii.String(b.settings.Prefix()),
 		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("PK"), Type: str},
 		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("SK"), Type: str},
-		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		BillingMode:         billing,
+		ReadCapacity:        read,
+		WriteCapacity:       write,
 		TimeToLiveAttribute: jsii.String("expires_at"),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
@@ -84,11 +103,31 @@ func (b *builder) newTable() awsdynamodb.Table {
 	})
 	for _, index := range tableIndexes {
 		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-			IndexName:      jsii.String(index),
-			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(index + "PK"), Type: str},
-			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
+			IndexName:        jsii.String(index),
+			PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String(index + "PK"), Type: str},
+			SortKey:          &awsdynamodb.Attribute{Name: jsii.String(index + "SK"), Type: str},
+			ProjectionType:   awsdynamodb.ProjectionType_INCLUDE,
+			NonKeyAttributes: jsii.Strings(indexProjections[index]...),
+			ReadCapacity:     read,
+			WriteCapacity:    write,
 		})
+	}
+	if capacity != nil {
+		// Every index has its own throughput: a write that moves an index
+		// key spends the index's units as well as the table's.
+		scale := func(attr awsdynamodb.IScalableTableAttribute) {
+			attr.ScaleOnUtilization(&awsdynamodb.UtilizationScalingProps{
+				TargetUtilizationPercent: jsii.Number(capacity.TargetPercent),
+			})
+		}
+		reads := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(capacity.ReadMin), MaxCapacity: jsii.Number(capacity.ReadMax)}
+		writes := &awsdynamodb.EnableScalingProps{MinCapacity: jsii.Number(capacity.WriteMin), MaxCapacity: jsii.Number(capacity.WriteMax)}
+		scale(table.AutoScaleReadCapacity(reads))
+		scale(table.AutoScaleWriteCapacity(writes))
+		for _, index := range tableIndexes {
+			scale(table.AutoScaleGlobalSecondaryIndexReadCapacity(jsii.String(index), reads))
+			scale(table.AutoScaleGlobalSecondaryIndexWriteCapacity(jsii.String(index), writes))
+		}
 	}
 	return table
 }

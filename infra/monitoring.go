@@ -26,6 +26,7 @@ const (
 	metricProviderLatency = "ProviderLatency" // Provider, Operation; milliseconds
 	metricWebhookAttempts = "WebhookAttempts" // Outcome
 	metricWebhookLatency  = "WebhookLatency"  // milliseconds
+	metricExpressRunsLost = "ExpressRunsLost" // no dimensions: tasks the sweep failed with workflow_timeout
 )
 
 // taskOutcomes are the terminal statuses the dashboard shows per type.
@@ -213,6 +214,15 @@ func (b *builder) newAlarms(topic awssns.ITopic, s store, fns functions, m machi
 	b.alarm(topic, "webhooks-exhausted",
 		"A webhook delivery used up its retry schedule without success; it is kept and can be replayed.",
 		b.customMetric(metricWebhookAttempts, map[string]string{"Outcome": "exhausted"}, "Sum", ""), atLeastOne, 1)
+	if b.settings.ExpressImageTasks {
+		// Express ends an execution at 5 minutes without its Catch: the
+		// sweep fails such a task (workflow_timeout). Its provider call may
+		// have been billed, and a provider that often holds the start step
+		// this long is better served by the Standard machine.
+		b.alarm(topic, "express-runs-lost",
+			"The sweep failed an image task (workflow_timeout) whose Express execution ended at 5 minutes without finishing it: a provider held its start step through every retry. Its provider call may have been billed; if this recurs, see that provider's latency, or deploy with expressImageTasks=false.",
+			b.customMetric(metricExpressRunsLost, nil, "Sum", ""), atLeastOne, 1)
+	}
 }
 
 // namedQueue is a queue with its dead-letter queue, its name after
@@ -370,6 +380,7 @@ func (b *builder) newDashboard(s store, fns functions, m machines, api awsapigat
 		graph("Executions failed", failed...),
 	}, []awscloudwatch.IWidget{
 		graph("Executions timed out", timedOut...),
+		graph("Express runs lost (tasks failed by the sweep)", b.customMetric(metricExpressRunsLost, nil, "Sum", "tasks")),
 	})
 
 	var outcomes []awscloudwatch.IWidget

@@ -20,6 +20,7 @@ func TestAlarms(t *testing.T) {
 	atLeastOne := "GreaterThanOrEqualToThreshold"
 	want := map[string]alarm{
 		"webhooks-exhausted": {"MediaTasks/dev", "WebhookAttempts", "Sum", atLeastOne, 1},
+		"express-runs-lost":  {"MediaTasks/dev", "ExpressRunsLost", "Sum", atLeastOne, 1},
 	}
 	for _, q := range []string{"tasks-high", "tasks-normal", "tasks-low", "webhooks"} {
 		want[q+"-dlq-messages"] = alarm{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", atLeastOne, 1}
@@ -116,13 +117,14 @@ func TestDashboard(t *testing.T) {
 		"Tasks completed, by type": {
 			`SEARCH('{\"MediaTasks/dev\",TaskType,Status} MetricName=\"TaskTransitions\" Status=\"completed\"', 'Sum', 300)`,
 		},
-		"Tasks failed, by type":              {`Status=\"failed\"`},
-		"Tasks canceled, by type":            {`Status=\"canceled\"`},
-		"Provider calls":                     {`{\"MediaTasks/dev\",Provider,Operation} MetricName=\"ProviderCalls\"`},
-		"Provider errors":                    {`{\"MediaTasks/dev\",Provider,Kind} MetricName=\"ProviderErrors\"`},
-		"Provider latency (ms), p50 and p95": {`MetricName=\"ProviderLatency\"', 'p50'`, `MetricName=\"ProviderLatency\"', 'p95'`},
-		"Webhook attempts, by outcome":       {`{\"MediaTasks/dev\",Outcome} MetricName=\"WebhookAttempts\"`},
-		"Webhook latency (ms)":               {`"MediaTasks/dev","WebhookLatency"`, `"stat":"p95"`},
+		"Tasks failed, by type":                         {`Status=\"failed\"`},
+		"Tasks canceled, by type":                       {`Status=\"canceled\"`},
+		"Provider calls":                                {`{\"MediaTasks/dev\",Provider,Operation} MetricName=\"ProviderCalls\"`},
+		"Provider errors":                               {`{\"MediaTasks/dev\",Provider,Kind} MetricName=\"ProviderErrors\"`},
+		"Provider latency (ms), p50 and p95":            {`MetricName=\"ProviderLatency\"', 'p50'`, `MetricName=\"ProviderLatency\"', 'p95'`},
+		"Webhook attempts, by outcome":                  {`{\"MediaTasks/dev\",Outcome} MetricName=\"WebhookAttempts\"`},
+		"Webhook latency (ms)":                          {`"MediaTasks/dev","WebhookLatency"`, `"stat":"p95"`},
+		"Express runs lost (tasks failed by the sweep)": {`"MediaTasks/dev","ExpressRunsLost"`},
 	} {
 		metrics, ok := titles[title]
 		if !ok {

@@ -38,9 +38,26 @@ type Settings struct {
 	// 0 leaves a queue uncapped.
 	TaskConcurrency Concurrency
 	// ExpressImageTasks runs image tasks submitted alone as Express
-	// workflows (a sixty-fifth of the Standard workflow's cost), at the
-	// price of Express's limits (sfnrunner.ExpressTypes): off unless asked.
+	// workflows (a sixty-fifth of the Standard workflow's cost): on unless
+	// set false. Express's limits are made safe around it (see
+	// sfnrunner.ExpressTypes): the start step's claim makes a second
+	// execution of a task do nothing, and the sweep fails a task whose
+	// execution ended at 5 minutes without finishing it, raising the
+	// express-runs-lost alarm.
 	ExpressImageTasks bool
+	// Capacity is the table's capacity mode: on demand (nil, the
+	// default), or provisioned with autoscaling, which costs less under a
+	// steady load (see README.md).
+	Capacity *ProvisionedCapacity
+}
+
+// ProvisionedCapacity is the table's provisioned throughput, scaled by
+// Application Auto Scaling between Min and Max units to keep the use near
+// TargetPercent, for the table and each of its indexes alike.
+type ProvisionedCapacity struct {
+	ReadMin, ReadMax   int
+	WriteMin, WriteMax int
+	TargetPercent      int
 }
 
 // Concurrency is a cap per task priority.
@@ -61,7 +78,18 @@ const (
 	ContextConcurrencyNormal   = "taskConcurrencyNormal"
 	ContextConcurrencyLow      = "taskConcurrencyLow"
 	ContextExpressImageTasks   = "expressImageTasks"
+	ContextTableCapacity       = "tableCapacity"
+	ContextReadCapacityMin     = "readCapacityMin"
+	ContextReadCapacityMax     = "readCapacityMax"
+	ContextWriteCapacityMin    = "writeCapacityMin"
+	ContextWriteCapacityMax    = "writeCapacityMax"
+	ContextCapacityTarget      = "capacityTargetPercent"
 )
+
+// defaultProvisioned is what tableCapacity=provisioned gets where the
+// other keys say nothing: a floor small enough for an idle stage, a
+// ceiling a burst can grow into, and AWS's usual 70 % target.
+var defaultProvisioned = ProvisionedCapacity{ReadMin: 5, ReadMax: 1000, WriteMin: 5, WriteMax: 1000, TargetPercent: 70}
 
 // DefaultSettings are what a context that says nothing gets.
 func DefaultSettings() Settings {
@@ -74,7 +102,8 @@ func DefaultSettings() Settings {
 		// High priority is never held back by the stack; normal and low
 		// are capped so that a flood of them cannot take every provider
 		// slot and all the account's Lambda concurrency.
-		TaskConcurrency: Concurrency{High: 0, Normal: 20, Low: 5},
+		TaskConcurrency:   Concurrency{High: 0, Normal: 20, Low: 5},
+		ExpressImageTasks: true,
 	}
 }
 
@@ -166,6 +195,28 @@ func ReadSettings(context func(key string) any) (Settings, error) {
 	default:
 		errs = append(errs, fmt.Errorf("context %s: want true or false, got %v", ContextExpressImageTasks, v))
 	}
+	var capacity string
+	str(ContextTableCapacity, &capacity)
+	switch capacity {
+	case "", "on-demand":
+	case "provisioned":
+		c := defaultProvisioned
+		integer(ContextReadCapacityMin, &c.ReadMin)
+		integer(ContextReadCapacityMax, &c.ReadMax)
+		integer(ContextWriteCapacityMin, &c.WriteMin)
+		integer(ContextWriteCapacityMax, &c.WriteMax)
+		integer(ContextCapacityTarget, &c.TargetPercent)
+		s.Capacity = &c
+	default:
+		errs = append(errs, fmt.Errorf("context %s: want on-demand or provisioned, got %q", ContextTableCapacity, capacity))
+	}
+	if s.Capacity == nil {
+		for _, key := range []string{ContextReadCapacityMin, ContextReadCapacityMax, ContextWriteCapacityMin, ContextWriteCapacityMax, ContextCapacityTarget} {
+			if context(key) != nil {
+				errs = append(errs, fmt.Errorf("context %s: only with %s=provisioned", key, ContextTableCapacity))
+			}
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, fmt.Errorf("read the context: %w", err)
 	}
@@ -207,6 +258,18 @@ func (s Settings) Validate() error {
 		// An SQS event source mapping takes 2 to 1000.
 		if c.n != 0 && (c.n < 2 || c.n > 1000) {
 			errs = append(errs, fmt.Errorf("%s %d: 0 (uncapped) or 2 to 1000", c.key, c.n))
+		}
+	}
+	if c := s.Capacity; c != nil {
+		if c.ReadMin < 1 || c.ReadMax < c.ReadMin {
+			errs = append(errs, fmt.Errorf("%s %d, %s %d: at least 1, and the maximum at least the minimum", ContextReadCapacityMin, c.ReadMin, ContextReadCapacityMax, c.ReadMax))
+		}
+		if c.WriteMin < 1 || c.WriteMax < c.WriteMin {
+			errs = append(errs, fmt.Errorf("%s %d, %s %d: at least 1, and the maximum at least the minimum", ContextWriteCapacityMin, c.WriteMin, ContextWriteCapacityMax, c.WriteMax))
+		}
+		// Application Auto Scaling takes a target of 20 to 90 % for DynamoDB.
+		if c.TargetPercent < 20 || c.TargetPercent > 90 {
+			errs = append(errs, fmt.Errorf("%s %d: 20 to 90", ContextCapacityTarget, c.TargetPercent))
 		}
 	}
 	if _, err := s.platformConfig(); err != nil {

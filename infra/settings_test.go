@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,14 +48,34 @@ func TestReadSettings(t *testing.T) {
 		"no throttle":                  {context: map[string]any{"apiThrottleRate": 0.0}, err: "apiThrottleRate 0: must be above 0"},
 		"not an address":               {context: map[string]any{"alarmEmail": "ops"}, err: `alarmEmail "ops"`},
 		"a stage of the wrong type":    {context: map[string]any{"stage": 3.0}, err: "context stage: want a string"},
+		"standard image tasks, as a string": {
+			context: map[string]any{"expressImageTasks": "false"},
+			want:    func(s *Settings) { s.ExpressImageTasks = false },
+		},
+		"standard image tasks, as JSON": {
+			context: map[string]any{"expressImageTasks": false},
+			want:    func(s *Settings) { s.ExpressImageTasks = false },
+		},
 		"express image tasks, as a string": {
 			context: map[string]any{"expressImageTasks": "true"},
 			want:    func(s *Settings) { s.ExpressImageTasks = true },
 		},
-		"express image tasks, as JSON": {
-			context: map[string]any{"expressImageTasks": true},
-			want:    func(s *Settings) { s.ExpressImageTasks = true },
+		"provisioned capacity, the defaults": {
+			context: map[string]any{"tableCapacity": "provisioned"},
+			want: func(s *Settings) {
+				s.Capacity = &ProvisionedCapacity{ReadMin: 5, ReadMax: 1000, WriteMin: 5, WriteMax: 1000, TargetPercent: 70}
+			},
 		},
+		"provisioned capacity, bounds set": {
+			context: map[string]any{"tableCapacity": "provisioned", "writeCapacityMin": "50", "writeCapacityMax": 2000.0, "readCapacityMax": "200", "capacityTargetPercent": 60.0},
+			want: func(s *Settings) {
+				s.Capacity = &ProvisionedCapacity{ReadMin: 5, ReadMax: 200, WriteMin: 50, WriteMax: 2000, TargetPercent: 60}
+			},
+		},
+		"an unknown capacity mode":      {context: map[string]any{"tableCapacity": "reserved"}, err: `tableCapacity: want on-demand or provisioned, got "reserved"`},
+		"bounds without provisioning":   {context: map[string]any{"writeCapacityMax": 100.0}, err: "writeCapacityMax: only with tableCapacity=provisioned"},
+		"a maximum under the minimum":   {context: map[string]any{"tableCapacity": "provisioned", "writeCapacityMin": 10.0, "writeCapacityMax": 5.0}, err: "writeCapacityMin 10, writeCapacityMax 5"},
+		"a target auto scaling refuses": {context: map[string]any{"tableCapacity": "provisioned", "capacityTargetPercent": 95.0}, err: "capacityTargetPercent 95: 20 to 90"},
 		"not a boolean":                 {context: map[string]any{"expressImageTasks": "often"}, err: `expressImageTasks: want true or false, got "often"`},
 		"a config the functions refuse": {context: map[string]any{"config": "queue:\n  max_receives: many\n"}, err: "config: "},
 	}
@@ -73,10 +94,19 @@ func TestReadSettings(t *testing.T) {
 			}
 			want := DefaultSettings()
 			tc.want(&want)
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("settings %+v, want %+v", got, want)
 			}
 		})
+	}
+}
+
+// Image tasks submitted alone run on the Express machine unless the
+// context says expressImageTasks=false.
+func TestExpressImageTasksByDefault(t *testing.T) {
+	t.Parallel()
+	if !DefaultSettings().ExpressImageTasks {
+		t.Fatal("the default settings run image tasks on the Standard machine")
 	}
 }
 
@@ -118,11 +148,36 @@ func TestSettingsShapeTheStack(t *testing.T) {
 		LogRetentionDays:    90,
 		AlarmEmail:          "ops@example.com",
 		TaskConcurrency:     Concurrency{High: 100, Normal: 0, Low: 2},
-		ExpressImageTasks:   true,
+		ExpressImageTasks:   false,
+		Capacity:            &ProvisionedCapacity{ReadMin: 5, ReadMax: 200, WriteMin: 20, WriteMax: 2000, TargetPercent: 70},
 	}
 	s, err := synthesize(t.TempDir(), settings)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Provisioned: the table and each index start at the minimum and
+	// scale on utilization, reads and writes alike.
+	hasResource(t, s, "AWS::DynamoDB::Table", map[string]any{
+		"TableName":             "mediatasks-prod",
+		"ProvisionedThroughput": map[string]any{"ReadCapacityUnits": 5, "WriteCapacityUnits": 20},
+	})
+	targets := s.ofType("AWS::ApplicationAutoScaling::ScalableTarget")
+	dimensions := map[string]int{}
+	for id, target := range targets {
+		dim, _ := target.Properties["ScalableDimension"].(string)
+		dimensions[dim]++
+		want := map[string]float64{"dynamodb:table:WriteCapacityUnits": 2000, "dynamodb:index:WriteCapacityUnits": 2000,
+			"dynamodb:table:ReadCapacityUnits": 200, "dynamodb:index:ReadCapacityUnits": 200}[dim]
+		if target.Properties["MaxCapacity"] != want {
+			t.Errorf("%s (%s): MaxCapacity %v, want %v", id, dim, target.Properties["MaxCapacity"], want)
+		}
+	}
+	if want := map[string]int{"dynamodb:table:ReadCapacityUnits": 1, "dynamodb:table:WriteCapacityUnits": 1,
+		"dynamodb:index:ReadCapacityUnits": 3, "dynamodb:index:WriteCapacityUnits": 3}; !reflect.DeepEqual(dimensions, want) {
+		t.Errorf("scalable targets %v, want %v", dimensions, want)
+	}
+	if n := len(s.ofType("AWS::ApplicationAutoScaling::ScalingPolicy")); n != 8 {
+		t.Errorf("%d scaling policies, want 8 (one per target)", n)
 	}
 	s.named(t, "AWS::DynamoDB::Table", "TableName", "mediatasks-prod")
 	s.named(t, "AWS::StepFunctions::StateMachine", "StateMachineName", "mediatasks-prod-task-long")
@@ -133,9 +188,16 @@ func TestSettingsShapeTheStack(t *testing.T) {
 	if env["MEDIATASKS_CONFIG"] != settings.Config || env["MEDIATASKS_METRICS_NAMESPACE"] != "MediaTasks/prod" {
 		t.Errorf("environment: config %q, namespace %v", env["MEDIATASKS_CONFIG"], env["MEDIATASKS_METRICS_NAMESPACE"])
 	}
-	// Image tasks run as Express workflows only when asked.
-	if express := s.describe(env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"]); !strings.HasSuffix(express, ":stateMachine:mediatasks-prod-task") {
-		t.Errorf("express task machine %q", express)
+	// Told otherwise, image tasks run on the Standard machine: the
+	// functions are given no Express machine, and no Express run can be
+	// lost.
+	if express, ok := env["MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN"]; ok {
+		t.Errorf("express task machine %v with expressImageTasks false", express)
+	}
+	for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+		if a.Properties["MetricName"] == "ExpressRunsLost" {
+			t.Errorf("alarm %v on lost Express runs with expressImageTasks false", a.Properties["AlarmName"])
+		}
 	}
 	// The last start attempt (queue.max_receives) comes before the dead-letter queue.
 	for id, q := range s.ofType("AWS::SQS::Queue") {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/videoai/mediatasks/shared/store/dynamostore"
 )
 
 // hasResource asserts that a resource of cfnType has props (matched
@@ -34,10 +36,15 @@ func TestTable(t *testing.T) {
 	}
 	var indexes []any
 	for _, name := range []string{"GSI1", "GSI2", "GSI3"} {
+		// The stack projects what the store reads from each index.
+		var include []any
+		for _, attr := range dynamostore.IndexProjections[name] {
+			include = append(include, attr)
+		}
 		indexes = append(indexes, map[string]any{
 			"IndexName":  name,
 			"KeySchema":  keys(name+"PK", name+"SK"),
-			"Projection": map[string]any{"ProjectionType": "ALL"},
+			"Projection": map[string]any{"ProjectionType": "INCLUDE", "NonKeyAttributes": include},
 		})
 	}
 	hasResource(t, s, "AWS::DynamoDB::Table", map[string]any{
@@ -182,7 +189,7 @@ var wantEnvironment = []string{
 	"MEDIATASKS_TASK_QUEUE_URL_HIGH", "MEDIATASKS_TASK_QUEUE_URL_NORMAL", "MEDIATASKS_TASK_QUEUE_URL_LOW",
 	"MEDIATASKS_TASK_DEAD_QUEUE_URL_HIGH", "MEDIATASKS_TASK_DEAD_QUEUE_URL_NORMAL", "MEDIATASKS_TASK_DEAD_QUEUE_URL_LOW",
 	"MEDIATASKS_WEBHOOK_QUEUE_URL", "MEDIATASKS_WEBHOOK_DEAD_QUEUE_URL",
-	"MEDIATASKS_TASK_STATE_MACHINE_ARN", "MEDIATASKS_BATCH_STATE_MACHINE_ARN",
+	"MEDIATASKS_TASK_STATE_MACHINE_ARN", "MEDIATASKS_BATCH_STATE_MACHINE_ARN", "MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN",
 	"MEDIATASKS_KEYS_SECRET_ARN", "MEDIATASKS_PROVIDER_SECRET_ARN",
 	"MEDIATASKS_CONFIG", "MEDIATASKS_METRICS_NAMESPACE", "MEDIATASKS_LOG_LEVEL",
 }
@@ -258,9 +265,11 @@ func TestFunctions(t *testing.T) {
 	for key, want := range map[string]string{
 		"MEDIATASKS_TASK_STATE_MACHINE_ARN":  "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-task-long",
 		"MEDIATASKS_BATCH_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-batch",
-		"MEDIATASKS_METRICS_NAMESPACE":       "MediaTasks/dev",
-		"MEDIATASKS_LOG_LEVEL":               "info",
-		"MEDIATASKS_CONFIG":                  "",
+		// Image tasks submitted alone run on Express by default.
+		"MEDIATASKS_EXPRESS_TASK_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:mediatasks-dev-task",
+		"MEDIATASKS_METRICS_NAMESPACE":              "MediaTasks/dev",
+		"MEDIATASKS_LOG_LEVEL":                      "info",
+		"MEDIATASKS_CONFIG":                         "",
 	} {
 		// Built from the names (never a Ref, which would make a cycle).
 		got, err := s.resolve(env[key])

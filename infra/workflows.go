@@ -14,12 +14,13 @@ import (
 // machines are the three state machines, all from the files the local
 // engine runs (shared/workflow).
 type machines struct {
-	// express runs the short task types (image, audio transcription,
-	// subtitles): Express bills per request and duration, not per state
+	// express runs image tasks submitted alone (unless expressImageTasks
+	// is false): Express bills per request and duration, not per state
 	// transition.
 	express awsstepfunctions.StateMachine
-	// standard runs the same task workflow for video, whose jobs can
-	// outlast Express's five minutes, and for every task of a batch.
+	// standard runs the same task workflow for video, transcription and
+	// subtitles, whose jobs can outlast Express's five minutes, and for
+	// every task of a batch.
 	standard awsstepfunctions.StateMachine
 	// batch runs a batch's tasks under a concurrency cap.
 	batch awsstepfunctions.StateMachine

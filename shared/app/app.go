@@ -82,6 +82,11 @@ type Limits struct {
 	// MaxInProgress is the Budget's bound on workflows in progress (with
 	// Deps.Budget; default 64).
 	MaxInProgress int
+	// LostRunGrace is how long past its bounded execution's deadline a
+	// task still running is failed by the sweep (default 6 min: a step
+	// invoked just before an Express execution ends runs on for up to the
+	// process function's 5-minute timeout, and may finish the task).
+	LostRunGrace time.Duration
 }
 
 // DefaultRetention keeps outputs and uploads 30 days, as the cloud
@@ -113,6 +118,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.IdempotencyTTL, 24*time.Hour)
 	def(&l.SignedURLTTL, time.Hour)
 	def(&l.RequeueAfter, 5*time.Minute)
+	def(&l.LostRunGrace, 6*time.Minute)
 	// Starting a workflow takes milliseconds; a message held by a
 	// dispatcher that crashed comes back this soon.
 	def(&l.DispatchVisibility, 30*time.Second)

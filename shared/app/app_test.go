@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/videoai/mediatasks/shared/app"
 	"github.com/videoai/mediatasks/shared/blob"
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
@@ -807,4 +809,70 @@ func TestAStorageFaultFailsNoTask(t *testing.T) {
 	b.runner.full.Store(false)
 	b.clock.Add(2 * time.Minute)
 	waitFor(t, func() bool { return b.runner.starts(tk.ID) == 1 })
+}
+
+// The sweep fails a task still running past its bounded run's deadline
+// and the grace, with workflow_timeout and its task.failed event, and
+// counts it; a task whose run may still be going, and one on a durable
+// run, are left alone.
+func TestSweepFailsTasksLostWithTheirRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	start := func(run task.Run) *task.Task {
+		t.Helper()
+		tk, err := b.app.SubmitTask(ctx, "alice", imageSpec(task.PriorityNormal), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.app.StartAttemptFor(ctx, tk.ID, run, "sim", nil); err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	bounded := func(key string) task.Run {
+		deadline := b.clock.Now().Add(5 * time.Minute)
+		return task.Run{Key: task.RunKey(key), Deadline: &deadline}
+	}
+	lost := start(bounded("exec-lost"))
+	durable := start(task.Run{Key: task.RunKey("exec-durable")})
+	b.clock.Add(5 * time.Minute)
+	fresh := start(bounded("exec-fresh"))
+
+	b.app.Sweep(ctx) // the lost run's deadline has just passed: within the grace
+	if got, err := b.app.Task(ctx, lost.ID); err != nil || got.Status != task.StatusRunning {
+		t.Fatalf("within the grace the lost task is %v (%v), want running", got, err)
+	}
+	b.clock.Add(b.app.Limits().LostRunGrace + time.Second)
+	b.app.Sweep(ctx)
+
+	for _, want := range []struct {
+		tk     *task.Task
+		status task.Status
+	}{{lost, task.StatusFailed}, {durable, task.StatusRunning}, {fresh, task.StatusRunning}} {
+		got, err := b.app.Task(ctx, want.tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != want.status {
+			t.Errorf("task %s is %s, want %s", want.tk.ID, got.Status, want.status)
+		}
+		if want.status == task.StatusFailed && (got.Error == nil || got.Error.Code != app.CodeWorkflowTimeout) {
+			t.Errorf("lost task's error %+v, want %s", got.Error, app.CodeWorkflowTimeout)
+		}
+	}
+	evs, err := b.app.Events(ctx, "alice", lost.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Type != task.EventTaskFailed {
+		t.Errorf("lost task's last event %s, want %s", last.Type, task.EventTaskFailed)
+	}
+	var counted dto.Metric
+	if err := b.app.Metrics.LostRuns.Write(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.GetCounter().GetValue(); n != 1 {
+		t.Errorf("lost runs counted %v, want 1", n)
+	}
 }

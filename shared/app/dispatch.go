@@ -304,7 +304,8 @@ func (a *App) RunSweeper(ctx context.Context, interval time.Duration) {
 // RequeueAfter are re-sent (a duplicate is harmless: the dispatcher starts
 // nothing twice). Where they commit together no message can be lost, and
 // nothing is re-sent; without a runner nothing consumes messages, and
-// nothing is re-sent either. Expired idempotency records and cached prompts are purged.
+// nothing is re-sent either. Tasks lost with a bounded workflow execution
+// are failed. Expired idempotency records and cached prompts are purged.
 func (a *App) Sweep(ctx context.Context) {
 	now := a.now().UTC()
 	if _, atomic := a.store.(MessageCreator); !atomic && a.runner != nil {
@@ -332,6 +333,7 @@ func (a *App) Sweep(ctx context.Context) {
 	if a.budget != nil {
 		a.reclaimSlots(ctx)
 	}
+	a.failLostRuns(ctx, now)
 	if p, ok := a.store.(PromptPurger); ok {
 		if n, err := p.PurgeExpiredPrompts(ctx, now); err != nil {
 			a.log.ErrorContext(ctx, "sweep: purge cached prompts", "err", err)
@@ -374,6 +376,48 @@ func (a *App) expireOutputs(ctx context.Context, e OutputExpirer, now time.Time)
 	}
 	if removed > 0 {
 		a.log.InfoContext(ctx, "sweep: removed the outputs of tasks past the retention", "tasks", removed)
+	}
+}
+
+// CodeWorkflowTimeout is the error code of a task whose bounded workflow
+// execution ended without finishing it.
+const CodeWorkflowTimeout = "workflow_timeout"
+
+// failLostRuns fails the tasks still running LostRunGrace after the
+// deadline of their bounded execution (Express ends an execution at 5
+// minutes without running its Catch, and runs none of its steps after):
+// nothing else would ever end them. The grace covers a step invoked just
+// before the deadline, which runs on to its own timeout and may still
+// finish the task. Each is an ordinary status change (event, webhook,
+// counters); a task that ended meanwhile is left alone by the change's
+// condition. Durable runners give no deadline, so on one machine this
+// finds nothing.
+func (a *App) failLostRuns(ctx context.Context, now time.Time) {
+	cutoff := now.Add(-a.limits.LostRunGrace)
+	lost, err := a.store.OverdueRuns(ctx, cutoff, 100)
+	if err != nil {
+		a.log.ErrorContext(ctx, "sweep: list tasks lost with their workflow execution", "err", err)
+		return
+	}
+	for _, t := range lost {
+		_, err := a.change(ctx, "", t.ID, func(t *task.Task, now time.Time) ([]task.Event, error) {
+			if !t.RunLost(cutoff) {
+				return nil, ErrUnchanged
+			}
+			t.Error = &task.Error{Code: CodeWorkflowTimeout, Retryable: true,
+				Message: fmt.Sprintf("the task's workflow timed out: its execution ended at %s without finishing it", t.Run.Deadline.Format(time.RFC3339))}
+			ev, err := t.Transition(task.StatusFailed, now)
+			return []task.Event{ev}, err
+		})
+		if errors.Is(err, ErrUnchanged) || errors.Is(err, task.ErrTerminal) {
+			continue
+		}
+		if err != nil {
+			a.log.ErrorContext(ctx, "sweep: fail a task lost with its workflow execution", "task_id", t.ID, "err", err)
+			continue
+		}
+		a.Metrics.LostRuns.Inc()
+		a.log.WarnContext(ctx, "sweep: failed a task lost with its workflow execution", "task_id", t.ID, "run_deadline", *t.Run.Deadline)
 	}
 }
 

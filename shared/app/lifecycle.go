@@ -44,7 +44,22 @@ func (a *App) Batch(ctx context.Context, id string) (*task.Batch, error) {
 // the call, so that a crash during the call shows in the task's attempt
 // history.
 func (a *App) StartAttempt(ctx context.Context, id, provider string, op *task.OptimizedPrompt) (*task.Task, error) {
+	return a.StartAttemptFor(ctx, id, task.Run{}, provider, op)
+}
+
+// StartAttemptFor is StartAttempt made by the workflow execution run,
+// which claims the task in the same write (task.Claim): the version
+// check lets one of two executions racing to start a task win, and the
+// other gets task.ErrClaimed with nothing changed, before it calls any
+// provider.
+func (a *App) StartAttemptFor(ctx context.Context, id string, run task.Run, provider string, op *task.OptimizedPrompt) (*task.Task, error) {
 	return a.change(ctx, "", id, func(t *task.Task, now time.Time) ([]task.Event, error) {
+		if t.Status.Terminal() {
+			return nil, fmt.Errorf("task %s is %s: %w", t.ID, t.Status, task.ErrTerminal)
+		}
+		if err := t.Claim(run); err != nil {
+			return nil, err
+		}
 		var events []task.Event
 		if t.Status == task.StatusQueued {
 			ev, err := t.Transition(task.StatusRunning, now)

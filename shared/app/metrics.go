@@ -21,6 +21,9 @@ type Metrics struct {
 	ProviderCalls   *prometheus.CounterVec
 	ProviderErrors  *prometheus.CounterVec
 	ProviderLatency *prometheus.SummaryVec
+	// LostRuns counts the tasks the sweep failed because their bounded
+	// workflow execution (Express) ended without finishing them.
+	LostRuns prometheus.Counter
 }
 
 // NewMetrics returns the collectors, with gauges that read the queue's
@@ -50,8 +53,11 @@ func NewMetrics(store task.Store, tasks queue.Queue) *Metrics {
 			Name: "mediatasks_provider_call_duration_seconds", Help: "Provider call latency by provider and operation (p50, p95 over 10 minutes).",
 			Objectives: map[float64]float64{0.5: 0.01, 0.95: 0.005},
 		}, []string{"provider", "operation"}),
+		LostRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mediatasks_workflow_runs_lost_total", Help: "Running tasks failed by the sweep because their bounded workflow execution (Express) ended without finishing them.",
+		}),
 	}
-	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency,
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, m.LostRuns,
 		&depthCollector{store: store, tasks: tasks})
 	if ss, ok := store.(StorageState); ok {
 		m.Registry.MustRegister(

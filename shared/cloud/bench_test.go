@@ -28,6 +28,7 @@ import (
 	"github.com/videoai/mediatasks/shared/blob/fsblob"
 	"github.com/videoai/mediatasks/shared/cloud"
 	"github.com/videoai/mediatasks/shared/config"
+	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/queue"
 	"github.com/videoai/mediatasks/shared/queue/sqlitequeue"
 	"github.com/videoai/mediatasks/shared/sqlitedb"
@@ -45,7 +46,20 @@ var (
 	benchClients = flag.Int("bench.clients", 16, "concurrent clients in BenchmarkSubmit")
 	benchWarmup  = flag.Int("bench.warmup", 2000, "submits made before BenchmarkSubmit measures")
 	benchWebhook = flag.Bool("bench.webhook", true, "BenchmarkTaskRequests: each task has a webhook")
+	benchType    = flag.String("bench.type", "image", "BenchmarkTaskRequests: the tasks' type: image, video or transcription")
 )
+
+// benchTasks are the requests BenchmarkTaskRequests makes, by -bench.type:
+// the path and body of one task, answered by the default sim providers
+// (an image at once, a video after 3 polls, a transcript after 1).
+var benchTasks = map[string]struct {
+	path string
+	body map[string]any
+}{
+	"image":         {"/images/generate", map[string]any{"prompt": "a lighthouse at dusk"}},
+	"video":         {"/videos/generate", map[string]any{"prompt": "a lighthouse at dusk, waves", "duration_seconds": 5}},
+	"transcription": {"/audio/transcribe", map[string]any{"audio_url": "https://media.example.com/interview.mp3"}},
+}
 
 // BenchmarkSubmit: concurrent clients submit image tasks through the API
 // handler, on the AWS adapters (DynamoDB Local and fauxqs's SQS) and on
@@ -218,7 +232,7 @@ func (c *requestCounter) counts() map[string]int {
 	return maps.Clone(c.n)
 }
 
-// BenchmarkTaskRequests runs image tasks end to end on the AWS adapters
+// BenchmarkTaskRequests runs tasks (images by default, -bench.type) end to end on the AWS adapters
 // (the task workflow played by the local engine, as in TestTaskEndToEnd),
 // each with a webhook delivered from its queue message, and reports the
 // AWS requests one task costs, by operation: the inputs of the cost
@@ -228,6 +242,9 @@ func (c *requestCounter) counts() map[string]int {
 // not counted here.
 func BenchmarkTaskRequests(b *testing.B) {
 	env, sfn := cloudEnv(b)
+	// The sims, as in Lambda, whatever binaries this machine has.
+	env.Config = config.Default()
+	env.Config.Providers = sim.DefaultConfigs()
 	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -265,16 +282,20 @@ func BenchmarkTaskRequests(b *testing.B) {
 	// The benchmark watches the tasks through a client of its own, whose
 	// requests are not counted.
 	observer := dynamostore.New(awstest.DynamoDB(b), env.Table, dynamostore.Options{CursorKey: env.CursorKey})
+	kind, ok := benchTasks[*benchType]
+	if !ok {
+		b.Fatalf("-bench.type %q: image, video or transcription", *benchType)
+	}
 	requests.reset()
 	capacity.reset()
 	b.ResetTimer()
 	ids := make([]string, 0, b.N)
 	for range b.N {
-		body := map[string]any{"prompt": "a lighthouse at dusk"}
+		body := maps.Clone(kind.body)
 		if *benchWebhook {
 			body["webhook_url"] = receiver.URL + "/hooks"
 		}
-		rec := call(b, p.API, "POST", api.Prefix+"/images/generate", key, body)
+		rec := call(b, p.API, "POST", api.Prefix+kind.path, key, body)
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("submit: %d %s", rec.Code, rec.Body)
 		}
@@ -309,21 +330,28 @@ func BenchmarkTaskRequests(b *testing.B) {
 	}
 	b.ReportMetric(read/float64(b.N), "RCU/task")
 	b.ReportMetric(write/float64(b.N), "WCU/task")
+	for by, w := range capacity.writesBy() {
+		if w > 0 {
+			b.ReportMetric(w/float64(b.N), "WCU-"+strings.ReplaceAll(by, ":", "-")+"/task")
+		}
+	}
 }
 
 // capacityMeter asks DynamoDB for the capacity each request consumes
-// (ReturnConsumedCapacity TOTAL, indexes included) and adds it up: the
-// cost model's DynamoDB line, as DynamoDB itself reckons it.
+// (ReturnConsumedCapacity INDEXES: the table's and each index's share)
+// and adds it up: the cost model's DynamoDB line, as DynamoDB itself
+// reckons it, and where its write units go (by operation and by index).
 type capacityMeter struct {
 	mu          sync.Mutex
 	read, write float64
+	writes      map[string]float64 // by "operation" and by "index:<name>"
 }
 
 func (c *capacityMeter) register(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("capacityMeter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			if f := reflect.ValueOf(in.Parameters).Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() && f.CanSet() {
-				f.Set(reflect.ValueOf(dynamotypes.ReturnConsumedCapacityTotal))
+				f.Set(reflect.ValueOf(dynamotypes.ReturnConsumedCapacityIndexes))
 			}
 			out, md, err := next.HandleInitialize(ctx, in)
 			if err == nil {
@@ -352,6 +380,10 @@ func (c *capacityMeter) add(result any) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.writes == nil {
+		c.writes = map[string]float64{}
+	}
+	op := strings.TrimSuffix(reflect.TypeOf(result).Elem().Name(), "Output")
 	for _, u := range all {
 		r, w := aws.ToFloat64(u.ReadCapacityUnits), aws.ToFloat64(u.WriteCapacityUnits)
 		if r == 0 && w == 0 { // only the total is given: a read or a write by the operation
@@ -363,6 +395,10 @@ func (c *capacityMeter) add(result any) {
 		}
 		c.read += r
 		c.write += w
+		c.writes[op] += w
+		for name, idx := range u.GlobalSecondaryIndexes {
+			c.writes["index:"+name] += aws.ToFloat64(idx.WriteCapacityUnits)
+		}
 	}
 }
 
@@ -378,8 +414,15 @@ func isWriteResult(result any) bool {
 
 func (c *capacityMeter) reset() {
 	c.mu.Lock()
-	c.read, c.write = 0, 0
+	c.read, c.write, c.writes = 0, 0, nil
 	c.mu.Unlock()
+}
+
+// writesBy returns the write units by operation and by index.
+func (c *capacityMeter) writesBy() map[string]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.writes)
 }
 
 func (c *capacityMeter) units() (read, write float64) {
@@ -399,9 +442,12 @@ func completedEventID(tb testing.TB, store *dynamostore.Store, id string) string
 			return err
 		}
 		for _, e := range events {
-			if e.Type == task.EventTaskCompleted {
+			switch e.Type {
+			case task.EventTaskCompleted:
 				evID = e.ID
 				return nil
+			case task.EventTaskFailed, task.EventTaskCanceled:
+				tb.Fatalf("task %s: %s %s", id, e.Type, e.Data)
 			}
 		}
 		return fmt.Errorf("task %s not completed", id)

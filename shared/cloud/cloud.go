@@ -224,9 +224,12 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 			BufferedStreams:    true,
 			BufferedStreamWait: 20 * time.Second,
 		},
-		Getenv: env.getenv(),
-		Now:    opts.Now,
-		Log:    log,
+		// Express executions end at 5 minutes: each claim of a task by one
+		// records its deadline, for the sweep of lost runs.
+		RunBound: sfnrunner.ExecutionBound,
+		Getenv:   env.getenv(),
+		Now:      opts.Now,
+		Log:      log,
 	})
 	if err != nil {
 		return nil, err
@@ -268,6 +271,7 @@ var publishedMetrics = map[string]emf.Metric{
 		Dimensions: map[string]string{"outcome": "Outcome"}},
 	"mediatasks_prompt_llm_duration_seconds": {Name: "PromptLLMLatency", Unit: "Milliseconds", Scale: 1000},
 	"mediatasks_prompt_truncations_total":    {Name: "PromptTruncations", Unit: "Count"},
+	"mediatasks_workflow_runs_lost_total":    {Name: "ExpressRunsLost", Unit: "Count"},
 }
 
 // newMetricsPublisher gathers only the metrics an invocation moves: the
@@ -276,7 +280,7 @@ var publishedMetrics = map[string]emf.Metric{
 func newMetricsPublisher(p *Platform, namespace string, out io.Writer) *emf.Flusher {
 	reg := prometheus.NewRegistry()
 	m := p.App.Metrics
-	reg.MustRegister(m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, p.Deliverer.AttemptCollector())
+	reg.MustRegister(m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, m.LostRuns, p.Deliverer.AttemptCollector())
 	reg.MustRegister(p.Prompts.Collectors()...)
 	if namespace == "" {
 		namespace = DefaultMetricsNamespace
@@ -288,8 +292,10 @@ func newMetricsPublisher(p *Platform, namespace string, out io.Writer) *emf.Flus
 }
 
 // Sweep repairs what a crash between two writes can leave: tasks left
-// queued without their queue message, and webhook deliveries whose
-// message was lost. The stack runs it on a schedule.
+// queued without their queue message, tasks left running by an Express
+// execution that ended without finishing them (ExpressRunsLost), and
+// webhook deliveries whose message was lost. The stack runs it on a
+// schedule.
 func (p *Platform) Sweep(ctx context.Context) error {
 	p.App.Sweep(ctx)
 	if _, err := p.Enqueuer.Sweep(ctx, p.Store, webhook.SweepGrace, 100); err != nil {

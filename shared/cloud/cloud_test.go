@@ -67,6 +67,7 @@ func cloudEnv(t testing.TB) (cloud.Env, *sfntest.Server) {
 		WebhookQueue:        hooks.Queues[task.PriorityNormal],
 		WebhookDeadQueue:    hooks.DeadLetters[task.PriorityNormal],
 		TaskStateMachine:    sfn.AddStateMachine("mediatasks-task"),
+		ExpressStateMachine: sfn.AddExpressStateMachine("mediatasks-task-express"),
 		BatchStateMachine:   sfn.AddStateMachine("mediatasks-batch"),
 		CursorKey:           []byte("a cursor key of at least thirty-two bytes"),
 		S3PathStyle:         true,
@@ -215,13 +216,27 @@ func TestTaskEndToEnd(t *testing.T) {
 		}
 		return fmt.Errorf("no execution named %s among %d", submitted.ID, len(sfn.Executions()))
 	})
-	if exec.StateMachineARN != env.TaskStateMachine {
-		t.Fatalf("execution of %s, want the task state machine", exec.StateMachineARN)
+	if exec.StateMachineARN != env.ExpressStateMachine {
+		t.Fatalf("execution of %s, want the Express task state machine", exec.StateMachineARN)
+	}
+	// A duplicated message starts a second Express execution of the task
+	// (Express starts are not idempotent by name).
+	if err := p.Runner.Start(ctx, &submitted); err != nil {
+		t.Fatal(err)
+	}
+	var execs []string
+	for _, e := range sfn.Executions() {
+		if e.Name == submitted.ID {
+			execs = append(execs, e.ARN)
+		}
+	}
+	if len(execs) != 2 {
+		t.Fatalf("%d executions of the task, want 2", len(execs))
 	}
 
 	// Step Functions' part: the same task.asl.json, run here by the
 	// local engine, invoking the step actions as the process function
-	// would.
+	// would; both executions run at once.
 	bg.Go(func() { playStepFunctions(dispatchCtx, t, p, sfn, env) })
 
 	// Completed, read back through the API from DynamoDB, with its file
@@ -235,6 +250,19 @@ func TestTaskEndToEnd(t *testing.T) {
 	})
 	if done.Output == nil || len(done.Output.Files) == 0 {
 		t.Fatalf("completed task without output files: %+v", done.Output)
+	}
+	// One execution claimed the task and called the provider; the other
+	// ended at its start. The claim holds the Express deadline.
+	stored, err := p.Store.GetTask(ctx, "", submitted.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Attempts != 1 || len(done.AttemptHistory) != 1 {
+		t.Fatalf("%d attempts %+v, want the one of the execution that claimed the task", done.Attempts, done.AttemptHistory)
+	}
+	if k := stored.Run.Key; k != task.RunKey(execs[0]) && k != task.RunKey(execs[1]) || stored.Run.Deadline == nil ||
+		stored.Run.Deadline.Before(*stored.StartedAt) || stored.Run.Deadline.After(stored.StartedAt.Add(5*time.Minute+time.Second)) {
+		t.Fatalf("task run %+v started %s, want one of the executions' keys, until 5 minutes after its start", stored.Run, stored.StartedAt)
 	}
 	file := done.Output.Files[0]
 	if !strings.HasPrefix(file.URL, awstest.FauxqsEndpoint(t)+"/"+env.Bucket+"/outputs/") || !strings.Contains(file.URL, "X-Amz-Signature=") {
@@ -443,10 +471,109 @@ func TestSweepResendsALostMessage(t *testing.T) {
 	}
 }
 
+// A task whose Express execution ended without finishing it (its start
+// step ran, then nothing) is failed by the sweep once its claim's
+// deadline and the grace have passed, through the ordinary status change
+// (its event, its webhook delivery), and counted as ExpressRunsLost; a
+// task whose run is not over yet is left alone.
+func TestSweepFailsATaskLostWithItsExpressRun(t *testing.T) {
+	env, _ := cloudEnv(t)
+	ctx := context.Background()
+	clock := struct {
+		sync.Mutex
+		now time.Time
+	}{now: time.Now().UTC()}
+	now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	advance := func(d time.Duration) { clock.Lock(); clock.now = clock.now.Add(d); clock.Unlock() }
+	var metrics bytes.Buffer
+	p, err := cloud.New(ctx, env, cloud.Options{Now: now, MetricsOut: &metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := apiKey(t, p, "usr_lost")
+	// started submits an image task and runs its Express execution's
+	// start step, after which the execution is lost.
+	started := func(prompt string) task.Task {
+		t.Helper()
+		rec := call(t, p.API, "POST", api.Prefix+"/images/generate", key, map[string]any{"prompt": prompt, "webhook_url": "https://example.com/hooks"})
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("submit: %d %s", rec.Code, rec.Body)
+		}
+		var tk task.Task
+		if err := json.Unmarshal(rec.Body.Bytes(), &tk); err != nil {
+			t.Fatal(err)
+		}
+		execution := strings.Replace(env.ExpressStateMachine, ":stateMachine:", ":express:", 1) + ":" + tk.ID + ":" + prompt
+		in, _ := json.Marshal(map[string]any{"action": "start", "task_id": tk.ID, "tried": []string{}, "execution": execution})
+		if _, err := p.Actions.Invoke(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	lost := started("lost")
+	advance(10 * time.Minute)
+	fresh := started("fresh")
+	sweep := func() {
+		t.Helper()
+		if _, err := p.ProcessFunction()(ctx, json.RawMessage(`{"detail-type":"Scheduled Event","source":"aws.events"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(id string) *task.Task {
+		t.Helper()
+		tk, err := p.Store.GetTask(ctx, "", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+
+	// 10 minutes after the lost run's claim: its 5 minutes have passed,
+	// the grace for a step still in flight has not.
+	sweep()
+	if got := status(lost.ID); got.Status != task.StatusRunning {
+		t.Fatalf("within the grace the lost task is %s, want running", got.Status)
+	}
+
+	advance(p.App.Limits().LostRunGrace - 5*time.Minute + time.Second)
+	sweep()
+	got := status(lost.ID)
+	if got.Status != task.StatusFailed || got.Error == nil || got.Error.Code != "workflow_timeout" || !got.Error.Retryable {
+		t.Fatalf("lost task %s with error %+v, want failed with workflow_timeout", got.Status, got.Error)
+	}
+	evs, err := p.Store.ListEvents(ctx, lost.ID, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Type != task.EventTaskFailed {
+		t.Fatalf("lost task's last event %s, want %s", last.Type, task.EventTaskFailed)
+	}
+	deliveries, err := p.Store.ListDeliveries(ctx, "usr_lost", webhook.Filter{SubjectID: lost.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deliveries.Deliveries) == 0 || deliveries.Deliveries[0].EventType != task.EventTaskFailed {
+		t.Fatalf("lost task's deliveries %+v, want its task.failed first", deliveries.Deliveries)
+	}
+	if got := status(fresh.ID); got.Status != task.StatusRunning || got.Error != nil {
+		t.Fatalf("the task whose run is not over is %s (%+v), want running", got.Status, got.Error)
+	}
+	if !strings.Contains(metrics.String(), `"ExpressRunsLost":1`) {
+		t.Fatalf("metrics after the sweep:\n%s\nwant ExpressRunsLost 1", metrics.String())
+	}
+}
+
+// expressMachine is the engine's name of the Express task machine.
+const expressMachine = "task_express"
+
 // playStepFunctions runs, on the local engine, every execution the
 // platform starts on the Step Functions test server: the same ASL files,
 // the same step actions, as Step Functions and the process function
-// would. It returns when ctx ends.
+// would. The engine names an execution by its name, which the starts of
+// one Express task share (each is an execution of its own): each runs
+// here under a name of its own, and its steps are given the test
+// server's execution id as $$.Execution.Id, as Step Functions gives it.
+// It returns when ctx ends.
 func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn *sfntest.Server, env cloud.Env) {
 	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "engine.db"), sqlitedb.Options{Synchronous: "NORMAL"})
 	if err != nil {
@@ -454,10 +581,51 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 		return
 	}
 	defer db.Close()
-	engineRunner, err := local.New(ctx, db, local.Options{Actions: p.Actions, Workers: 4, BatchConcurrency: 2})
+	var mu sync.Mutex
+	serverIDs := map[string]string{} // engine execution name -> the test server's execution ARN
+	invoke := func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		var in map[string]any
+		if json.Unmarshal(input, &in) == nil {
+			if id, ok := in["execution"].(string); ok {
+				mu.Lock()
+				server, found := serverIDs[id[strings.LastIndex(id, ":")+1:]]
+				mu.Unlock()
+				if found {
+					in["execution"] = server
+					input, _ = json.Marshal(in)
+				}
+			}
+		}
+		out, err := p.Actions.Invoke(ctx, input)
+		var se *workflow.StepError
+		if errors.As(err, &se) {
+			return nil, &engine.TaskError{Name: se.Name, Cause: se.Cause}
+		}
+		return out, err
+	}
+	// AwaitCallback calls the function through lambda:invoke, whose
+	// Parameters carry its input as Payload.
+	invokePayload := func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		var call struct{ Payload json.RawMessage }
+		if err := json.Unmarshal(input, &call); err != nil {
+			return nil, err
+		}
+		return invoke(ctx, call.Payload)
+	}
+	e, err := engine.New(ctx, db, engine.Options{Workers: 4,
+		Resources: map[string]engine.Action{local.Substitutions[workflow.ProcessFunctionArn]: invoke, workflow.InvokeWaitForTaskToken: invokePayload}})
 	if err != nil {
 		t.Error(err)
 		return
+	}
+	// The Express machine runs its own variant of the task definition,
+	// as in the stack.
+	for name, def := range map[string][]byte{workflow.TaskMachine: workflow.TaskDefinition, expressMachine: workflow.ExpressTaskDefinition,
+		workflow.BatchMachine: workflow.BatchDefinition} {
+		if err := e.Load(name, def, local.Substitutions); err != nil {
+			t.Error(err)
+			return
+		}
 	}
 	// A callback's SendTaskSuccess (through sfnrunner, to the test
 	// server) ends the wait of the engine that issued the token.
@@ -465,11 +633,11 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 		var err error
 		switch a.Op {
 		case "SendTaskSuccess":
-			err = engineRunner.Engine().SendTaskSuccess(ctx, a.Token, json.RawMessage(a.Output))
+			err = e.SendTaskSuccess(ctx, a.Token, json.RawMessage(a.Output))
 		case "SendTaskFailure":
-			err = engineRunner.Engine().SendTaskFailure(ctx, a.Token, a.Error, a.Cause)
+			err = e.SendTaskFailure(ctx, a.Token, a.Error, a.Cause)
 		default:
-			err = engineRunner.Engine().SendTaskHeartbeat(ctx, a.Token)
+			err = e.SendTaskHeartbeat(ctx, a.Token)
 		}
 		if errors.Is(err, engine.ErrTaskTokenNotFound) {
 			return sfntest.ErrTokenGone
@@ -479,20 +647,26 @@ func playStepFunctions(ctx context.Context, t testing.TB, p *cloud.Platform, sfn
 	defer sfn.HandleTokens(nil)
 	var run sync.WaitGroup
 	defer run.Wait()
-	run.Go(func() { _ = engineRunner.Run(ctx) })
+	run.Go(func() { _ = e.Run(ctx) })
 	started := map[string]bool{}
 	for ctx.Err() == nil {
-		for _, e := range sfn.Executions() {
-			if started[e.ARN] {
+		for _, x := range sfn.Executions() {
+			if started[x.ARN] {
 				continue
 			}
-			started[e.ARN] = true
-			machine := workflow.TaskMachine
-			if e.StateMachineARN == env.BatchStateMachine {
+			started[x.ARN] = true
+			machine, name := workflow.TaskMachine, x.Name
+			switch x.StateMachineARN {
+			case env.BatchStateMachine:
 				machine = workflow.BatchMachine
+			case env.ExpressStateMachine:
+				machine, name = expressMachine, name+"."+x.ARN[strings.LastIndex(x.ARN, ":")+1:]
 			}
-			if _, _, err := engineRunner.Engine().Start(ctx, machine, e.Name, json.RawMessage(e.Input)); err != nil && ctx.Err() == nil {
-				t.Errorf("start %s: %v", e.Name, err)
+			mu.Lock()
+			serverIDs[name] = x.ARN
+			mu.Unlock()
+			if _, _, err := e.Start(ctx, machine, name, json.RawMessage(x.Input)); err != nil && ctx.Err() == nil {
+				t.Errorf("start %s: %v", name, err)
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -114,6 +114,9 @@ type Adapters struct {
 	// SweepInterval is how often the sweeper runs (default 30 s); the
 	// cloud's sweep is a scheduled function instead.
 	SweepInterval time.Duration
+	// RunBound is the longest a workflow execution with the given id can
+	// last (steps.Deps.RunBound); nil: executions are durable.
+	RunBound func(executionID string) time.Duration
 	// Getenv reads the environment (the LLM's API key; default os.Getenv).
 	Getenv func(string) string
 	Now    func() time.Time
@@ -205,7 +208,8 @@ func Build(ad Adapters) (*Platform, error) {
 			callbacks = &steps.Callbacks{BaseURL: c.BaseURL, Keys: c.Keys, Waits: c.Waits, Fallback: ad.Config.Workflow.CallbackFallback}
 		}
 		p.Actions = steps.New(steps.Deps{App: a, Blobs: ad.Blobs, Providers: providers, Optimizer: optimizer,
-			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, Callbacks: callbacks, Now: ad.Now, Log: log})
+			AllowPrivateOutputs: ad.Config.Media.AllowPrivate, Subtitles: &ad.Config.Subtitles, RunBound: ad.RunBound, Callbacks: callbacks,
+			Now: ad.Now, Log: log})
 		if ad.Runner == nil {
 			return nil, nil
 		}

@@ -21,4 +21,6 @@ var (
 	// ErrTooLarge: a record is larger than the store holds in one item or
 	// one write (DynamoDB: 400 KB an item, 4 MB a transaction).
 	ErrTooLarge = errors.New("too large to store")
+	// ErrClaimed: another workflow execution has claimed the task (Run).
+	ErrClaimed = errors.New("claimed by another execution")
 )

@@ -59,6 +59,12 @@ type Store interface {
 	// last updated before the given time: the sweeper re-sends them.
 	StaleQueued(ctx context.Context, updatedBefore time.Time, limit int) ([]*Task, error)
 
+	// OverdueRuns returns up to limit tasks, of any user, still running
+	// on a bounded execution (Run.Deadline set) whose deadline is before
+	// the given time, earliest deadline first: the sweep fails them, their
+	// execution having ended without finishing them.
+	OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*Task, error)
+
 	// Stats summarises the user's tasks.
 	Stats(ctx context.Context, userID string) (Stats, error)
 

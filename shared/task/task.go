@@ -108,6 +108,8 @@ type Task struct {
 	// Cost is what the provider charges for the task's work, estimated at
 	// its list prices when the task completed; nil when unknown.
 	Cost *Cost `json:"cost"`
+	// Run is the workflow execution that claimed the task (not shown).
+	Run Run `json:"-"`
 }
 
 // Cost is a task's estimated price.
@@ -228,6 +230,10 @@ func (t *Task) Clone() *Task {
 	if t.CompletedAt != nil {
 		s := *t.CompletedAt
 		c.CompletedAt = &s
+	}
+	if t.Run.Deadline != nil {
+		d := *t.Run.Deadline
+		c.Run.Deadline = &d
 	}
 	if t.OptimizedPrompt != nil {
 		o := *t.OptimizedPrompt

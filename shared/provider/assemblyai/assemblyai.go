@@ -164,6 +164,10 @@ type createBody struct {
 	KeytermsPrompt    []string `json:"keyterms_prompt,omitempty"`
 	Prompt            string   `json:"prompt,omitempty"`
 	SpeakerLabels     bool     `json:"speaker_labels,omitempty"`
+	// The callback, when the platform gives one.
+	WebhookURL             string `json:"webhook_url,omitempty"`
+	WebhookAuthHeaderName  string `json:"webhook_auth_header_name,omitempty"`
+	WebhookAuthHeaderValue string `json:"webhook_auth_header_value,omitempty"`
 }
 
 // Start sends the audio (its URL when public, else its bytes through
@@ -190,6 +194,7 @@ func (a *AssemblyAI) Start(ctx context.Context, req provider.Request) (provider.
 		body.LanguageDetection = true
 	}
 	body.KeytermsPrompt, body.Prompt = vocabulary(in.prompt, familyOf(a.models[0]).contextPrompt)
+	withCallback(&body, req.Callback)
 	var tr transcriptAnswer
 	if _, err := a.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: "/v2/transcript", JSON: body}, &tr); err != nil {
 		return provider.Response{}, fmt.Errorf("assemblyai %s: create transcript of task %s: %w", a.name, req.TaskID, err)

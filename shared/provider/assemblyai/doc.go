@@ -60,4 +60,9 @@
 // old name universal) 0.15, universal-3-pro and universal-3-5-pro 0.21. The model priced is
 // speech_model_used when AssemblyAI says which, else the first. A model
 // of unknown price has no cost unless price names it.
+//
+// Callbacks (a provider.Caller): with Request.Callback the create sends
+// webhook_url and the job's secret as the CallbackHeader auth header;
+// VerifyCallback compares it in constant time and names the transcript
+// id, final on completed or error.
 package assemblyai

@@ -1,10 +1,11 @@
 // Package fal is the provider adapter of fal.ai's queue API, which hosts
 // Flux, Ideogram, Stable Diffusion, Kling, Pika, Wan, MiniMax (Hailuo), LTX
 // and many other apps behind one protocol: submit POST
-// https://queue.fal.run/{app} with the app's input; the answer's
-// status_url, response_url and cancel_url are kept in the job handle (they
-// are used only on the base URL's host, where the key goes; otherwise they
-// are rebuilt as {owner}/{alias}/requests/{id}); poll the status
+// https://queue.fal.run/{app} with the app's input; the job handle is the
+// answer's request_id (the name fal's webhook gives the job), the app
+// chosen again from the request and its URLs built on the base URL as
+// {owner}/{alias}/requests/{id} (a JSON handle of an earlier version keeps
+// its URLs, used only on the base URL's host); poll the status
 // (IN_QUEUE with queue_position, IN_PROGRESS, COMPLETED), fetch the result
 // from response_url, cancel with PUT cancel_url (ALREADY_COMPLETED and
 // NOT_FOUND are no error). Auth "Authorization: Key <key>", FAL_KEY by
@@ -66,4 +67,9 @@
 // 5 s and $0.098 each second more [kling_pro_5s, kling_pro_second]. Any
 // other app is priced only by the price option: image, megapixel or
 // video_second; with none, no cost is reported.
+//
+// Callbacks (a provider.Caller): with Request.Callback the submit carries
+// ?fal_webhook=; VerifyCallback checks the ED25519 signature against fal's
+// key set (webhook_jwks_url, kept 12 h) and names the request id; fal
+// calls once, at the end.
 package fal

@@ -2,11 +2,13 @@ package fal
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -43,6 +45,9 @@ type options struct {
 	// to when model is a text-to-video app (e.g. the same family's
 	// image-to-video endpoint).
 	ImageToVideoModel string `json:"image_to_video_model"`
+	// WebhookJWKSURL is where fal's webhook public keys are read
+	// (default DefaultWebhookJWKSURL).
+	WebhookJWKSURL string `json:"webhook_jwks_url"`
 }
 
 // Fal is a provider calling fal.ai's queue API.
@@ -54,6 +59,12 @@ type Fal struct {
 	client *httpapi.Client
 	fetch  *httpapi.Fetcher
 	base   *url.URL
+	// The webhook keys: read from jwksURL by keys (a client with no
+	// credentials), kept in webhookKeys.
+	jwksURL     string
+	keys        *httpapi.Client
+	webhookKeys *httpapi.KeyCache[[]ed25519.PublicKey]
+	now         func() time.Time
 }
 
 var (
@@ -98,10 +109,21 @@ func newFal(cfg config.Provider, getenv func(string) string) (*Fal, error) {
 			f.i2v = &a
 		}
 	}
+	f.jwksURL = DefaultWebhookJWKSURL
+	if o.WebhookJWKSURL != "" {
+		u, err := url.Parse(o.WebhookJWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, &provider.OptionError{Field: "webhook_jwks_url", Message: "is not an http(s) URL"})
+		}
+		f.jwksURL = o.WebhookJWKSURL
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("fal provider %s: %w", cfg.Name, errors.Join(errs...))
 	}
 	f.base, _ = url.Parse(s.BaseURL) // Resolve checked it
+	f.now = time.Now
+	f.keys = httpapi.NewClient(cfg.Name, s, nil)
+	f.webhookKeys = &httpapi.KeyCache[[]ed25519.PublicKey]{Fetch: f.fetchKeys, TTL: jwksTTL, Now: func() time.Time { return f.now() }}
 	key := s.Key
 	f.client = httpapi.NewClient(cfg.Name, s, func(h http.Header) { h.Set("Authorization", "Key "+key) })
 	f.client.Problem = problem
@@ -141,7 +163,11 @@ func (f *Fal) appFor(in task.Input) app {
 	return f.app
 }
 
-// job is what a handle carries: the URLs fal answered the submit with.
+// requestIDRe is a fal request id (a UUID), which is the job handle.
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+
+// job is a request and its URLs. Jobs started by earlier versions have
+// it, as JSON, for their handle.
 type job struct {
 	App      string `json:"app"`
 	ID       string `json:"request_id"`
@@ -174,18 +200,18 @@ func (f *Fal) Start(ctx context.Context, req provider.Request) (provider.Respons
 		return provider.Response{}, fmt.Errorf("fal %s: task %s: %w", f.name, req.TaskID, err)
 	}
 	var sub submitted
-	if _, err := f.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: a.id, JSON: body}, &sub); err != nil {
+	if _, err := f.client.JSON(ctx, httpapi.Call{Method: http.MethodPost, Path: withCallback(a.id, req.Callback), JSON: body}, &sub); err != nil {
 		return provider.Response{}, fmt.Errorf("fal %s: submit to %s: %w", f.name, a.id, err)
 	}
 	if sub.RequestID == "" {
 		return provider.Response{}, fmt.Errorf("fal %s: submit to %s: %w", f.name, a.id, provider.NewTransient("bad_answer", "fal answered a submit with no request_id", nil))
 	}
-	j := job{App: a.id, ID: sub.RequestID, Status: sub.StatusURL, Response: sub.ResponseURL, Cancel: sub.CancelURL}
-	handle, err := json.Marshal(j)
-	if err != nil {
-		return provider.Response{}, fmt.Errorf("fal %s: encode job: %w", f.name, err)
+	if !requestIDRe.MatchString(sub.RequestID) {
+		return provider.Response{}, fmt.Errorf("fal %s: submit to %s: %w", f.name, a.id, provider.NewTransient("bad_answer", "fal answered a submit with a request_id that is not an id", nil))
 	}
-	return provider.Response{Job: string(handle), PollAfter: a.pollAfter(0)}, nil
+	// The handle is the request id alone, the name fal's webhook gives the
+	// job; the app is chosen again from the request.
+	return provider.Response{Job: sub.RequestID, PollAfter: a.pollAfter(0)}, nil
 }
 
 func (a app) pollAfter(queuePosition int) time.Duration {
@@ -199,19 +225,31 @@ func (a app) pollAfter(queuePosition int) time.Duration {
 	return d
 }
 
-// decodeJob reads a handle; its URLs are used only on fal's own host
-// (the key goes with them), else rebuilt from the app and request id.
-func (f *Fal) decodeJob(handle string) (job, app, error) {
+// decodeJob reads a handle: a request id, whose app is the one Start
+// chose for req, or a JSON job of an earlier version. URLs are used only
+// on fal's own host (the key goes with them), else rebuilt from the app
+// and request id.
+func (f *Fal) decodeJob(req provider.Request, handle string) (job, app, error) {
 	var j job
-	if err := json.Unmarshal([]byte(handle), &j); err != nil || j.ID == "" || j.App == "" {
-		return job{}, app{}, provider.NewRejected("unknown_job", "the job handle is not one of a fal provider", err)
-	}
-	a, err := parseApp(j.App)
-	if err != nil {
-		return job{}, app{}, provider.NewRejected("unknown_job", "the job handle names no fal app", err)
-	}
-	if f.i2v != nil && j.App == f.i2v.id {
-		a = *f.i2v
+	var a app
+	if requestIDRe.MatchString(handle) {
+		in, err := task.DecodeInput(req.Type, req.Input)
+		if err != nil {
+			return job{}, app{}, provider.NewRejected("invalid_input", "the task's input is not the expected JSON", err)
+		}
+		a = f.appFor(in)
+		j = job{App: a.id, ID: handle}
+	} else {
+		if err := json.Unmarshal([]byte(handle), &j); err != nil || j.ID == "" || j.App == "" {
+			return job{}, app{}, provider.NewRejected("unknown_job", "the job handle is not one of a fal provider", err)
+		}
+		var err error
+		if a, err = parseApp(j.App); err != nil {
+			return job{}, app{}, provider.NewRejected("unknown_job", "the job handle names no fal app", err)
+		}
+		if f.i2v != nil && j.App == f.i2v.id {
+			a = *f.i2v
+		}
 	}
 	// The queue's URLs drop the app's sub-path: owner/alias/requests/id.
 	parts := strings.SplitN(a.id, "/", 3)
@@ -245,7 +283,7 @@ type status struct {
 // Poll asks fal about the request and, once it is completed, fetches its
 // result and output files.
 func (f *Fal) Poll(ctx context.Context, req provider.Request, handle string) (provider.Response, error) {
-	j, a, err := f.decodeJob(handle)
+	j, a, err := f.decodeJob(req, handle)
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("fal %s: poll: %w", f.name, err)
 	}
@@ -299,7 +337,7 @@ func failure(errorType, message string) *provider.Error {
 // Cancel asks fal to cancel the request; one that has ended already is
 // not an error.
 func (f *Fal) Cancel(ctx context.Context, req provider.Request, handle string) error {
-	j, _, err := f.decodeJob(handle)
+	j, _, err := f.decodeJob(req, handle)
 	if err != nil {
 		return fmt.Errorf("fal %s: cancel: %w", f.name, err)
 	}

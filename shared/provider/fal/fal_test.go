@@ -27,7 +27,7 @@ func boolp(b bool) *bool { return &b }
 // build makes a provider for fake with extra options.
 func build(t *testing.T, fake *falfake.Server, timeout time.Duration, opts map[string]any) *Fal {
 	t.Helper()
-	o := map[string]any{"base_url": fake.URL(), "api_key": falfake.Key, "allow_private": true, "timeout": timeout.String()}
+	o := map[string]any{"base_url": fake.URL(), "api_key": falfake.Key, "allow_private": true, "timeout": timeout.String(), "webhook_jwks_url": fake.JWKSURL()}
 	maps.Copy(o, opts)
 	raw, _ := json.Marshal(o)
 	f, err := newFal(config.Provider{Name: "fal-test", Type: Type, Options: raw}, func(string) string { return "" })
@@ -92,8 +92,9 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T, fake providertest.Fake, timeout time.Duration) provider.Provider {
 					return build(t, fake.(*falfake.Server), timeout, c.opts)
 				},
-				Key:   falfake.Key,
-				Cases: c.cases,
+				Key:            falfake.Key,
+				Cases:          c.cases,
+				CallbackSigned: true,
 			})
 		})
 	}
@@ -400,7 +401,7 @@ func TestJobURLsStayOnFalsHost(t *testing.T) {
 	fake := startFake(t)
 	f := build(t, fake, time.Second, map[string]any{"model": "fal-ai/flux/dev"})
 	handle := `{"app":"fal-ai/flux/dev","request_id":"r1","status_url":"https://evil.example/steal","response_url":"https://evil.example/r","cancel_url":"https://evil.example/c"}`
-	j, _, err := f.decodeJob(handle)
+	j, _, err := f.decodeJob(provider.Request{}, handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +409,7 @@ func TestJobURLsStayOnFalsHost(t *testing.T) {
 	if j.Status != want+"/status" || j.Response != want || j.Cancel != want+"/cancel" {
 		t.Errorf("a job's foreign URLs were kept: %+v", j)
 	}
-	if _, _, err := f.decodeJob("nonsense"); provider.KindOf(err) != provider.Permanent {
+	if _, _, err := f.decodeJob(provider.Request{}, "not/a/handle"); provider.KindOf(err) != provider.Permanent {
 		t.Errorf("a bad handle: %v", err)
 	}
 }

@@ -173,3 +173,12 @@ func TestConformanceGPT4oTranscribe(t *testing.T) {
 			Input: &task.SubtitleInput{AudioURL: url, Language: "en"}, Check: wantTimed(true)},
 	}, providertest.FaultExpiredOutput))
 }
+
+// OpenAI's images and transcriptions answer in the call: nothing to call
+// back.
+func TestNoCallbacks(t *testing.T) {
+	t.Parallel()
+	if _, ok := newProvider(t, "http://127.0.0.1:1/v1", 5*time.Second, nil).(provider.Caller); ok {
+		t.Error("the openai adapter is a provider.Caller; OpenAI cannot call back")
+	}
+}

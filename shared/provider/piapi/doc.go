@@ -53,4 +53,9 @@
 // image; Kling 4.0 $0.1667/s std and $0.25/s pro (kling_std_per_second,
 // kling_pro_per_second; other Kling versions have no list price here: set
 // the key to get a cost); hailuo $0.20 per video.
+//
+// Callbacks (a provider.Caller): with Request.Callback the create sends
+// config.webhook_config {endpoint, secret}; VerifyCallback compares
+// x-webhook-secret in constant time and names the job handle from the
+// task in the body, final on completed or failed.
 package piapi

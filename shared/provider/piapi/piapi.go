@@ -259,7 +259,8 @@ type createBody struct {
 }
 
 type taskConfig struct {
-	ServiceMode string `json:"service_mode,omitempty"`
+	ServiceMode   string         `json:"service_mode,omitempty"`
+	WebhookConfig *webhookConfig `json:"webhook_config,omitempty"`
 }
 
 // envelope is PiAPI's answer to every call.
@@ -316,6 +317,7 @@ func (p *Provider) Start(ctx context.Context, req provider.Request) (provider.Re
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("piapi %s: task %s: %w", p.name, req.TaskID, err)
 	}
+	withCallback(&body, req.Callback)
 	var env envelope
 	if err := p.call(ctx, httpapi.Call{Method: http.MethodPost, Path: "/api/v1/task", JSON: body}, &env); err != nil {
 		return provider.Response{}, fmt.Errorf("piapi %s: create a %s task for %s: %w", p.name, body.Model, req.TaskID, err)

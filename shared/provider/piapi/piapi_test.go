@@ -85,8 +85,9 @@ func harness(opts map[string]any, cases ...providertest.Case) providertest.Harne
 			}
 			return newAdapter(t, f.(*piapifake.Server), o)
 		},
-		Key:   piapifake.Key,
-		Cases: cases,
+		Key:               piapifake.Key,
+		Cases:             cases,
+		NonFinalCallbacks: true,
 	}
 }
 

@@ -2,7 +2,7 @@
 // against every hosted adapter and the fake server that speaks its
 // provider's wire format, it holds each one to the same promises: results
 // in the platform's shapes, long jobs that any instance can poll (no state
-// in memory), the platform's error classes for the same faults (429 with
+// in memory), callbacks that authenticate and name their job, the platform's error classes for the same faults (429 with
 // Retry-After, 5xx, a hang, malformed and truncated answers, a safety
 // refusal, a bad key, an expired output URL), cancel, and a key that never
 // shows in an error.
@@ -86,6 +86,17 @@ type Harness struct {
 	// Skip lists the faults the provider cannot answer with (sdwebui has
 	// no safety refusal; a provider that answers bytes has no output URL).
 	Skip []Fault
+
+	// For an adapter that is a provider.Caller (its Fake is then a
+	// CallbackFake):
+
+	// CallbackSigned: the provider signs the body and a timestamp with
+	// its own key (a tampered body and a stale call must be refused);
+	// else it sends the Callback.Secret back (another secret must be).
+	CallbackSigned bool
+	// NonFinalCallbacks: the provider calls back on progress too, before
+	// the end.
+	NonFinalCallbacks bool
 }
 
 // maxPolls bounds a long job in the suite.
@@ -176,6 +187,8 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("Start with a canceled context: %v (kind %q); want kind canceled", err, provider.KindOf(err))
 		}
 	})
+
+	runCallbacks(t, h)
 
 	if i := slices.IndexFunc(h.Cases, func(c Case) bool { return c.Long }); i >= 0 {
 		c := h.Cases[i]

@@ -65,4 +65,10 @@
 // price per second (cpu $0.0001, gpu-t4 $0.000225, gpu-l40s $0.000975,
 // gpu-a100-large $0.0014, gpu-h100 $0.001525 [?], or [hardware_second]);
 // otherwise no cost.
+//
+// Callbacks (a provider.Caller): with Request.Callback the create sends
+// webhook and webhook_events_filter ["completed"]; VerifyCallback checks
+// Standard Webhooks signatures with the account's secret (GET
+// /v1/webhooks/default/secret, fetched once, again on a mismatch at most
+// once a minute) and names the prediction id.
 package replicate

@@ -17,6 +17,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider"
 	"github.com/videoai/mediatasks/shared/provider/httpapi"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // Type is the provider type name in the configuration.
@@ -63,6 +64,10 @@ type Replicate struct {
 	hardware string
 	client   *httpapi.Client
 	fetch    *httpapi.Fetcher
+	// secret verifies webhooks: the account's signing secret, fetched
+	// once and kept.
+	secret *httpapi.KeyCache[*webhook.Verifier]
+	now    func() time.Time
 }
 
 var (
@@ -118,6 +123,8 @@ func newReplicate(cfg config.Provider, getenv func(string) string) (*Replicate, 
 	r.client = httpapi.NewClient(cfg.Name, s, func(h http.Header) { h.Set("Authorization", "Bearer "+key) })
 	r.client.Problem = problem
 	r.fetch = httpapi.NewFetcher(s)
+	r.now = time.Now
+	r.secret = &httpapi.KeyCache[*webhook.Verifier]{Fetch: r.fetchSecret, Now: func() time.Time { return r.now() }}
 	return r, nil
 }
 
@@ -185,9 +192,9 @@ func (r *Replicate) Start(ctx context.Context, req provider.Request) (provider.R
 	if err != nil {
 		return provider.Response{}, fmt.Errorf("replicate %s: task %s: %w", r.name, req.TaskID, err)
 	}
-	call := httpapi.Call{Method: http.MethodPost, Path: "models/" + r.model.owner + "/" + r.model.name + "/predictions", JSON: map[string]any{"input": input}}
+	call := httpapi.Call{Method: http.MethodPost, Path: "models/" + r.model.owner + "/" + r.model.name + "/predictions", JSON: withCallback(map[string]any{"input": input}, req.Callback)}
 	if r.model.version != "" {
-		call.Path, call.JSON = "predictions", map[string]any{"version": r.model.version, "input": input}
+		call.Path, call.JSON = "predictions", withCallback(map[string]any{"version": r.model.version, "input": input}, req.Callback)
 	}
 	if r.wait > 0 {
 		call.Header = http.Header{"Prefer": {"wait=" + strconv.Itoa(r.wait)}}

@@ -3,9 +3,12 @@ package replicate
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
+	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/videoai/mediatasks/shared/provider/providertest"
 	"github.com/videoai/mediatasks/shared/provider/replicate/replicatefake"
 	"github.com/videoai/mediatasks/shared/task"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 func intp(n int) *int { return &n }
@@ -105,9 +109,10 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T, fake providertest.Fake, timeout time.Duration) provider.Provider {
 					return build(t, fake.(*replicatefake.Server), timeout, c.opts)
 				},
-				Key:   replicatefake.Key,
-				Cases: c.cases,
-				Skip:  skip,
+				Key:            replicatefake.Key,
+				Cases:          c.cases,
+				Skip:           skip,
+				CallbackSigned: true,
 			})
 		})
 	}
@@ -454,5 +459,142 @@ func TestJobHandleChecked(t *testing.T) {
 		if _, err := r.Poll(t.Context(), req, job); provider.KindOf(err) != provider.Permanent {
 			t.Errorf("Poll %q: %v; want refused", job, err)
 		}
+	}
+}
+
+func TestCreateCallbackFields(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		callback *provider.Callback
+		want     map[string]any // nil: the fields are absent
+	}{
+		"no callback": {},
+		"callback": {callback: &provider.Callback{URL: "https://api.example.com/api/v1/media/providers/replicate/callback?ref=abc", Secret: "ignored"},
+			want: map[string]any{"webhook": "https://api.example.com/api/v1/media/providers/replicate/callback?ref=abc", "webhook_events_filter": []any{"completed"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fake := startFake(t)
+			r := build(t, fake, 10*time.Second, map[string]any{"model": "kwaivgi/kling-v1.6-standard"})
+			raw, _ := json.Marshal(task.VideoInput{Prompt: "rain", DurationSeconds: intp(5)})
+			req := provider.Request{TaskID: "t1", Type: task.TypeVideoGeneration, Input: raw, Callback: c.callback}
+			if c.callback != nil {
+				req.Callback.URL = strings.Replace(req.Callback.URL, "https://api.example.com", fake.URL(), 1) // the fake calls it back
+			}
+			if _, err := r.Start(t.Context(), req); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			fake.Settle()
+			body := fake.Created().Body
+			for _, field := range []string{"webhook", "webhook_events_filter"} {
+				got, ok := body[field]
+				switch {
+				case c.want == nil && ok:
+					t.Errorf("%s sent without a callback: %v", field, got)
+				case c.want != nil && field == "webhook" && got != req.Callback.URL:
+					t.Errorf("webhook = %v, want %s", got, req.Callback.URL)
+				case c.want != nil && field != "webhook" && !reflect.DeepEqual(got, c.want[field]):
+					t.Errorf("%s = %v, want %v", field, got, c.want[field])
+				}
+			}
+		})
+	}
+}
+
+// signedBy signs body as Replicate does, with secret, at ts.
+func signedBy(t *testing.T, secret, id string, ts time.Time, body []byte) http.Header {
+	t.Helper()
+	sig, err := webhook.Sign([]string{secret}, id, ts, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set(webhook.HeaderID, id)
+	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(webhook.HeaderSignature, sig)
+	return h
+}
+
+func TestVerifyCallbackEvents(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		status string
+		final  bool
+	}{
+		"start":      {"starting", false},
+		"processing": {"processing", false},
+		"succeeded":  {"succeeded", true},
+		"failed":     {"failed", true},
+		"canceled":   {"canceled", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fake := startFake(t)
+			r := build(t, fake, 10*time.Second, map[string]any{"model": sdxl})
+			body := []byte(`{"id":"pred42","status":"` + c.status + `","output":null}`)
+			job, final, err := r.VerifyCallback(t.Context(), signedBy(t, fake.Secret(), "msg_1", time.Now(), body), body, "")
+			if err != nil || job != "pred42" || final != c.final {
+				t.Errorf("VerifyCallback = %q, %v, %v; want pred42, %v, nil", job, final, err, c.final)
+			}
+		})
+	}
+}
+
+func TestVerifyCallbackSecret(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t)
+	r := build(t, fake, 10*time.Second, map[string]any{"model": sdxl})
+	now := time.Now()
+	r.now = func() time.Time { return now }
+	body := []byte(`{"id":"pred42","status":"succeeded"}`)
+	secretFetches := func() int {
+		n := 0
+		for _, req := range fake.Requests() {
+			if strings.HasSuffix(req.Path, "/webhooks/default/secret") {
+				n++
+			}
+		}
+		return n
+	}
+	verify := func(secret string) error {
+		_, _, err := r.VerifyCallback(t.Context(), signedBy(t, secret, "msg_1", now, body), body, "")
+		return err
+	}
+
+	if err := verify(fake.Secret()); err != nil {
+		t.Fatalf("first callback: %v", err)
+	}
+	if err := verify(fake.Secret()); err != nil || secretFetches() != 1 {
+		t.Fatalf("second callback: %v, %d secret fetches; want the secret fetched once", err, secretFetches())
+	}
+	// A forged call within a minute of the fetch does not fetch again.
+	forged, _ := webhook.NewSecret()
+	if err := verify(forged); !errors.Is(err, provider.ErrBadCallback) || secretFetches() != 1 {
+		t.Fatalf("forged callback: %v, %d secret fetches; want ErrBadCallback and no fetch", err, secretFetches())
+	}
+	if strings.Contains(fmt.Sprint(verify(forged)), strings.TrimPrefix(fake.Secret(), webhook.SecretPrefix)) {
+		t.Error("an error shows the signing secret")
+	}
+	// Rotated later: one mismatch fetches the new secret.
+	fake.RotateSecret()
+	now = now.Add(2 * time.Minute)
+	if err := verify(fake.Secret()); err != nil || secretFetches() != 2 {
+		t.Fatalf("callback after a rotation: %v, %d secret fetches; want it accepted after one more fetch", err, secretFetches())
+	}
+}
+
+func TestVerifyCallbackSecretUnavailable(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t)
+	r := build(t, fake, 10*time.Second, map[string]any{"model": sdxl})
+	fake.Fail(providertest.FaultServer)
+	body := []byte(`{"id":"pred42","status":"succeeded"}`)
+	_, _, err := r.VerifyCallback(t.Context(), signedBy(t, fake.Secret(), "msg_1", time.Now(), body), body, "")
+	// Not the caller's fault: the platform answers so that Replicate retries.
+	if err == nil || errors.Is(err, provider.ErrBadCallback) || provider.KindOf(err) != provider.Transient {
+		t.Errorf("with the secret unavailable: %v; want a transient error, not ErrBadCallback", err)
+	}
+	if strings.Contains(err.Error(), replicatefake.Key) {
+		t.Errorf("an error shows the API key: %v", err)
 	}
 }

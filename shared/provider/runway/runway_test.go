@@ -400,3 +400,11 @@ func TestBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// Runway has no webhooks: its tasks are polled.
+func TestNoCallbacks(t *testing.T) {
+	t.Parallel()
+	if _, ok := newProvider(t, newFake(t), 5*time.Second, nil).(provider.Caller); ok {
+		t.Error("the runway adapter is a provider.Caller; Runway cannot call back")
+	}
+}

@@ -136,12 +136,29 @@ func canonical(raw json.RawMessage) string {
 
 func sameJSON(a, b json.RawMessage) bool { return canonical(a) == canonical(b) }
 
+// The execution RunEngine starts, and its id ($$.Execution.Id) on the
+// engine, which RunNode gives aws-local-stepfunctions too.
+const (
+	executionName = "differential"
+	executionID   = "arn:aws:states:local:000000000000:execution:machine:" + executionName
+)
+
 // RunNode runs a (substituted) definition on aws-local-stepfunctions.
 func RunNode(t testing.TB, definition []byte, sc Scenario) Result {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string][]byte{"run.mjs": harness, "definition.json": definition}
 	scenario, err := json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Context Object the engine gives the execution RunEngine starts,
+	// for definitions that pass $$.Execution.Id to their Tasks, and the
+	// token RunEngine's calls show in place of the engine's own.
+	scenario, err = json.Marshal(struct {
+		Scenario
+		Context map[string]any `json:"context"`
+	}{sc, map[string]any{"Execution": map[string]any{"Id": executionID, "Name": executionName}, "Task": map[string]any{"Token": TaskToken}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +259,7 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	if _, _, err := e.Start(context.Background(), "machine", "differential", input); err != nil {
+	if _, _, err := e.Start(context.Background(), "machine", executionName, input); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,7 +272,7 @@ func RunEngine(t testing.TB, definition []byte, sc Scenario) Result {
 	var x engine.Execution
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if x, err = e.Describe(context.Background(), "machine", "differential"); err != nil {
+		if x, err = e.Describe(context.Background(), "machine", executionName); err != nil {
 			t.Fatal(err)
 		}
 		if x.Status != engine.StatusRunning {

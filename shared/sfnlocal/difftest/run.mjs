@@ -3,7 +3,9 @@
 //
 //   node run.mjs DEFINITION.json SCENARIO.json
 //
-// SCENARIO: {"input": ..., "handlers": {"StateName": [response, ...]}}
+// SCENARIO: {"input": ..., "handlers": {"StateName": [response, ...]},
+// "context": the Context Object's execution, as the engine gives it, and
+// the task token, as difftest.TaskToken}
 // A Task state's call number n (0-based, counted per state name) gets
 // response n, or the last one past the end of the list. A response is
 // {"return": value}, {"echo": true} (the input back) or
@@ -66,8 +68,7 @@ const sm = new StateMachine(definition, { validationOptions: { checkPaths: false
 const out = { status: 'SUCCEEDED', output: null, error: '', cause: '', calls, transitions: 0 };
 try {
   const execution = sm.run(scenario.input ?? {}, {
-    // As the Go side's difftest.TaskToken.
-    context: { Execution: { Input: scenario.input ?? {}, StartTime: new Date().toISOString() }, Task: { Token: 'difftest-task-token' } },
+    context: scenario.context,
     overrides: {
       taskResourceLocalHandlers: taskHandlers,
       waitTimeOverrides: waitOverrides,

@@ -45,6 +45,20 @@ const (
 	GSI3 = "GSI3"
 )
 
+// IndexProjections are the attributes each index holds besides the keys
+// (the table's and its own): only attributes that never change once
+// written, so that an item's update writes an index only when it moves
+// the item's index keys. A whole-item projection would rewrite the index
+// entry on every change, at up to a write unit per KB; a listing instead
+// reads its page from the table (BatchGetItem), at a fifth of a write's
+// price. GSI1 and GSI2 keep the task type for the listings' type filter,
+// GSI3 the creation time for the oldest pending delivery.
+var IndexProjections = map[string][]string{
+	GSI1: {"task_type"},
+	GSI2: {"task_type"},
+	GSI3: {"created_at"},
+}
+
 // Options shape a Store.
 type Options struct {
 	// OnDeliveries is told of the pending webhook deliveries each
@@ -119,7 +133,7 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 		return types.GlobalSecondaryIndex{
 			IndexName:  aws.String(name),
 			KeySchema:  key(name+"PK", name+"SK"),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: IndexProjections[name]},
 		}
 	}
 	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -542,7 +543,7 @@ func TestTooLargeToStore(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t, dynamostore.Options{})
 	now := time.Now().UTC()
-	big, err := json.Marshal(map[string]any{"prompt": strings.Repeat("漢", 150_000)}) // 450 KB
+	big, err := json.Marshal(map[string]any{"prompt": incompressible(250_000)}) // 750 KB, about 450 KB deflated
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,17 +551,17 @@ func TestTooLargeToStore(t *testing.T) {
 	tk.Input = big
 	err = s.Create(ctx, task.Creation{Tasks: []*task.Task{tk}, Events: []task.Event{task.NewTaskEvent(tk, task.EventTaskQueued, now)}})
 	if !errors.Is(err, task.ErrTooLarge) {
-		t.Fatalf("create of a 450 KB task: %v, want ErrTooLarge", err)
+		t.Fatalf("create of a 750 KB task: %v, want ErrTooLarge", err)
 	}
 
-	input, err := json.Marshal(map[string]any{"prompt": strings.Repeat("漢", 16_000)}) // 48 KB
+	input, err := json.Marshal(map[string]any{"prompt": incompressible(27_000)}) // 81 KB, about 49 KB deflated
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &task.Batch{ID: "bat_too_big", UserID: "usr_big", Status: task.BatchRunning, Counts: task.NewCounts(45),
 		CreatedAt: now, UpdatedAt: now, Version: 1}
 	c := task.Creation{Batch: b}
-	for i := range 45 { // 45 tasks and 45 events of 48 KB: over 4 MB
+	for i := range 45 { // 45 tasks and 45 events of 49 KB: over 4 MB
 		tk := newTask(fmt.Sprintf("tsk_big_%02d", i), "usr_big", now)
 		tk.Input, tk.BatchID = input, b.ID
 		b.TaskIDs = append(b.TaskIDs, tk.ID)
@@ -568,8 +569,19 @@ func TestTooLargeToStore(t *testing.T) {
 		c.Events = append(c.Events, task.NewTaskEvent(tk, task.EventTaskQueued, now))
 	}
 	if err := s.Create(ctx, c); !errors.Is(err, task.ErrTooLarge) {
-		t.Fatalf("create of a 4.3 MB batch: %v, want ErrTooLarge", err)
+		t.Fatalf("create of a 4.4 MB batch: %v, want ErrTooLarge", err)
 	}
+}
+
+// incompressible is n random CJK characters (3 bytes each in UTF-8):
+// text the store's compression cannot shrink much.
+func incompressible(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	for range n {
+		b.WriteRune(rune(0x4E00 + r.IntN(0x5000)))
+	}
+	return b.String()
 }
 
 func TestBudgetConformance(t *testing.T) {

@@ -236,14 +236,17 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 		it["GSI3PK"] = str(queuedShardPK(shardOf(t.ID, queuedShards)))
 		it["GSI3SK"] = str(positionKey(t.UpdatedAt, t.ID))
 	}
-	if len(t.Input) > 0 {
-		it["input"] = str(string(t.Input))
-	}
 	it.optStr("provider", t.Provider)
 	it.optStr("batch_id", t.BatchID)
 	it.optStr("webhook_url", t.WebhookURL)
 	it.optTime("started_at", t.StartedAt)
 	it.optTime("completed_at", t.CompletedAt)
+	it.optStr("run_key", t.Run.Key)
+	it.optTime("run_deadline", t.Run.Deadline)
+	docs := make(map[string]json.RawMessage, 8)
+	if len(t.Input) > 0 {
+		docs["input"] = t.Input
+	}
 	for _, doc := range []struct {
 		name  string
 		value any
@@ -257,12 +260,31 @@ func encodeTask(t *task.Task) (map[string]types.AttributeValue, error) {
 		{"optimized_prompt", t.OptimizedPrompt, t.OptimizedPrompt == nil},
 		{"cost", t.Cost, t.Cost == nil},
 	} {
-		if err := it.optJSON(doc.name, doc.value, doc.isNil); err != nil {
-			return nil, fmt.Errorf("task %s: %w", t.ID, err)
+		if doc.isNil {
+			continue
 		}
+		b, err := task.EncodeJSON(doc.value)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: encode %s: %w", t.ID, doc.name, err)
+		}
+		docs[doc.name] = b
+	}
+	if len(docs) > 0 {
+		b, err := task.EncodeJSON(docs)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: encode documents: %w", t.ID, err)
+		}
+		it[taskDocsAttribute] = &types.AttributeValueMemberB{Value: deflate(b)}
 	}
 	return it, nil
 }
+
+// taskDocsAttribute holds a task's documents (input, output, error,
+// metadata, webhook events, attempt history, optimized prompt, cost) as
+// one deflated JSON object, each document under its name and absent when
+// nil: one attribute of about half their size (compact.go). Nothing
+// filters or conditions on them, so nothing needs them as attributes.
+const taskDocsAttribute = "docs"
 
 func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 	d := decoder{item: it}
@@ -282,17 +304,31 @@ func decodeTask(it map[string]types.AttributeValue) (*task.Task, error) {
 		StartedAt:   d.timePtr("started_at"),
 		CompletedAt: d.timePtr("completed_at"),
 		Version:     d.int("version"),
+		Run:         task.Run{Key: d.str("run_key"), Deadline: d.timePtr("run_deadline")},
 	}
-	if input := d.str("input"); input != "" {
-		t.Input = json.RawMessage(input)
+	if z, ok := it[taskDocsAttribute].(*types.AttributeValueMemberB); ok {
+		var docs map[string]json.RawMessage
+		b, err := inflate(z.Value)
+		if err == nil {
+			err = json.Unmarshal(b, &docs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decode task %s: documents: %w", t.ID, err)
+		}
+		if len(docs["input"]) > 0 {
+			t.Input = docs["input"]
+		}
+		for name, dst := range map[string]any{
+			"output": &t.Output, "error": &t.Error, "metadata": &t.Metadata, "webhook_events": &t.WebhookEvents,
+			"attempt_history": &t.AttemptHistory, "optimized_prompt": &t.OptimizedPrompt, "cost": &t.Cost,
+		} {
+			if doc, ok := docs[name]; ok {
+				if err := json.Unmarshal(doc, dst); err != nil {
+					return nil, fmt.Errorf("decode task %s: %s: %w", t.ID, name, err)
+				}
+			}
+		}
 	}
-	d.json("output", &t.Output)
-	d.json("error", &t.Error)
-	d.json("metadata", &t.Metadata)
-	d.json("webhook_events", &t.WebhookEvents)
-	d.json("attempt_history", &t.AttemptHistory)
-	d.json("optimized_prompt", &t.OptimizedPrompt)
-	d.json("cost", &t.Cost)
 	if d.err != nil {
 		return nil, fmt.Errorf("decode task %s: %w", t.ID, d.err)
 	}
@@ -390,7 +426,7 @@ func encodeEvent(e task.Event) (map[string]types.AttributeValue, error) {
 		"seq":        num(e.Seq),
 		"event_type": str(string(e.Type)),
 		"created_at": num(nanos(e.CreatedAt)),
-		"data":       str(string(e.Data)),
+		"data":       &types.AttributeValueMemberB{Value: deflate(e.Data)},
 		TTLAttribute: num(ttlSeconds(e.CreatedAt.Add(EventRetention))),
 	}, nil
 }
@@ -411,8 +447,14 @@ func decodeEvent(it map[string]types.AttributeValue) (task.Event, error) {
 		Type:      task.EventType(d.str("event_type")),
 		CreatedAt: d.time("created_at"),
 	}
-	if data := d.str("data"); data != "" {
-		e.Data = json.RawMessage(data)
+	if z, ok := it["data"].(*types.AttributeValueMemberB); ok {
+		data, err := inflate(z.Value)
+		if err != nil {
+			return task.Event{}, fmt.Errorf("decode event %s: data: %w", e.ID, err)
+		}
+		if len(data) > 0 {
+			e.Data = json.RawMessage(data)
+		}
 	}
 	if d.err != nil {
 		return task.Event{}, fmt.Errorf("decode event %s: %w", e.ID, d.err)

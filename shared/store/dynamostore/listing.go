@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,12 +117,16 @@ func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter
 		if err != nil {
 			return nil, "", err
 		}
-		for _, it := range out.Items {
-			t, err := decodeTask(it)
-			if err != nil {
-				return nil, "", err
+		page, err := s.indexedTasks(ctx, out.Items)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, t := range page {
+			// The index lags the table: a task that has moved to another
+			// status since is left out of this status's listing.
+			if f.Status == "" || t.Status == f.Status {
+				tasks = append(tasks, t)
 			}
-			tasks = append(tasks, t)
 		}
 		read += int(out.ScannedCount)
 		if len(tasks) >= want || len(out.LastEvaluatedKey) == 0 {
@@ -141,6 +146,36 @@ func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter
 	}
 }
 
+// indexedTasks reads the tasks of index entries from the table, in the
+// entries' order (the indexes project keys, not tasks: see
+// IndexProjections). Eventually consistent, as the index itself is: a
+// listing pays half a read unit a task. A task deleted since is left out.
+func (s *Store) indexedTasks(ctx context.Context, entries []map[string]types.AttributeValue) ([]*task.Task, error) {
+	ids := make([]string, 0, len(entries))
+	for _, e := range entries {
+		pk, _ := e["PK"].(*types.AttributeValueMemberS)
+		if pk == nil || !strings.HasPrefix(pk.Value, taskPK("")) {
+			return nil, fmt.Errorf("index entry without a task key: %v", e["PK"])
+		}
+		ids = append(ids, strings.TrimPrefix(pk.Value, taskPK("")))
+	}
+	found, err := s.readTasks(ctx, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*task.Task, len(found))
+	for _, t := range found {
+		byID[t.ID] = t
+	}
+	tasks := make([]*task.Task, 0, len(ids))
+	for _, id := range ids {
+		if t := byID[id]; t != nil {
+			tasks = append(tasks, t)
+		}
+	}
+	return tasks, nil
+}
+
 // batchTasks returns up to want of the batch's tasks that pass the
 // filter, newest first, from before the position after. A batch that is
 // not the user's lists nothing, as an unknown one does.
@@ -152,7 +187,9 @@ func (s *Store) batchTasks(ctx context.Context, userID string, f task.ListFilter
 	if err != nil {
 		return nil, fmt.Errorf("batch %s: %w", f.BatchID, err)
 	}
-	all, err := s.tasksByID(ctx, b.TaskIDs)
+	// Consistent, as the batch was read: a task written a moment ago
+	// must not be missing from its batch's listing.
+	all, err := s.readTasks(ctx, b.TaskIDs, true)
 	if err != nil {
 		return nil, fmt.Errorf("tasks of batch %s: %w", f.BatchID, err)
 	}
@@ -170,8 +207,9 @@ func (s *Store) batchTasks(ctx context.Context, userID string, f task.ListFilter
 	return tasks[:min(want, len(tasks))], nil
 }
 
-// tasksByID reads tasks by id, 100 to a request; missing ones are left out.
-func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, error) {
+// readTasks reads tasks by id, 100 to a request, in no particular order;
+// missing ones are left out.
+func (s *Store) readTasks(ctx context.Context, ids []string, consistent bool) ([]*task.Task, error) {
 	var tasks []*task.Task
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	for start := 0; start < len(ids); start += 100 {
@@ -179,9 +217,7 @@ func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, erro
 		for _, id := range ids[start:min(start+100, len(ids))] {
 			keys = append(keys, itemKey(taskPK(id), taskSK))
 		}
-		// Consistent, as the batch was read: a task written a moment ago
-		// must not be missing from its batch's listing.
-		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(consistent)}}
 		for attempt := 0; len(request) > 0; attempt++ {
 			if attempt > 0 {
 				if err := pause(ctx, attempt); err != nil {
@@ -203,6 +239,47 @@ func (s *Store) tasksByID(ctx context.Context, ids []string) ([]*task.Task, erro
 		}
 	}
 	return tasks, nil
+}
+
+// OverdueRuns reads the run watches (RUNS#<shard>, one item per task
+// running on a bounded execution, keyed by its deadline) shard by shard
+// for deadlines before the time, then the tasks they watch, and returns
+// the earliest limit of them. Only tasks running on Express have a watch,
+// for the few minutes they run: the minute's sweep reads almost nothing.
+func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	var ids []string
+	for shard := range queuedShards {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			KeyConditionExpression: aws.String("PK = :pk AND SK < :before"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(runWatchPK(shard)), ":before": str(timeKey(deadlineBefore)),
+			},
+			ProjectionExpression: aws.String("task_id"),
+			ConsistentRead:       aws.Bool(true),
+			Limit:                aws.Int32(int32(limit)),
+		}
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("overdue runs: %w", err)
+		}
+		for _, it := range out.Items {
+			d := decoder{item: it}
+			ids = append(ids, d.str("task_id"))
+		}
+	}
+	watched, err := s.readTasks(ctx, ids, true)
+	if err != nil {
+		return nil, fmt.Errorf("overdue runs: %w", err)
+	}
+	tasks := slices.DeleteFunc(watched, func(t *task.Task) bool { return !t.RunLost(deadlineBefore) })
+	slices.SortFunc(tasks, func(a, b *task.Task) int {
+		return cmp.Compare(positionKey(*a.Run.Deadline, a.ID), positionKey(*b.Run.Deadline, b.ID))
+	})
+	return tasks[:min(limit, len(tasks))], nil
 }
 
 // StaleQueued queries the sparse index of queued tasks (GSI3), shard by
@@ -230,14 +307,16 @@ func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit 
 			if err != nil {
 				return nil, fmt.Errorf("stale queued tasks: %w", err)
 			}
-			for _, it := range out.Items {
-				t, err := decodeTask(it)
-				if err != nil {
-					return nil, fmt.Errorf("stale queued tasks: %w", err)
-				}
-				tasks = append(tasks, t)
-				found++
+			page, err := s.indexedTasks(ctx, out.Items)
+			if err != nil {
+				return nil, fmt.Errorf("stale queued tasks: %w", err)
 			}
+			for _, t := range page {
+				if t.Status == task.StatusQueued {
+					tasks = append(tasks, t)
+				}
+			}
+			found += len(out.Items)
 			if len(out.LastEvaluatedKey) == 0 {
 				break
 			}

@@ -269,6 +269,36 @@ func (s *Store) GetTask(ctx context.Context, userID, id string) (*task.Task, err
 	return t, nil
 }
 
+// runWatchPK is a shard of the items that watch the tasks running on a
+// bounded execution (task.Run's Deadline): the sweep's list of runs that
+// may be lost (OverdueRuns).
+func runWatchPK(shard int) string { return "RUNS#" + strconv.Itoa(shard) }
+
+func runWatchKey(t *task.Task) map[string]types.AttributeValue {
+	return itemKey(runWatchPK(shardOf(t.ID, queuedShards)), positionKey(*t.Run.Deadline, t.ID))
+}
+
+func watched(t *task.Task) bool { return t.Status == task.StatusRunning && t.Run.Deadline != nil }
+
+// runWatchWrites are the writes of the task's run watch in its change from
+// prev to next: put as it starts running on a bounded execution, deleted
+// as it stops running (a run's deadline never changes). The watch is a
+// small item of its own rather than index keys on the task: the indexes
+// project whole task items, and each write of a running task would copy
+// it into one more (24 write units an Express image task, on DynamoDB
+// Local); the watch, two transactional writes of a 0.1 KB item, costs 4.
+func runWatchWrites(table string, prev, next *task.Task) []types.TransactWriteItem {
+	switch {
+	case watched(next) && !watched(prev):
+		it := runWatchKey(next)
+		it["task_id"] = str(next.ID)
+		return []types.TransactWriteItem{{Put: &types.Put{TableName: aws.String(table), Item: it}}}
+	case watched(prev) && !watched(next):
+		return []types.TransactWriteItem{{Delete: &types.Delete{TableName: aws.String(table), Key: runWatchKey(prev)}}}
+	}
+	return nil
+}
+
 // UpdateTask writes next over prev in one transaction with its events,
 // the user's counters and, when the status changes in a batch, the
 // batch's counters.
@@ -317,6 +347,7 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	var stats statsChange
 	stats.move(prev, &stored)
 	statsWrites := stats.writes(s.table, prev.ID)
+	runWrites := runWatchWrites(s.table, prev, &stored)
 
 	now := s.now()
 	moves := prev.BatchID != "" && prev.Status != next.Status
@@ -326,7 +357,7 @@ func (s *Store) UpdateTask(ctx context.Context, prev, next *task.Task, events ..
 	}
 	batchAt := 1 + len(eventPuts)
 	for attempt := 0; ; attempt++ {
-		err := s.transact(ctx, slices.Concat([]types.TransactWriteItem{taskPut}, eventPuts, batchWrites, statsWrites, deliveries))
+		err := s.transact(ctx, slices.Concat([]types.TransactWriteItem{taskPut}, eventPuts, batchWrites, statsWrites, deliveries, runWrites))
 		if err == nil {
 			s.deliveriesCommitted(ctx, pending)
 			return nil

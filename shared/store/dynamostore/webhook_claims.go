@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 			return nil, fmt.Errorf("claim due deliveries: %w", err)
 		}
 		// The index may lag: never claim one delivery twice in one call.
-		candidates = slices.DeleteFunc(candidates, func(c webhook.Delivery) bool { return mine[c.ID] })
+		candidates = slices.DeleteFunc(candidates, func(id string) bool { return mine[id] })
 		won, lost, err := s.claimEach(ctx, candidates[:min(len(candidates), limit-len(claimed))], now, lease)
 		if err != nil {
 			return nil, fmt.Errorf("claim due deliveries: %w", err)
@@ -65,7 +66,7 @@ const claimWorkers = 8
 // claimEach claims the candidates, a few at a time, and returns those it
 // won (in the candidates' order) and whether it lost any to another
 // claimer.
-func (s *Store) claimEach(ctx context.Context, candidates []webhook.Delivery, now time.Time, lease time.Duration) ([]webhook.Delivery, bool, error) {
+func (s *Store) claimEach(ctx context.Context, candidates []string, now time.Time, lease time.Duration) ([]webhook.Delivery, bool, error) {
 	results := make([]webhook.Delivery, len(candidates))
 	won := make([]bool, len(candidates))
 	errs := make([]error, len(candidates))
@@ -75,7 +76,7 @@ func (s *Store) claimEach(ctx context.Context, candidates []webhook.Delivery, no
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			results[i], won[i], errs[i] = s.claimDelivery(ctx, c.ID, now, lease)
+			results[i], won[i], errs[i] = s.claimDelivery(ctx, c, now, lease)
 			if errors.Is(errs[i], webhook.ErrNotFound) {
 				errs[i] = nil // deleted since the index was read
 			}
@@ -159,8 +160,14 @@ func (s *Store) DueDeliveries(ctx context.Context, before time.Time, limit int) 
 	if limit <= 0 {
 		return nil, nil
 	}
-	due, err := s.dueDeliveries(ctx, deliveryTimeKey(before), limit)
+	ids, err := s.dueDeliveries(ctx, deliveryTimeKey(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	due, err := s.deliveriesByID(ctx, ids)
 	if err == nil {
+		// Claimed or ended since the index was written: not due.
+		due = slices.DeleteFunc(due, func(d webhook.Delivery) bool { return d.Status != webhook.StatusPending })
 		err = s.withEventData(ctx, due)
 	}
 	if err != nil {
@@ -170,9 +177,10 @@ func (s *Store) DueDeliveries(ctx context.Context, before time.Time, limit int) 
 }
 
 // dueDeliveries reads the first limit entries below the due key from
-// every shard of the due index, at once, and keeps the limit earliest.
-func (s *Store) dueDeliveries(ctx context.Context, below string, limit int) ([]webhook.Delivery, error) {
-	shards := make([][]deliveryItem, deliveryDueShards)
+// every shard of the due index, at once, and returns the ids of the limit
+// earliest.
+func (s *Store) dueDeliveries(ctx context.Context, below string, limit int) ([]string, error) {
+	shards := make([][]dueEntry, deliveryDueShards)
 	errs := make([]error, deliveryDueShards)
 	var wg sync.WaitGroup
 	for shard := range deliveryDueShards {
@@ -183,16 +191,26 @@ func (s *Store) dueDeliveries(ctx context.Context, below string, limit int) ([]w
 		return nil, err
 	}
 	items := slices.Concat(shards...)
-	slices.SortFunc(items, func(a, b deliveryItem) int { return cmp.Compare(a.GSI3SK, b.GSI3SK) })
+	slices.SortFunc(items, func(a, b dueEntry) int { return cmp.Compare(a.GSI3SK, b.GSI3SK) })
 	items = items[:min(len(items), limit)]
-	due := make([]webhook.Delivery, len(items))
-	for i, it := range items {
-		due[i] = it.delivery()
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		id, ok := strings.CutPrefix(it.PK, deliveryPK(""))
+		if !ok {
+			return nil, fmt.Errorf("due index entry %q is not a delivery", it.PK)
+		}
+		ids = append(ids, id)
 	}
-	return due, nil
+	return ids, nil
 }
 
-func (s *Store) queryDueShard(ctx context.Context, shard int, below string, limit int) ([]deliveryItem, error) {
+// dueEntry is an entry of the due index: keys only (IndexProjections).
+type dueEntry struct {
+	PK     string `dynamodbav:"PK"`
+	GSI3SK string `dynamodbav:"GSI3SK"`
+}
+
+func (s *Store) queryDueShard(ctx context.Context, shard int, below string, limit int) ([]dueEntry, error) {
 	keyCond := expression.Key("GSI3PK").Equal(expression.Value(deliveryDuePK(shard))).
 		And(expression.Key("GSI3SK").LessThan(expression.Value(below)))
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
@@ -204,13 +222,13 @@ func (s *Store) queryDueShard(ctx context.Context, shard int, below string, limi
 		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
 		ExpressionAttributeValues: expr.Values(), Limit: aws.Int32(int32(limit)),
 	}
-	var items []deliveryItem
+	var items []dueEntry
 	for len(items) < limit {
 		res, err := s.db.Query(ctx, input)
 		if err != nil {
 			return nil, fmt.Errorf("query due shard %d: %w", shard, err)
 		}
-		var page []deliveryItem
+		var page []dueEntry
 		if err := attributevalue.UnmarshalListOfMaps(res.Items, &page); err != nil {
 			return nil, fmt.Errorf("decode due shard %d: %w", shard, err)
 		}

@@ -62,7 +62,9 @@ func (s *Store) GetDelivery(ctx context.Context, userID, id string) (webhook.Del
 				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 					return webhook.Delivery{}, fmt.Errorf("get delivery %s: decode event data: %w", id, err)
 				}
-				data = []byte(it.Data)
+				if data, err = it.eventData(); err != nil {
+					return webhook.Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
+				}
 			case sk != nil && strings.HasPrefix(sk.Value, "A#"):
 				var it webhookAttemptItem
 				if err := attributevalue.UnmarshalMap(av, &it); err != nil {
@@ -107,9 +109,9 @@ func (s *Store) ListDeliveries(ctx context.Context, userID string, f webhook.Fil
 	case f.SubjectID != "":
 		ds, err = s.listSubjectDeliveries(ctx, userID, f.SubjectID, f.Status, after, limit+1)
 	case f.Status != "":
-		ds, err = s.listIndexedDeliveries(ctx, GSI2, userStatusDeliveriesPK(userID, f.Status), after, limit+1)
+		ds, err = s.listIndexedDeliveries(ctx, GSI2, userStatusDeliveriesPK(userID, f.Status), f.Status, after, limit+1)
 	default:
-		ds, err = s.listIndexedDeliveries(ctx, GSI1, userDeliveriesPK(userID), after, limit+1)
+		ds, err = s.listIndexedDeliveries(ctx, GSI1, userDeliveriesPK(userID), "", after, limit+1)
 	}
 	if err != nil {
 		return webhook.Page{}, fmt.Errorf("list deliveries: %w", err)
@@ -145,9 +147,11 @@ func (s *Store) decodeDeliveryCursor(userID, c string) (string, bool) {
 	return position, true
 }
 
-// listIndexedDeliveries reads up to n deliveries of one index partition,
-// newest first, before the position after (none when empty).
-func (s *Store) listIndexedDeliveries(ctx context.Context, index, pk, after string, n int) ([]webhook.Delivery, error) {
+// listIndexedDeliveries reads up to n deliveries of one index partition
+// (of one status, when given), newest first, before the position after
+// (none when empty): the index's keys, then the deliveries they name
+// (BatchGetItem).
+func (s *Store) listIndexedDeliveries(ctx context.Context, index, pk string, status webhook.Status, after string, n int) ([]webhook.Delivery, error) {
 	keyCond := expression.Key(index + "PK").Equal(expression.Value(pk))
 	if after != "" {
 		keyCond = keyCond.And(expression.Key(index + "SK").LessThan(expression.Value(after)))
@@ -167,12 +171,28 @@ func (s *Store) listIndexedDeliveries(ctx context.Context, index, pk, after stri
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", index, err)
 		}
+		ids := make([]string, 0, len(res.Items))
 		for _, av := range res.Items {
-			d, err := decodeDelivery(av)
-			if err != nil {
-				return nil, err
+			pk, _ := av["PK"].(*types.AttributeValueMemberS)
+			id, ok := "", false
+			if pk != nil {
+				id, ok = strings.CutPrefix(pk.Value, deliveryPK(""))
 			}
-			ds = append(ds, d)
+			if !ok {
+				return nil, fmt.Errorf("%s entry without a delivery key", index)
+			}
+			ids = append(ids, id)
+		}
+		page, err := s.deliveriesByID(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range page {
+			// The index lags the table: a delivery that has moved to
+			// another status since is left out of this status's listing.
+			if status == "" || d.Status == status {
+				ds = append(ds, d)
+			}
 		}
 		if len(res.LastEvaluatedKey) == 0 {
 			break
@@ -180,6 +200,34 @@ func (s *Store) listIndexedDeliveries(ctx context.Context, index, pk, after stri
 		input.ExclusiveStartKey = res.LastEvaluatedKey
 	}
 	return ds[:min(len(ds), n)], nil
+}
+
+// deliveriesByID reads deliveries by id (strongly consistent), in the
+// order of ids; missing ones are left out.
+func (s *Store) deliveriesByID(ctx context.Context, ids []string) ([]webhook.Delivery, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, webhookKey(deliveryPK(id), deliverySK))
+	}
+	items, err := s.batchGetWebhookItems(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	byID := make(map[string]webhook.Delivery, len(items))
+	for _, av := range items {
+		d, err := decodeDelivery(av)
+		if err != nil {
+			return nil, err
+		}
+		byID[d.ID] = d
+	}
+	ds := make([]webhook.Delivery, 0, len(ids))
+	for _, id := range ids {
+		if d, ok := byID[id]; ok {
+			ds = append(ds, d)
+		}
+	}
+	return ds, nil
 }
 
 // listSubjectDeliveries reads up to n of the user's deliveries of one
@@ -213,29 +261,19 @@ func (s *Store) listSubjectDeliveries(ctx context.Context, userID, subjectID str
 		if err := attributevalue.UnmarshalListOfMaps(res.Items, &links); err != nil {
 			return nil, fmt.Errorf("decode links of %s: %w", subjectID, err)
 		}
-		var keys []map[string]types.AttributeValue
 		var order []string
 		for _, l := range links {
 			if l.UserID != userID || l.SK == deliveryLinkPrefix+after {
 				continue
 			}
-			keys = append(keys, webhookKey(deliveryPK(l.DeliveryID), deliverySK))
 			order = append(order, l.DeliveryID)
 		}
-		items, err := s.batchGetWebhookItems(ctx, keys)
+		page, err := s.deliveriesByID(ctx, order)
 		if err != nil {
 			return nil, fmt.Errorf("read deliveries of %s: %w", subjectID, err)
 		}
-		byID := make(map[string]webhook.Delivery, len(items))
-		for _, av := range items {
-			d, err := decodeDelivery(av)
-			if err != nil {
-				return nil, err
-			}
-			byID[d.ID] = d
-		}
-		for _, id := range order {
-			if d, ok := byID[id]; ok && (status == "" || d.Status == status) {
+		for _, d := range page {
+			if status == "" || d.Status == status {
 				ds = append(ds, d)
 			}
 		}

@@ -211,9 +211,19 @@ const deliveryEventSK = "E"
 // deliveryEventItem holds the data of a delivery's event; it never
 // changes.
 type deliveryEventItem struct {
-	PK   string `dynamodbav:"PK"`
-	SK   string `dynamodbav:"SK"`
-	Data string `dynamodbav:"event_data"`
+	PK string `dynamodbav:"PK"`
+	SK string `dynamodbav:"SK"`
+	// Data is the event's JSON, deflated (compact.go).
+	Data []byte `dynamodbav:"event_data"`
+}
+
+// eventData is the event's JSON the item holds.
+func (it deliveryEventItem) eventData() ([]byte, error) {
+	data, err := inflate(it.Data)
+	if err != nil {
+		return nil, fmt.Errorf("event data of %s: %w", it.PK, err)
+	}
+	return data, nil
 }
 
 // withEventData fills in the event data of deliveries read without it
@@ -237,10 +247,13 @@ func (s *Store) withEventData(ctx context.Context, ds []webhook.Delivery) error 
 	data := make(map[string][]byte, len(items))
 	for _, av := range items {
 		var it deliveryEventItem
-		if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		err := attributevalue.UnmarshalMap(av, &it)
+		if err != nil {
 			return fmt.Errorf("decode event data: %w", err)
 		}
-		data[it.PK] = []byte(it.Data)
+		if data[it.PK], err = it.eventData(); err != nil {
+			return err
+		}
 	}
 	for i := range ds {
 		ds[i].Event.Data = data[deliveryPK(ds[i].ID)]
@@ -342,7 +355,7 @@ func (s *Store) deliveryWrites(ctx context.Context, events []task.Event) ([]type
 		if err != nil {
 			return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 		}
-		data, err := putWebhookItem(s.table, deliveryEventItem{PK: deliveryPK(d.ID), SK: deliveryEventSK, Data: string(d.Event.Data)})
+		data, err := putWebhookItem(s.table, deliveryEventItem{PK: deliveryPK(d.ID), SK: deliveryEventSK, Data: deflate(d.Event.Data)})
 		if err != nil {
 			return nil, nil, fmt.Errorf("delivery of event %s: %w", d.EventID, err)
 		}

@@ -126,6 +126,13 @@ var migrations = []string{
 	// leave it).
 	`CREATE INDEX tasks_files_kept ON tasks (completed_at)
 		WHERE status = 'completed' AND json_extract(output, '$.files_removed') IS NULL`,
+	// The workflow execution that claimed the task (task.Run): its key,
+	// and the deadline of a bounded one. Only running tasks with a
+	// deadline are indexed, for the sweep of lost runs.
+	`ALTER TABLE tasks ADD COLUMN run_key TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE tasks ADD COLUMN run_deadline INTEGER`,
+	`CREATE INDEX tasks_run_deadline ON tasks (run_deadline, id)
+		WHERE status = 'running' AND run_deadline IS NOT NULL`,
 }
 
 // Options tune New.

@@ -16,17 +16,18 @@ import (
 
 const taskColumns = `id, user_id, task_type, status, progress, priority, input, output, error,
 	provider, attempts, batch_id, metadata, webhook_url, webhook_events,
-	created_at, updated_at, started_at, completed_at, version, attempt_history, optimized_prompt, cost`
+	created_at, updated_at, started_at, completed_at, version, attempt_history, optimized_prompt, cost,
+	run_key, run_deadline`
 
 const insertTaskSQL = `INSERT INTO tasks (` + taskColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateTaskSQL leaves id, user_id, task_type, batch_id and created_at
 // alone: they never change after submit.
 const updateTaskSQL = `UPDATE tasks SET status = ?, progress = ?, priority = ?, input = ?,
 	output = ?, error = ?, provider = ?, attempts = ?, metadata = ?, webhook_url = ?,
 	webhook_events = ?, updated_at = ?, started_at = ?, completed_at = ?, version = ?,
-	attempt_history = ?, optimized_prompt = ?, cost = ?
+	attempt_history = ?, optimized_prompt = ?, cost = ?, run_key = ?, run_deadline = ?
 	WHERE id = ? AND version = ? AND status NOT IN ('completed', 'failed', 'canceled')`
 
 const insertEventSQL = `INSERT INTO events (subject_id, seq, id, user_id, type, created_at, data)
@@ -93,7 +94,7 @@ func (r taskRow) insertArgs(t *task.Task) []any {
 		r.input, r.output, r.errorJSON, t.Provider, t.Attempts, nullString(t.BatchID),
 		r.metadata, t.WebhookURL, r.webhookEvents,
 		nanos(t.CreatedAt), nanos(t.UpdatedAt), nullNanos(t.StartedAt), nullNanos(t.CompletedAt), t.Version,
-		r.attemptHistory, r.optimizedPrompt, r.cost,
+		r.attemptHistory, r.optimizedPrompt, r.cost, t.Run.Key, nullNanos(t.Run.Deadline),
 	}
 }
 
@@ -102,7 +103,7 @@ func (r taskRow) updateArgs(next *task.Task, prevVersion int64) []any {
 		string(next.Status), next.Progress, string(next.Priority), r.input,
 		r.output, r.errorJSON, next.Provider, next.Attempts, r.metadata, next.WebhookURL,
 		r.webhookEvents, nanos(next.UpdatedAt), nullNanos(next.StartedAt), nullNanos(next.CompletedAt), next.Version,
-		r.attemptHistory, r.optimizedPrompt, r.cost, next.ID, prevVersion,
+		r.attemptHistory, r.optimizedPrompt, r.cost, next.Run.Key, nullNanos(next.Run.Deadline), next.ID, prevVersion,
 	}
 }
 
@@ -119,11 +120,12 @@ func scanTask(row scanner) (*task.Task, error) {
 		input, output, errorJSON, batchID, metadata, hooks sql.NullString
 		history, optimized, cost                           sql.NullString
 		createdAt, updatedAt                               int64
-		startedAt, completedAt                             sql.NullInt64
+		startedAt, completedAt, runDeadline                sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.UserID, &typ, &status, &t.Progress, &priority, &input, &output, &errorJSON,
 		&t.Provider, &t.Attempts, &batchID, &metadata, &t.WebhookURL, &hooks,
-		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version, &history, &optimized, &cost)
+		&createdAt, &updatedAt, &startedAt, &completedAt, &t.Version, &history, &optimized, &cost,
+		&t.Run.Key, &runDeadline)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +136,7 @@ func scanTask(row scanner) (*task.Task, error) {
 	t.BatchID = batchID.String
 	t.CreatedAt, t.UpdatedAt = fromNanos(createdAt), fromNanos(updatedAt)
 	t.StartedAt, t.CompletedAt = fromNullNanos(startedAt), fromNullNanos(completedAt)
+	t.Run.Deadline = fromNullNanos(runDeadline)
 	for _, field := range []struct {
 		text sql.NullString
 		dst  any
@@ -452,6 +455,22 @@ func (s *Store) StaleQueued(ctx context.Context, updatedBefore time.Time, limit 
 		nanos(updatedBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("stale queued tasks: %w", err)
+	}
+	return tasks, nil
+}
+
+const overdueRunsSQL = `SELECT ` + taskColumns + ` FROM tasks
+	WHERE status = 'running' AND run_deadline IS NOT NULL AND run_deadline < ? ORDER BY run_deadline, id LIMIT ?`
+
+// OverdueRuns returns the running tasks whose bounded run's deadline is
+// before the time, earliest first (a partial index holds only those).
+func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit int) ([]*task.Task, error) {
+	if limit <= 0 {
+		limit = maxLimit
+	}
+	tasks, err := s.queryTasks(ctx, overdueRunsSQL, nanos(deadlineBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("overdue runs: %w", err)
 	}
 	return tasks, nil
 }

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Adapter) {
 	t.Run("BatchCounters", s.testBatchCounters)
 	t.Run("BatchCompletesOnceUnderConcurrency", s.testBatchCompletesOnceUnderConcurrency)
 	t.Run("StaleQueued", s.testStaleQueued)
+	t.Run("OverdueRuns", s.testOverdueRuns)
 	t.Run("Stats", s.testStats)
 	t.Run("Spend", s.testSpend)
 	t.Run("PromptStats", s.testPromptStats)
@@ -279,7 +280,18 @@ func assertTask(t *testing.T, got, want *task.Task) {
 	if got.UserID != want.UserID {
 		t.Errorf("task %s: UserID = %q, want %q", want.ID, got.UserID, want.UserID)
 	}
+	if got.Run.Key != want.Run.Key || (got.Run.Deadline == nil) != (want.Run.Deadline == nil) ||
+		got.Run.Deadline != nil && !got.Run.Deadline.Equal(*want.Run.Deadline) {
+		t.Errorf("task %s: Run = %s, want %s", want.ID, runString(got.Run), runString(want.Run))
+	}
 	assertSameJSON(t, "task "+want.ID, got, want)
+}
+
+func runString(r task.Run) string {
+	if r.Deadline == nil {
+		return "{" + r.Key + " unbounded}"
+	}
+	return "{" + r.Key + " until " + r.Deadline.Format(time.RFC3339Nano) + "}"
 }
 
 func assertBatch(t *testing.T, got, want *task.Batch) {

@@ -411,6 +411,66 @@ func (s *suite) testStaleQueued(t *testing.T) {
 	}
 }
 
+// A task's run (the execution that claimed it) is stored with its
+// start, and the running tasks of bounded runs past their deadline are
+// listed, earliest first, whoever owns them.
+func (s *suite) testOverdueRuns(t *testing.T) {
+	b := s.setup(t)
+	now := b.now()
+	userA, userB := b.id("usr"), b.id("usr")
+	start := func(user string, run task.Run) *task.Task {
+		b.t.Helper()
+		prev := b.newTask(user, now.Add(-4*time.Hour))
+		b.create(prev)
+		next := prev.Clone()
+		if err := next.Claim(run); err != nil {
+			t.Fatal(err)
+		}
+		next.AddAttempt("alpha", now)
+		ev, err := next.Transition(task.StatusRunning, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.store.UpdateTask(b.ctx, prev, next, ev); err != nil {
+			t.Fatalf("UpdateTask with a run: %v", err)
+		}
+		return next
+	}
+	bounded := func(key string, deadline time.Time) task.Run {
+		return task.Run{Key: task.RunKey(key), Deadline: &deadline}
+	}
+	lost := start(userA, bounded("exec-lost", now.Add(-2*time.Hour)))
+	lostOfB := start(userB, bounded("exec-lost-b", now.Add(-90*time.Minute)))
+	fresh := start(userA, bounded("exec-fresh", now.Add(-time.Minute)))
+	durable := start(userA, task.Run{Key: task.RunKey("exec-durable")})
+	ended := b.transition(start(userA, bounded("exec-ended", now.Add(-3*time.Hour))), task.StatusCompleted)
+	b.create(b.newTask(userA, now.Add(-5*time.Hour)))
+
+	for _, want := range []*task.Task{lost, fresh, durable, ended} {
+		assertTask(t, b.getTask(userA, want.ID), want)
+	}
+	cutoff := now.Add(-time.Hour)
+	overdue, err := b.store.OverdueRuns(b.ctx, cutoff, 10)
+	if err != nil {
+		t.Fatalf("OverdueRuns: %v", err)
+	}
+	if got, want := ids(overdue), []string{lost.ID, lostOfB.ID}; !slices.Equal(got, want) {
+		t.Fatalf("OverdueRuns = %v, want %v (earliest deadline first)", got, want)
+	}
+	assertTask(t, overdue[0], lost)
+	assertTask(t, overdue[1], lostOfB)
+	one, err := b.store.OverdueRuns(b.ctx, cutoff, 1)
+	if err != nil || !slices.Equal(ids(one), []string{lost.ID}) {
+		t.Errorf("OverdueRuns limit 1 = %v, %v; want [%s]", ids(one), err, lost.ID)
+	}
+
+	b.transition(lost, task.StatusFailed)
+	overdue, err = b.store.OverdueRuns(b.ctx, cutoff, 10)
+	if err != nil || !slices.Equal(ids(overdue), []string{lostOfB.ID}) {
+		t.Errorf("OverdueRuns after one failed = %v, %v; want [%s]", ids(overdue), err, lostOfB.ID)
+	}
+}
+
 func (s *suite) testPing(t *testing.T) {
 	b := s.setup(t)
 	if err := b.store.Ping(b.ctx); err != nil {

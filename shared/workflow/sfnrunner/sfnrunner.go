@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -41,13 +42,30 @@ type ARNs struct {
 // ExpressTypes are the task types that may run as Express workflows:
 // image generation, whose providers answer in seconds. Transcription and
 // subtitles poll jobs that can run for many minutes, video longer still.
-// Two limits of Express stay the operator's to weigh (the stack makes it
-// a choice, off by default): an execution ends at 5 minutes without its
-// Catch running, which a provider hanging through every retry of Start
-// reaches, leaving the task running; and executions are at least once,
-// so a duplicated task message can start a second execution, and so a
-// second provider call, where a Standard one would be refused by name.
+// Express's two limits are made safe around it: executions are at least
+// once (and a duplicated task message starts one more, where a Standard
+// start would be refused by name), so the start step claims the task for
+// its execution and any other execution of it ends at once; and an
+// execution ends at ExpressLimit without its Catch running, so the claim
+// records that deadline (ExecutionBound) and the sweep fails a task still
+// running past it.
 var ExpressTypes = []task.Type{task.TypeImageGeneration}
+
+// ExpressLimit is how long an Express execution lasts at most: Step
+// Functions ends it then, whatever state it is in.
+const ExpressLimit = 5 * time.Minute
+
+// ExecutionBound is the longest the execution with that id can last
+// ($$.Execution.Id, its ARN): ExpressLimit for an Express execution
+// (arn:...:express:MACHINE:NAME:UUID), 0 for a Standard one, which lasts
+// as long as its work.
+func ExecutionBound(executionID string) time.Duration {
+	p, err := arn.Parse(executionID)
+	if err == nil && p.Service == "states" && strings.HasPrefix(p.Resource, "express:") {
+		return ExpressLimit
+	}
+	return 0
+}
 
 // CancelJobFunc asks a provider to drop the job of a canceled task, best
 // effort (the step actions' CancelJob).

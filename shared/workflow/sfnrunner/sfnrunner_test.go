@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
@@ -501,17 +502,19 @@ func TestHealthDescribesBothMachines(t *testing.T) {
 
 // With an Express machine, image tasks run there and the others on the
 // Standard one; a cancel of an Express task stops nothing and fails
-// nothing (its next step ends it).
+// nothing (its next step ends it). The ids of Express executions say
+// that they last ExpressLimit at most; Standard ones are unbounded.
 func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sfnrunner.Options{})
-	f.arns.Express = f.srv.AddStateMachine("task-express")
+	f.arns.Express = f.srv.AddExpressStateMachine("task-express")
 	r, err := sfnrunner.New(f.srv.Client(), f.arns, sfnrunner.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	machines := map[string]string{}
+	bounds := map[string]time.Duration{}
 	for i, typ := range task.Types {
 		tk := &task.Task{ID: fmt.Sprintf("0190a8b2-7c3e-7d4f-9a1b-2c3d4e5f6a7%d", i), Type: typ}
 		if err := r.Start(ctx, tk); err != nil {
@@ -520,6 +523,7 @@ func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
 		for _, e := range f.srv.Executions() {
 			if e.Name == tk.ID {
 				machines[string(typ)] = e.StateMachineARN
+				bounds[string(typ)] = sfnrunner.ExecutionBound(e.ARN)
 			}
 		}
 		if err := r.Stop(ctx, tk.ID); err != nil {
@@ -527,12 +531,15 @@ func TestShortTasksRunAsExpressWorkflows(t *testing.T) {
 		}
 	}
 	for _, typ := range task.Types {
-		want := f.arns.Task
+		want, bound := f.arns.Task, time.Duration(0)
 		if typ == task.TypeImageGeneration {
-			want = f.arns.Express
+			want, bound = f.arns.Express, sfnrunner.ExpressLimit
 		}
 		if machines[string(typ)] != want {
 			t.Errorf("%s ran on %q, want %q", typ, machines[string(typ)], want)
+		}
+		if bounds[string(typ)] != bound {
+			t.Errorf("%s's execution is bounded by %s, want %s", typ, bounds[string(typ)], bound)
 		}
 	}
 	if err := r.Health(ctx); err != nil {

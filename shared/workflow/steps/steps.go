@@ -68,6 +68,11 @@ type Deps struct {
 	// subtitle.DefaultOptions); a task's max_line_chars replaces their line
 	// length.
 	Subtitles *subtitle.Options
+	// RunBound is the longest a workflow execution with the given id can
+	// last, for runners whose executions are bounded (Step Functions
+	// Express: 5 minutes); 0 for a durable one. Nil: every execution is
+	// durable (the embedded engine).
+	RunBound func(executionID string) time.Duration
 	// Callbacks, when set, tell the providers that can call back where to
 	// (nil: every job is polled).
 	Callbacks *Callbacks
@@ -84,6 +89,7 @@ type Actions struct {
 	http      *http.Client
 	maxJob    time.Duration
 	subtitles subtitle.Options
+	runBound  func(executionID string) time.Duration
 	callbacks *Callbacks
 	now       func() time.Time
 	log       *slog.Logger
@@ -107,8 +113,11 @@ func New(d Deps) *Actions {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.RunBound == nil {
+		d.RunBound = func(string) time.Duration { return 0 }
+	}
 	return &Actions{app: d.App, blobs: d.Blobs, providers: d.Providers, optimizer: d.Optimizer,
-		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, callbacks: d.Callbacks, now: d.Now, log: d.Log}
+		http: d.HTTP, maxJob: d.MaxJobDuration, subtitles: subs, runBound: d.RunBound, callbacks: d.Callbacks, now: d.Now, log: d.Log}
 }
 
 // Cause is the JSON in an Error's cause: which provider failed, and how.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -34,7 +35,7 @@ func transcriptSource(t *task.Task) string {
 
 // formatTranscript makes a subtitle task from the transcript of one of its
 // user's completed transcription tasks: the formatter alone, no provider.
-func (a *Actions) formatTranscript(ctx context.Context, t *task.Task, source string) (workflow.Step, error) {
+func (a *Actions) formatTranscript(ctx context.Context, t *task.Task, source string, run task.Run) (workflow.Step, error) {
 	f, err := a.sourceFile(ctx, t, source, "transcription")
 	if err != nil {
 		return workflow.Step{}, err
@@ -44,7 +45,10 @@ func (a *Actions) formatTranscript(ctx context.Context, t *task.Task, source str
 		return workflow.Step{}, err
 	}
 	id := t.ID
-	t, err = a.app.StartAttempt(ctx, id, FormatterProvider, nil)
+	t, err = a.app.StartAttemptFor(ctx, id, run, FormatterProvider, nil)
+	if errors.Is(err, task.ErrClaimed) {
+		return a.claimedElsewhere(ctx, id, run)
+	}
 	if end, err := terminal(err); err != nil || end {
 		return a.endedOr(ctx, id, err)
 	}

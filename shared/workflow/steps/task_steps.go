@@ -33,11 +33,16 @@ const (
 type startInput struct {
 	TaskID string   `json:"task_id"`
 	Tried  []string `json:"tried"`
+	// Execution is the id of the workflow execution ($$.Execution.Id).
+	Execution string `json:"execution"`
 }
 
 // start chooses a provider (never one already tried) and calls its Start.
 // The attempt is recorded before the call, so a crash after the call shows
-// in the task's attempt history.
+// in the task's attempt history. The same write claims the task for the
+// execution: a task another execution has claimed (Express executions are
+// at least once, and a duplicated message starts one more) answers ended,
+// with no provider called and nothing changed.
 func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, error) {
 	t, err := a.getTask(ctx, in.TaskID)
 	if err != nil {
@@ -46,8 +51,14 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if t.Status.Terminal() {
 		return ended(t), nil
 	}
+	run := a.runOf(in.Execution)
+	if t.ClaimedByAnother(run) {
+		// Checked on the read too, so that a second execution that comes
+		// later spends no prompt optimisation either.
+		return a.claimedElsewhere(ctx, t.ID, run)
+	}
 	if src := transcriptSource(t); src != "" {
-		return a.formatTranscript(ctx, t, src)
+		return a.formatTranscript(ctx, t, src, run)
 	}
 	name, err := a.providers.Choose(t.Type, t.ID, pinnedProvider(t.Input), in.Tried, inputOf(t))
 	if err != nil {
@@ -57,7 +68,10 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 	if err != nil {
 		return workflow.Step{}, err
 	}
-	t, err = a.app.StartAttempt(ctx, t.ID, name, op)
+	t, err = a.app.StartAttemptFor(ctx, t.ID, run, name, op)
+	if errors.Is(err, task.ErrClaimed) {
+		return a.claimedElsewhere(ctx, in.TaskID, run)
+	}
 	if end, err := terminal(err); err != nil || end {
 		return a.endedOr(ctx, in.TaskID, err)
 	}
@@ -72,6 +86,26 @@ func (a *Actions) start(ctx context.Context, in startInput) (workflow.Step, erro
 		return workflow.Step{}, providerError(name, err)
 	}
 	return a.answer(ctx, t, name, resp, 0, req.Callback != nil)
+}
+
+// runOf is the claim of the execution executionID: its key, and the
+// deadline of a bounded one. The deadline counts from now, the claim,
+// which is no earlier than the execution's start: the execution has ended
+// by then.
+func (a *Actions) runOf(executionID string) task.Run {
+	run := task.Run{Key: task.RunKey(executionID)}
+	if bound := a.runBound(executionID); bound > 0 && run.Key != "" {
+		deadline := a.now().UTC().Add(bound)
+		run.Deadline = &deadline
+	}
+	return run
+}
+
+// claimedElsewhere is the answer of a start whose task another execution
+// has claimed: ended, the task left to that execution.
+func (a *Actions) claimedElsewhere(ctx context.Context, id string, run task.Run) (workflow.Step, error) {
+	a.log.InfoContext(ctx, "start: the task is claimed by another workflow execution; this one ends", "task_id", id, "run_key", run.Key)
+	return a.endedOr(ctx, id, nil)
 }
 
 type pollInput struct {

@@ -3,7 +3,9 @@
 // GET and DELETE /v2/transcript/{id}) with the key in the authorization
 // header, errors as {"error": "..."}, and transcripts that go from queued
 // through processing to completed over a few polls, with word times in
-// milliseconds. It records every API call, so a test can assert what an
+// milliseconds. A transcript created with a webhook_url is completed at
+// once and the webhook is called with {transcript_id, status} and the
+// auth header asked for, as AssemblyAI does. It records every API call, so a test can assert what an
 // adapter sent, and answers with the conformance suite's faults.
 package assemblyaifake
 
@@ -64,6 +66,7 @@ type job struct {
 // Server is a running fake.
 type Server struct {
 	providertest.Faults
+	providertest.Callbacks
 	ts *httptest.Server
 
 	mu      sync.Mutex
@@ -76,7 +79,7 @@ type Server struct {
 	jobError string
 }
 
-var _ providertest.Fake = (*Server)(nil)
+var _ providertest.CallbackFake = (*Server)(nil)
 
 // New starts a fake; the caller closes it.
 func New() *Server {
@@ -92,6 +95,7 @@ func (s *Server) URL() string { return s.ts.URL }
 // Close stops the server, releasing held requests first.
 func (s *Server) Close() {
 	s.CloseFaults()
+	s.Settle()
 	s.ts.Close()
 }
 
@@ -210,7 +214,33 @@ func (s *Server) create(body []byte) (int, any) {
 	s.next++
 	j := &job{id: fmt.Sprintf("tr-%04d", s.next), request: req, fail: s.jobError}
 	s.jobs[j.id] = j
-	return http.StatusOK, s.view(j, "queued")
+	answer := s.view(j, "queued")
+	if hook, _ := req["webhook_url"].(string); hook != "" {
+		j.polls = PollsToComplete - 1 // the fake is quick: the next get answers the end
+		s.Send(hook, s.webhookCall(j))
+	}
+	return http.StatusOK, answer
+}
+
+// webhookCall is the webhook of an ended transcript, with the auth
+// header the create asked for (a wrong value with CallbackBadSignature).
+func (s *Server) webhookCall(j *job) providertest.Call {
+	status := "completed"
+	if j.fail != "" {
+		status = "error"
+	}
+	body, _ := json.Marshal(map[string]any{"transcript_id": j.id, "status": status})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	name, _ := j.request["webhook_auth_header_name"].(string)
+	value, _ := j.request["webhook_auth_header_value"].(string)
+	if s.CallbackFault() == providertest.CallbackBadSignature {
+		value = "not-" + value
+	}
+	if name != "" {
+		h.Set(name, value)
+	}
+	return providertest.Call{Method: http.MethodPost, Header: h, Body: body}
 }
 
 func (s *Server) get(id string) (int, any) {

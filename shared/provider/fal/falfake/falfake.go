@@ -2,18 +2,27 @@
 // status (IN_QUEUE, then IN_PROGRESS, then COMPLETED over three polls),
 // result, cancel, with fal's error bodies, and output files (a real PNG,
 // a few bytes of MP4) served from the fake's own URL without auth, as
-// fal's CDN serves them.
+// fal's CDN serves them. A submit with ?fal_webhook= ends the request at
+// once and calls the webhook back, signed with ED25519 by a key whose
+// JWKS the fake serves at JWKSURL, as fal does.
 package falfake
 
 import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/videoai/mediatasks/shared/provider/providertest"
 )
@@ -33,6 +42,7 @@ const (
 type Request struct {
 	Method string
 	Path   string
+	Query  url.Values
 	Header http.Header
 	// Body is the JSON body decoded (nil for none).
 	Body map[string]any
@@ -41,12 +51,42 @@ type Request struct {
 // Server is a started fake; Close it.
 type Server struct {
 	providertest.Faults
+	providertest.Callbacks
 	srv *httptest.Server
+	key ed25519.PrivateKey
 
 	mu       sync.Mutex
 	seq      int
 	jobs     map[string]*job
 	requests []Request
+	// jwksFetches are the headers of each read of the key set.
+	jwksFetches []http.Header
+}
+
+// JWKSFetches lists the headers of each read of the key set.
+func (s *Server) JWKSFetches() []http.Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.jwksFetches)
+}
+
+// RotateKey gives the fake a new signing key (its key set changes too).
+func (s *Server) RotateKey() {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(fmt.Sprintf("falfake: %v", err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.key = key
+}
+
+// Sign signs a webhook body for request id at ts, as fal does.
+func (s *Server) Sign(id string, ts time.Time, body []byte) http.Header {
+	s.mu.Lock()
+	key := s.key
+	s.mu.Unlock()
+	return signed(key, id, ts, body)
 }
 
 type job struct {
@@ -60,7 +100,11 @@ type job struct {
 
 // New starts a fake.
 func New() *Server {
-	s := &Server{jobs: map[string]*job{}}
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		panic(fmt.Sprintf("falfake: %v", err))
+	}
+	s := &Server{jobs: map[string]*job{}, key: key}
 	s.Faults = providertest.Faults{Errors: writeError, ServerStatus: http.StatusServiceUnavailable,
 		Throttled: "Rate limit exceeded: too many concurrent requests", ServerError: "The runner failed to process the request"}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -70,10 +114,61 @@ func New() *Server {
 // URL is the base_url to configure.
 func (s *Server) URL() string { return s.srv.URL }
 
+// UserID is the fake account's user id, in its webhooks' signatures.
+const UserID = "fake-user-0001"
+
+// JWKSURL is the webhook_jwks_url to configure.
+func (s *Server) JWKSURL() string { return s.srv.URL + "/.well-known/jwks.json" }
+
 // Close stops the fake.
 func (s *Server) Close() {
 	s.CloseFaults()
+	s.Settle()
 	s.srv.Close()
+}
+
+// serveJWKS answers the public key set, without auth as fal does.
+func (s *Server) serveJWKS(w http.ResponseWriter) {
+	s.mu.Lock()
+	pub := s.key.Public().(ed25519.PublicKey)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"keys": []any{
+		map[string]any{"kty": "RSA", "kid": "other", "n": "AQAB", "e": "AQAB"}, // a key of another kind is skipped
+		map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": "fal-webhook-1", "alg": "EdDSA", "use": "sig", "x": base64.RawURLEncoding.EncodeToString(pub)},
+	}})
+}
+
+// webhookCall is the webhook of an ended request, signed as the
+// callback fault says.
+func (s *Server) webhookCall(id string, j *job, fault providertest.Fault) providertest.Call {
+	v := map[string]any{"request_id": id, "gateway_request_id": id, "status": "OK", "payload": s.output(j, id, fault)}
+	if j.safety {
+		v["status"], v["error"] = "ERROR", "Invalid status code: 422"
+		v["payload"] = map[string]any{"detail": []any{map[string]any{"loc": []any{"body", "prompt"}, "type": "content_policy_violation",
+			"msg": "The content could not be processed because it contained material flagged by a content checker."}}}
+	}
+	body, _ := json.Marshal(v)
+	key, ts := s.key, time.Now()
+	switch s.CallbackFault() {
+	case providertest.CallbackBadSignature:
+		_, key, _ = ed25519.GenerateKey(nil)
+	case providertest.CallbackStale:
+		ts = ts.Add(-providertest.StaleBy)
+	}
+	return providertest.Call{Method: http.MethodPost, Header: signed(key, id, ts, body), Body: body}
+}
+
+func signed(key ed25519.PrivateKey, id string, ts time.Time, body []byte) http.Header {
+	tsText := strconv.FormatInt(ts.Unix(), 10)
+	digest := sha256.Sum256(body)
+	sig := ed25519.Sign(key, []byte(id+"\n"+UserID+"\n"+tsText+"\n"+hex.EncodeToString(digest[:])))
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Fal-Webhook-Request-Id", id)
+	h.Set("X-Fal-Webhook-User-Id", UserID)
+	h.Set("X-Fal-Webhook-Timestamp", tsText)
+	h.Set("X-Fal-Webhook-Signature", hex.EncodeToString(sig))
+	return h
 }
 
 // Requests lists the API calls received (not the file downloads).
@@ -117,11 +212,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveFile(w, r)
 		return
 	}
+	if r.URL.Path == "/.well-known/jwks.json" && r.Method == http.MethodGet {
+		s.mu.Lock()
+		s.jwksFetches = append(s.jwksFetches, r.Header.Clone())
+		s.mu.Unlock()
+		s.serveJWKS(w)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	var decoded map[string]any
 	_ = json.Unmarshal(body, &decoded)
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: decoded})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: decoded})
 	fault := s.Fault()
 	s.mu.Unlock()
 
@@ -164,13 +266,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.seq++
 	id := fmt.Sprintf("req-%04d", s.seq)
 	app := parts[0] + "/" + parts[1]
-	s.jobs[id] = &job{app: app, model: strings.Join(parts, "/"), input: decoded, safety: fault == providertest.FaultSafety}
+	j := &job{app: app, model: strings.Join(parts, "/"), input: decoded, safety: fault == providertest.FaultSafety}
+	s.jobs[id] = j
+	hook := r.URL.Query().Get("fal_webhook")
+	var call providertest.Call
+	if hook != "" {
+		j.polls = 3 // the fake is quick: the request ends at once
+		call = s.webhookCall(id, j, fault)
+	}
 	s.mu.Unlock()
 	root := s.srv.URL + "/" + app + "/requests/" + id
 	writeJSON(w, http.StatusOK, map[string]any{
 		"request_id": id, "response_url": root, "status_url": root + "/status", "cancel_url": root + "/cancel",
 		"queue_position": 0,
 	})
+	if hook != "" {
+		s.Send(hook, call)
+	}
 }
 
 func (s *Server) serveRequest(w http.ResponseWriter, r *http.Request, app, id string, rest []string, fault providertest.Fault) {

@@ -3,7 +3,10 @@
 // envelope {code, data, message}, tasks that go pending -> processing ->
 // completed over polls, outputs (a PNG, a few bytes of MP4) served from
 // the fake's own URL, the x-api-key header checked, and the faults of
-// providertest answered in PiAPI's shapes.
+// providertest answered in PiAPI's shapes. A task created with
+// config.webhook_config ends at once, and the endpoint is called with
+// {timestamp, data: the task} at each status (pending, processing, then
+// completed or failed), the secret in x-webhook-secret, as PiAPI does.
 package piapifake
 
 import (
@@ -45,11 +48,14 @@ type fakeTask struct {
 	polls               int
 	status              string
 	safety              bool
+	// The create's webhook_config.
+	endpoint, secret string
 }
 
 // Server is a running fake.
 type Server struct {
 	providertest.Faults
+	providertest.Callbacks
 	srv   *httptest.Server
 	key   string
 	mu    sync.Mutex
@@ -87,6 +93,7 @@ func (s *Server) URL() string { return s.srv.URL }
 // Close stops the server.
 func (s *Server) Close() {
 	s.CloseFaults()
+	s.Settle()
 	s.srv.Close()
 }
 
@@ -183,10 +190,47 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	s.next++
 	t := &fakeTask{id: fmt.Sprintf("0f6475%02d-12bd-48b1-b813-%012d", s.next, s.next), model: model, taskType: taskType,
 		input: input, status: "pending", safety: fault == providertest.FaultSafety}
+	if cfg, ok := body["config"].(map[string]any); ok {
+		if wc, ok := cfg["webhook_config"].(map[string]any); ok {
+			t.endpoint, _ = wc["endpoint"].(string)
+			t.secret, _ = wc["secret"].(string)
+		}
+	}
 	s.tasks[t.id] = t
 	data := s.view(t)
+	var calls []providertest.Call
+	if t.endpoint != "" {
+		// The fake is quick: the task runs and ends at once.
+		calls = append(calls, s.webhookCall(t))
+		t.status = "processing"
+		calls = append(calls, s.webhookCall(t))
+		t.status = "completed"
+		if t.safety {
+			t.status = "failed"
+		}
+		calls = append(calls, s.webhookCall(t))
+	}
 	s.mu.Unlock()
 	envelope(w, http.StatusOK, data, "success")
+	if len(calls) > 0 {
+		s.Send(t.endpoint, calls...)
+	}
+}
+
+// webhookCall is the webhook of the task as it is now, with its secret
+// (a wrong one with CallbackBadSignature); s.mu held.
+func (s *Server) webhookCall(t *fakeTask) providertest.Call {
+	body, _ := json.Marshal(map[string]any{"timestamp": 1733335200 + t.polls, "data": s.view(t)})
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	secret := t.secret
+	if s.CallbackFault() == providertest.CallbackBadSignature {
+		secret = "not-" + secret
+	}
+	if secret != "" {
+		h.Set("X-Webhook-Secret", secret)
+	}
+	return providertest.Call{Method: http.MethodPost, Header: h, Body: body}
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +295,7 @@ func (s *Server) view(t *fakeTask) map[string]any {
 	}
 	return map[string]any{
 		"task_id": t.id, "model": t.model, "task_type": t.taskType, "status": t.status,
-		"config": map[string]any{"service_mode": "", "webhook_config": map[string]any{"endpoint": "", "secret": ""}},
+		"config": map[string]any{"service_mode": "", "webhook_config": map[string]any{"endpoint": t.endpoint, "secret": t.secret}},
 		"input":  t.input, "output": output,
 		"meta": map[string]any{"created_at": "2026-12-04T18:00:00Z", "started_at": "0001-01-01T00:00:00Z",
 			"ended_at": "0001-01-01T00:00:00Z", "usage": map[string]any{"type": "quota", "frozen": 0, "consume": 150000},

@@ -3,7 +3,10 @@
 // at once), get (starting, then processing with a progress bar in the
 // logs, then succeeded at the third get), cancel, problem-details errors,
 // and output files (a real PNG, a few bytes of MP4) served from the
-// fake's own URL.
+// fake's own URL. A create with a webhook ends the prediction at once and
+// calls the webhook with the events its filter names, signed with
+// Standard Webhooks by the account's secret (GET
+// /v1/webhooks/default/secret), as Replicate does.
 package replicatefake
 
 import (
@@ -14,11 +17,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/videoai/mediatasks/shared/provider/providertest"
+	"github.com/videoai/mediatasks/shared/webhook"
 )
 
 // Key is the token the fake takes: "Authorization: Bearer " + Key.
@@ -43,12 +48,14 @@ type Request struct {
 // Server is a started fake; Close it.
 type Server struct {
 	providertest.Faults
+	providertest.Callbacks
 	srv *httptest.Server
 
 	mu       sync.Mutex
 	seq      int
 	preds    map[string]*pred
 	requests []Request
+	secret   string
 }
 
 type pred struct {
@@ -62,7 +69,7 @@ type pred struct {
 
 // New starts a fake.
 func New() *Server {
-	s := &Server{preds: map[string]*pred{}}
+	s := &Server{preds: map[string]*pred{}, secret: newSecret()}
 	s.Faults = providertest.Faults{Errors: func(w http.ResponseWriter, status int, detail string) {
 		problem(w, status, http.StatusText(status), detail)
 	}, Throttled: fmt.Sprintf("Request was throttled. Expected available in %d seconds.", providertest.RetryAfterSeconds),
@@ -77,7 +84,30 @@ func (s *Server) URL() string { return s.srv.URL + "/v1" }
 // Close stops the fake.
 func (s *Server) Close() {
 	s.CloseFaults()
+	s.Settle()
 	s.srv.Close()
+}
+
+// Secret is the account's webhook signing secret (whsec_...).
+func (s *Server) Secret() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.secret
+}
+
+// RotateSecret gives the account a new signing secret, as the owner may.
+func (s *Server) RotateSecret() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secret = newSecret()
+}
+
+func newSecret() string {
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		panic(fmt.Sprintf("replicatefake: %v", err))
+	}
+	return secret
 }
 
 // Requests lists the API calls received (not the file downloads).
@@ -146,6 +176,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.create(w, r, decoded, "", version, fault)
 	case r.Method == http.MethodPost && len(parts) == 4 && parts[0] == "models" && parts[3] == "predictions":
 		s.create(w, r, decoded, parts[1]+"/"+parts[2], "", fault)
+	case r.Method == http.MethodGet && path == "webhooks/default/secret":
+		writeJSON(w, http.StatusOK, map[string]any{"key": s.Secret()})
 	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "predictions":
 		s.get(w, parts[1])
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "predictions" && parts[2] == "cancel":
@@ -180,12 +212,66 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, body map[string]
 		p.errText = "NSFW content detected. Try running it again, or try a different prompt."
 	}
 	s.preds[p.id] = p
+	hook, _ := body["webhook"].(string)
+	var calls []providertest.Call
+	if hook != "" {
+		// The fake is quick: the prediction starts and ends at once.
+		answer := s.view(p)
+		s.finish(p)
+		calls = s.webhookCalls(p, body["webhook_events_filter"])
+		s.mu.Unlock()
+		writeJSON(w, http.StatusCreated, answer)
+		s.Send(hook, calls...)
+		return
+	}
 	if strings.HasPrefix(r.Header.Get("Prefer"), "wait") {
 		s.finish(p) // the fake is quick: a held create answers the end
 	}
 	answer := s.view(p)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, answer)
+}
+
+// webhookCalls are the webhook calls of an ended prediction: a start
+// event and the completed one, as far as filter asks (no filter: every
+// event), each the prediction as it was then, signed.
+func (s *Server) webhookCalls(p *pred, filter any) []providertest.Call {
+	wanted := func(event string) bool {
+		list, ok := filter.([]any)
+		return !ok || slices.Contains(list, any(event))
+	}
+	var calls []providertest.Call
+	if wanted("start") {
+		started := *p
+		started.status = "starting"
+		calls = append(calls, s.signed(p.id+"_start", s.view(&started)))
+	}
+	if wanted("completed") {
+		calls = append(calls, s.signed(p.id+"_completed", s.view(p)))
+	}
+	return calls
+}
+
+// signed is a webhook call of v, signed as the callback fault says.
+func (s *Server) signed(event string, v map[string]any) providertest.Call {
+	body, _ := json.Marshal(v)
+	id, ts, secret := "msg_"+event, time.Now(), s.secret
+	switch s.CallbackFault() {
+	case providertest.CallbackBadSignature:
+		secret = newSecret()
+	case providertest.CallbackStale:
+		ts = ts.Add(-providertest.StaleBy)
+	}
+	sig, err := webhook.Sign([]string{secret}, id, ts, body)
+	if err != nil {
+		panic(fmt.Sprintf("replicatefake: sign: %v", err))
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(webhook.HeaderID, id)
+	h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(webhook.HeaderSignature, sig)
+	return providertest.Call{Method: http.MethodPost, Header: h, Body: body}
 }
 
 func cmp(s, def string) string {

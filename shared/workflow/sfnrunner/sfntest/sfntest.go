@@ -3,9 +3,11 @@
 // sfn client uses) for StartExecution, StopExecution, DescribeExecution,
 // GetExecutionHistory, DescribeStateMachine and the task token calls
 // (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat), with the
-// semantics AWS gives a Standard workflow. It runs no state machine: a test moves an
-// execution along by appending history events and ending it, and may make
-// the next calls fail (throttling, server errors). It records every call.
+// semantics AWS gives a Standard workflow, and the start of an Express one
+// (every start is an execution of its own, named or not). It runs no
+// state machine: a test moves an execution along by appending history
+// events and ending it, and may make the next calls fail (throttling,
+// server errors). It records every call.
 //
 // None of the Step Functions emulators that run here serves the API over
 // HTTP (aws-local-stepfunctions is a library that runs definitions), so the
@@ -132,6 +134,7 @@ type stateMachine struct {
 	arn, name  string
 	definition string
 	created    time.Time
+	express    bool
 }
 
 // Server is the Step Functions service.
@@ -197,11 +200,19 @@ func (s *Server) Client() *sfn.Client {
 
 // AddStateMachine creates a Standard state machine of that name and
 // returns its ARN.
-func (s *Server) AddStateMachine(name string) string {
+func (s *Server) AddStateMachine(name string) string { return s.addStateMachine(name, false) }
+
+// AddExpressStateMachine creates an Express state machine of that name
+// and returns its ARN. Its StartExecution is not idempotent: each start
+// is a new execution, arn:...:express:MACHINE:NAME:UUID, whatever its
+// name.
+func (s *Server) AddExpressStateMachine(name string) string { return s.addStateMachine(name, true) }
+
+func (s *Server) addStateMachine(name string, express bool) string {
 	a := arn.ARN{Partition: "aws", Service: "states", Region: awstest.Region, AccountID: Account, Resource: "stateMachine:" + name}.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.machines[a] = &stateMachine{arn: a, name: name, definition: `{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}`, created: time.Now()}
+	s.machines[a] = &stateMachine{arn: a, name: name, definition: `{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}`, created: time.Now(), express: express}
 	return a
 }
 
@@ -440,6 +451,9 @@ func (s *Server) startExecution(in startExecutionInput) (any, *apiError) {
 		return nil, clientError("InvalidExecutionInput", "Invalid State Machine Execution Input: larger than 256 KiB")
 	}
 	execARN := executionARN(m.arn, name)
+	if m.express {
+		execARN = expressExecutionARN(m.arn, name)
+	}
 	if e, ok := s.executions[execARN]; ok {
 		// Standard workflows: the same name and input as a running
 		// execution answers that execution; a closed one, or another
@@ -599,7 +613,7 @@ func (s *Server) describeStateMachine(in stateMachineArnInput) (any, *apiError) 
 	}
 	return map[string]any{
 		"stateMachineArn": m.arn, "name": m.name, "status": "ACTIVE", "definition": m.definition,
-		"roleArn": "arn:aws:iam::" + Account + ":role/states", "type": "STANDARD", "creationDate": epoch(m.created),
+		"roleArn": "arn:aws:iam::" + Account + ":role/states", "type": machineType(m), "creationDate": epoch(m.created),
 	}, nil
 }
 
@@ -636,6 +650,22 @@ func executionARN(machineARN, name string) string {
 	machine, _, _ := strings.Cut(strings.TrimPrefix(p.Resource, "stateMachine:"), ":")
 	p.Resource = "execution:" + machine + ":" + name
 	return p.String()
+}
+
+// expressExecutionARN is the ARN of one start of an Express machine:
+// arn:PARTITION:states:REGION:ACCOUNT:express:MACHINE:NAME:UUID.
+func expressExecutionARN(machineARN, name string) string {
+	p, _ := arn.Parse(machineARN) // the caller checked it
+	machine, _, _ := strings.Cut(strings.TrimPrefix(p.Resource, "stateMachine:"), ":")
+	p.Resource = "express:" + machine + ":" + name + ":" + uuid.NewString()
+	return p.String()
+}
+
+func machineType(m *stateMachine) string {
+	if m.express {
+		return "EXPRESS"
+	}
+	return "STANDARD"
 }
 
 // validName applies the rules AWS documents for execution names: 1 to 80

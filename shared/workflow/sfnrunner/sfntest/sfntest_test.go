@@ -59,6 +59,37 @@ func TestStartExecutionIsIdempotentWhileRunning(t *testing.T) {
 	}
 }
 
+// An Express machine's start is not idempotent: the same name and input
+// start a second execution, each with an ARN of its own.
+func TestExpressStartsAnExecutionEveryTime(t *testing.T) {
+	t.Parallel()
+	srv := sfntest.New(t)
+	c := srv.Client()
+	machine := srv.AddExpressStateMachine("task")
+	var arns []string
+	for range 2 {
+		out, err := start(t, c, machine, "t1", `{"a":1}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, aws.ToString(out.ExecutionArn))
+	}
+	prefix := "arn:aws:states:us-east-1:123456789012:express:task:t1:"
+	if arns[0] == arns[1] || !strings.HasPrefix(arns[0], prefix) || !strings.HasPrefix(arns[1], prefix) {
+		t.Fatalf("execution ARNs %v, want two under %s", arns, prefix)
+	}
+	if n := len(srv.Executions()); n != 2 {
+		t.Fatalf("%d executions, want 2", n)
+	}
+	d, err := c.DescribeStateMachine(context.Background(), &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(machine)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Type != types.StateMachineTypeExpress {
+		t.Fatalf("machine type %s, want EXPRESS", d.Type)
+	}
+}
+
 func TestStartExecutionRefusals(t *testing.T) {
 	t.Parallel()
 	srv := sfntest.New(t)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/callback"
+	"github.com/videoai/mediatasks/shared/provider/replicate/replicatefake"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 )
 
@@ -156,5 +157,45 @@ func armedJob(t *testing.T, data, taskID string) string {
 			t.Fatalf("the task's callback wait was not armed within 60 s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A hosted provider's callback plugs into the same path: Replicate (its
+// fake) is given the webhook, signs it with Standard Webhooks under the
+// account's secret, and the video task completes on it (the fallback poll
+// is an hour away). The fake calls back as soon as it has answered the
+// create, so the call may come before the wait: either way the receiver
+// takes it.
+func TestReplicateVideoCompletesOnItsWebhook(t *testing.T) {
+	t.Parallel()
+	fake := replicatefake.New()
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	data, addr := filepath.Join(dir, "data"), freeAddr(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	conf := fmt.Sprintf(`providers:
+  - name: replicate-kling
+    type: replicate
+    task_types: [video_generation]
+    options: {model: kwaivgi/kling-v1.6-standard, base_url: %q, api_key: %q, allow_private: true}
+workflow:
+  callback_fallback: 1h
+server:
+  public_base_url: http://%s
+`, fake.URL(), replicatefake.Key, addr)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, data, nil, "--config", cfg, "--addr", addr)
+	c := newClient(t, s.URL, readKeyFile(t, data))
+	got := c.wait(submitVideo(t, c))
+	if got.Status != "completed" || got.Provider == nil || *got.Provider != "replicate-kling" || got.OutputData == nil || len(got.OutputData.Files) == 0 {
+		t.Fatalf("task %+v (error %+v), want completed on replicate-kling with its video", got, got.Error)
+	}
+	if log := s.stderr.String(); !strings.Contains(log, resumedLog) && !strings.Contains(log, "callback before its wait: recorded") {
+		t.Fatalf("the task completed without Replicate's webhook being received:\n%s", log)
+	}
+	if created := fake.Created(); !strings.HasPrefix(fmt.Sprint(created.Body["webhook"]), "http://"+addr+"/api/v1/media/providers/replicate-kling/callback?task=") {
+		t.Fatalf("Replicate was given the webhook %v", created.Body["webhook"])
 	}
 }

@@ -10,6 +10,13 @@
 // are passed through in memory and stored with the next position: they are
 // deterministic, so replaying them from the stored position gives the same
 // result.
+//
+// A Task whose Resource ends in .waitForTaskToken waits for its task
+// token as Step Functions does: the token is stored with the position
+// and given to the Action as $$.Task.Token, and the state ends when
+// SendTaskSuccess or SendTaskFailure answers it, or fails with
+// States.Timeout or States.HeartbeatTimeout; the wait holds no worker and
+// survives a restart.
 package engine
 
 import (

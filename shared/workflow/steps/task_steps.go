@@ -482,6 +482,7 @@ func (a *Actions) recordOutcome(ctx context.Context, id string, callErr error) {
 // CancelJob asks the provider to stop a canceled task's job (best effort:
 // the task is canceled whatever the provider says).
 func (a *Actions) CancelJob(ctx context.Context, taskID, providerName, job string) {
+	a.forgetWait(ctx, taskID) // a stopped workflow waits for no callback
 	t, err := a.app.Task(ctx, taskID)
 	if err != nil {
 		a.log.WarnContext(ctx, "cancel provider job: read task", "task_id", taskID, "err", err)

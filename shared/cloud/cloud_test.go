@@ -334,6 +334,8 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 			return "limits: {batch_max: -1}"
 		case cloud.EnvJWTSecret:
 			return "short"
+		case cloud.EnvPublicBaseURL:
+			return "api.example.com" // no scheme
 		}
 		return ""
 	})
@@ -341,7 +343,7 @@ func TestReadEnvNamesWhatIsWrong(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{cloud.EnvBucket, cloud.EnvCursorKey, cloud.EnvTaskQueuePrefix + "HIGH", cloud.EnvTaskDeadPrefix + "LOW",
-		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig, cloud.EnvJWTSecret} {
+		cloud.EnvWebhookQueue, cloud.EnvTaskStateMachine, cloud.EnvS3PathStyle, cloud.EnvConfig, cloud.EnvJWTSecret, cloud.EnvPublicBaseURL} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

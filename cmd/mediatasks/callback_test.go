@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/videoai/mediatasks/shared/callback"
+	"github.com/videoai/mediatasks/shared/provider/assemblyai/assemblyaifake"
+	"github.com/videoai/mediatasks/shared/provider/fal/falfake"
+	"github.com/videoai/mediatasks/shared/provider/openai/openaifake"
+	"github.com/videoai/mediatasks/shared/provider/piapi/piapifake"
 	"github.com/videoai/mediatasks/shared/provider/replicate/replicatefake"
 	"github.com/videoai/mediatasks/shared/provider/sim"
 )
@@ -168,16 +172,16 @@ func armedJob(t *testing.T, data, taskID string) string {
 	}
 }
 
-// A hosted provider's callback plugs into the same path: Replicate (its
-// fake) is given the webhook, signs it with Standard Webhooks under the
-// account's secret, and the video task completes on it (the fallback poll
-// is an hour away). The fake calls back as soon as it has answered the
-// create, so the call may come before the wait: either way the receiver
-// takes it.
-func TestReplicateVideoCompletesOnItsWebhook(t *testing.T) {
+// The hosted providers' callbacks plug into the same path: Replicate,
+// fal, PiAPI and AssemblyAI (their fakes) are given the callback URL, call
+// it as each does (Standard Webhooks, ED25519 signatures, a secret sent
+// back), and each task completes on its call: the fallback poll is an
+// hour away. A fake calls back as soon as it has answered the create, so
+// a call may come before the wait: either way the receiver takes it.
+func TestHostedProvidersCompleteOnTheirCallbacks(t *testing.T) {
 	t.Parallel()
-	fake := replicatefake.New()
-	t.Cleanup(fake.Close)
+	rep, fal, pi, aai := replicatefake.New(), falfake.New(), piapifake.New(), assemblyaifake.New()
+	t.Cleanup(func() { rep.Close(); fal.Close(); pi.Close(); aai.Close() })
 	dir := t.TempDir()
 	data, addr := filepath.Join(dir, "data"), freeAddr(t)
 	cfg := filepath.Join(dir, "config.yaml")
@@ -186,24 +190,61 @@ func TestReplicateVideoCompletesOnItsWebhook(t *testing.T) {
     type: replicate
     task_types: [video_generation]
     options: {model: kwaivgi/kling-v1.6-standard, base_url: %q, api_key: %q, allow_private: true}
+  - name: fal-kling
+    type: fal
+    task_types: [video_generation]
+    weight: 0
+    options: {model: fal-ai/kling-video/v2.1/master/text-to-video, base_url: %q, api_key: %q, webhook_jwks_url: %q, allow_private: true}
+  - name: piapi
+    type: piapi
+    task_types: [video_generation]
+    weight: 0
+    options: {video_model: kling, base_url: %q, api_key: %q, allow_private: true}
+  - name: assemblyai
+    type: assemblyai
+    task_types: [audio_transcription]
+    options: {base_url: %q, api_key: %q, allow_private: true}
 workflow:
   callback_fallback: 1h
 server:
   public_base_url: http://%s
-`, fake.URL(), replicatefake.Key, addr)
+`, rep.URL(), replicatefake.Key, fal.URL(), falfake.Key, fal.JWKSURL(), pi.URL(), piapifake.Key, aai.URL(), assemblyaifake.Key, addr)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, data, nil, "--config", cfg, "--addr", addr)
 	c := newClient(t, s.URL, readKeyFile(t, data))
-	got := c.wait(submitVideo(t, c))
-	if got.Status != "completed" || got.Provider == nil || *got.Provider != "replicate-kling" || got.OutputData == nil || len(got.OutputData.Files) == 0 {
-		t.Fatalf("task %+v (error %+v), want completed on replicate-kling with its video", got, got.Error)
+	submit := func(path string, body map[string]any) string {
+		t.Helper()
+		var created hostedAnswer
+		c.mustDo("POST", "/api/v1/media/"+path, body, http.StatusAccepted, &created)
+		return created.ID
 	}
-	if log := s.stderr.String(); !strings.Contains(log, resumedLog) && !strings.Contains(log, recordedLog) {
-		t.Fatalf("the task completed without Replicate's webhook being received:\n%s", log)
+	ids := map[string]string{
+		"replicate-kling": submit("videos/generate", map[string]any{"prompt": "waves at dusk", "duration_seconds": 5, "provider": "replicate-kling"}),
+		"fal-kling":       submit("videos/generate", map[string]any{"prompt": "waves at dusk", "duration_seconds": 5, "provider": "fal-kling"}),
+		"piapi":           submit("videos/generate", map[string]any{"prompt": "waves at dusk", "duration_seconds": 5, "provider": "piapi"}),
+		"assemblyai":      submit("audio/transcribe", map[string]any{"upload_id": c.upload(openaifake.WAV(2), "audio/wav"), "language": "en"}),
 	}
-	if created := fake.Created(); !strings.HasPrefix(fmt.Sprint(created.Body["webhook"]), "http://"+addr+"/api/v1/media/providers/replicate-kling/callback?task=") {
-		t.Fatalf("Replicate was given the webhook %v", created.Body["webhook"])
+	for name, id := range ids {
+		got := c.wait(id)
+		if got.Status != "completed" || got.Provider == nil || *got.Provider != name || got.OutputData == nil || len(got.OutputData.Files) == 0 {
+			t.Errorf("%s: task %+v (error %+v), want completed with its files", name, got, got.Error)
+		}
+	}
+	received := map[string]bool{} // task ids whose callback ended (or came before) its wait
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		var l struct {
+			Msg    string `json:"msg"`
+			TaskID string `json:"task_id"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && (l.Msg == resumedLog || l.Msg == recordedLog) {
+			received[l.TaskID] = true
+		}
+	}
+	for name, id := range ids {
+		if !received[id] {
+			t.Errorf("%s: the task completed without its callback being received", name)
+		}
 	}
 }

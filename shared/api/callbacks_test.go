@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/videoai/mediatasks/shared/callback"
 	"github.com/videoai/mediatasks/shared/callback/sqlitewaits"
 	"github.com/videoai/mediatasks/shared/provider"
@@ -55,14 +58,24 @@ func (r *resumer) ResumeWait(_ context.Context, token string) error {
 }
 
 type callbackBundle struct {
-	keys    callback.Keys
-	waits   *sqlitewaits.Waits
-	resumer *resumer
+	keys     callback.Keys
+	waits    *sqlitewaits.Waits
+	resumer  *resumer
+	received *prometheus.CounterVec
+}
+
+// counted is how many calls of provider the receiver counted with outcome.
+func (cb *callbackBundle) counted(provider, outcome string) int {
+	var m dto.Metric
+	if err := cb.received.WithLabelValues(provider, outcome).Write(&m); err != nil {
+		panic(err)
+	}
+	return int(m.GetCounter().GetValue())
 }
 
 func setupCallbacks(t *testing.T) (http.Handler, *callbackBundle) {
 	t.Helper()
-	cb := &callbackBundle{resumer: &resumer{}}
+	cb := &callbackBundle{resumer: &resumer{}, received: callback.NewReceived()}
 	var err error
 	if cb.keys, err = callback.NewKeys([]byte("the platform's callback secret!!")); err != nil {
 		t.Fatal(err)
@@ -75,7 +88,8 @@ func setupCallbacks(t *testing.T) (http.Handler, *callbackBundle) {
 			Callers: func(name string) (provider.Caller, bool) {
 				return secretCaller{}, name == "replicate"
 			},
-			Waits: waitsProxy{cb},
+			Waits:    waitsProxy{cb},
+			Received: cb.received,
 		}
 	}))
 	if cb.waits, err = sqlitewaits.New(context.Background(), b.db); err != nil {
@@ -144,6 +158,11 @@ func TestProviderCallbackEndsTheWaitOnce(t *testing.T) {
 	if arrived, err := cb.waits.Arm(ctx, "task-2", "replicate", "job-2", "token-2"); err != nil || !arrived {
 		t.Fatalf("arm after an early end: arrived %v, %v", arrived, err)
 	}
+	for outcome, want := range map[string]int{"resumed": 1, "ignored": 2, "recorded": 1, "refused": 0} {
+		if got := cb.counted("replicate", outcome); got != want {
+			t.Errorf("counted %d %s callbacks, want %d", got, outcome, want)
+		}
+	}
 }
 
 func TestProviderCallbackRefusals(t *testing.T) {
@@ -176,6 +195,15 @@ func TestProviderCallbackRefusals(t *testing.T) {
 	}
 	if len(cb.resumer.resumed) != 0 {
 		t.Fatalf("a refused callback resumed %v", cb.resumer.resumed)
+	}
+	// An unknown name is counted under "unknown": no caller grows the
+	// metric's labels. (A call without a reference, 413 and 405 never
+	// reach the receiver.)
+	if got := cb.counted("unknown", "refused"); got != 1 {
+		t.Errorf("counted %d refusals of an unknown provider, want 1", got)
+	}
+	if got := cb.counted("replicate", "refused"); got != 5 {
+		t.Errorf("counted %d refused callbacks of replicate, want 5", got)
 	}
 }
 

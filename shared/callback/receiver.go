@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/videoai/mediatasks/shared/provider"
 )
 
@@ -27,6 +29,23 @@ const (
 	Ignored Outcome = "ignored"
 )
 
+// Outcomes of a call that ended in no wait's favour, as Received counts
+// them.
+const (
+	outcomeRefused = "refused" // did not authenticate (reference, signature) or no such provider
+	outcomeFailed  = "failed"  // the platform failed (answered 5xx: the provider retries)
+)
+
+// NewReceived is the counter of the calls received, by provider (one
+// that calls back; "unknown" for any other name, so that no caller can
+// grow the label's values) and outcome.
+func NewReceived() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediatasks_provider_callbacks_total",
+		Help: "Providers' callbacks received, by provider and outcome (resumed, recorded, ignored, refused, failed).",
+	}, []string{"provider", "outcome"})
+}
+
 // Receiver receives the callbacks of providers.
 type Receiver struct {
 	Keys    Keys
@@ -34,7 +53,9 @@ type Receiver struct {
 	Resumer Resumer
 	// Callers finds the configured provider called name, if it calls back.
 	Callers func(name string) (provider.Caller, bool)
-	Log     *slog.Logger
+	// Received counts the calls (NewReceived); nil counts none.
+	Received *prometheus.CounterVec
+	Log      *slog.Logger
 }
 
 // Receive handles one call to provider's callback URL whose reference
@@ -44,8 +65,28 @@ type Receiver struct {
 func (r *Receiver) Receive(ctx context.Context, providerName, ref string, header http.Header, body []byte) (Outcome, error) {
 	caller, ok := r.Callers(providerName)
 	if !ok {
+		r.count("unknown", outcomeRefused)
 		return "", fmt.Errorf("callback of %q: %w", providerName, ErrUnknownProvider)
 	}
+	outcome, err := r.receive(ctx, caller, providerName, ref, header, body)
+	switch {
+	case err == nil:
+		r.count(providerName, string(outcome))
+	case errors.Is(err, ErrBadReference), errors.Is(err, provider.ErrBadCallback):
+		r.count(providerName, outcomeRefused)
+	default:
+		r.count(providerName, outcomeFailed)
+	}
+	return outcome, err
+}
+
+func (r *Receiver) count(providerName, outcome string) {
+	if r.Received != nil {
+		r.Received.WithLabelValues(providerName, outcome).Inc()
+	}
+}
+
+func (r *Receiver) receive(ctx context.Context, caller provider.Caller, providerName, ref string, header http.Header, body []byte) (Outcome, error) {
 	taskID, err := r.Keys.TaskOf(ref, providerName)
 	if err != nil {
 		return "", fmt.Errorf("callback of %s: %w", providerName, err)

@@ -57,7 +57,8 @@ type Platform struct {
 	Blobs     *s3blob.Store
 	Log       *slog.Logger
 
-	metrics *emf.Flusher
+	metrics   *emf.Flusher
+	callbacks *callback.Receiver // nil in a function that takes no callbacks
 }
 
 // Options are what a caller may set beyond the environment.
@@ -236,6 +237,7 @@ func Build(ctx context.Context, env Env, opts Options, parts Parts) (*Platform, 
 	}
 	p.App, p.API, p.Actions, p.Providers, p.Deliverer, p.Runner = built.App, built.API, built.Actions, built.Providers, built.Deliverer, built.Runner
 	p.Prompts = built.Prompts
+	p.callbacks = built.Callbacks
 	p.metrics = newMetricsPublisher(p, env.MetricsNamespace, opts.MetricsOut)
 	return p, nil
 }
@@ -272,6 +274,8 @@ var publishedMetrics = map[string]emf.Metric{
 	"mediatasks_prompt_llm_duration_seconds": {Name: "PromptLLMLatency", Unit: "Milliseconds", Scale: 1000},
 	"mediatasks_prompt_truncations_total":    {Name: "PromptTruncations", Unit: "Count"},
 	"mediatasks_workflow_runs_lost_total":    {Name: "ExpressRunsLost", Unit: "Count"},
+	"mediatasks_provider_callbacks_total": {Name: "ProviderCallbacks", Unit: "Count",
+		Dimensions: map[string]string{"provider": "Provider", "outcome": "Outcome"}},
 }
 
 // newMetricsPublisher gathers only the metrics an invocation moves: the
@@ -282,6 +286,9 @@ func newMetricsPublisher(p *Platform, namespace string, out io.Writer) *emf.Flus
 	m := p.App.Metrics
 	reg.MustRegister(m.Transitions, m.ProviderCalls, m.ProviderErrors, m.ProviderLatency, m.LostRuns, p.Deliverer.AttemptCollector())
 	reg.MustRegister(p.Prompts.Collectors()...)
+	if p.callbacks != nil {
+		reg.MustRegister(p.callbacks.Received)
+	}
 	if namespace == "" {
 		namespace = DefaultMetricsNamespace
 	}

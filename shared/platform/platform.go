@@ -240,7 +240,9 @@ func Build(ad Adapters) (*Platform, error) {
 		if !ok {
 			return nil, errors.New("build platform: callbacks need a workflow runner that ends a wait")
 		}
-		p.Callbacks = &callback.Receiver{Keys: c.Keys, Waits: c.Waits, Resumer: resumer, Callers: providers.Caller, Log: log}
+		p.Callbacks = &callback.Receiver{Keys: c.Keys, Waits: c.Waits, Resumer: resumer, Callers: providers.Caller,
+			Received: callback.NewReceived(), Log: log}
+		metrics.Registry.MustRegister(p.Callbacks.Received)
 	}
 
 	p.Deliverer, err = webhook.New(webhook.Options{

@@ -282,6 +282,7 @@ var operations = map[string]string{
 	"openapi":             "", // the document itself
 	"metrics":             "", // Prometheus scrapes it
 	"getFile":             "", // file URLs are plain signed GETs
+	"providerCallback":    "", // providers call it, not clients
 }
 
 // TestEveryOperationHasAMethod keeps the client whole as routes are added.

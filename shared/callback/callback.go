@@ -33,8 +33,12 @@ const Path = "/api/v1/media/providers/{name}/callback"
 const RefParam = "task"
 
 // DefaultFallback is how long a workflow waits for a callback before it
-// polls the provider once (and then waits again).
-const DefaultFallback = 60 * time.Second
+// polls the provider once (and then waits again). Three minutes: most
+// video and transcription jobs end within it, so their callback ends the
+// wait before any fallback poll (a 2-minute video then makes 6 state
+// transitions; each fallback poll adds 3), and a lost callback still
+// costs a few minutes, not the task.
+const DefaultFallback = 3 * time.Minute
 
 // Errors.
 var (

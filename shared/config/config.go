@@ -172,7 +172,7 @@ const (
 	DefaultMaxReceives      = 5
 	DefaultWorkers          = 16
 	// DefaultCallbackFallback is callback.DefaultFallback.
-	DefaultCallbackFallback = 60 * time.Second
+	DefaultCallbackFallback = 3 * time.Minute
 )
 
 // DefaultRetrySchedule is the webhook retry schedule after the first try.

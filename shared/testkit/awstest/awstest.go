@@ -12,6 +12,7 @@ package awstest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -147,7 +148,23 @@ func (e *emulator) endpoint(t testing.TB) string {
 	return e.url
 }
 
+// errPortTaken: the emulator could not bind the port it was given, which
+// another process took between freePort's probe and the emulator's bind
+// (packages' tests run at once, each starting servers on free ports).
+var errPortTaken = errors.New("port taken")
+
+// launch starts the emulator on a free port, and on another one when
+// that port was taken before the emulator could bind it.
 func (e *emulator) launch(t testing.TB) (string, error) {
+	for try := 1; ; try++ {
+		url, err := e.launchOn(t)
+		if !errors.Is(err, errPortTaken) || try == 5 {
+			return url, err
+		}
+	}
+}
+
+func (e *emulator) launchOn(t testing.TB) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -198,6 +215,12 @@ func (e *emulator) launch(t testing.TB) (string, error) {
 		case <-exited:
 			exitedNow = true
 		default:
+		}
+		if log := tail(e.log); strings.Contains(log, "Address already in use") || strings.Contains(log, "EADDRINUSE") {
+			// DynamoDB Local logs the failed bind and stays up, serving nothing.
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			os.Remove(e.log)
+			return "", fmt.Errorf("%s on %d: %w", e.name, port, errPortTaken)
 		}
 		if exitedNow || ctx.Err() != nil {
 			return "", fmt.Errorf("not ready on %s (%v); its log:\n%s", url, err, tail(e.log))

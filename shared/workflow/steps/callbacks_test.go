@@ -107,9 +107,9 @@ func TestStartAsksForACallbackWhenTheProviderCanCallBack(t *testing.T) {
 			if sent.Callback.Secret != keys.ProviderSecret("p1") || sent.Callback.Secret == keys.ProviderSecret("p2") {
 				t.Fatal("the callback secret is not the provider's own")
 			}
-			if step.State != workflow.StepAwaiting || step.CallbackSeconds == nil || *step.CallbackSeconds != 60 ||
+			if step.State != workflow.StepAwaiting || step.CallbackSeconds == nil || *step.CallbackSeconds != int(callback.DefaultFallback.Seconds()) ||
 				step.PollAfterSeconds == nil || *step.PollAfterSeconds != 10 {
-				t.Fatalf("step %+v, want awaiting_callback for the default 60 s, keeping poll_after_seconds", step)
+				t.Fatalf("step %+v, want awaiting_callback for the default fallback, keeping poll_after_seconds", step)
 			}
 			// The fallback poll of a job still running waits again.
 			polled := b.step(t, map[string]any{"action": "poll", "task_id": tk.ID, "state": step.State, "provider": "p1", "job": "job-1", "polls": 0})

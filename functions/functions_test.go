@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -621,13 +623,39 @@ func BenchmarkSubmitWarm(b *testing.B) {
 	b.ReportMetric(ms(took[min(len(took)*99/100, len(took)-1)]), "p99-ms")
 }
 
-// BenchmarkImageTaskInvocations runs image tasks with a webhook through
-// the warm functions, one invocation of each kind a task makes in the
-// cloud, and reports each kind's median wall time: the Lambda durations
-// of the cost model (the process function's "start" includes the
-// provider's answer, here the sim's 300 ms).
-func BenchmarkImageTaskInvocations(b *testing.B) {
-	p := setup(b, platformOptions{config: "limits: {submits_per_minute: 1000000}"})
+// benchType is the tasks' type in BenchmarkTaskInvocations.
+var benchType = flag.String("bench.type", "image", "BenchmarkTaskInvocations: the tasks' type: image, video or transcription")
+
+// benchSims are the providers of BenchmarkTaskInvocations: the default
+// sims, as a Lambda has them (no local binaries), whatever this machine has.
+const benchSims = `
+providers:
+  - {name: sim-image, type: sim, task_types: [image_generation], options: {latency_ms: 300}}
+  - {name: sim-video, type: sim, task_types: [video_generation], options: {latency_ms: 100, poll_steps: 3, poll_after_ms: 1000}}
+  - {name: sim-transcribe, type: sim, task_types: [audio_transcription], options: {latency_ms: 200, poll_steps: 1, poll_after_ms: 1000}}
+`
+
+// BenchmarkTaskInvocations runs tasks (images by default, -bench.type)
+// with a webhook through the warm functions, one invocation of each kind
+// a task makes in the cloud, and reports each kind's median wall time
+// and how many of each a task makes: the Lambda lines of the cost model
+// (the process function's "start" includes the provider's answer, here
+// the sim's 300 ms for an image; a video's 3 polls and a transcript's 1
+// answer at once).
+func BenchmarkTaskInvocations(b *testing.B) {
+	kinds := map[string]struct {
+		path string
+		body map[string]any
+	}{
+		"image":         {"/images/generate", map[string]any{"prompt": "a lighthouse at dusk"}},
+		"video":         {"/videos/generate", map[string]any{"prompt": "a lighthouse at dusk, waves", "duration_seconds": 5}},
+		"transcription": {"/audio/transcribe", map[string]any{"audio_url": "https://media.example.com/interview.mp3"}},
+	}
+	kind, ok := kinds[*benchType]
+	if !ok {
+		b.Fatalf("-bench.type %q: image, video or transcription", *benchType)
+	}
+	p := setup(b, platformOptions{config: "limits: {submits_per_minute: 1000000}\n" + benchSims})
 	fns := p.start(b, "submit", "status", "process", "webhook")
 	hooks := newReceiver(b, http.StatusNoContent)
 	took := map[string][]time.Duration{}
@@ -641,9 +669,10 @@ func BenchmarkImageTaskInvocations(b *testing.B) {
 		return inv
 	}
 	run := func() {
-		body := map[string]any{"prompt": "a lighthouse at dusk", "webhook_url": hooks.URL + "/hooks"}
+		body := maps.Clone(kind.body)
+		body["webhook_url"] = hooks.URL + "/hooks"
 		var resp events.APIGatewayV2HTTPResponse
-		timed("submit", fns["submit"], httpEvent(http.MethodPost, "/images/generate", p.token, body)).decode(b, &resp)
+		timed("submit", fns["submit"], httpEvent(http.MethodPost, kind.path, p.token, body)).decode(b, &resp)
 		var submitted task.Task
 		if resp.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(resp.Body), &submitted) != nil {
 			b.Fatalf("submit: %d %s", resp.StatusCode, resp.Body)
@@ -673,6 +702,7 @@ func BenchmarkImageTaskInvocations(b *testing.B) {
 	b.StopTimer()
 	for kind, ds := range took {
 		b.ReportMetric(ms(median(ds)), kind+"-ms")
+		b.ReportMetric(float64(len(ds))/float64(b.N), kind+"/task")
 	}
 	b.ReportMetric(float64(functionLogBytes(b, fns)-logged)/float64(b.N), "log-bytes/task")
 }

@@ -67,8 +67,12 @@ type Step struct {
 	Polls            *int   `json:"polls,omitempty"`
 	// CallbackSeconds bounds the wait for a callback: the fallback poll's
 	// interval.
-	CallbackSeconds *int          `json:"callback_seconds,omitempty"`
-	Output          *StagedOutput `json:"output,omitempty"`
+	CallbackSeconds *int `json:"callback_seconds,omitempty"`
+	// Awaited marks a done step of a job the workflow waited for by
+	// callback: its wait record is then removed at completion (the others
+	// have none, and a delete of nothing still costs a write).
+	Awaited bool          `json:"awaited,omitempty"`
+	Output  *StagedOutput `json:"output,omitempty"`
 	// OutputKey names the staged output in the blob store when it is too
 	// large to travel in the workflow's state (Step Functions carries at
 	// most 256 KiB).

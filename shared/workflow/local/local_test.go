@@ -555,9 +555,16 @@ func TestOneTypeLeavesRoomForTheOthers(t *testing.T) {
 	if n := running(); n != 6 {
 		t.Errorf("%d image tasks running, want their share of 6", n)
 	}
-	st, err := p.queue.Stats(ctx)
-	if err != nil || total(st.Visible)+total(st.InFlight) != 6 || st.Dead != 0 {
-		t.Errorf("queue %+v (%v): want the other 6 images waiting there", st, err)
+	// A message found without room is sent again and then deleted: for a
+	// moment both are there. Wait for the queue to settle on the 6.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err := p.queue.Stats(ctx)
+		if err == nil && total(st.Visible)+total(st.InFlight) == 6 && st.Dead == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue %+v (%v): want the other 6 images waiting there", st, err)
+		}
 	}
 	for _, id := range images {
 		_, _ = p.app.Cancel(ctx, "alice", id)

@@ -157,7 +157,9 @@ func (a *Actions) poll(ctx context.Context, in pollInput) (workflow.Step, error)
 // or to wait for when its provider calls back.
 func (a *Actions) answer(ctx context.Context, t *task.Task, name string, resp provider.Response, polls int, callsBack bool) (workflow.Step, error) {
 	if resp.Result != nil {
-		return a.stage(ctx, t, name, resp.Result)
+		step, err := a.stage(ctx, t, name, resp.Result)
+		step.Awaited = callsBack
+		return step, err
 	}
 	if resp.Job == "" {
 		err := provider.NewPermanent("bad_answer", "the provider answered neither a result nor a job", nil)
@@ -278,7 +280,7 @@ func (a *Actions) complete(ctx context.Context, in completeInput) (Outcome, erro
 		return Outcome{}, err
 	}
 	done, err := a.app.Complete(ctx, t.ID, out, in.Step.Provider, staged.Cost)
-	if err == nil {
+	if err == nil && in.Step.Awaited {
 		a.forgetWait(ctx, t.ID)
 	}
 	if end, err := terminal(err); end {

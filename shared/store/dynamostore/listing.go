@@ -148,8 +148,10 @@ func (s *Store) queryTasks(ctx context.Context, userID string, f task.ListFilter
 
 // indexedTasks reads the tasks of index entries from the table, in the
 // entries' order (the indexes project keys, not tasks: see
-// IndexProjections). Eventually consistent, as the index itself is: a
-// listing pays half a read unit a task. A task deleted since is left out.
+// IndexProjections). Strongly consistent: an entry the index shows names
+// a task the table has, so an eventually consistent read that missed a
+// task just written would drop it from the listing for good (the page's
+// cursor moves past it). A task deleted since is left out.
 func (s *Store) indexedTasks(ctx context.Context, entries []map[string]types.AttributeValue) ([]*task.Task, error) {
 	ids := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -159,7 +161,7 @@ func (s *Store) indexedTasks(ctx context.Context, entries []map[string]types.Att
 		}
 		ids = append(ids, strings.TrimPrefix(pk.Value, taskPK("")))
 	}
-	found, err := s.readTasks(ctx, ids, false)
+	found, err := s.readTasks(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +191,7 @@ func (s *Store) batchTasks(ctx context.Context, userID string, f task.ListFilter
 	}
 	// Consistent, as the batch was read: a task written a moment ago
 	// must not be missing from its batch's listing.
-	all, err := s.readTasks(ctx, b.TaskIDs, true)
+	all, err := s.readTasks(ctx, b.TaskIDs)
 	if err != nil {
 		return nil, fmt.Errorf("tasks of batch %s: %w", f.BatchID, err)
 	}
@@ -207,9 +209,9 @@ func (s *Store) batchTasks(ctx context.Context, userID string, f task.ListFilter
 	return tasks[:min(want, len(tasks))], nil
 }
 
-// readTasks reads tasks by id, 100 to a request, in no particular order;
-// missing ones are left out.
-func (s *Store) readTasks(ctx context.Context, ids []string, consistent bool) ([]*task.Task, error) {
+// readTasks reads tasks by id, strongly consistent, 100 to a request, in
+// no particular order; missing ones are left out.
+func (s *Store) readTasks(ctx context.Context, ids []string) ([]*task.Task, error) {
 	var tasks []*task.Task
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	for start := 0; start < len(ids); start += 100 {
@@ -217,7 +219,7 @@ func (s *Store) readTasks(ctx context.Context, ids []string, consistent bool) ([
 		for _, id := range ids[start:min(start+100, len(ids))] {
 			keys = append(keys, itemKey(taskPK(id), taskSK))
 		}
-		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(consistent)}}
+		request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(request) > 0; attempt++ {
 			if attempt > 0 {
 				if err := pause(ctx, attempt); err != nil {
@@ -271,7 +273,7 @@ func (s *Store) OverdueRuns(ctx context.Context, deadlineBefore time.Time, limit
 			ids = append(ids, d.str("task_id"))
 		}
 	}
-	watched, err := s.readTasks(ctx, ids, true)
+	watched, err := s.readTasks(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("overdue runs: %w", err)
 	}

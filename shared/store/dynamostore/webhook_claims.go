@@ -166,8 +166,10 @@ func (s *Store) DueDeliveries(ctx context.Context, before time.Time, limit int) 
 	}
 	due, err := s.deliveriesByID(ctx, ids)
 	if err == nil {
-		// Claimed or ended since the index was written: not due.
-		due = slices.DeleteFunc(due, func(d webhook.Delivery) bool { return d.Status != webhook.StatusPending })
+		// Claimed, put off or ended since the index was written: not due.
+		due = slices.DeleteFunc(due, func(d webhook.Delivery) bool {
+			return d.Status != webhook.StatusPending || !d.NextAttemptAt.Before(before)
+		})
 		err = s.withEventData(ctx, due)
 	}
 	if err != nil {

@@ -187,6 +187,14 @@ func TestTaskTokenSurvivesARestart(t *testing.T) {
 	e, b, k := tokenSetup(t, setupOptions{})
 	startExec(t, e, "m", "answered", `{"id":"answered"}`)
 	wait(t, "the first token", func() bool { return k.count("answered") == 1 })
+	// The Action's call is recorded after it returns, and the run then
+	// parks on its timeout: a stop before that record calls it again
+	// (at least once, as after any crash mid-call), which is not what
+	// this test is about.
+	wait(t, "the wait parked", func() bool {
+		s, err := e.Stats(context.Background())
+		return err == nil && s.Waiting == 1 && s.InFlight == 0
+	})
 	b.stop()
 
 	b.clock.Add(30 * time.Second)

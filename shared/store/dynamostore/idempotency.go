@@ -48,7 +48,10 @@ func encodeIdempotency(rec *task.IdempotencyRecord) map[string]types.AttributeVa
 		it["headers"] = &types.AttributeValueMemberM{Value: headers}
 	}
 	if len(rec.Body) > 0 {
-		it["body"] = &types.AttributeValueMemberB{Value: rec.Body}
+		// Deflated (compact.go): the body is the answer's JSON, often a
+		// task of about 1 KB, and the record is written in the submit's
+		// transaction, at 2 units per started KB.
+		it["body"] = &types.AttributeValueMemberB{Value: deflate(rec.Body)}
 	}
 	return it
 }
@@ -74,7 +77,11 @@ func decodeIdempotency(it map[string]types.AttributeValue) (*task.IdempotencyRec
 		d.fail(fmt.Errorf("headers is %T, want a map", headers))
 	}
 	if body, ok := it["body"].(*types.AttributeValueMemberB); ok {
-		rec.Body = body.Value
+		b, err := inflate(body.Value)
+		if err != nil {
+			d.fail(fmt.Errorf("body: %w", err))
+		}
+		rec.Body = b
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("decode idempotency record %s: %w", rec.Key, d.err)

@@ -33,9 +33,10 @@ func itemSize(it map[string]types.AttributeValue) int {
 }
 
 // A completed image task with a webhook, metadata, an optimized prompt, a
-// cost and an attempt, and the event that carries it, each fit one write
-// unit (1 KB): what a status change costs depends on it.
-func TestACompletedTaskAndItsEventFitOneWriteUnit(t *testing.T) {
+// cost and an attempt, the event that carries it, and the idempotency
+// record of its submit, each fit one write unit (1 KB): what a submit and
+// a status change cost depends on it.
+func TestATaskItsEventAndItsIdempotencyRecordFitOneWriteUnit(t *testing.T) {
 	at := time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC)
 	done := at.Add(3 * time.Second)
 	tk := &task.Task{
@@ -60,8 +61,16 @@ func TestACompletedTaskAndItsEventFitOneWriteUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain, _ := task.EncodeJSON(tk)
-	t.Logf("task JSON %d bytes; task item %d bytes, event item %d bytes", len(plain), itemSize(it), itemSize(ev))
-	for name, size := range map[string]int{"task": itemSize(it), "event": itemSize(ev)} {
+	// The submit's answer kept for an Idempotency-Key: the queued task.
+	queued := *tk
+	queued.Status, queued.Output, queued.Cost, queued.StartedAt, queued.CompletedAt = task.StatusQueued, nil, nil, nil, nil
+	answer, _ := task.EncodeJSON(&queued)
+	idem := encodeIdempotency(&task.IdempotencyRecord{UserID: tk.UserID, Key: "order-A-1234-image-1",
+		RequestHash: "9f2c4b8e1a7d3f6b0c5e8a2d4f7b1c3e9a6d0f2b5c8e1a4d7f0b3c6e9a2d5f8b", StatusCode: 202,
+		Headers: map[string]string{"Content-Type": "application/json", "Location": "/api/v1/media/tasks/" + tk.ID},
+		Body:    answer, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour)})
+	t.Logf("task JSON %d bytes; task item %d bytes, event item %d bytes, idempotency record %d bytes", len(plain), itemSize(it), itemSize(ev), itemSize(idem))
+	for name, size := range map[string]int{"task": itemSize(it), "event": itemSize(ev), "idempotency record": itemSize(idem)} {
 		if size > 1024 {
 			t.Errorf("%s item is %s bytes, over one write unit", name, strconv.Itoa(size))
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/videoai/mediatasks/shared/api"
 	"github.com/videoai/mediatasks/shared/blob/s3blob"
 	"github.com/videoai/mediatasks/shared/cloud"
+	"github.com/videoai/mediatasks/shared/provider/sim"
 	"github.com/videoai/mediatasks/shared/queue/sqsqueue"
 	"github.com/videoai/mediatasks/shared/store/dynamostore"
 	"github.com/videoai/mediatasks/shared/task"
@@ -626,14 +627,20 @@ func BenchmarkSubmitWarm(b *testing.B) {
 // benchType is the tasks' type in BenchmarkTaskInvocations.
 var benchType = flag.String("bench.type", "image", "BenchmarkTaskInvocations: the tasks' type: image, video or transcription")
 
-// benchSims are the providers of BenchmarkTaskInvocations: the default
-// sims, as a Lambda has them (no local binaries), whatever this machine has.
-const benchSims = `
-providers:
-  - {name: sim-image, type: sim, task_types: [image_generation], options: {latency_ms: 300}}
-  - {name: sim-video, type: sim, task_types: [video_generation], options: {latency_ms: 100, poll_steps: 3, poll_after_ms: 1000}}
-  - {name: sim-transcribe, type: sim, task_types: [audio_transcription], options: {latency_ms: 200, poll_steps: 1, poll_after_ms: 1000}}
-`
+// benchConfig is BenchmarkTaskInvocations' configuration (JSON, which is
+// YAML): the default sims, as a Lambda has them (no local binaries),
+// whatever this machine has, and no submit rate in the way.
+func benchConfig(b *testing.B) string {
+	var providers []map[string]any
+	for _, p := range sim.DefaultConfigs() {
+		providers = append(providers, map[string]any{"name": p.Name, "type": p.Type, "task_types": p.TaskTypes, "options": p.Options})
+	}
+	cfg, err := json.Marshal(map[string]any{"limits": map[string]any{"submits_per_minute": 1_000_000}, "providers": providers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(cfg)
+}
 
 // BenchmarkTaskInvocations runs tasks (images by default, -bench.type)
 // with a webhook through the warm functions, one invocation of each kind
@@ -655,7 +662,7 @@ func BenchmarkTaskInvocations(b *testing.B) {
 	if !ok {
 		b.Fatalf("-bench.type %q: image, video or transcription", *benchType)
 	}
-	p := setup(b, platformOptions{config: "limits: {submits_per_minute: 1000000}\n" + benchSims})
+	p := setup(b, platformOptions{config: benchConfig(b)})
 	fns := p.start(b, "submit", "status", "process", "webhook")
 	hooks := newReceiver(b, http.StatusNoContent)
 	took := map[string][]time.Duration{}
